@@ -1,0 +1,19 @@
+# Reproduce "Robustness May Be at Odds with Accuracy" (Tsipras et al., ICLR 2019).
+# Thin entry point: everything else lives in workflow/rules/*.smk and the tradeoff package.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/theory.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,198 @@
+"""Config validation (JSON Schema plus cross-field rules) and the theory stage's job grid.
+
+Errors name the offending key as a dotted path (``theory.base.p``) so a user knows what to fix.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+SWEEP_AXES = ("p", "d", "eta", "n_train", "C", "norm", "eps_train")
+DATA_AXES = ("p", "d", "eta", "n_train")
+
+
+class ConfigError(ValueError):
+    """A configuration value is malformed, out of range or inconsistent; the message names the key."""
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file; a syntax error becomes a ConfigError naming the file and line."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: malformed YAML: {err}") from err
+
+
+def _dotted(path: Any) -> str:
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in path]
+    return ".".join(parts).replace(".[", "[") or "<top level>"
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
+    """Check ``config`` against the JSON schema, then the cross-field rules; raise ConfigError."""
+    import jsonschema
+
+    schema = load_yaml(schema_path)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        lines = []
+        for err in errors[:10]:
+            key = _dotted(err.absolute_path)
+            if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+                allowed = set(err.schema.get("properties", {}))
+                unknown = sorted(set(err.instance) - allowed) if allowed else []
+                if unknown:
+                    key = ".".join(filter(None, [_dotted(err.absolute_path) if err.absolute_path else "", unknown[0]]))
+                    lines.append(f"config key {key}: unknown key (allowed here: {', '.join(sorted(allowed))})")
+                    continue
+            if err.validator == "required":
+                missing = err.message.split("'")[1] if "'" in err.message else err.message
+                where = _dotted(err.absolute_path) if err.absolute_path else ""
+                lines.append(f"config key {'.'.join(filter(None, [where, missing]))}: required key is missing")
+                continue
+            lines.append(f"config key {key}: {err.message}")
+        raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
+    check_consistency(config)
+
+
+def check_consistency(config: dict[str, Any]) -> None:
+    """Cross-field rules JSON Schema cannot state; each error names the keys involved."""
+    th = config["theory"]
+    sweeps: dict[str, dict[str, list[Any]]] = th["sweeps"]
+    figs = th["figures"]
+    for key in ("tradeoff_sweep",):
+        if figs[key] not in sweeps:
+            raise ConfigError(
+                f"config key theory.figures.{key}: refers to sweep {figs[key]!r}, which is not defined "
+                f"in theory.sweeps (defined: {', '.join(sorted(sweeps))})"
+            )
+    for i, name in enumerate(figs["axis_sweeps"]):
+        if name not in sweeps:
+            raise ConfigError(
+                f"config key theory.figures.axis_sweeps[{i}]: refers to sweep {name!r}, which is not "
+                f"defined in theory.sweeps (defined: {', '.join(sorted(sweeps))})"
+            )
+        varied = [a for a in sweeps[name] if a != "eps_train" and len(sweeps[name][a]) > 1]
+        if len(varied) != 1:
+            raise ConfigError(
+                f"config key theory.figures.axis_sweeps[{i}]: sweep {name!r} must vary exactly one axis "
+                f"besides eps_train to be drawn against it (it varies: {', '.join(varied) or 'none'})"
+            )
+    bound = figs["bound_eps_test"]
+    if bound not in th["eps_test"]:
+        raise ConfigError(
+            f"config key theory.figures.bound_eps_test: {bound} is not one of theory.eps_test {th['eps_test']}"
+        )
+    if bound < 2:
+        raise ConfigError(
+            f"config key theory.figures.bound_eps_test: Theorem 2.1 needs eps >= 2*eta, got {bound} (units of eta)"
+        )
+    if 0 not in th["eps_test"]:
+        raise ConfigError("config key theory.eps_test: must contain 0 (standard accuracy)")
+    trade = sweeps[figs["tradeoff_sweep"]]
+    if 0 not in trade.get("eps_train", [th["base"]["eps_train"]]):
+        raise ConfigError(
+            f"config key theory.sweeps.{figs['tradeoff_sweep']}.eps_train: the trade-off sweep must include 0 "
+            "(the standard SVM) to draw accuracy against eps_train"
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The theory job grid
+
+
+def fmt(x: float | int | str) -> str:
+    """Canonical, round-trippable text for a number in a path ('0.95', '4', '1e-05' -> '0.00001')."""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, (bool, np.bool_)):
+        raise TypeError("booleans are not sweep values")
+    if isinstance(x, (int, np.integer)) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
+        return str(int(x))
+    return np.format_float_positional(float(x), trim="-")
+
+
+@dataclass(frozen=True, order=True)
+class DataPoint:
+    """One sample of D(p, eta, d): n_train training and n_test test examples per seed."""
+
+    p: float
+    d: int
+    eta: float
+    n_train: int
+    n_test: int
+
+    @property
+    def slug(self) -> str:
+        return f"p~{fmt(self.p)}_d~{self.d}_eta~{fmt(self.eta)}_n~{self.n_train}_m~{self.n_test}"
+
+    @classmethod
+    def from_wildcards(cls, p: str, d: str, eta: str, n: str, m: str) -> DataPoint:
+        return cls(float(p), int(d), float(eta), int(n), int(m))
+
+    @property
+    def eta_abs(self) -> float:
+        return self.eta / math.sqrt(self.d)
+
+
+@dataclass(frozen=True, order=True)
+class FitSpec:
+    """One fitted SVM: a data point, C, threat model and training eps (0: sklearn's standard SVM)."""
+
+    point: DataPoint
+    C: float
+    norm: str
+    eps_train: float
+
+    @property
+    def model(self) -> str:
+        return "svm" if self.eps_train == 0 else f"{self.norm}_eps~{fmt(self.eps_train)}"
+
+    @property
+    def path(self) -> str:
+        return f"results/theory/fits/{self.point.slug}/C~{fmt(self.C)}/{self.model}.json"
+
+
+def sweep_fits(config: dict[str, Any], sweep: str) -> list[FitSpec]:
+    """Every fit of a sweep (the cartesian product of its axes, other axes at base), de-duplicated."""
+    th = config["theory"]
+    base = th["base"]
+    axes = {a: list(th["sweeps"][sweep].get(a, [base[a]])) for a in SWEEP_AXES}
+    fits = set()
+    for values in itertools.product(*(axes[a] for a in SWEEP_AXES)):
+        v = dict(zip(SWEEP_AXES, values))
+        point = DataPoint(float(v["p"]), int(v["d"]), float(v["eta"]), int(v["n_train"]), int(base["n_test"]))
+        eps = float(v["eps_train"])
+        fits.add(FitSpec(point, float(v["C"]), v["norm"] if eps > 0 else "none", eps))
+    return sorted(fits)
+
+
+def all_fits(config: dict[str, Any]) -> list[FitSpec]:
+    return sorted({f for s in config["theory"]["sweeps"] for f in sweep_fits(config, s)})
+
+
+def sweep_points(config: dict[str, Any], sweep: str) -> list[DataPoint]:
+    return sorted({f.point for f in sweep_fits(config, sweep)})
+
+
+def sweep_test_norms(config: dict[str, Any], sweep: str) -> list[str]:
+    """Threat models a sweep's classifiers are evaluated under: those it trains with (l_inf at least)."""
+    th = config["theory"]
+    norms = set(th["sweeps"][sweep].get("norm", [th["base"]["norm"]]))
+    return sorted(norms | {"linf"})
+
+
+def sweep_axis(config: dict[str, Any], sweep: str) -> str:
+    """The one axis besides eps_train that an axis sweep varies (checked by check_consistency)."""
+    varied = [a for a, v in config["theory"]["sweeps"][sweep].items() if a != "eps_train" and len(v) > 1]
+    if len(varied) != 1:
+        raise ConfigError(f"config key theory.sweeps.{sweep}: varies {varied}, not exactly one axis")
+    return varied[0]

@@ -1,0 +1,118 @@
+"""Provenance: which package modules a stage uses, their content hash, versions, commit, config hash."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGE = "tradeoff"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _module_file(module: str) -> Path:
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        raise ValueError(f"{module!r} is not a module of the {PACKAGE} package")
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    raise ValueError(f"no source file for module {module!r} under {PACKAGE_DIR}")
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    """Package-internal modules imported by ``module`` (absolute and relative imports)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    is_pkg = path.name == "__init__.py"
+    package_parts = module.split(".") if is_pkg else module.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package_parts[: len(package_parts) - node.level + 1]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            names = [prefix] + [f"{prefix}.{alias.name}" for alias in node.names]
+        for name in names:
+            if name == PACKAGE or name.startswith(PACKAGE + "."):
+                try:
+                    _module_file(name)
+                except ValueError:
+                    continue  # "from pkg.mod import function": the function is not a module
+                found.add(name)
+    return found
+
+
+def module_closure(*modules: str) -> list[str]:
+    """The given modules plus every package module they import, transitively (parents included)."""
+    seen: set[str] = set()
+    todo = list(modules)
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        parts = mod.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages run first
+        todo.extend(_imports(mod, _module_file(mod)) - seen)
+    return sorted(seen)
+
+
+def code_hash(*modules: str) -> str:
+    """SHA-256 (16 hex digits) over the source of ``modules`` and everything they import from the package.
+
+    Used in rules' ``params:`` so that editing a module re-runs exactly the rules that use it.
+    """
+    h = hashlib.sha256()
+    for mod in module_closure(*modules):
+        h.update(mod.encode())
+        h.update(b"\0")
+        h.update(_module_file(mod).read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def config_hash(config: Any) -> str:
+    """SHA-256 (16 hex digits) of a config, independent of key order."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def git_commit(repo: Path | None = None) -> str:
+    """The checked-out commit (with '-dirty' if the tree has changes), or 'unknown' outside git."""
+    cwd = repo or PACKAGE_DIR
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{sha}-dirty" if dirty else sha
+
+
+def package_versions(names: tuple[str, ...] = (
+    "numpy", "scipy", "pandas", "scikit-learn", "matplotlib", "seaborn", "torch", "torchvision",
+    "snakemake", "tradeoff",
+)) -> dict[str, str]:
+    """Installed versions of the packages that shape our numbers ('absent' where not installed)."""
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out

@@ -1,0 +1,67 @@
+"""Per-job runtime set-up: thread limits that follow Snakemake's ``threads:``, and logging to the rule's log."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+log = logging.getLogger("tradeoff")
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (respects affinity masks and cgroup-restricted CPU sets)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def effective_threads(requested: int) -> int:
+    """Threads a job should use: what Snakemake granted, never more than the machine has."""
+    return max(1, min(int(requested), available_cpus()))
+
+
+def limit_threads(requested: int) -> int:
+    """Limit BLAS/OpenMP pools and torch's intra-op pool to ``effective_threads(requested)``.
+
+    ``--cores 8`` on a 2-core machine would otherwise let every job start one BLAS thread per core
+    (or per granted thread) and oversubscribe the machine. Returns the number of threads set.
+    """
+    n = effective_threads(requested)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ[var] = str(n)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)
+    torch = sys.modules.get("torch")  # only jobs that already use torch pay for importing it
+    if torch is not None:
+
+        torch.set_num_threads(n)
+        if torch.get_num_interop_threads() != 1:
+            try:
+                torch.set_num_interop_threads(1)
+            except RuntimeError:  # already used in this process
+                pass
+    return n
+
+
+def setup_logging(log_path: str | os.PathLike[str] | None, level: int = logging.INFO) -> logging.Logger:
+    """Send the package's log records and Python warnings to ``log_path`` (the rule's ``log:``)."""
+    handlers: list[logging.Handler] = []
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    else:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+    return log

@@ -1,0 +1,68 @@
+"""Stage: evaluate every classifier of a sweep on its test sets, exactly and in closed form."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tradeoff import io, theory
+from tradeoff.evaluation import METRIC_COLUMNS, evaluate_linear, validate_metrics
+from tradeoff.stages.sample import load_split
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_sweep(samples: list[str], fits: list[str], output: str, *, sweep: str, eps_test: list[float],
+                   test_norms: list[str], seeds: list[int]) -> pd.DataFrame:
+    """Write the tidy metrics table of one sweep: fitted SVMs and the two baselines, every seed.
+
+    ``samples`` are the sweep's sample files (named ``<point slug>.npz``), ``fits`` its fit files.
+    """
+    by_point: dict[str, list[dict]] = {}
+    for path in fits:
+        fit = io.read_json(path)
+        by_point.setdefault(fit["point"], []).append(fit)
+    frames: list[pd.DataFrame] = []
+    for sample_path in samples:
+        slug = Path(sample_path).name.removesuffix(".npz")
+        point_fits = by_point.pop(slug, [])
+        if not point_fits:
+            raise ValueError(f"{sample_path}: no fit of sweep {sweep!r} uses this sample")
+        first = point_fits[0]
+        p, d, eta = float(first["p"]), int(first["d"]), float(first["eta"])
+        with np.load(sample_path) as data:
+            for seed in seeds:
+                X, y = load_split(data, "test", seed)
+                n_train = int(data[f"y_train_{seed}"].shape[0])
+                common = dict(sweep=sweep, p=p, eta=eta, seed=seed, eps_test=eps_test, test_norms=test_norms,
+                              n_train=n_train)
+                for name, (w, b) in (("averaging", theory.averaging_classifier(d)),
+                                     ("sign_x1", theory.sign_x1_classifier(d))):
+                    frames.append(evaluate_linear(w, b, X, y, classifier=name, **common))
+                for fit in point_fits:
+                    (one,) = [f for f in fit["fits"] if f["seed"] == seed]
+                    robust = fit["eps_train"] > 0
+                    frames.append(evaluate_linear(
+                        np.asarray(one["coef"]), float(one["intercept"]), X, y,
+                        classifier="robust_svm" if robust else "svm",
+                        C=float(fit["C"]), train_norm=fit["norm"] if robust else "none",
+                        eps_train=float(fit["eps_train"]), objective=float(one["objective"]), **common,
+                    ))
+        log.info("%s: %d fitted models x %d seeds evaluated", slug, len(point_fits), len(seeds))
+    if by_point:
+        raise ValueError(f"fits without a sample file: {sorted(by_point)}")
+    table = validate_metrics(pd.concat(frames, ignore_index=True)[list(METRIC_COLUMNS)])
+    table = table.sort_values(["p", "d", "eta", "n_train", "C", "seed", "classifier", "train_norm", "eps_train",
+                               "test_norm", "eps_test"], kind="stable", ignore_index=True)
+    io.write_csv(table, output)
+    return table
+
+
+def merge_tables(inputs: list[str], output: str) -> pd.DataFrame:
+    """Concatenate the sweeps' tables into one (a point shared by sweeps appears once per sweep)."""
+    table = pd.concat([pd.read_csv(path) for path in inputs], ignore_index=True)
+    io.write_csv(table, output)
+    return table

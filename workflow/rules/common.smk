@@ -1,0 +1,115 @@
+# Helpers shared by every rule file: config validation, the job grid, params and code hashes.
+import sys
+from pathlib import Path
+
+REPO = Path(workflow.basedir)
+sys.path.insert(0, str(REPO / "src"))
+
+from tradeoff.config import (  # noqa: E402
+    ConfigError,
+    DataPoint,
+    all_fits,
+    fmt,
+    sweep_axis,
+    sweep_fits,
+    sweep_points,
+    sweep_test_norms,
+    validate_config,
+)
+from tradeoff.provenance import code_hash  # noqa: E402
+
+try:
+    validate_config(config, REPO / "workflow/schemas/config.schema.yaml")
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+THEORY = config["theory"]
+SWEEPS = sorted(THEORY["sweeps"])
+
+# Content hashes of the package modules each stage imports (transitively): editing one re-runs
+# exactly the rules whose stage uses it (they reach the rules as params).
+CODE = {
+    "sample": code_hash("tradeoff.stages.sample"),
+    "fit": code_hash("tradeoff.stages.fit"),
+    "evaluate": code_hash("tradeoff.stages.evaluate"),
+    "figures": code_hash("tradeoff.stages.figures"),
+}
+
+POINT = "p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}"
+
+
+wildcard_constraints:
+    p=r"[0-9.]+",
+    d=r"[0-9]+",
+    eta=r"[0-9.]+",
+    n=r"[0-9]+",
+    m=r"[0-9]+",
+    C=r"[0-9.e-]+",
+    model=r"svm|(linf|l2)_eps~[0-9.]+",
+    sweep="|".join(SWEEPS),
+
+
+def final_outputs():
+    """Everything `snakemake` builds by default."""
+    return theory_figures() + ["results/theory/metrics.csv"]
+
+
+def theory_figures():
+    figs = THEORY["figures"]
+    names = ["theory_bound", "theory_eps_train", "theory_weight_share", "theory_closed_form"]
+    names += [f"theory_sweep_{s}" for s in figs["axis_sweeps"]]
+    return [f"results/figures/{n}.{ext}" for n in names for ext in ("png", "pdf")]
+
+
+def point_params(wildcards):
+    """The data point of a job, parsed from its wildcards."""
+    pt = DataPoint.from_wildcards(wildcards.p, wildcards.d, wildcards.eta, wildcards.n, wildcards.m)
+    return {"slug": pt.slug, "p": pt.p, "d": pt.d, "eta": pt.eta, "n_train": pt.n_train, "n_test": pt.n_test}
+
+
+def fit_params(wildcards):
+    """Everything a fit depends on besides its input sample."""
+    pt = point_params(wildcards)
+    if wildcards.model == "svm":
+        norm, eps = "none", 0.0
+    else:
+        norm, eps = wildcards.model.split("_eps~")
+        eps = float(eps)
+    return {
+        "slug": pt["slug"],
+        "p": pt["p"],
+        "d": pt["d"],
+        "eta": pt["eta"],
+        "C": float(wildcards.C),
+        "norm": norm,
+        "eps_train": eps,
+        "tol": float(THEORY["solver"]["tol"]),
+        "max_iter": int(THEORY["solver"]["max_iter"]),
+        "seeds": list(THEORY["seeds"]),
+    }
+
+
+def sweep_samples(wildcards):
+    return [f"results/theory/samples/{pt.slug}.npz" for pt in sweep_points(config, wildcards.sweep)]
+
+
+def sweep_fit_files(wildcards):
+    return [f.path for f in sweep_fits(config, wildcards.sweep)]
+
+
+def evaluate_params(wildcards):
+    return {
+        "sweep": wildcards.sweep,
+        "eps_test": list(THEORY["eps_test"]),
+        "test_norms": sweep_test_norms(config, wildcards.sweep),
+        "seeds": list(THEORY["seeds"]),
+    }
+
+
+def axis_of_sweep(wildcards):
+    return sweep_axis(config, wildcards.sweep)
+
+
+def plot_style():
+    """Figure styling: changing it re-runs only the figures."""
+    return dict(config["plots"])

@@ -1,0 +1,53 @@
+# Figures (seaborn, PNG and PDF). Figures only draw tidy tables; they never compute science.
+
+
+rule theory_figure:
+    input:
+        metrics="results/theory/metrics/" + THEORY["figures"]["tradeoff_sweep"] + ".csv",
+    output:
+        png=report(
+            "results/figures/theory_{kind}.png",
+            caption="../report/theory_{kind}.rst",
+            category="Theory",
+            labels={"figure": "{kind}"},
+        ),
+        pdf="results/figures/theory_{kind}.pdf",
+    params:
+        kind="{kind}",
+        eps_test=THEORY["figures"]["bound_eps_test"],
+        style=plot_style(),
+        code=CODE["figures"],
+    wildcard_constraints:
+        kind="bound|eps_train|weight_share|closed_form",
+    log:
+        "logs/theory_figure/{kind}.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    script:
+        "../scripts/theory_figure.py"
+
+
+rule theory_sweep_figure:
+    input:
+        metrics="results/theory/metrics/{sweep}.csv",
+    output:
+        png=report(
+            "results/figures/theory_sweep_{sweep}.png",
+            caption="../report/theory_sweep.rst",
+            category="Theory",
+            labels={"figure": "sweep {sweep}"},
+        ),
+        pdf="results/figures/theory_sweep_{sweep}.pdf",
+    params:
+        axis=axis_of_sweep,
+        eps_test=THEORY["figures"]["bound_eps_test"],
+        style=plot_style(),
+        code=CODE["figures"],
+    log:
+        "logs/theory_sweep_figure/{sweep}.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    script:
+        "../scripts/theory_sweep_figure.py"

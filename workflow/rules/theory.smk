@@ -1,0 +1,83 @@
+# Theory stage (paper Section 2): sample D(p, eta, d), fit standard and robust SVMs, evaluate.
+
+
+rule theory_sample:
+    output:
+        "results/theory/samples/" + POINT + ".npz",
+    params:
+        point=point_params,
+        seeds=THEORY["seeds"],
+        code=CODE["sample"],
+    log:
+        "logs/theory_sample/" + POINT + ".log",
+    benchmark:
+        "benchmarks/theory_sample/" + POINT + ".tsv"
+    group:
+        "theory"
+    conda:
+        "../../envs/theory.yaml"
+    threads: 1
+    script:
+        "../scripts/theory_sample.py"
+
+
+rule theory_fit:
+    input:
+        samples="results/theory/samples/" + POINT + ".npz",
+    output:
+        "results/theory/fits/" + POINT + "/C~{C}/{model}.json",
+    params:
+        fit=fit_params,
+        code=CODE["fit"],
+    log:
+        "logs/theory_fit/" + POINT + "/C~{C}/{model}.log",
+    benchmark:
+        "benchmarks/theory_fit/" + POINT + "/C~{C}/{model}.tsv"
+    group:
+        "theory"
+    conda:
+        "../../envs/theory.yaml"
+    threads: 1
+    script:
+        "../scripts/theory_fit.py"
+
+
+rule theory_evaluate:
+    input:
+        samples=sweep_samples,
+        fits=sweep_fit_files,
+    output:
+        "results/theory/metrics/{sweep}.csv",
+    params:
+        evaluate=evaluate_params,
+        code=CODE["evaluate"],
+    log:
+        "logs/theory_evaluate/{sweep}.log",
+    benchmark:
+        "benchmarks/theory_evaluate/{sweep}.tsv"
+    conda:
+        "../../envs/theory.yaml"
+    threads: 1
+    script:
+        "../scripts/theory_evaluate.py"
+
+
+rule theory_merge:
+    input:
+        expand("results/theory/metrics/{sweep}.csv", sweep=SWEEPS),
+    output:
+        report(
+            "results/theory/metrics.csv",
+            caption="../report/theory_metrics.rst",
+            category="Theory",
+            labels={"table": "all sweeps"},
+        ),
+    params:
+        code=CODE["evaluate"],
+    log:
+        "logs/theory_merge.log",
+    conda:
+        "../../envs/theory.yaml"
+    localrule: True
+    script:
+        "../scripts/theory_merge.py"

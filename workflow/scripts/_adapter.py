@@ -1,0 +1,24 @@
+"""Shared by the thin rule scripts: make the repo's package importable, route logs, limit threads.
+
+Snakemake puts this folder on ``sys.path`` for every local script, so ``import _adapter`` works from
+any conda env; the repo's ``src/`` goes first so jobs run the code the workflow hashed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+_SRC = Path(__file__).resolve().parents[2] / "src"
+if str(_SRC) not in sys.path:
+    sys.path.insert(0, str(_SRC))
+
+from tradeoff.runtime import limit_threads, setup_logging  # noqa: E402
+
+
+def setup(smk: Any) -> None:
+    """Log to the rule's ``log:`` and cap BLAS/torch threads at the rule's ``threads:``."""
+    logger = setup_logging(smk.log[0] if smk.log else None)
+    n = limit_threads(smk.threads)
+    logger.info("rule %s, wildcards %s, %d thread(s)", smk.rule, dict(smk.wildcards.items()), n)
