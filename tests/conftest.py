@@ -1,0 +1,99 @@
+"""Shared fixtures: thread limits, the full MNIST folder, and a scratch copy of the workflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Two cores, several test processes' worth of BLAS: keep every pool at one thread.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip on a developer's machine; fail in CI, where missing data or services are a defect."""
+    if not condition:
+        if in_ci():
+            pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The full MNIST (four IDX files): $TRADEOFF_MNIST_DIR or ../shared/datasets/mnist."""
+    path = Path(os.environ.get("TRADEOFF_MNIST_DIR", REPO.parent / "shared" / "datasets" / "mnist"))
+    need(path.is_dir() and any(path.glob("train-images-idx3-ubyte*")), f"full MNIST not found at {path}")
+    return path
+
+
+WORKFLOW_PARTS = ("Snakefile", "workflow", "src", "config", "envs", "pyproject.toml")
+
+
+def copy_workflow(dest: Path, config: Path | None = None) -> Path:
+    """A scratch copy of the workflow (so tests may edit code and config), optionally with a config."""
+    for part in WORKFLOW_PARTS:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dest / part)
+    if config is not None:
+        shutil.copy2(config, dest / "config" / "config.yaml")
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """Run Snakemake in ``workdir`` with this interpreter; return the finished process."""
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule -> number of jobs that a dry run would execute (empty when there is nothing to do)."""
+    proc = snakemake(workdir, "--dry-run", "--quiet", "rules", *args)
+    out = proc.stdout + proc.stderr
+    jobs: dict[str, int] = {}
+    in_table = False
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+            continue
+        if in_table:
+            if not parts or parts[0] == "total":
+                break
+            if len(parts) == 2 and parts[1].isdigit():
+                jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One complete run of the tiny config in a scratch copy of the workflow, shared by tests."""
+    work = copy_workflow(tmp_path_factory.mktemp("tiny"), REPO / "tests" / "config" / "tiny.yaml")
+    snakemake(work)
+    yield work

@@ -1,0 +1,141 @@
+"""Bad config stops the run before any job starts, with a message that names the key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+from conftest import REPO, copy_workflow, snakemake
+
+from tradeoff.config import ConfigError, all_fits, fmt, load_yaml, sweep_fits, validate_config
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def _set(path: str, value: Any) -> Callable[[dict], None]:
+    def edit(cfg: dict) -> None:
+        *parents, last = path.split(".")
+        node = cfg
+        for key in parents:
+            node = node[key]
+        node[last] = value
+
+    return edit
+
+
+def _delete(path: str) -> Callable[[dict], None]:
+    def edit(cfg: dict) -> None:
+        *parents, last = path.split(".")
+        node = cfg
+        for key in parents:
+            node = node[key]
+        del node[last]
+
+    return edit
+
+
+# (case id, edit of the default config, text the error must contain)
+BAD = [
+    ("unknown-key", _set("theory.base.temperature", 3), "theory.base.temperature: unknown key"),
+    ("unknown-top-key", _set("threads", 8), "config key threads: unknown key"),
+    ("wrong-type", _set("theory.base.d", "many"), "theory.base.d"),
+    ("wrong-type-list", _set("theory.eps_test", 2), "theory.eps_test"),
+    ("missing-required", _delete("theory.base.p"), "theory.base.p: required key is missing"),
+    ("missing-section", _delete("plots"), "config key plots: required key is missing"),
+    ("p-too-large", _set("theory.base.p", 1.0), "theory.base.p"),
+    ("p-too-small", _set("theory.sweeps.tradeoff.p", [0.4, 0.9]), "theory.sweeps.tradeoff.p[0]"),
+    ("eps-negative", _set("theory.eps_test", [0, -1]), "theory.eps_test[1]"),
+    ("d-zero", _set("theory.base.d", 0), "theory.base.d"),
+    ("n-one", _set("theory.base.n_train", 1), "theory.base.n_train"),
+    ("C-zero", _set("theory.sweeps.C.C", [0, 1]), "theory.sweeps.C.C[0]"),
+    ("bad-norm", _set("theory.base.norm", "l3"), "theory.base.norm"),
+    ("empty-sweep-list", _set("theory.sweeps.eta.eta", []), "theory.sweeps.eta.eta"),
+    ("empty-seeds", _set("theory.seeds", []), "theory.seeds"),
+    ("unknown-sweep-axis", _set("theory.sweeps.eta.gamma", [1]), "theory.sweeps.eta.gamma: unknown key"),
+    ("cross-field-bound-not-in-eps-test", _set("theory.figures.bound_eps_test", 2.5),
+     "theory.figures.bound_eps_test: 2.5 is not one of theory.eps_test"),
+    ("cross-field-bound-below-2eta", _set("theory.figures.bound_eps_test", 1),
+     "Theorem 2.1 needs eps >= 2*eta"),
+    ("cross-field-axis-sweep-varies-two", _set("theory.figures.axis_sweeps", ["tradeoff"]),
+     "must vary exactly one axis"),
+    ("undefined-sweep", _set("theory.figures.tradeoff_sweep", "nosuch"),
+     "theory.figures.tradeoff_sweep: refers to sweep 'nosuch', which is not defined"),
+    ("undefined-axis-sweep", _set("theory.figures.axis_sweeps", ["eta", "nosuch"]),
+     "theory.figures.axis_sweeps[1]: refers to sweep 'nosuch'"),
+]
+
+
+def _bad_config(edit: Callable[[dict], None]) -> dict:
+    cfg = copy.deepcopy(DEFAULT)
+    edit(cfg)
+    return cfg
+
+
+def test_default_and_tiny_configs_are_valid() -> None:
+    validate_config(copy.deepcopy(DEFAULT), SCHEMA)
+    validate_config(load_yaml(REPO / "tests" / "config" / "tiny.yaml"), SCHEMA)
+
+
+@pytest.mark.parametrize(("edit", "message"), [(e, m) for _, e, m in BAD], ids=[i for i, _, _ in BAD])
+def test_validator_names_the_key(edit: Callable[[dict], None], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate_config(_bad_config(edit), SCHEMA)
+    assert message in str(err.value)
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("theory:\n  base: {p: 0.9\n")
+    with pytest.raises(ConfigError, match=r"(?s)bad\.yaml: malformed YAML.*line 2"):
+        load_yaml(bad)
+
+
+# Through Snakemake itself: the run stops at parse time, nothing is built, the message names the key.
+WORKFLOW_CASES = [c for c in BAD if c[0] in {
+    "unknown-key", "wrong-type", "missing-required", "p-too-large", "eps-negative", "d-zero", "n-one",
+    "empty-sweep-list", "cross-field-bound-not-in-eps-test", "undefined-sweep",
+}]
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_workflow(tmp_path_factory.mktemp("badconfig"))
+
+
+@pytest.mark.parametrize(("edit", "message"), [(e, m) for _, e, m in WORKFLOW_CASES],
+                         ids=[i for i, _, _ in WORKFLOW_CASES])
+def test_snakemake_stops_before_any_job(scratch: Path, edit: Callable[[dict], None], message: str) -> None:
+    (scratch / "config" / "config.yaml").write_text(yaml.safe_dump(_bad_config(edit)))
+    proc = snakemake(scratch, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr + proc.stdout
+    assert not (scratch / "results").exists(), "a job started despite the bad config"
+
+
+def test_snakemake_malformed_yaml(scratch: Path) -> None:
+    (scratch / "config" / "config.yaml").write_text("theory:\n  base: [1, 2\n")
+    proc = snakemake(scratch, check=False)
+    assert proc.returncode != 0
+    assert "config/config.yaml: malformed YAML" in proc.stderr + proc.stdout
+    assert not (scratch / "results").exists()
+
+
+def test_number_slugs_round_trip() -> None:
+    for x in (0.95, 4.0, 4, 1e-5, 0.1, 12345678, 2.5e-3):
+        assert float(fmt(x)) == float(x)
+    assert fmt(4.0) == "4" and fmt(0.95) == "0.95" and fmt(1e-5) == "0.00001"
+
+
+def test_job_grid_of_default_config() -> None:
+    fits = sweep_fits(DEFAULT, "tradeoff")
+    sweep = DEFAULT["theory"]["sweeps"]["tradeoff"]
+    assert len(fits) == len(sweep["p"]) * len(sweep["d"]) * len(sweep["eps_train"])
+    # eps_train = 0 is the standard SVM whatever the threat model: one job, not one per norm
+    norm_fits = sweep_fits(DEFAULT, "norm")
+    assert sum(f.eps_train == 0 for f in norm_fits) == 1
+    # shared points are fitted once across sweeps
+    assert len(all_fits(DEFAULT)) == len({f.path for f in all_fits(DEFAULT)})
