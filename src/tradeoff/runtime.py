@@ -49,17 +49,18 @@ def limit_threads(requested: int) -> int:
 
 
 def setup_logging(log_path: str | os.PathLike[str] | None, level: int = logging.INFO) -> logging.Logger:
-    """Send the package's log records and Python warnings to ``log_path`` (the rule's ``log:``)."""
-    handlers: list[logging.Handler] = []
+    """Send log records, Python warnings and uncaught tracebacks to ``log_path`` (the rule's ``log:``).
+
+    ``sys.stderr`` itself is redirected, so a crash's traceback lands in the log that Snakemake shows
+    with ``--show-failed-logs``.
+    """
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
-    else:
-        handlers.append(logging.StreamHandler(sys.stderr))
+        sys.stderr = open(log_path, "w", buffering=1)  # noqa: SIM115 - lives as long as the job
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
+        handlers=[logging.StreamHandler(sys.stderr)],
         force=True,
     )
     logging.captureWarnings(True)

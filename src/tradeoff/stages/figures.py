@@ -43,5 +43,6 @@ def theory_sweep_figure(metrics: str, paths: Sequence[str], *, axis: str, eps_te
                         style: dict[str, Any]) -> None:
     """Standard and robust accuracy of the SVMs against a sweep's one varied axis."""
     apply_style(style)
-    plots.plot_sweep(pd.read_csv(metrics), axis, eps_test, paths)
+    column = "train_norm" if axis == "norm" else axis  # the table names the training threat model so
+    plots.plot_sweep(pd.read_csv(metrics), column, eps_test, paths)
     plt.close("all")

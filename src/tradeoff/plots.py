@@ -1,0 +1,404 @@
+"""Figures for the theory half. They read the tidy metrics table
+(:data:`tradeoff.evaluation.METRIC_COLUMNS`) and draw; they compute no science (only selections,
+reshaping, and means/standard deviations over seeds; theory curves come from :mod:`tradeoff.theory`).
+
+Every function writes each of ``paths`` (format from the suffix, e.g. ``.png`` and ``.pdf``)
+atomically: to a temporary file in the same folder, then ``os.replace``. Figures are built with
+:class:`matplotlib.figure.Figure` (no pyplot state, backend "Agg") and returned.
+A selection with no rows raises ``ValueError`` (a misconfigured sweep should fail loudly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from tradeoff.evaluation import FIT_COLUMNS  # noqa: E402
+from tradeoff.theory import theorem_2_1_bound  # noqa: E402
+
+__all__ = [
+    "BOUND_GID",
+    "SWEEP_AXES",
+    "plot_accuracy_vs_eps_train",
+    "plot_bound",
+    "plot_closed_form",
+    "plot_sweep",
+    "plot_weight_share",
+    "save_figure",
+]
+
+PathLike = str | os.PathLike[str]
+
+BOUND_GID: Final = "theorem-2.1-bound"
+"""``gid`` of every Theorem 2.1 bound line drawn by :func:`plot_bound` (one per p)."""
+
+SWEEP_AXES: Final[tuple[str, ...]] = ("eta", "n_train", "C", "p", "d", "train_norm")
+_LOG_AXES: Final = ("n_train", "C")
+_NORM_TEXT: Final = {"linf": "ℓ∞", "l2": "ℓ2", "none": "none"}
+_UNIT_TEXT: Final = {"linf": "units of η", "l2": "units of η√d"}
+_AXIS_TEXT: Final = {
+    "eta": "weak-feature mean η (units of 1/√d)",
+    "n_train": "training-set size n",
+    "C": "SVM regularisation C",
+    "p": "robust-feature reliability p",
+    "d": "number of weak features d",
+    "train_norm": "training threat model",
+}
+_KIND_COLORS: Final = {"standard": "#1f77b4", "robust": "#d62728"}
+_CLASSIFIER_TEXT: Final = {
+    "svm": "standard SVM",
+    "robust_svm": "robust SVM",
+    "averaging": "averaging classifier",
+    "sign_x1": "sign(x1)",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def save_figure(fig: Figure, paths: Sequence[PathLike]) -> None:
+    """Write ``fig`` to every path (format from its suffix) via a temporary file and ``os.replace``."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not paths:
+        raise ValueError("no output paths given")
+    for path in map(Path, paths):
+        fmt = path.suffix.lstrip(".").lower()
+        if not fmt:
+            raise ValueError(f"output path {path} has no suffix to tell the format")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fig.savefig(fh, format=fmt, bbox_inches="tight", dpi=150)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _style() -> Iterator[None]:
+    with sns.axes_style("whitegrid"), sns.plotting_context("paper", font_scale=1.1):
+        yield
+
+
+def _require(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    if df.empty:
+        raise ValueError(f"no rows to plot: {what}")
+    return df
+
+
+def _near(s: pd.Series, value: float) -> pd.Series:
+    return pd.Series(np.isclose(s.to_numpy(dtype=np.float64), value, rtol=1e-9, atol=1e-12), index=s.index)
+
+
+def _standard_robust(df: pd.DataFrame, eps_test: float, norm: str) -> pd.DataFrame:
+    """One row per fit: population/test accuracy at ``eps_test = 0`` and at ``eps_test`` in ``norm``."""
+    sub = df[df["test_norm"] == norm]
+    keep = [*FIT_COLUMNS, "w1_share", "accuracy_population", "accuracy_test"]
+    std = sub.loc[_near(sub["eps_test"], 0.0), keep]
+    rob = sub.loc[_near(sub["eps_test"], eps_test), [*FIT_COLUMNS, "accuracy_population", "accuracy_test"]]
+    std = std.drop_duplicates(subset=list(FIT_COLUMNS))
+    rob = rob.drop_duplicates(subset=list(FIT_COLUMNS))
+    out = std.merge(rob, on=list(FIT_COLUMNS), suffixes=("_standard", "_robust"))
+    return _require(out, f"fits with both eps_test=0 and eps_test={eps_test:g} in {norm}")
+
+
+def _long(fits: pd.DataFrame, id_cols: Sequence[str]) -> pd.DataFrame:
+    """Melt ``accuracy_{population,test}_{standard,robust}`` into ``source``, ``kind``, ``accuracy``."""
+    parts = []
+    for source in ("population", "test"):
+        for kind in ("standard", "robust"):
+            part = fits[list(id_cols)].copy()
+            part["source"] = source
+            part["kind"] = kind
+            part["accuracy"] = fits[f"accuracy_{source}_{kind}"].to_numpy()
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _grid(
+    df: pd.DataFrame, row: str | None, col: str | None, *, width: float = 4.2, height: float = 3.3
+) -> tuple[Figure, dict[tuple[object, object], Axes], list[object], list[object]]:
+    rows: list[object] = sorted(df[row].unique()) if row else [None]
+    cols: list[object] = sorted(df[col].unique()) if col else [None]
+    fig = Figure(figsize=(width * len(cols) + 1.5, height * len(rows) + 0.6), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(rows), len(cols), squeeze=False, sharex=True, sharey=True))
+    grid = {(r, c): axes[i, j] for i, r in enumerate(rows) for j, c in enumerate(cols)}
+    return fig, grid, rows, cols
+
+
+def _facet_title(row: str | None, r: object, col: str | None, c: object) -> str:
+    parts = [f"{name} = {value:g}" if isinstance(value, (int, float, np.number)) else f"{name} = {value}"
+             for name, value in ((row, r), (col, c)) if name is not None]  # fmt: skip
+    return ", ".join(parts)
+
+
+def _select(df: pd.DataFrame, row: str | None, r: object, col: str | None, c: object) -> pd.DataFrame:
+    mask = pd.Series(True, index=df.index)
+    if row is not None:
+        mask &= df[row] == r
+    if col is not None:
+        mask &= df[col] == c
+    return df[mask]
+
+
+def _errorbars(ax: Axes, data: pd.DataFrame, x: str, y: str, **kwargs: object) -> None:
+    """Markers at the mean of ``y`` per ``x`` with +-1 sd (over seeds) error bars."""
+    if data.empty:
+        return
+    agg = data.groupby(x, sort=True)[y].agg(["mean", "std"]).reset_index()
+    ax.errorbar(agg[x], agg["mean"], yerr=agg["std"].fillna(0.0), linestyle="none", capsize=2.5, **kwargs)  # type: ignore[arg-type]
+
+
+def _figure_legend(fig: Figure, ax: Axes, extra: Sequence[tuple[Artist, str]] = ()) -> None:
+    """One legend for all facets, below the panels (labels from ``ax`` plus ``extra`` proxies)."""
+    handles, labels = ax.get_legend_handles_labels()
+    handles, labels = [*handles, *(h for h, _ in extra)], [*labels, *(lab for _, lab in extra)]
+    seen: dict[str, object] = {}
+    for h, lab in zip(handles, labels, strict=True):
+        if lab and not lab.startswith("_") and lab not in seen:
+            seen[lab] = h
+    for a in fig.axes:
+        if a.get_legend() is not None:
+            a.get_legend().remove()
+    ncol = 2 if len(seen) > 3 else len(seen)
+    fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=ncol, frameon=False)
+
+
+def _svm_series(df: pd.DataFrame, norm: str) -> pd.DataFrame:
+    """SVM rows (eps_train = 0) and robust SVM rows trained in ``norm``."""
+    keep = (df["classifier"] == "svm") | ((df["classifier"] == "robust_svm") & (df["train_norm"] == norm))
+    return df[keep]
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+
+
+def plot_bound(df: pd.DataFrame, eps_test: float, paths: Sequence[PathLike]) -> Figure:
+    """Robust (l_inf, ``eps_test`` units) vs standard population accuracy of every classifier,
+    with the Theorem 2.1 bound ``robust <= min(1, p/(1-p) (1 - standard))`` per p (valid for eps_test >= 2).
+    """
+    fits = _standard_robust(df, eps_test, "linf")
+    fits = fits.assign(
+        p_label=[f"p = {p:g}" for p in fits["p"]],
+        classifier_label=[_CLASSIFIER_TEXT.get(c, c) for c in fits["classifier"]],
+    )
+    p_values = sorted(fits["p"].unique())
+    lo = min(0.5, float(fits["accuracy_population_standard"].min()) - 0.02)
+    with _style():
+        fig = Figure(figsize=(7.8, 5.2), layout="constrained")
+        ax = fig.subplots()
+        xs = np.linspace(lo, 1.0, 401)
+        dashes = ["--", "-.", ":", (0, (5, 1, 1, 1))]
+        for i, p in enumerate(p_values):
+            ax.plot(xs, theorem_2_1_bound(xs, p), color="0.25", linestyle=dashes[i % len(dashes)], lw=1.4,
+                    label=f"Theorem 2.1 bound, p = {p:g}", gid=BOUND_GID)  # fmt: skip
+        ax.plot([lo, 1.0], [lo, 1.0], color="0.75", lw=1.0, label="robust = standard")
+        order = [_CLASSIFIER_TEXT[c] for c in _CLASSIFIER_TEXT if _CLASSIFIER_TEXT[c] in set(fits["classifier_label"])]
+        sns.scatterplot(data=fits, x="accuracy_population_standard", y="accuracy_population_robust",
+                        hue="classifier_label", hue_order=order, style="p_label",
+                        style_order=[f"p = {p:g}" for p in p_values], s=45, alpha=0.8, ax=ax)  # fmt: skip
+        ax.set_xlim(lo, 1.005)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("standard accuracy (population, ε = 0)")
+        ax.set_ylabel(f"robust accuracy (population, ℓ∞, ε = {eps_test:g}η)")
+        note = "" if eps_test >= 2 else " (bound needs ε ≥ 2η)"
+        ax.set_title(f"Theorem 2.1: no classifier is both accurate and robust{note}")
+        handles, labels = ax.get_legend_handles_labels()
+        renamed = ["classifier" if lab == "classifier_label" else "robust feature" if lab == "p_label" else lab
+                   for lab in labels]  # fmt: skip
+        ax.legend(handles, renamed, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        save_figure(fig, paths)
+    return fig
+
+
+def plot_accuracy_vs_eps_train(
+    df: pd.DataFrame, eps_test: float, paths: Sequence[PathLike], *, norm: str = "linf"
+) -> Figure:
+    """Standard and robust (``norm``, ``eps_test`` units) accuracy of the SVM (eps_train = 0) and robust
+    SVMs vs eps_train; lines = population accuracy (mean, band = sd over seeds), markers = test set
+    (mean +- sd over seeds); facets rows p, columns d.
+    """
+    fits = _standard_robust(_svm_series(df, norm), eps_test, norm)
+    long = _long(fits, ["p", "d", "seed", "eps_train"])
+    with _style():
+        fig, grid, _, _ = _grid(long, "p", "d")
+        for (p, d), ax in grid.items():
+            sub = _select(long, "p", p, "d", d)
+            for kind, color in _KIND_COLORS.items():
+                label = "standard (ε = 0)" if kind == "standard" else f"robust ({_NORM_TEXT[norm]}, ε = {eps_test:g})"
+                pop = sub[(sub["source"] == "population") & (sub["kind"] == kind)]
+                if not pop.empty:
+                    sns.lineplot(data=pop, x="eps_train", y="accuracy", errorbar="sd", color=color, ax=ax,
+                                 label=f"{label}, population")  # fmt: skip
+                _errorbars(ax, sub[(sub["source"] == "test") & (sub["kind"] == kind)], "eps_train", "accuracy",
+                           color=color, marker="o", markersize=4, label=f"{label}, test set (mean ± sd)")  # fmt: skip
+            ax.axhline(float(p), color="0.5", linestyle=":", lw=1.0, label="p (accuracy of sign(x1))")  # type: ignore[arg-type]
+            ax.set_title(_facet_title("p", p, "d", d))
+            ax.set_xlabel(f"training budget ε_train ({_UNIT_TEXT[norm]})")
+            ax.set_ylabel("accuracy (population and test set)")
+            ax.set_ylim(-0.02, 1.02)
+        fig.suptitle(f"Robust training trades standard accuracy for robustness ({_NORM_TEXT[norm]})")
+        _figure_legend(fig, next(iter(grid.values())))
+        save_figure(fig, paths)
+    return fig
+
+
+def plot_weight_share(df: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
+    """Weight share on the robust feature, ``|w1| / ||w||_2``, vs eps_train (SVMs); facets rows p,
+    columns d; one line per training norm (the standard SVM is the eps_train = 0 point of each).
+    """
+    fits = df[df["classifier"].isin(["svm", "robust_svm"])].drop_duplicates(subset=list(FIT_COLUMNS))
+    fits = _require(fits, "svm / robust_svm rows")
+    norms = sorted(set(fits.loc[fits["classifier"] == "robust_svm", "train_norm"]))
+    parts = []
+    if not norms:
+        parts.append(fits.assign(series="standard SVM"))
+    for norm in norms:
+        part = _svm_series(fits, norm)
+        parts.append(part.assign(series=f"robust SVM, {_NORM_TEXT[norm]} (ε_train = 0: standard SVM)"))
+    data = pd.concat(parts, ignore_index=True)
+    xlabel = "training budget ε_train" + (" (units of η; ℓ2: η√d)" if "l2" in norms else " (units of η)")
+    with _style():
+        fig, grid, _, _ = _grid(data, "p", "d")
+        for (p, d), ax in grid.items():
+            sub = _select(data, "p", p, "d", d)
+            sns.lineplot(data=sub, x="eps_train", y="w1_share", hue="series", hue_order=sorted(data["series"].unique()),
+                         marker="o", errorbar="sd", ax=ax)  # fmt: skip
+            ax.set_title(_facet_title("p", p, "d", d))
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("weight share on x1, |w1| / ‖w‖₂")
+            ax.set_ylim(-0.02, 1.02)
+        fig.suptitle("Robust SVMs move their weight onto the robust feature x1")
+        _figure_legend(fig, next(iter(grid.values())))
+        save_figure(fig, paths)
+    return fig
+
+
+def plot_closed_form(df: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
+    """Averaging classifier and sign(x1): test-set accuracy (mean +- sd over seeds, markers) vs the
+    closed-form population accuracy (lines) as eps_test grows; rows (p, d, eta), columns test norm.
+    """
+    base = _require(df[df["classifier"].isin(["averaging", "sign_x1"])], "averaging / sign_x1 rows")
+    base = base.assign(setting=[f"p = {p:g}, d = {d}, η = {e:g}/√d" for p, d, e in zip(base["p"], base["d"], base["eta"], strict=True)])
+    colors = {"averaging": "#2ca02c", "sign_x1": "#9467bd"}
+    with _style():
+        fig, grid, _, _ = _grid(base, "setting", "test_norm")
+        for (setting, norm), ax in grid.items():
+            sub = _select(base, "setting", setting, "test_norm", norm)
+            for clf, color in colors.items():
+                part = sub[sub["classifier"] == clf]
+                if part.empty:
+                    continue
+                name = _CLASSIFIER_TEXT[clf]
+                pop = part.groupby("eps_test", sort=True)["accuracy_population"].mean()
+                ax.plot(pop.index, pop.to_numpy(), color=color, lw=1.6, label=f"{name}, closed form")
+                _errorbars(ax, part, "eps_test", "accuracy_test", color=color, marker="o", markersize=4,
+                           label=f"{name}, test set (mean ± sd over seeds)")  # fmt: skip
+            ax.set_title(f"{setting}, attack {_NORM_TEXT[str(norm)]}")
+            ax.set_xlabel(f"attack budget ε_test ({_UNIT_TEXT[str(norm)]})")
+            ax.set_ylabel("accuracy under attack")
+            ax.set_ylim(-0.02, 1.02)
+        fig.suptitle("Closed-form vs empirical worst-case accuracy of the baselines")
+        _figure_legend(fig, next(iter(grid.values())))
+        save_figure(fig, paths)
+    return fig
+
+
+def plot_sweep(
+    df: pd.DataFrame, axis: str, eps_test: float, paths: Sequence[PathLike], *, norm: str = "linf"
+) -> Figure:
+    """Standard and robust (``norm``, ``eps_test`` units) accuracy of the SVM and robust SVMs vs a swept
+    ``axis`` (one of :data:`SWEEP_AXES`); lines = population (mean, band = sd over seeds), markers =
+    test set. Facets over p (rows) and d (columns) when they vary and are not the axis.
+    For ``axis="train_norm"`` the x-axis is categorical and robust SVMs of every norm are shown.
+    """
+    if axis not in SWEEP_AXES:
+        raise ValueError(f"axis must be one of {SWEEP_AXES}, got {axis!r}")
+    svms = df[df["classifier"].isin(["svm", "robust_svm"])]
+    if axis != "train_norm":
+        svms = _svm_series(svms, norm)
+    fits = _standard_robust(svms, eps_test, norm)
+    fits = fits.assign(
+        series=["standard SVM" if c == "svm" else f"robust SVM, {_NORM_TEXT[t]} ε_train = {e:g}"
+                for c, t, e in zip(fits["classifier"], fits["train_norm"], fits["eps_train"], strict=True)],
+        norm_label=["none" if t == "none" else f"{_NORM_TEXT[t]}, ε_train={e:g}"
+                    for t, e in zip(fits["train_norm"], fits["eps_train"], strict=True)],
+    )  # fmt: skip
+    long = _long(fits, ["p", "d", "seed", "series", "norm_label", *([axis] if axis not in ("p", "d", "train_norm") else [])])
+    row = "p" if axis != "p" and long["p"].nunique() > 1 else None
+    col = "d" if axis != "d" and long["d"].nunique() > 1 else None
+    series_order = sorted(long["series"].unique(), key=lambda s: (s != "standard SVM", s))
+    kind_text = {"standard": "standard (ε = 0)", "robust": f"robust ({_NORM_TEXT[norm]}, ε = {eps_test:g})"}
+    long["accuracy type"] = long["kind"].map(kind_text)
+    with _style():
+        fig, grid, _, _ = _grid(long, row, col, width=4.8)
+        for (r, c), ax in grid.items():
+            sub = _select(long, row, r, col, c)
+            if axis == "train_norm":
+                order = sorted(sub["norm_label"].unique(), key=lambda s: (not s.startswith("none"), s))
+                for source, marker, ls in (("population", "o", "none"), ("test", "x", "none")):
+                    part = sub[sub["source"] == source].assign(
+                        **{"accuracy type": lambda t, s=source: t["accuracy type"] + (", population" if s == "population" else ", test set")}  # noqa: E501
+                    )
+                    sns.pointplot(data=part, x="norm_label", y="accuracy", hue="accuracy type", order=order,
+                                  palette=[_KIND_COLORS["standard"], _KIND_COLORS["robust"]], errorbar="sd",
+                                  markers=marker, linestyles=ls, dodge=0.3, ax=ax)  # fmt: skip
+                ax.set_xlabel(_AXIS_TEXT[axis])
+                ax.tick_params(axis="x", labelrotation=30)
+            else:
+                pop = sub[sub["source"] == "population"]
+                sns.lineplot(data=pop, x=axis, y="accuracy", hue="series", hue_order=series_order,
+                             style="accuracy type", style_order=list(kind_text.values()), errorbar="sd",
+                             ax=ax)  # fmt: skip
+                palette = dict(zip(series_order, sns.color_palette(n_colors=len(series_order)), strict=True))
+                for (series, kind), part in sub[sub["source"] == "test"].groupby(["series", "kind"], sort=True):
+                    _errorbars(ax, part, axis, "accuracy", color=palette[str(series)],
+                               marker="o" if kind == "standard" else "s", markersize=3.5, alpha=0.8)  # fmt: skip
+                values = long[axis].to_numpy(dtype=np.float64)
+                if axis in _LOG_AXES or (axis == "d" and values.min() > 0 and values.max() / values.min() >= 10):
+                    ax.set_xscale("log")
+                ax.set_xlabel(_AXIS_TEXT[axis])
+            ax.set_ylabel("accuracy")
+            ax.set_ylim(-0.02, 1.02)
+            title = _facet_title(row, r, col, c)
+            if title:
+                ax.set_title(title)
+        fig.suptitle(f"Standard vs robust accuracy of SVMs across {_AXIS_TEXT[axis]}")
+        proxies: list[tuple[Artist, str]] = []
+        if axis != "train_norm":
+            proxies = [
+                (Line2D([], [], color="0.3"), "lines: population accuracy (band: sd over seeds)"),
+                (Line2D([], [], color="0.3", marker="o", linestyle="none"), "markers: test set, ● standard, ■ robust"),
+            ]
+        _figure_legend(fig, next(iter(grid.values())), proxies)
+        save_figure(fig, paths)
+    return fig

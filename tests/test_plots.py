@@ -1,0 +1,141 @@
+"""Figures: each writes non-empty PNG and PDF files atomically from a tidy metrics table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from tradeoff import plots
+from tradeoff.evaluation import METRIC_COLUMNS, evaluate_linear, validate_metrics
+from tradeoff.theory import averaging_classifier, eta_abs, sample, sign_x1_classifier, theorem_2_1_bound
+
+EPS_TEST = [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.fixture(scope="module")
+def metrics() -> pd.DataFrame:
+    """Small table: baselines plus random linear classifiers labelled svm / robust_svm (no SVM fitting)."""
+    rng = np.random.default_rng(7)
+    frames = []
+    for p in (0.9, 0.95):
+        for d in (10, 40):
+            for seed in (0, 1):
+                X, y = sample(p, eta_abs(4.0, d), d, 1500, rng)
+                common = dict(sweep="toy", p=p, eta=4.0, seed=seed, eps_test=EPS_TEST)
+                for name, (w, b) in (("averaging", averaging_classifier(d)), ("sign_x1", sign_x1_classifier(d))):
+                    frames.append(evaluate_linear(w, b, X, y, classifier=name, **common))
+                w_avg, _ = averaging_classifier(d)
+                w_x1, _ = sign_x1_classifier(d)
+                for n_train in (100, 400):
+                    noise = rng.normal(0, 0.3 / np.sqrt(n_train), d + 1)
+                    frames.append(evaluate_linear(w_avg + noise, 0.0, X, y, classifier="svm", n_train=n_train,
+                                                  C=1.0, objective=0.5, **common))  # fmt: skip
+                    for norm in ("linf", "l2"):
+                        for eps_train in (1.0, 2.0):
+                            t = eps_train / 2
+                            w = (1 - t) * w_avg + t * w_x1 + noise
+                            frames.append(evaluate_linear(w, 0.01, X, y, classifier="robust_svm", n_train=n_train,
+                                                          C=1.0, train_norm=norm, eps_train=eps_train,
+                                                          objective=0.7, **common))  # fmt: skip
+    return validate_metrics(pd.concat(frames, ignore_index=True))
+
+
+def _outputs(tmp_path: Path, stem: str) -> list[Path]:
+    return [tmp_path / "figs" / f"{stem}.png", tmp_path / "figs" / f"{stem}.pdf"]
+
+
+def _check_files(paths: list[Path]) -> None:
+    for path in paths:
+        assert path.is_file() and path.stat().st_size > 1000, path
+    assert not [f for f in paths[0].parent.iterdir() if f.name.startswith(".")], "temporary files left behind"
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert paths[1].read_bytes()[:5] == b"%PDF-"
+
+
+def _check_words(fig: Figure) -> None:
+    for ax in fig.axes:
+        for label in (ax.get_xlabel(), ax.get_ylabel()):
+            assert any(len(word) >= 3 and word.isalpha() for word in label.split()), repr(label)
+
+
+def test_metrics_fixture_is_tidy(metrics: pd.DataFrame) -> None:
+    assert list(metrics.columns) == list(METRIC_COLUMNS)
+    assert set(metrics["classifier"]) == {"svm", "robust_svm", "averaging", "sign_x1"}
+
+
+def test_plot_bound(metrics: pd.DataFrame, tmp_path: Path) -> None:
+    paths = _outputs(tmp_path, "bound")
+    fig = plots.plot_bound(metrics, 2.0, paths)
+    _check_files(paths)
+    _check_words(fig)
+    ax = fig.axes[0]
+    assert ax.get_title()
+    legend = ax.get_legend()
+    assert legend is not None
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert any("Theorem 2.1" in t for t in texts) and "standard SVM" in texts and "sign(x1)" in texts
+    bounds = [line for line in ax.get_lines() if line.get_gid() == plots.BOUND_GID]
+    assert len(bounds) == 2  # one per p
+    for line, p in zip(bounds, (0.9, 0.95), strict=True):
+        assert f"p = {p:g}" in str(line.get_label())
+        x = np.asarray(line.get_xdata(), dtype=float)
+        y = np.asarray(line.get_ydata(), dtype=float)
+        np.testing.assert_allclose(y, np.minimum(1.0, p / (1 - p) * (1 - x)), rtol=1e-12)
+        np.testing.assert_allclose(y, theorem_2_1_bound(x, p))
+        assert x.min() <= 0.5 and x.max() == pytest.approx(1.0)
+    lo, hi = ax.get_xlim()
+    assert lo <= 0.5 and 0.99 <= hi <= 1.05
+    # every fit is drawn: one scatter point per (fit, seed) with both eps_test = 0 and 2 (linf)
+    n_points = sum(len(c.get_offsets()) for c in ax.collections)
+    n_fits = len(metrics[(metrics["test_norm"] == "linf") & (metrics["eps_test"] == 0.0)])
+    assert n_points == n_fits
+
+
+def test_plot_accuracy_vs_eps_train(metrics: pd.DataFrame, tmp_path: Path) -> None:
+    paths = _outputs(tmp_path, "eps_train")
+    fig = plots.plot_accuracy_vs_eps_train(metrics, 2.0, paths)
+    _check_files(paths)
+    _check_words(fig)
+    assert len(fig.axes) == 4  # 2 p x 2 d
+    assert fig.legends and any("population" in t.get_text() for t in fig.legends[0].get_texts())
+
+
+def test_plot_weight_share(metrics: pd.DataFrame, tmp_path: Path) -> None:
+    paths = _outputs(tmp_path, "share")
+    fig = plots.plot_weight_share(metrics, paths)
+    _check_files(paths)
+    _check_words(fig)
+    assert fig.legends
+
+
+def test_plot_closed_form(metrics: pd.DataFrame, tmp_path: Path) -> None:
+    paths = _outputs(tmp_path, "closed")
+    fig = plots.plot_closed_form(metrics, paths)
+    _check_files(paths)
+    _check_words(fig)
+    assert len(fig.axes) == 8  # 4 settings x 2 norms
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "averaging classifier, closed form" in texts and "sign(x1), closed form" in texts
+
+
+@pytest.mark.parametrize("axis", ["n_train", "train_norm", "p"])
+def test_plot_sweep(metrics: pd.DataFrame, tmp_path: Path, axis: str) -> None:
+    paths = _outputs(tmp_path, f"sweep_{axis}")
+    fig = plots.plot_sweep(metrics, axis, 2.0, paths)
+    _check_files(paths)
+    _check_words(fig)
+    assert fig.legends
+    if axis == "n_train":
+        assert all(ax.get_xscale() == "log" for ax in fig.axes)
+
+
+def test_empty_selection_and_bad_axis_raise(metrics: pd.DataFrame, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="axis"):
+        plots.plot_sweep(metrics, "seed", 2.0, _outputs(tmp_path, "x"))
+    with pytest.raises(ValueError, match="no rows"):
+        plots.plot_closed_form(metrics[metrics["classifier"] == "svm"], _outputs(tmp_path, "y"))
+    assert not (tmp_path / "figs").exists() or not list((tmp_path / "figs").iterdir())
