@@ -1,0 +1,71 @@
+"""Tests for tradeoff.models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from tradeoff.models import MLP, MODEL_NAMES, MadryCNN, SmallCNN, build_model, count_parameters
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_output_shape_and_finite(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name)
+    out = model(torch.rand(3, 1, 28, 28))
+    assert out.shape == (3, 10)
+    assert torch.isfinite(out).all()
+
+
+def test_names_map_to_classes() -> None:
+    assert set(MODEL_NAMES) == {"madry", "small", "mlp"}
+    assert isinstance(build_model("madry"), MadryCNN)
+    assert isinstance(build_model("small"), SmallCNN)
+    assert isinstance(build_model("mlp"), MLP)
+
+
+def test_madry_architecture() -> None:
+    model = MadryCNN()
+    # conv 5x5x1x32 + conv 5x5x32x64 + fc 3136x1024 + fc 1024x10, with biases.
+    expected = (25 * 32 + 32) + (25 * 32 * 64 + 64) + (7 * 7 * 64 * 1024 + 1024) + (1024 * 10 + 10)
+    assert expected == 3_274_634
+    assert count_parameters(model) == expected
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [tuple(c.weight.shape) for c in convs] == [(32, 1, 5, 5), (64, 32, 5, 5)]
+    assert all(c.padding == (2, 2) for c in convs)
+    assert [tuple(fc.weight.shape) for fc in linears] == [(1024, 3136), (10, 1024)]
+    assert sum(isinstance(m, nn.MaxPool2d) for m in model.modules()) == 2
+
+
+def test_small_is_smaller_and_mlp_has_no_conv() -> None:
+    assert count_parameters(SmallCNN()) < count_parameters(MadryCNN()) / 10
+    assert not any(isinstance(m, nn.Conv2d) for m in MLP().modules())
+
+
+def test_unknown_name_lists_valid_names() -> None:
+    with pytest.raises(ValueError) as err:
+        build_model("resnet")
+    for name in MODEL_NAMES:
+        assert name in str(err.value)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_deterministic_under_seed(name: str) -> None:
+    torch.manual_seed(123)
+    a = build_model(name).state_dict()
+    torch.manual_seed(123)
+    b = build_model(name).state_dict()
+    torch.manual_seed(124)
+    c = build_model(name).state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_float64() -> None:
+    model = build_model("small").double()
+    assert model(torch.rand(2, 1, 28, 28, dtype=torch.float64)).dtype == torch.float64
