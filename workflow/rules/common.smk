@@ -1,4 +1,4 @@
-# Helpers shared by every rule file: config validation, the job grid, params and code hashes.
+# Helpers shared by the workflow's stage files: config validation, the job grid, params, code hashes.
 import sys
 from pathlib import Path
 
@@ -35,9 +35,6 @@ CODE = {
     "figures": code_hash("tradeoff.stages.figures"),
 }
 
-POINT = "p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}"
-
-
 wildcard_constraints:
     p=r"[0-9.]+",
     d=r"[0-9]+",
@@ -61,10 +58,17 @@ def theory_figures():
     return [f"results/figures/{n}.{ext}" for n in names for ext in ("png", "pdf")]
 
 
+def canonical(mapping):
+    """A dict with sorted keys: Snakemake compares params by their text, so key order must not vary."""
+    return {k: mapping[k] for k in sorted(mapping)}
+
+
 def point_params(wildcards):
     """The data point of a job, parsed from its wildcards."""
     pt = DataPoint.from_wildcards(wildcards.p, wildcards.d, wildcards.eta, wildcards.n, wildcards.m)
-    return {"slug": pt.slug, "p": pt.p, "d": pt.d, "eta": pt.eta, "n_train": pt.n_train, "n_test": pt.n_test}
+    return canonical(
+        {"slug": pt.slug, "p": pt.p, "d": pt.d, "eta": pt.eta, "n_train": pt.n_train, "n_test": pt.n_test}
+    )
 
 
 def fit_params(wildcards):
@@ -75,7 +79,7 @@ def fit_params(wildcards):
     else:
         norm, eps = wildcards.model.split("_eps~")
         eps = float(eps)
-    return {
+    return canonical({
         "slug": pt["slug"],
         "p": pt["p"],
         "d": pt["d"],
@@ -86,7 +90,7 @@ def fit_params(wildcards):
         "tol": float(THEORY["solver"]["tol"]),
         "max_iter": int(THEORY["solver"]["max_iter"]),
         "seeds": list(THEORY["seeds"]),
-    }
+    })
 
 
 def sweep_samples(wildcards):
@@ -98,18 +102,22 @@ def sweep_fit_files(wildcards):
 
 
 def evaluate_params(wildcards):
-    return {
+    return canonical({
         "sweep": wildcards.sweep,
         "eps_test": list(THEORY["eps_test"]),
         "test_norms": sweep_test_norms(config, wildcards.sweep),
         "seeds": list(THEORY["seeds"]),
-    }
+    })
 
 
 def axis_of_sweep(wildcards):
     return sweep_axis(config, wildcards.sweep)
 
 
+def tradeoff_metrics():
+    return f"results/theory/metrics/{THEORY['figures']['tradeoff_sweep']}.csv"
+
+
 def plot_style():
     """Figure styling: changing it re-runs only the figures."""
-    return dict(config["plots"])
+    return canonical(config["plots"])

@@ -3,7 +3,7 @@
 
 rule theory_figure:
     input:
-        metrics="results/theory/metrics/" + THEORY["figures"]["tradeoff_sweep"] + ".csv",
+        metrics=tradeoff_metrics(),
     output:
         png=report(
             "results/figures/theory_{kind}.png",

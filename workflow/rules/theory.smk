@@ -3,15 +3,15 @@
 
 rule theory_sample:
     output:
-        "results/theory/samples/" + POINT + ".npz",
+        "results/theory/samples/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}.npz",
     params:
         point=point_params,
         seeds=THEORY["seeds"],
         code=CODE["sample"],
     log:
-        "logs/theory_sample/" + POINT + ".log",
+        "logs/theory_sample/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}.log",
     benchmark:
-        "benchmarks/theory_sample/" + POINT + ".tsv"
+        "benchmarks/theory_sample/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}.tsv"
     group:
         "theory"
     conda:
@@ -23,16 +23,16 @@ rule theory_sample:
 
 rule theory_fit:
     input:
-        samples="results/theory/samples/" + POINT + ".npz",
+        samples="results/theory/samples/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}.npz",
     output:
-        "results/theory/fits/" + POINT + "/C~{C}/{model}.json",
+        "results/theory/fits/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}/C~{C}/{model}.json",
     params:
         fit=fit_params,
         code=CODE["fit"],
     log:
-        "logs/theory_fit/" + POINT + "/C~{C}/{model}.log",
+        "logs/theory_fit/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}/C~{C}/{model}.log",
     benchmark:
-        "benchmarks/theory_fit/" + POINT + "/C~{C}/{model}.tsv"
+        "benchmarks/theory_fit/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}/C~{C}/{model}.tsv"
     group:
         "theory"
     conda:

@@ -1,0 +1,142 @@
+"""The Snakemake workflow: lint, logs and benchmarks, a tiny end-to-end run, and exact re-runs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, dry_run_jobs, snakemake
+
+from tradeoff.provenance import module_closure
+
+pytestmark = pytest.mark.slow
+
+RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))
+COMPUTE_RULES = {"theory_sample", "theory_fit", "theory_evaluate"}
+
+
+def _rule_blocks() -> dict[str, str]:
+    blocks: dict[str, str] = {}
+    for path in RULE_FILES:
+        text = path.read_text()
+        for m in re.finditer(r"^(?:rule|checkpoint) (\w+):\n((?:[ \t]+.*\n|\n)*)", text, re.M):
+            blocks[m.group(1)] = m.group(2)
+    return blocks
+
+
+def test_lint_is_clean() -> None:
+    proc = snakemake(REPO, "--lint", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Lints for" not in out, out
+
+
+def test_every_rule_logs_and_compute_rules_benchmark() -> None:
+    blocks = _rule_blocks()
+    assert COMPUTE_RULES <= set(blocks)
+    for name, body in blocks.items():
+        if name == "all":
+            continue
+        assert "\n    log:" in "\n" + body, f"rule {name} has no log:"
+        assert "\n    conda:" in "\n" + body, f"rule {name} names no conda env"
+    for name in COMPUTE_RULES:
+        assert "\n    benchmark:" in "\n" + blocks[name], f"compute rule {name} has no benchmark:"
+
+
+def test_stage_code_hashes_cover_exactly_the_modules_used() -> None:
+    fit = module_closure("tradeoff.stages.fit")
+    assert "tradeoff.svm" in fit and "tradeoff.plots" not in fit
+    assert "tradeoff.svm" not in module_closure("tradeoff.stages.evaluate")
+    assert "tradeoff.svm" not in module_closure("tradeoff.stages.sample")
+    figures = module_closure("tradeoff.stages.figures")
+    assert "tradeoff.plots" in figures and "tradeoff.svm" not in figures
+
+
+def test_tiny_run_outputs(tiny_run: Path) -> None:
+    cfg = yaml.safe_load((tiny_run / "config" / "config.yaml").read_text())
+    table = pd.read_csv(tiny_run / "results" / "theory" / "metrics.csv")
+    assert set(table["sweep"]) == set(cfg["theory"]["sweeps"])
+    assert set(table["classifier"]) == {"svm", "robust_svm", "averaging", "sign_x1"}
+    assert table[["accuracy_test", "accuracy_population"]].apply(lambda s: s.between(0, 1).all()).all()
+    # Theorem 2.1 on every classifier of the run (population accuracies, l_inf, eps >= 2 eta)
+    key = ["sweep", "p", "d", "eta", "n_train", "C", "seed", "classifier", "train_norm", "eps_train"]
+    linf = table[table["test_norm"] == "linf"]
+    std = linf[linf["eps_test"] == 0].set_index(key)["accuracy_population"]
+    rob = linf[linf["eps_test"] == 2].set_index(key)["accuracy_population"]
+    p = pd.Series(std.index.get_level_values("p"), index=std.index)
+    assert (rob <= (p / (1 - p) * (1 - std)).clip(upper=1) + 1e-9).all()
+    for fig in (tiny_run / "results" / "figures").glob("*"):
+        assert fig.stat().st_size > 1000, fig
+    figures = {f.name for f in (tiny_run / "results" / "figures").iterdir()}
+    for name in ("theory_bound", "theory_eps_train", "theory_weight_share", "theory_closed_form", "theory_sweep_eta"):
+        assert {f"{name}.png", f"{name}.pdf"} <= figures
+    # threads: reach the job (and never exceed the machine)
+    log = next((tiny_run / "logs" / "theory_fit").rglob("*.log")).read_text()
+    assert "1 thread(s)" in log
+    # benchmarks recorded for compute rules
+    assert list((tiny_run / "benchmarks" / "theory_fit").rglob("*.tsv"))
+
+
+def test_second_run_has_nothing_to_do(tiny_run: Path) -> None:
+    assert dry_run_jobs(tiny_run) == {}
+
+
+@contextmanager
+def edited(path: Path, transform) -> Iterator[None]:
+    """Temporarily rewrite a file of the scratch workflow (dry runs only: nothing is rebuilt)."""
+    original = path.read_text()
+    path.write_text(transform(original))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+
+
+def test_changing_one_eps_train_reruns_only_its_jobs(tiny_run: Path) -> None:
+    cfg_path = tiny_run / "config" / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    assert cfg["theory"]["sweeps"]["tradeoff"]["eps_train"] == [0, 1, 2]
+    n_points = len(cfg["theory"]["sweeps"]["tradeoff"]["p"])
+
+    def change(text: str) -> str:
+        cfg["theory"]["sweeps"]["tradeoff"]["eps_train"] = [0, 1.5, 2]
+        return yaml.safe_dump(cfg)
+
+    with edited(cfg_path, change):
+        jobs = dry_run_jobs(tiny_run)
+    # the new eps_train's fits, the one sweep that holds them, the merged table and its figures
+    assert jobs == {"theory_fit": n_points, "theory_evaluate": 1, "theory_merge": 1, "theory_figure": 4, "all": 1}
+
+
+def test_editing_the_svm_module_reruns_only_fits_and_what_follows(tiny_run: Path) -> None:
+    svm = tiny_run / "src" / "tradeoff" / "svm.py"
+    with edited(svm, lambda text: text + "\n# an edit\n"):
+        jobs = dry_run_jobs(tiny_run)
+    robust_fits = sum(1 for f in (tiny_run / "results" / "theory" / "fits").rglob("*.json") if f.name != "svm.json")
+    all_fits = sum(1 for _ in (tiny_run / "results" / "theory" / "fits").rglob("*.json"))
+    assert "theory_sample" not in jobs
+    # every fit job runs the fit stage (sklearn's SVC too), so all of them re-run; then everything downstream
+    assert jobs["theory_fit"] == all_fits > robust_fits
+    assert jobs["theory_evaluate"] == 2 and jobs["theory_merge"] == 1
+    assert jobs["theory_figure"] == 4 and jobs["theory_sweep_figure"] == 1
+
+
+def test_editing_the_plots_module_or_style_reruns_only_figures(tiny_run: Path) -> None:
+    expected = {"theory_figure": 4, "theory_sweep_figure": 1, "all": 1}
+    with edited(tiny_run / "src" / "tradeoff" / "plots.py", lambda text: text + "\n# an edit\n"):
+        assert dry_run_jobs(tiny_run) == expected
+    cfg_path = tiny_run / "config" / "config.yaml"
+    with edited(cfg_path, lambda text: text.replace("dpi: 60", "dpi: 72")):
+        assert dry_run_jobs(tiny_run) == expected
+
+
+def test_tables_are_byte_identical_on_rerun(tiny_run: Path, tmp_path: Path) -> None:
+    before = {p: p.read_bytes() for p in (tiny_run / "results" / "theory" / "metrics").glob("*.csv")}
+    snakemake(tiny_run, "--forcerun", "theory_sample", "--quiet")
+    after = {p: p.read_bytes() for p in (tiny_run / "results" / "theory" / "metrics").glob("*.csv")}
+    assert before == after
