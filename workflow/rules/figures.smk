@@ -51,3 +51,8 @@ rule theory_sweep_figure:
     threads: 1
     script:
         "../scripts/theory_sweep_figure.py"
+
+
+rule theory:
+    input:
+        theory_outputs(),
