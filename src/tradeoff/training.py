@@ -1,0 +1,444 @@
+"""Standard, PGD (Madry et al. 2018) and TRADES (Zhang et al. 2019) training with exact resume.
+
+Choices, stated once:
+
+* **Length.** A config fixes either ``epochs`` or ``iterations`` (optimizer steps), never both.
+  With ``iterations`` the number of steps is held fixed whatever the training-set size (Madry:
+  100,000 steps of batch 50) and the last epoch may be partial; with ``epochs`` a run takes
+  ``epochs * ceil(n / batch_size)`` steps. Each epoch is a fresh permutation; its last batch may be
+  smaller.
+* **Attack mode.** Adversarial examples are computed with the model in eval mode (what the TRADES
+  reference code does; the ``attacks.pgd`` default), the update in train mode. Our models have no
+  batch-norm or dropout, so this is identical to Madry's train-mode attack.
+* **Madry PGD.** Inner ``attacks.pgd(..., keep_best=False)``: the last iterate of one start.
+* **TRADES** (l_inf only, as in the reference ``trades.py``): start ``x + 0.001 * N(0, I)``
+  (unclipped), ``steps`` ascent steps of size ``alpha`` on ``KL(f(x) || f(x'))`` (summed over the
+  batch), each projected to the eps-ball and [0, 1]; loss ``CE(f(x), y) + beta * KL(f(x) ||
+  f(x_adv))`` (batch mean, gradient through both arms). Needs ``random_start=True`` (at ``x`` itself
+  the KL gradient is exactly zero).
+* **Precision.** ``bf16`` autocast (forward passes of both the attack and the update) is CUDA-only;
+  asking for it on the CPU raises ``ValueError`` rather than silently changing the numerics.
+* **Randomness.** The seed is expanded (``numpy.random.SeedSequence``) into three streams: the
+  torch global RNG (model initialisation), the data-order generator and the attack generator
+  (random starts; a CPU generator, so starts do not depend on the device). These, plus numpy's and
+  Python's global RNGs, are checkpointed, so a run killed and resumed equals an uninterrupted one
+  bit for bit on the CPU for a fixed thread count (set by the caller, e.g.
+  ``runtime.limit_threads``). With ``deterministic`` (default) torch's deterministic algorithms are
+  on for the run (warn-only; on CUDA also cuDNN deterministic and ``CUBLAS_WORKSPACE_CONFIG``).
+* **Checkpoints** go to ``checkpoint_dir/<config hash[:16]>/epoch-NNNNNN.safetensors`` (see
+  :mod:`tradeoff.checkpoints`) at the end of every epoch (or at most every
+  ``checkpoint_interval_s``); the newest ``keep_checkpoints`` are kept.
+  The hash covers the config (device resolved) and a fingerprint of the training data, so a run
+  resumes only from its own checkpoints; a different config or dataset starts fresh in its own
+  subdirectory and leaves the others alone. An unreadable newest checkpoint is an error, not a
+  silent restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tradeoff.attacks import pgd
+from tradeoff.checkpoints import load_checkpoint, save_checkpoint
+from tradeoff.models import MODEL_NAMES, build_model
+
+__all__ = ["OBJECTIVES", "TrainConfig", "config_hash", "resolve_device", "trades_attack", "train"]
+
+OBJECTIVES = ("standard", "pgd", "trades")
+_CKPT_GLOB = "epoch-*.safetensors"
+EpochCallback = Callable[[int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained model besides the data. Defaults: Madry's MNIST recipe.
+
+    ``alpha`` is the attack step size, ``trades_beta`` TRADES' beta (1/lambda), ``momentum`` is for
+    SGD only. Set exactly one of ``epochs`` / ``iterations``. ``device``: auto, cpu, cuda, cuda:N.
+    """
+
+    model: str = "madry"
+    objective: str = "standard"
+    norm: str = "linf"
+    eps: float = 0.3
+    alpha: float = 0.01
+    steps: int = 40
+    random_start: bool = True
+    trades_beta: float = 1.0
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 50
+    epochs: int | None = None
+    iterations: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    deterministic: bool = True
+
+    def __post_init__(self) -> None:
+        def bad(field: str, why: str) -> ValueError:
+            return ValueError(f"TrainConfig.{field}: {why} (got {getattr(self, field)!r})")
+
+        def is_int(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        if self.model not in MODEL_NAMES:
+            raise bad("model", f"unknown model; valid: {', '.join(MODEL_NAMES)}")
+        if self.objective not in OBJECTIVES:
+            raise bad("objective", f"valid: {', '.join(OBJECTIVES)}")
+        if self.norm not in ("linf", "l2"):
+            raise bad("norm", "valid: linf, l2")
+        if self.objective == "trades" and self.norm != "linf":
+            raise bad("norm", "TRADES is implemented for linf only (as in the reference code)")
+        if self.objective == "trades" and not self.random_start:
+            raise bad("random_start", "TRADES needs its random start (zero KL gradient at x)")
+        for f in ("eps", "alpha", "trades_beta", "weight_decay", "momentum", "lr"):
+            v = getattr(self, f)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise bad(f, "must be a finite number >= 0")
+        if self.lr == 0:
+            raise bad("lr", "must be > 0")
+        if not is_int(self.steps) or self.steps < 0:
+            raise bad("steps", "must be an int >= 0")
+        if self.objective != "standard" and (self.eps <= 0 or self.steps < 1 or self.alpha <= 0):
+            raise bad("eps", f"objective {self.objective!r} needs eps, alpha > 0 and steps >= 1")
+        if self.optimizer not in ("adam", "sgd"):
+            raise bad("optimizer", "valid: adam, sgd")
+        if not is_int(self.batch_size) or self.batch_size < 1:
+            raise bad("batch_size", "must be an int >= 1")
+        if (self.epochs is None) == (self.iterations is None):
+            raise ValueError(
+                "TrainConfig: set exactly one of epochs / iterations "
+                f"(got epochs={self.epochs}, iterations={self.iterations})"
+            )
+        for f in ("epochs", "iterations"):
+            v = getattr(self, f)
+            if v is not None and (not is_int(v) or v < 1):
+                raise bad(f, "must be an int >= 1")
+        if not is_int(self.seed) or self.seed < 0:
+            raise bad("seed", "must be an int >= 0")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise bad("device", "valid: auto, cpu, cuda, cuda:N")
+        if self.precision not in ("fp32", "bf16"):
+            raise bad("precision", "valid: fp32, bf16")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
+        """Build from a mapping; unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown keys {unknown}; valid: {sorted(known)}")
+        return cls(**d)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA if available, else CPU; asking for CUDA without one is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+def _prepare_data(
+    x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N,28,28) or (N,1,28,28), uint8 or float in [0,1] -> float32 (N,1,28,28); y -> int64 (N,)."""
+    x = torch.as_tensor(x)
+    y = torch.as_tensor(y)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28) or x.shape[0] == 0:
+        raise ValueError(f"x_train must be (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}")
+    if x.dtype == torch.uint8:
+        x = x.to(torch.float32) / 255.0
+    elif x.is_floating_point():
+        x = x.to(torch.float32)
+        if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+            raise ValueError("float x_train must lie in [0, 1]")
+    else:
+        raise ValueError(f"x_train must be uint8 or floating point, got {x.dtype}")
+    if y.dim() != 1 or y.shape[0] != x.shape[0] or y.is_floating_point():
+        raise ValueError(
+            f"y_train must be integer labels of shape ({x.shape[0]},), "
+            f"got {y.dtype} {tuple(y.shape)}"
+        )
+    y = y.to(torch.int64)
+    if y.min() < 0 or y.max() > 9:
+        raise ValueError("y_train labels must lie in 0..9")
+    return x.contiguous(), y.contiguous()
+
+
+def config_hash(cfg: TrainConfig, device: torch.device, x: torch.Tensor, y: torch.Tensor) -> str:
+    """sha256 of the config (device resolved to its type) and of the prepared (CPU) data."""
+    h = hashlib.sha256()
+    d = cfg.to_dict()
+    d["device"] = device.type
+    h.update(json.dumps({"format": 1, "config": d}, sort_keys=True).encode())
+    h.update(x.numpy().tobytes())
+    h.update(y.numpy().tobytes())
+    return h.hexdigest()
+
+
+@contextmanager
+def _determinism(enabled: bool, device: torch.device) -> Iterator[None]:
+    """Deterministic kernels for the block (warn-only where none exists); flags restored after."""
+    prev = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    prev_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    if enabled:
+        if device.type == "cuda":
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev[0], warn_only=prev[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = prev_cudnn
+
+
+def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def trades_attack(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    eps: float,
+    alpha: float,
+    steps: int,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """TRADES' inner maximisation (reference ``trades.py``, l_inf): PGD on KL(f(x) || f(x'))."""
+    with torch.no_grad():
+        p_nat = F.softmax(model(x).float(), dim=1)
+    dev = generator.device if generator is not None else x.device
+    noise = torch.randn(x.shape, generator=generator, device=dev).to(x.device, x.dtype)
+    x_adv = x.detach() + 0.001 * noise
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        with torch.enable_grad():
+            log_q = F.log_softmax(model(x_adv).float(), dim=1)
+            loss_kl = F.kl_div(log_q, p_nat, reduction="sum")
+        grad = torch.autograd.grad(loss_kl, [x_adv])[0]
+        x_adv = x_adv.detach() + alpha * grad.sign()
+        x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
+    return x_adv.clamp(0.0, 1.0).detach()
+
+
+def _train_step(
+    cfg: TrainConfig,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    attack_gen: torch.Generator,
+    autocast: Callable[[], AbstractContextManager[Any]],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One optimizer step; returns (summed loss, #clean correct, #adversarial correct or None)."""
+    adv_correct: torch.Tensor | None = None
+    if cfg.objective == "standard":
+        model.train()
+        with autocast():
+            logits = model(xb).float()
+            loss = F.cross_entropy(logits, yb)
+        clean_correct = (logits.detach().argmax(1) == yb).sum()
+    elif cfg.objective == "pgd":
+        model.eval()
+        with torch.no_grad(), autocast():
+            clean_correct = (model(xb).argmax(1) == yb).sum()
+        with autocast():
+            x_adv = pgd(model, xb, yb, norm=cfg.norm, eps=cfg.eps, alpha=cfg.alpha,
+                        steps=cfg.steps, random_start=cfg.random_start, restarts=1,
+                        keep_best=False, generator=attack_gen)
+        model.train()
+        with autocast():
+            logits = model(x_adv).float()
+            loss = F.cross_entropy(logits, yb)
+        adv_correct = (logits.detach().argmax(1) == yb).sum()
+    else:  # trades
+        model.eval()
+        with autocast():
+            x_adv = trades_attack(model, xb, eps=cfg.eps, alpha=cfg.alpha, steps=cfg.steps,
+                                  generator=attack_gen)
+        model.train()
+        with autocast():
+            logits_nat = model(xb).float()
+            logits_adv = model(x_adv).float()
+            loss_nat = F.cross_entropy(logits_nat, yb)
+            loss_rob = F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits_nat, dim=1),
+                                reduction="batchmean")
+            loss = loss_nat + cfg.trades_beta * loss_rob
+        clean_correct = (logits_nat.detach().argmax(1) == yb).sum()
+        adv_correct = (logits_adv.detach().argmax(1) == yb).sum()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach() * xb.shape[0], clean_correct, adv_correct
+
+
+def train(
+    cfg: TrainConfig,
+    x_train: torch.Tensor | np.ndarray,
+    y_train: torch.Tensor | np.ndarray,
+    *,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    log: logging.Logger | None = None,
+    progress: bool = False,
+    keep_checkpoints: int = 2,
+    checkpoint_interval_s: float = 0.0,
+    on_epoch_end: EpochCallback | None = None,
+) -> tuple[nn.Module, list[dict[str, Any]]]:
+    """Train per ``cfg``, checkpointing every epoch and resuming from this run's newest checkpoint.
+
+    Returns the model (eval mode, on the training device) and the per-epoch history: dicts with
+    ``epoch``, ``iteration``, ``loss`` (mean training objective), ``clean_acc``, ``adv_acc`` (on
+    the training attack's examples; None for standard training), ``examples_per_s``, ``seconds``.
+    A checkpoint is written at the end of every epoch, or, with ``checkpoint_interval_s > 0``, of
+    the first epoch ending that long after the previous checkpoint (and always of the last one):
+    resuming is exact from any epoch, so this only trades lost work against I/O (thousands of tiny
+    epochs when ``iterations`` is fixed and the training set is small). ``on_epoch_end(epoch,
+    record)`` runs after that epoch's checkpoint, if any, is in place. ``log`` gets one INFO line
+    per epoch; a tqdm bar is shown only if ``progress`` and stderr is a TTY. Without
+    ``checkpoint_dir`` nothing is written. Seeds (or restores) the global torch RNG.
+    """
+    log = log or logging.getLogger("tradeoff.training")
+    device = resolve_device(cfg.device)
+    if cfg.precision == "bf16" and device.type != "cuda":
+        raise ValueError("precision 'bf16' is supported on CUDA only (autocast); "
+                         "use precision='fp32' on the CPU")
+    x_cpu, y_cpu = _prepare_data(x_train, y_train)
+    n = x_cpu.shape[0]
+    run_hash = config_hash(cfg, device, x_cpu, y_cpu)
+    total = cfg.iterations or cfg.epochs * math.ceil(n / cfg.batch_size)  # type: ignore[operator]
+
+    def autocast() -> AbstractContextManager[Any]:
+        if cfg.precision == "bf16":
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    seeds = np.random.SeedSequence(cfg.seed).generate_state(3)
+    with _determinism(cfg.deterministic, device):
+        torch.manual_seed(int(seeds[0]))
+        model = build_model(cfg.model).to(device)
+        optimizer = _make_optimizer(cfg, model)
+        data_gen = torch.Generator().manual_seed(int(seeds[1]))
+        attack_gen = torch.Generator().manual_seed(int(seeds[2]))
+        generators = {"data": data_gen, "attack": attack_gen}
+        epoch, iteration, history = 0, 0, []
+
+        run_dir = Path(checkpoint_dir) / run_hash[:16] if checkpoint_dir is not None else None
+        if run_dir is not None:
+            for stale in run_dir.glob(".epoch-*.tmp"):  # left by a writer killed mid-write
+                stale.unlink(missing_ok=True)
+            found = sorted(run_dir.glob(_CKPT_GLOB))
+            if found:
+                latest = found[-1]
+                state = load_checkpoint(latest, model=model, optimizer=optimizer,
+                                        generators=generators, model_name=cfg.model,
+                                        config_hash=run_hash)
+                epoch, iteration, history = state.epoch, state.iteration, list(state.metrics)
+                log.info("resuming from %s (epoch %d, iteration %d of %d)",
+                         latest, epoch, iteration, total)
+            else:
+                root = Path(checkpoint_dir)  # type: ignore[arg-type]
+                others = sorted(p.name for p in root.glob("*/") if p != run_dir)
+                if others:
+                    log.info("checkpoints of other configurations in %s ignored: %s",
+                             root, ", ".join(others))
+                log.info("starting fresh; checkpoints go to %s", run_dir)
+
+        x, y = x_cpu.to(device), y_cpu.to(device)
+        last_saved = time.monotonic()
+        bar = None
+        if progress and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=iteration, unit="it", file=sys.stderr)
+        try:
+            while iteration < total:
+                epoch += 1
+                t0 = time.perf_counter()
+                perm = torch.randperm(n, generator=data_gen).to(device)
+                loss_sum = torch.zeros((), device=device)
+                clean = torch.zeros((), dtype=torch.int64, device=device)
+                adv = torch.zeros((), dtype=torch.int64, device=device)
+                seen = 0
+                for start in range(0, n, cfg.batch_size):
+                    if iteration >= total:
+                        break
+                    idx = perm[start : start + cfg.batch_size]
+                    lsum, c, a = _train_step(cfg, model, optimizer, x[idx], y[idx], attack_gen,
+                                             autocast)
+                    loss_sum += lsum
+                    clean += c
+                    if a is not None:
+                        adv += a
+                    seen += idx.numel()
+                    iteration += 1
+                    if bar is not None:
+                        bar.update(1)
+                record: dict[str, Any] = {
+                    "epoch": epoch,
+                    "iteration": iteration,
+                    "loss": loss_sum.item() / seen,  # .item() waits for the device
+                    "clean_acc": clean.item() / seen,
+                    "adv_acc": adv.item() / seen if cfg.objective != "standard" else None,
+                }
+                seconds = time.perf_counter() - t0
+                record |= {
+                    "examples_per_s": seen / max(seconds, 1e-9),
+                    "seconds": seconds,
+                }
+                history.append(record)
+                due = time.monotonic() - last_saved >= checkpoint_interval_s or iteration >= total
+                if run_dir is not None and due:
+                    save_checkpoint(run_dir / f"epoch-{epoch:06d}.safetensors", model=model,
+                                    optimizer=optimizer, model_name=cfg.model, epoch=epoch,
+                                    iteration=iteration, generators=generators, metrics=history,
+                                    config=cfg.to_dict(), config_hash=run_hash)
+                    for old in sorted(run_dir.glob(_CKPT_GLOB))[: -max(1, keep_checkpoints)]:
+                        old.unlink(missing_ok=True)
+                    last_saved = time.monotonic()
+                adv_txt = "n/a" if record["adv_acc"] is None else f"{record['adv_acc']:.4f}"
+                log.info("epoch %d iteration %d/%d loss %.4f clean_acc %.4f adv_acc %s "
+                         "examples/s %.1f", epoch, iteration, total, record["loss"],
+                         record["clean_acc"], adv_txt, record["examples_per_s"])
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch, record)
+        finally:
+            if bar is not None:
+                bar.close()
+    return model.eval(), history
