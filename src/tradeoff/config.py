@@ -61,6 +61,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
             lines.append(f"config key {key}: {err.message}")
         raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
     check_consistency(config)
+    check_mnist(config)
 
 
 def check_consistency(config: dict[str, Any]) -> None:
@@ -196,3 +197,101 @@ def sweep_axis(config: dict[str, Any], sweep: str) -> str:
     if len(varied) != 1:
         raise ConfigError(f"config key theory.sweeps.{sweep}: varies {varied}, not exactly one axis")
     return varied[0]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The MNIST stage: recipes, trained models and the attack grid
+
+RECIPE_RUNTIME_KEYS = ("seed", "device", "precision", "deterministic")
+
+
+def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every named recipe, defaults filled in, sweeps expanded into ``<sweep>-<value>`` recipes."""
+    mn = config["mnist"]
+    recipes = {name: {**mn["defaults"], **spec} for name, spec in mn["recipes"].items()}
+    for sweep, spec in mn.get("sweeps", {}).items():
+        if spec["recipe"] not in mn["recipes"]:
+            raise ConfigError(
+                f"config key mnist.sweeps.{sweep}.recipe: refers to recipe {spec['recipe']!r}, which is not "
+                f"defined in mnist.recipes (defined: {', '.join(sorted(mn['recipes']))})"
+            )
+        for value in spec["values"]:
+            name = f"{sweep}-{fmt(value)}"
+            if name in recipes:
+                raise ConfigError(f"config key mnist.sweeps.{sweep}: expands to recipe {name!r}, which already exists")
+            cast = int(value) if spec["key"] in ("steps", "epochs") else float(value)
+            recipes[name] = {**recipes[spec["recipe"]], spec["key"]: cast}
+    return recipes
+
+
+def mnist_models(config: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """Every trained model as (recipe, training-set size, seed), sorted, without duplicates."""
+    return sorted({(r, int(n), int(s)) for group in config["mnist"]["models"]
+                   for r in group["recipes"] for n in group["sizes"] for s in group["seeds"]})
+
+
+def attack_grid(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The evaluation's attack specs, one per (entry, eps), in config order."""
+    grid: list[dict[str, Any]] = []
+    for entry in config["mnist"]["evaluation"]["attacks"]:
+        if entry["attack"] == "clean":
+            grid.append({"attack": "clean"})
+            continue
+        for eps in entry["eps"]:
+            spec = {k: v for k, v in entry.items() if k != "eps"}
+            spec["eps"] = float(eps)
+            grid.append(spec)
+    return grid
+
+
+def check_mnist(config: dict[str, Any]) -> None:
+    """Cross-field rules of the mnist section (it is optional)."""
+    if "mnist" not in config:
+        return
+    mn = config["mnist"]
+    recipes = mnist_recipes(config)
+    for i, group in enumerate(mn["models"]):
+        for j, name in enumerate(group["recipes"]):
+            if name not in recipes:
+                raise ConfigError(
+                    f"config key mnist.models[{i}].recipes[{j}]: refers to recipe {name!r}, which is not defined "
+                    f"(defined: {', '.join(sorted(recipes))})"
+                )
+    for name, r in recipes.items():
+        where = f"mnist.recipes.{name}" if name in mn["recipes"] else f"mnist.sweeps ({name})"
+        if ("epochs" in r) == ("iterations" in r):
+            raise ConfigError(f"config key {where}: set exactly one of epochs and iterations (with defaults)")
+        if r.get("objective", "standard") != "standard":
+            missing = [k for k in ("norm", "eps", "alpha", "steps") if k not in r]
+            if missing or r["eps"] <= 0:
+                raise ConfigError(
+                    f"config key {where}: objective {r['objective']!r} needs norm, eps > 0, alpha and steps "
+                    f"(missing: {', '.join(missing) or 'eps > 0'})"
+                )
+        if r.get("objective") == "trades" and r.get("norm") != "linf":
+            raise ConfigError(f"config key {where}.norm: TRADES is implemented for linf only")
+    for name in mn.get("compare", {}):
+        if name not in recipes:
+            raise ConfigError(f"config key mnist.compare.{name}: refers to recipe {name!r}, which is not defined")
+    source = mn["evaluation"]["sanity"]["source_recipe"]
+    if source not in recipes:
+        raise ConfigError(
+            f"config key mnist.evaluation.sanity.source_recipe: refers to recipe {source!r}, which is not defined"
+        )
+    trained = set(mnist_models(config))
+    for recipe, size, seed in sorted(trained):
+        if (source, size, seed) not in trained:
+            raise ConfigError(
+                f"config key mnist.evaluation.sanity.source_recipe: the transfer source {source!r} must be trained "
+                f"at every size and seed that another model is (missing: size {size}, seed {seed})"
+            )
+    for i, entry in enumerate(mn["evaluation"]["attacks"]):
+        if entry["attack"] != "clean":
+            missing = [k for k in ("norm", "eps") if k not in entry]
+            if entry["attack"] == "pgd":
+                missing += [k for k in ("steps", "restarts") if k not in entry]
+            if missing:
+                raise ConfigError(f"config key mnist.evaluation.attacks[{i}]: {entry['attack']} needs "
+                                  f"{', '.join(missing)}")
+    if mn["data"]["source"] == "local" and not mn["data"].get("path"):
+        raise ConfigError("config key mnist.data.path: source 'local' needs the folder of the four IDX files")

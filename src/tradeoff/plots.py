@@ -87,13 +87,19 @@ def save_figure(fig: Figure, paths: Sequence[PathLike]) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                fig.savefig(fh, format=fmt, bbox_inches="tight", dpi=150)
+                fig.savefig(fh, format=fmt, bbox_inches="tight", dpi=_dpi())
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+
+def _dpi() -> float:
+    """PNG resolution: matplotlib's ``savefig.dpi`` when the caller set a number (config ``plots.dpi``)."""
+    dpi = matplotlib.rcParams["savefig.dpi"]
+    return float(dpi) if isinstance(dpi, (int, float)) else 150.0
 
 
 def _umask() -> int:
@@ -104,7 +110,8 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def _style() -> Iterator[None]:
-    with sns.axes_style("whitegrid"), sns.plotting_context("paper", font_scale=1.1):
+    # the caller's seaborn context (config ``plots.context``, set by sns.set_theme) is kept
+    with sns.axes_style("whitegrid"):
         yield
 
 

@@ -72,6 +72,9 @@ class TrainConfig:
 
     ``alpha`` is the attack step size, ``trades_beta`` TRADES' beta (1/lambda), ``momentum`` is for
     SGD only. Set exactly one of ``epochs`` / ``iterations``. ``device``: auto, cpu, cuda, cuda:N.
+    ``eps_warmup``: the training attack's eps and step size ramp linearly from 1/eps_warmup of their
+    values to their full values over the first ``eps_warmup`` iterations (0: no ramp); short runs at
+    large eps otherwise stall at chance accuracy.
     """
 
     model: str = "madry"
@@ -93,6 +96,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"
     deterministic: bool = True
+    eps_warmup: int = 0
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -134,6 +138,8 @@ class TrainConfig:
             v = getattr(self, f)
             if v is not None and (not is_int(v) or v < 1):
                 raise bad(f, "must be an int >= 1")
+        if not is_int(self.eps_warmup) or self.eps_warmup < 0:
+            raise bad("eps_warmup", "must be an int >= 0")
         if not is_int(self.seed) or self.seed < 0:
             raise bad("seed", "must be an int >= 0")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -266,9 +272,14 @@ def _train_step(
     yb: torch.Tensor,
     attack_gen: torch.Generator,
     autocast: Callable[[], AbstractContextManager[Any]],
+    scale: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """One optimizer step; returns (summed loss, #clean correct, #adversarial correct or None)."""
+    """One optimizer step; returns (summed loss, #clean correct, #adversarial correct or None).
+
+    ``scale`` multiplies the attack's eps and step size (the eps warm-up).
+    """
     adv_correct: torch.Tensor | None = None
+    eps, alpha = cfg.eps * scale, cfg.alpha * scale
     if cfg.objective == "standard":
         model.train()
         with autocast():
@@ -280,7 +291,7 @@ def _train_step(
         with torch.no_grad(), autocast():
             clean_correct = (model(xb).argmax(1) == yb).sum()
         with autocast():
-            x_adv = pgd(model, xb, yb, norm=cfg.norm, eps=cfg.eps, alpha=cfg.alpha,
+            x_adv = pgd(model, xb, yb, norm=cfg.norm, eps=eps, alpha=alpha,
                         steps=cfg.steps, random_start=cfg.random_start, restarts=1,
                         keep_best=False, generator=attack_gen)
         model.train()
@@ -291,7 +302,7 @@ def _train_step(
     else:  # trades
         model.eval()
         with autocast():
-            x_adv = trades_attack(model, xb, eps=cfg.eps, alpha=cfg.alpha, steps=cfg.steps,
+            x_adv = trades_attack(model, xb, eps=eps, alpha=alpha, steps=cfg.steps,
                                   generator=attack_gen)
         model.train()
         with autocast():
@@ -400,8 +411,9 @@ def train(
                     if iteration >= total:
                         break
                     idx = perm[start : start + cfg.batch_size]
+                    scale = min(1.0, (iteration + 1) / cfg.eps_warmup) if cfg.eps_warmup else 1.0
                     lsum, c, a = _train_step(cfg, model, optimizer, x[idx], y[idx], attack_gen,
-                                             autocast)
+                                             autocast, scale)
                     loss_sum += lsum
                     clean += c
                     if a is not None:

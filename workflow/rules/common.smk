@@ -1,4 +1,5 @@
 # Helpers shared by the workflow's stage files: config validation, the job grid, params, code hashes.
+import re
 import sys
 from pathlib import Path
 
@@ -9,6 +10,9 @@ from tradeoff.config import (  # noqa: E402
     ConfigError,
     DataPoint,
     all_fits,
+    attack_grid,
+    mnist_models,
+    mnist_recipes,
     fmt,
     sweep_axis,
     sweep_fits,
@@ -33,7 +37,14 @@ CODE = {
     "fit": code_hash("tradeoff.stages.fit"),
     "evaluate": code_hash("tradeoff.stages.evaluate"),
     "figures": code_hash("tradeoff.stages.figures"),
+    "mnist_data": code_hash("tradeoff.stages.mnist_data"),
+    "mnist_train": code_hash("tradeoff.stages.mnist_train"),
+    "mnist_eval": code_hash("tradeoff.stages.mnist_eval"),
+    "mnist_tables": code_hash("tradeoff.stages.mnist_tables"),
+    "mnist_figures": code_hash("tradeoff.stages.mnist_figures"),
 }
+MNIST = config.get("mnist")
+RECIPES = mnist_recipes(config) if MNIST else {}
 
 wildcard_constraints:
     p=r"[0-9.]+",
@@ -44,11 +55,14 @@ wildcard_constraints:
     C=r"[0-9.e-]+",
     model=r"svm|(linf|l2)_eps~[0-9.]+",
     sweep="|".join(SWEEPS),
+    recipe="|".join(re.escape(r) for r in sorted(RECIPES)) or "$^",
+    size=r"[0-9]+",
+    seed=r"[0-9]+",
 
 
 def final_outputs():
     """Everything `snakemake` builds by default."""
-    return theory_outputs()
+    return theory_outputs() + (mnist_outputs() if MNIST else [])
 
 
 def theory_outputs():
@@ -126,3 +140,84 @@ def tradeoff_metrics():
 def plot_style():
     """Figure styling: changing it re-runs only the figures."""
     return canonical(config["plots"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# MNIST
+
+
+def mnist_outputs():
+    """The MNIST stage's results: tables and figures (target: `snakemake mnist`)."""
+    tables = [
+        "results/mnist/robustness.csv",
+        "results/mnist/robustness_summary.csv",
+        "results/mnist/sanity.csv",
+        "results/mnist/paper_comparison.csv",
+        "results/mnist/paper_comparison.md",
+    ]
+    kinds = ["robust_vs_test_eps", "frontier", "accuracy_vs_train_eps"]
+    if any(len({n for r, n, s in mnist_models(config) if r == rec}) > 1 for rec in RECIPES):
+        kinds.append("accuracy_vs_size")
+    return tables + [f"results/figures/mnist_{k}.{ext}" for k in kinds for ext in ("png", "pdf")]
+
+
+def mnist_data_params():
+    data = MNIST["data"]
+    return canonical({
+        "source": data["source"],
+        "path": data.get("path"),
+        "cache_dir": data.get("cache_dir", "resources/mnist"),
+        "test_fraction": float(data.get("test_fraction", 0.2)),
+        "split_seed": int(data.get("split_seed", 0)),
+    })
+
+
+def mnist_runtime():
+    """Device and precision: they change numbers, so they are params (and recorded in outputs)."""
+    return {"device": MNIST["device"], "precision": MNIST["precision"]}
+
+
+def mnist_gpus():
+    return 0 if MNIST["device"] == "cpu" else 1
+
+
+def recipe_params(wildcards):
+    return canonical(RECIPES[wildcards.recipe])
+
+
+def transfer_source(wildcards):
+    source = MNIST["evaluation"]["sanity"]["source_recipe"]
+    return f"results/mnist/models/{source}/n~{wildcards.size}/seed~{wildcards.seed}/weights.safetensors"
+
+
+def mnist_eval_params():
+    ev = MNIST["evaluation"]
+    return canonical({
+        "grid": attack_grid(config),
+        "n": ev["n"],
+        "batch_size": ev["batch_size"],
+        "eval_seed": ev["seed"],
+        "sanity_spec": canonical(ev["sanity"]),
+    })
+
+
+def mnist_eval_files(suffix):
+    return [f"results/mnist/eval/{r}/n~{n}/seed~{s}.{suffix}" for r, n, s in mnist_models(config)]
+
+
+def mnist_recipe_table():
+    return [canonical({"recipe": name, **RECIPES[name]}) for name in sorted(RECIPES)]
+
+
+def mnist_compare():
+    """Recipe -> published model it is compared with, and the training-set size compared."""
+    models = mnist_models(config)
+    return canonical({
+        "compare": canonical(MNIST.get("compare", {})),
+        "size": max(n for _, n, _ in models),
+    })
+
+
+def mnist_frontier():
+    sanity = MNIST["evaluation"]["sanity"]
+    return {"norm": sanity["norm"], "eps": float(sanity["eps"])}

@@ -1,0 +1,72 @@
+"""Stage: attack one trained model over the configured grid, plus gradient-masking sanity checks."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tradeoff import io
+from tradeoff.checkpoints import load_weights, read_weights_metadata
+from tradeoff.data import balanced_subset_indices, load_npz
+from tradeoff.robust_eval import evaluate_grid, sanity_checks
+from tradeoff.training import resolve_device
+
+log = logging.getLogger(__name__)
+
+EVAL_COLUMNS = ["recipe", "size", "seed", "attack", "norm", "eps", "steps", "restarts", "n", "accuracy",
+                "device", "precision"]
+
+
+def test_subset(data: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded, class-balanced subset of ``n`` test images (all of them if fewer), in [0, 1]."""
+    mnist = load_npz(data)
+    idx = balanced_subset_indices(mnist.y_test, min(n, len(mnist.y_test)), seed)
+    x = torch.from_numpy(mnist.x_test[idx]).unsqueeze(1).float().div_(255)
+    return x, torch.from_numpy(mnist.y_test[idx])
+
+
+def _autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    if precision == "bf16":
+        if device.type != "cuda":
+            raise ValueError("precision 'bf16' is supported on CUDA only; use fp32 on the CPU")
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _load(path: str, device: torch.device) -> torch.nn.Module:
+    return load_weights(read_weights_metadata(path)["architecture"], path, device=device)
+
+
+def evaluate_model(data: str, weights: str, source_weights: str, table: str, sanity: str, *, recipe_name: str,
+                   size: int, seed: int, grid: list[dict[str, Any]], n: int, batch_size: int, eval_seed: int,
+                   sanity_spec: dict[str, Any], device: str, precision: str) -> pd.DataFrame:
+    """Write the model's tidy accuracy table (EVAL_COLUMNS first) and its sanity-check JSON."""
+    dev = resolve_device(device)
+    x, y = test_subset(data, n, eval_seed)
+    model = _load(weights, dev)
+    with _autocast(precision, dev):
+        rows = evaluate_grid(model, x, y, grid, batch_size=batch_size, device=dev, seed=eval_seed)
+        source = _load(source_weights, dev) if source_weights != weights else None
+        checks = sanity_checks(model, x, y, norm=sanity_spec["norm"], eps=sanity_spec["eps"],
+                               steps=sanity_spec["steps"], source_model=source, batch_size=batch_size,
+                               device=dev, seed=eval_seed)
+    rows.insert(0, "recipe", recipe_name)
+    rows.insert(1, "size", size)
+    rows.insert(2, "seed", seed)
+    rows["device"] = str(dev)
+    rows["precision"] = precision
+    rows = rows[EVAL_COLUMNS + [c for c in rows.columns if c not in EVAL_COLUMNS]]
+    for _, r in rows.iterrows():
+        log.info("%s %s eps=%s steps=%s restarts=%s: %.4f", r["attack"], r["norm"], r["eps"], r["steps"],
+                 r["restarts"], r["accuracy"])
+    io.write_csv(rows, table)
+    checks = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in checks.items()}
+    io.write_json({"recipe": recipe_name, "size": size, "seed": seed, "device": str(dev), "precision": precision,
+                   "torch": torch.__version__, "source": source_weights if source is not None else None,
+                   **checks}, sanity)
+    return rows

@@ -1,0 +1,43 @@
+"""Stage: train one model (recipe, training-set size, seed), resuming from its checkpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import torch
+
+from tradeoff import io
+from tradeoff.checkpoints import save_weights
+from tradeoff.data import balanced_subset_indices, load_npz
+from tradeoff.training import TrainConfig, resolve_device, train
+
+log = logging.getLogger(__name__)
+
+
+def train_model(data: str, weights: str, history: str, *, recipe_name: str, recipe: dict[str, Any], size: int,
+                seed: int, device: str, precision: str, checkpoint_dir: str) -> None:
+    """Train on a class-balanced, seeded, nested subset of ``size`` training images.
+
+    Checkpoints go to ``checkpoint_dir`` (outside the rule's outputs) every epoch; a killed job
+    resumes from the newest one and ends with the same weights as an uninterrupted run (CPU).
+    """
+    mnist = load_npz(data)
+    if size > len(mnist.y_train):
+        raise ValueError(f"{data}: training-set size {size} exceeds the {len(mnist.y_train)} training images")
+    idx = balanced_subset_indices(mnist.y_train, size, seed)
+    x = torch.from_numpy(mnist.x_train[idx]).unsqueeze(1).float().div_(255)
+    y = torch.from_numpy(mnist.y_train[idx])
+    cfg = TrainConfig.from_dict({**recipe, "seed": seed, "device": device, "precision": precision})
+    dev = resolve_device(device)
+    log.info("recipe %s, %d images, seed %d, device %s, precision %s, torch %s", recipe_name, size, seed, dev,
+             precision, torch.__version__)
+    model, records = train(cfg, x, y, checkpoint_dir=checkpoint_dir, log=log, progress=sys.stderr.isatty())
+    meta = {"architecture": cfg.model, "recipe": recipe_name, "size": str(size), "seed": str(seed),
+            "device": str(dev), "precision": precision, "torch": torch.__version__,
+            "train_config": json.dumps(cfg.to_dict(), sort_keys=True)}
+    save_weights(model, weights, meta)
+    io.write_json({"recipe": recipe_name, "size": size, "seed": seed, "device": str(dev), "precision": precision,
+                   "torch": torch.__version__, "config": cfg.to_dict(), "epochs": records}, history)

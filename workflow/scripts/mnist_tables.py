@@ -1,0 +1,11 @@
+import _adapter
+from tradeoff.stages.mnist_tables import write_tables
+
+_adapter.setup(snakemake)
+write_tables(
+    list(snakemake.input.tables),
+    list(snakemake.input.sanity),
+    snakemake.output,
+    recipes=snakemake.params.recipes,
+    **snakemake.params.compare,
+)
