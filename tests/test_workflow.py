@@ -17,7 +17,7 @@ from tradeoff.provenance import module_closure
 pytestmark = pytest.mark.slow
 
 RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))
-COMPUTE_RULES = {"theory_sample", "theory_fit", "theory_evaluate"}
+COMPUTE_RULES = {"theory_sample", "theory_fit", "theory_evaluate", "mnist_data", "mnist_train", "mnist_eval"}
 
 
 def _rule_blocks() -> dict[str, str]:
@@ -82,6 +82,55 @@ def test_tiny_run_outputs(tiny_run: Path) -> None:
     assert list((tiny_run / "benchmarks" / "theory_fit").rglob("*.tsv"))
 
 
+def test_tiny_mnist_outputs(tiny_run: Path) -> None:
+    mnist = tiny_run / "results" / "mnist"
+    merged = pd.read_csv(mnist / "robustness.csv")
+    for column in ("recipe", "size", "seed", "attack", "norm", "eps", "steps", "restarts", "n", "accuracy",
+                   "device", "precision"):
+        assert column in merged.columns
+    assert set(merged["device"]) == {"cpu"} and set(merged["precision"]) == {"fp32"}
+    assert merged["accuracy"].between(0, 1).all()
+    # clean >= every attack, per model
+    for _, model in merged.groupby(["recipe", "size", "seed"]):
+        clean = model.loc[model["attack"] == "clean", "accuracy"].item()
+        assert (model["accuracy"] <= clean + 1e-9).all()
+    # adversarial training buys robustness: margin fixed before running (tiny run: 80 steps, 1,000 images)
+    pgd = merged[(merged["attack"] == "pgd") & (merged["norm"] == "linf") & (merged["eps"] == 0.3)]
+    by = pgd.set_index(["recipe", "size"])["accuracy"]
+    assert by[("linf-0.3", 1000)] >= by[("standard", 1000)] + 0.15
+    # gradient-masking sanity checks computed and passed for every model
+    sanity = pd.read_csv(mnist / "sanity.csv")
+    assert len(sanity) == 4 and sanity["passed"].all()
+    assert sanity.loc[sanity["recipe"] == "linf-0.3", "transfer_ok"].all()
+    # the paper comparison names our numbers beside the published ones
+    paper = pd.read_csv(mnist / "paper_comparison.csv")
+    assert {"published_robust", "our_robust", "our_clean"} <= set(paper.columns)
+    assert paper["our_clean"].notna().all()
+    assert "Madry adversarial training" in (mnist / "paper_comparison.md").read_text()
+    figures = {f.name for f in (tiny_run / "results" / "figures").iterdir()}
+    for name in ("accuracy_vs_size", "accuracy_vs_train_eps", "robust_vs_test_eps", "frontier"):
+        assert f"mnist_{name}.png" in figures and f"mnist_{name}.pdf" in figures
+    # checkpoints live outside the declared outputs; final weights load without pickle
+    assert list((tiny_run / "resources" / "checkpoints" / "mnist").rglob("epoch-*.safetensors"))
+    from tradeoff.checkpoints import load_weights
+
+    load_weights("small", tiny_run / "results/mnist/models/linf-0.3/n~1000/seed~0/weights.safetensors")
+
+
+def test_changing_one_training_eps_reruns_only_that_model(tiny_run: Path) -> None:
+    cfg_path = tiny_run / "config" / "config.yaml"
+
+    def change(text: str) -> str:
+        cfg = yaml.safe_load(text)
+        cfg["mnist"]["recipes"]["linf-0.3"]["alpha"] = 0.09
+        return yaml.safe_dump(cfg)
+
+    with edited(cfg_path, change):
+        jobs = dry_run_jobs(tiny_run)
+    # the recipe's two models (sizes 300, 1000), their evaluations, the tables and the MNIST figures
+    assert jobs == {"mnist_train": 2, "mnist_eval": 2, "mnist_tables": 1, "mnist_figure": 4, "all": 1}
+
+
 def test_second_run_has_nothing_to_do(tiny_run: Path) -> None:
     assert dry_run_jobs(tiny_run) == {}
 
@@ -127,7 +176,7 @@ def test_editing_the_svm_module_reruns_only_fits_and_what_follows(tiny_run: Path
 
 
 def test_editing_the_plots_module_or_style_reruns_only_figures(tiny_run: Path) -> None:
-    expected = {"theory_figure": 4, "theory_sweep_figure": 1, "all": 1}
+    expected = {"theory_figure": 4, "theory_sweep_figure": 1, "mnist_figure": 4, "all": 1}
     with edited(tiny_run / "src" / "tradeoff" / "plots.py", lambda text: text + "\n# an edit\n"):
         assert dry_run_jobs(tiny_run) == expected
     cfg_path = tiny_run / "config" / "config.yaml"

@@ -77,9 +77,14 @@ def theory_figures():
     return [f"results/figures/{n}.{ext}" for n in names for ext in ("png", "pdf")]
 
 
-def canonical(mapping):
-    """A dict with sorted keys: Snakemake compares params by their text, so key order must not vary."""
-    return {k: mapping[k] for k in sorted(mapping)}
+def canonical(value):
+    """Dicts with sorted keys, all the way down: Snakemake compares params by their text, so key
+    order (which YAML round trips change) must not count as a change."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
 
 
 def point_params(wildcards):
@@ -174,7 +179,7 @@ def mnist_data_params():
 
 def mnist_runtime():
     """Device and precision: they change numbers, so they are params (and recorded in outputs)."""
-    return {"device": MNIST["device"], "precision": MNIST["precision"]}
+    return canonical({"device": MNIST["device"], "precision": MNIST["precision"]})
 
 
 def mnist_gpus():
@@ -220,4 +225,4 @@ def mnist_compare():
 
 def mnist_frontier():
     sanity = MNIST["evaluation"]["sanity"]
-    return {"norm": sanity["norm"], "eps": float(sanity["eps"])}
+    return canonical({"norm": sanity["norm"], "eps": float(sanity["eps"])})
