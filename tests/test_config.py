@@ -64,6 +64,20 @@ BAD = [
      "must vary exactly one axis"),
     ("undefined-sweep", _set("theory.figures.tradeoff_sweep", "nosuch"),
      "theory.figures.tradeoff_sweep: refers to sweep 'nosuch', which is not defined"),
+    ("mnist-undefined-recipe", _set("mnist.models", [{"recipes": ["nosuch"], "sizes": [100], "seeds": [0]}]),
+     "mnist.models[0].recipes[0]: refers to recipe 'nosuch', which is not defined"),
+    ("mnist-epochs-and-iterations", _set("mnist.recipes.standard", {"objective": "standard", "epochs": 2}),
+     "mnist.recipes.standard: set exactly one of epochs and iterations"),
+    ("mnist-pgd-without-eps", _set("mnist.recipes.trades-1", {"objective": "pgd", "norm": "linf"}),
+     "objective 'pgd' needs norm, eps > 0, alpha and steps"),
+    ("mnist-no-transfer-source", _set("mnist.evaluation.sanity.source_recipe", "trades-1"),
+     "the transfer source 'trades-1' must be trained at every size and seed"),
+    ("mnist-bad-source", _set("mnist.data.source", "internet"), "mnist.data.source"),
+    ("mnist-local-without-path", _set("mnist.data.source", "local"), "mnist.data.path: source 'local' needs"),
+    ("mnist-sweep-undefined-recipe", _set("mnist.sweeps", {"e": {"recipe": "nosuch", "key": "eps", "values": [1]}}),
+     "mnist.sweeps.e.recipe: refers to recipe 'nosuch'"),
+    ("mnist-size-too-small", _set("mnist.models", [{"recipes": ["standard"], "sizes": [5], "seeds": [0]}]),
+     "mnist.models[0].sizes[0]"),
     ("undefined-axis-sweep", _set("theory.figures.axis_sweeps", ["eta", "nosuch"]),
      "theory.figures.axis_sweeps[1]: refers to sweep 'nosuch'"),
 ]
@@ -75,9 +89,10 @@ def _bad_config(edit: Callable[[dict], None]) -> dict:
     return cfg
 
 
-def test_default_and_tiny_configs_are_valid() -> None:
-    validate_config(copy.deepcopy(DEFAULT), SCHEMA)
-    validate_config(load_yaml(REPO / "tests" / "config" / "tiny.yaml"), SCHEMA)
+@pytest.mark.parametrize("path", ["config/config.yaml", "config/paper.yaml", "config/sweeps.yaml",
+                                  "tests/config/tiny.yaml"])
+def test_shipped_configs_are_valid(path: str) -> None:
+    validate_config(load_yaml(REPO / path), SCHEMA)
 
 
 @pytest.mark.parametrize(("edit", "message"), [(e, m) for _, e, m in BAD], ids=[i for i, _, _ in BAD])
