@@ -52,6 +52,7 @@ WORKFLOW_PARTS = ("Snakefile", "workflow", "src", "config", "envs", "pyproject.t
 
 def copy_workflow(dest: Path, config: Path | None = None) -> Path:
     """A scratch copy of the workflow (so tests may edit code and config), optionally with a config."""
+    dest.mkdir(parents=True, exist_ok=True)
     for part in WORKFLOW_PARTS:
         src = REPO / part
         if src.is_dir():
