@@ -1,0 +1,58 @@
+"""A training job killed with SIGKILL leaves nothing Snakemake takes as complete; the next run resumes
+from the job's last checkpoint and ends with the same weights as an uninterrupted run (CPU)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+from conftest import REPO, copy_workflow, snakemake
+from safetensors.torch import load_file
+
+pytestmark = pytest.mark.slow
+
+TARGET = "results/mnist/models/linf-0.3/n~1000/seed~0/weights.safetensors"
+
+
+def _kill_training_job(proc: subprocess.Popen[str], ckpt_root: Path, timeout: float = 300) -> None:
+    """Wait for the job's first checkpoint, then SIGKILL the job's script process (not Snakemake)."""
+    deadline = time.monotonic() + timeout
+    while not list(ckpt_root.rglob("epoch-*.safetensors")):
+        assert proc.poll() is None, f"snakemake ended before the first checkpoint:\n{proc.communicate()}"
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+    scripts = [p for p in psutil.Process(proc.pid).children(recursive=True)
+               if any("mnist_train.py" in part for part in p.cmdline())]
+    assert scripts, "training script process not found"
+    for p in scripts:
+        os.kill(p.pid, signal.SIGKILL)
+
+
+def test_sigkilled_training_resumes_to_identical_weights(tiny_run: Path, tmp_path: Path) -> None:
+    work = copy_workflow(tmp_path / "wf", REPO / "tests" / "config" / "tiny.yaml")
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", TARGET]
+    proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _kill_training_job(proc, work / "resources" / "checkpoints")
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0, out
+    assert not (work / TARGET).exists(), "a killed job left an output behind"
+    done = snakemake(work, TARGET)
+    log = (work / "logs/mnist_train/linf-0.3/n~1000/seed~0.log").read_text()
+    assert "resuming from" in log, log
+    resumed = load_file(work / TARGET)
+    uninterrupted = load_file(tiny_run / TARGET)
+    assert resumed.keys() == uninterrupted.keys()
+    for name in resumed:
+        assert torch.equal(resumed[name], uninterrupted[name]), name
+    assert done.returncode == 0
