@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -19,12 +20,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Two cores, several test processes' worth of BLAS: keep every pool at one thread.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    torch.set_num_threads(1)
 
 
 def in_ci() -> bool:
@@ -98,3 +94,34 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     work = copy_workflow(tmp_path_factory.mktemp("tiny"), REPO / "tests" / "config" / "tiny.yaml")
     snakemake(work)
     yield work
+
+
+def synthetic(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A synthetic 10-class image task: fixed class templates plus pixel noise, clipped to [0, 1]."""
+    templates = torch.randn(10, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 10, (n,), generator=g)
+    x = (0.5 + 0.15 * templates[y] + 0.3 * torch.randn(n, 1, 28, 28, generator=g)).clamp(0, 1)
+    return x, y
+
+
+@pytest.fixture(scope="session")
+def synthetic_model() -> torch.nn.Module:
+    """A SmallCNN trained briefly on the synthetic task: partly, not fully, robust to small attacks."""
+    import torch.nn.functional as F
+
+    from tradeoff.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model("small")
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x, y = synthetic(2048, seed=1)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        idx = torch.randint(0, len(x), (64,), generator=g)
+        loss = F.cross_entropy(net(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    opt.zero_grad(set_to_none=True)
+    return net.eval()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import synthetic
 from torch import nn
 
 from tradeoff.models import build_model
@@ -22,30 +23,9 @@ COLUMNS = ["attack", "norm", "eps", "steps", "restarts", "alpha", "random_start"
            "n_correct", "accuracy", "seconds"]
 
 
-def synthetic(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class templates (fixed) plus pixel noise, clipped to [0, 1]."""
-    templates = torch.randn(10, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 10, (n,), generator=g)
-    x = (0.5 + 0.15 * templates[y] + 0.3 * torch.randn(n, 1, 28, 28, generator=g)).clamp(0, 1)
-    return x, y
-
-
 @pytest.fixture(scope="module")
-def model() -> nn.Module:
-    torch.manual_seed(0)
-    net = build_model("small")
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    x, y = synthetic(2048, seed=1)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(100):
-        idx = torch.randint(0, len(x), (64,), generator=g)
-        loss = F.cross_entropy(net(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    opt.zero_grad(set_to_none=True)
-    return net.eval()
+def model(synthetic_model: nn.Module) -> nn.Module:
+    return synthetic_model
 
 
 @pytest.fixture(scope="module")

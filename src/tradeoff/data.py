@@ -18,7 +18,6 @@ import functools
 import gzip
 import hashlib
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from tradeoff.io import atomic_path
 
 __all__ = [
     "DataError",
@@ -368,26 +369,16 @@ def load_mnist(
 
 def save_npz(data: MnistData, path: PathLike) -> None:
     """Write ``data`` to ``path`` as compressed npz, atomically (temp file + ``os.replace``)."""
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f,
-                x_train=data.x_train,
-                y_train=data.y_train,
-                x_test=data.x_test,
-                y_test=data.y_test,
-                source=np.array(data.source),
-                description=np.array(data.description),
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(
+            f,
+            x_train=data.x_train,
+            y_train=data.y_train,
+            x_test=data.x_test,
+            y_test=data.y_test,
+            source=np.array(data.source),
+            description=np.array(data.description),
+        )
 
 
 def load_npz(path: PathLike) -> MnistData:

@@ -8,30 +8,60 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported only by the stages that write tables
+    import pandas as pd
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
-    The temporary name keeps the suffix of ``path`` so that writers which infer the format from it
-    (matplotlib, numpy) behave the same.
+    The temporary file is ``.<name>.<random>.tmp`` in the same folder (so the final rename is atomic
+    and never crosses file systems); it is fsynced before the rename and the folder after it, and
+    given the usual file mode. On any error it is removed and ``path`` is left untouched.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600
         os.replace(tmp_path, target)
+        _fsync_dir(target.parent)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_bytes(data: bytes, path: str | os.PathLike[str]) -> Path:
+    """Write ``data`` to ``path`` atomically and durably."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:  # make the rename itself durable
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # pragma: no cover - platforms without directory fsync
+        pass
 
 
 def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
@@ -48,7 +78,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
 
 
-def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+def write_csv(df: "pd.DataFrame", path: str | os.PathLike[str]) -> None:
     """Write a tidy table as CSV (no index, fixed float format for byte-stable output), atomically."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")

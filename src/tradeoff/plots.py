@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
@@ -28,6 +27,8 @@ from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from tradeoff.io import atomic_path  # noqa: E402
 
 from tradeoff.evaluation import FIT_COLUMNS  # noqa: E402
 from tradeoff.theory import theorem_2_1_bound  # noqa: E402
@@ -83,29 +84,14 @@ def save_figure(fig: Figure, paths: Sequence[PathLike]) -> None:
         fmt = path.suffix.lstrip(".").lower()
         if not fmt:
             raise ValueError(f"output path {path} has no suffix to tell the format")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fig.savefig(fh, format=fmt, bbox_inches="tight", dpi=_dpi())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            fig.savefig(fh, format=fmt, bbox_inches="tight", dpi=_dpi())
 
 
 def _dpi() -> float:
     """PNG resolution: matplotlib's ``savefig.dpi`` when the caller set a number (config ``plots.dpi``)."""
     dpi = matplotlib.rcParams["savefig.dpi"]
     return float(dpi) if isinstance(dpi, (int, float)) else 150.0
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 @contextlib.contextmanager
