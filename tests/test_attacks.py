@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from conftest import synthetic
 from torch import nn
 
-from tradeoff.models import build_model
 from tradeoff.attacks import FGSM, PGD, eval_mode, fgsm, pgd, pgd_with_info
+from tradeoff.models import build_model
 
 torch.set_num_threads(1)
 
@@ -146,7 +146,7 @@ def test_more_steps_or_restarts_never_higher_accuracy(model, data, norm) -> None
     by_steps = [broken(s, 1) for s in (1, 2, 4, 8)]
     by_restarts = [broken(2, r) for r in (1, 2, 4)]
     for seq in (by_steps, by_restarts):
-        for weak, strong in zip(seq, seq[1:]):
+        for weak, strong in zip(seq, seq[1:], strict=False):
             assert not (weak & ~strong).any()  # nested per example, hence accuracy non-increasing
     assert by_steps[-1].sum() > by_steps[0].sum()
 

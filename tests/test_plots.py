@@ -11,7 +11,13 @@ from matplotlib.figure import Figure
 
 from tradeoff import plots
 from tradeoff.evaluation import METRIC_COLUMNS, evaluate_linear, validate_metrics
-from tradeoff.theory import averaging_classifier, eta_abs, sample, sign_x1_classifier, theorem_2_1_bound
+from tradeoff.theory import (
+    averaging_classifier,
+    eta_abs,
+    sample,
+    sign_x1_classifier,
+    theorem_2_1_bound,
+)
 
 EPS_TEST = [0.0, 1.0, 2.0, 3.0]
 

@@ -169,7 +169,7 @@ def sweep_fits(config: dict[str, Any], sweep: str) -> list[FitSpec]:
     axes = {a: list(th["sweeps"][sweep].get(a, [base[a]])) for a in SWEEP_AXES}
     fits = set()
     for values in itertools.product(*(axes[a] for a in SWEEP_AXES)):
-        v = dict(zip(SWEEP_AXES, values))
+        v = dict(zip(SWEEP_AXES, values, strict=False))
         point = DataPoint(float(v["p"]), int(v["d"]), float(v["eta"]), int(v["n_train"]), int(base["n_test"]))
         eps = float(v["eps_train"])
         fits.add(FitSpec(point, float(v["C"]), v["norm"] if eps > 0 else "none", eps))
@@ -279,7 +279,7 @@ def check_mnist(config: dict[str, Any]) -> None:
             f"config key mnist.evaluation.sanity.source_recipe: refers to recipe {source!r}, which is not defined"
         )
     trained = set(mnist_models(config))
-    for recipe, size, seed in sorted(trained):
+    for _recipe, size, seed in sorted(trained):
         if (source, size, seed) not in trained:
             raise ConfigError(
                 f"config key mnist.evaluation.sanity.source_recipe: the transfer source {source!r} must be trained "

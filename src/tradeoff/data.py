@@ -268,7 +268,7 @@ def _download(cache_dir: Path, mirrors: Sequence[str] | None) -> tuple[np.ndarra
             break
     else:
         raise DataError(f"{raw}: downloaded MNIST fails verification: " + "; ".join(problems))
-    files = {s: (raw / (i + ".gz"), raw / (l + ".gz")) for s, (i, l) in IDX_FILES.items()}
+    files = {s: (raw / (i + ".gz"), raw / (lab + ".gz")) for s, (i, lab) in IDX_FILES.items()}
     x_tr, y_tr = read_idx_split(*files["train"], expected_count=FULL_COUNTS["train"])
     x_te, y_te = read_idx_split(*files["test"], expected_count=FULL_COUNTS["test"])
     return x_tr, y_tr, x_te, y_te

@@ -78,7 +78,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
 
 
-def write_csv(df: "pd.DataFrame", path: str | os.PathLike[str]) -> None:
+def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write a tidy table as CSV (no index, fixed float format for byte-stable output), atomically."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")

@@ -25,12 +25,11 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-
-from tradeoff.io import atomic_path  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from tradeoff.evaluation import FIT_COLUMNS  # noqa: E402
+from tradeoff.io import atomic_path  # noqa: E402
 from tradeoff.theory import theorem_2_1_bound  # noqa: E402
 
 __all__ = [

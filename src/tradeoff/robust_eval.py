@@ -144,7 +144,7 @@ def _autoattack(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, 
         with torch.random.fork_rng(devices=cuda):
             return aa(x, y).detach()
     finally:
-        for p, g in zip(params, grads):
+        for p, g in zip(params, grads, strict=False):
             p.grad = g
 
 

@@ -46,6 +46,7 @@ CODE = {
 MNIST = config.get("mnist")
 RECIPES = mnist_recipes(config) if MNIST else {}
 
+
 wildcard_constraints:
     p=r"[0-9.]+",
     d=r"[0-9]+",
@@ -91,7 +92,14 @@ def point_params(wildcards):
     """The data point of a job, parsed from its wildcards."""
     pt = DataPoint.from_wildcards(wildcards.p, wildcards.d, wildcards.eta, wildcards.n, wildcards.m)
     return canonical(
-        {"slug": pt.slug, "p": pt.p, "d": pt.d, "eta": pt.eta, "n_train": pt.n_train, "n_test": pt.n_test}
+        {
+            "slug": pt.slug,
+            "p": pt.p,
+            "d": pt.d,
+            "eta": pt.eta,
+            "n_train": pt.n_train,
+            "n_test": pt.n_test,
+        }
     )
 
 
@@ -103,18 +111,20 @@ def fit_params(wildcards):
     else:
         norm, eps = wildcards.model.split("_eps~")
         eps = float(eps)
-    return canonical({
-        "slug": pt["slug"],
-        "p": pt["p"],
-        "d": pt["d"],
-        "eta": pt["eta"],
-        "C": float(wildcards.C),
-        "norm": norm,
-        "eps_train": eps,
-        "tol": float(THEORY["solver"]["tol"]),
-        "max_iter": int(THEORY["solver"]["max_iter"]),
-        "seeds": list(THEORY["seeds"]),
-    })
+    return canonical(
+        {
+            "slug": pt["slug"],
+            "p": pt["p"],
+            "d": pt["d"],
+            "eta": pt["eta"],
+            "C": float(wildcards.C),
+            "norm": norm,
+            "eps_train": eps,
+            "tol": float(THEORY["solver"]["tol"]),
+            "max_iter": int(THEORY["solver"]["max_iter"]),
+            "seeds": list(THEORY["seeds"]),
+        }
+    )
 
 
 def sweep_samples(wildcards):
@@ -126,12 +136,14 @@ def sweep_fit_files(wildcards):
 
 
 def evaluate_params(wildcards):
-    return canonical({
-        "sweep": wildcards.sweep,
-        "eps_test": list(THEORY["eps_test"]),
-        "test_norms": sweep_test_norms(config, wildcards.sweep),
-        "seeds": list(THEORY["seeds"]),
-    })
+    return canonical(
+        {
+            "sweep": wildcards.sweep,
+            "eps_test": list(THEORY["eps_test"]),
+            "test_norms": sweep_test_norms(config, wildcards.sweep),
+            "seeds": list(THEORY["seeds"]),
+        }
+    )
 
 
 def axis_of_sweep(wildcards):
@@ -168,13 +180,15 @@ def mnist_outputs():
 
 def mnist_data_params():
     data = MNIST["data"]
-    return canonical({
-        "source": data["source"],
-        "path": data.get("path"),
-        "cache_dir": data.get("cache_dir", "resources/mnist"),
-        "test_fraction": float(data.get("test_fraction", 0.2)),
-        "split_seed": int(data.get("split_seed", 0)),
-    })
+    return canonical(
+        {
+            "source": data["source"],
+            "path": data.get("path"),
+            "cache_dir": data.get("cache_dir", "resources/mnist"),
+            "test_fraction": float(data.get("test_fraction", 0.2)),
+            "split_seed": int(data.get("split_seed", 0)),
+        }
+    )
 
 
 def mnist_runtime():
@@ -197,13 +211,15 @@ def transfer_source(wildcards):
 
 def mnist_eval_params():
     ev = MNIST["evaluation"]
-    return canonical({
-        "grid": attack_grid(config),
-        "n": ev["n"],
-        "batch_size": ev["batch_size"],
-        "eval_seed": ev["seed"],
-        "sanity_spec": canonical(ev["sanity"]),
-    })
+    return canonical(
+        {
+            "grid": attack_grid(config),
+            "n": ev["n"],
+            "batch_size": ev["batch_size"],
+            "eval_seed": ev["seed"],
+            "sanity_spec": canonical(ev["sanity"]),
+        }
+    )
 
 
 def mnist_eval_files(suffix):
@@ -217,10 +233,12 @@ def mnist_recipe_table():
 def mnist_compare():
     """Recipe -> published model it is compared with, and the training-set size compared."""
     models = mnist_models(config)
-    return canonical({
-        "compare": canonical(MNIST.get("compare", {})),
-        "size": max(n for _, n, _ in models),
-    })
+    return canonical(
+        {
+            "compare": canonical(MNIST.get("compare", {})),
+            "size": max(n for _, n, _ in models),
+        }
+    )
 
 
 def mnist_frontier():

@@ -12,18 +12,18 @@ rule theory_figure:
             labels={"figure": "{kind}"},
         ),
         pdf="results/figures/theory_{kind}.pdf",
+    log:
+        "logs/theory_figure/{kind}.log",
+    wildcard_constraints:
+        kind="bound|eps_train|weight_share|closed_form",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
     params:
         kind="{kind}",
         eps_test=THEORY["figures"]["bound_eps_test"],
         style=plot_style(),
         code=CODE["figures"],
-    wildcard_constraints:
-        kind="bound|eps_train|weight_share|closed_form",
-    log:
-        "logs/theory_figure/{kind}.log",
-    conda:
-        "../../envs/plots.yaml"
-    threads: 1
     script:
         "../scripts/theory_figure.py"
 
@@ -39,16 +39,16 @@ rule theory_sweep_figure:
             labels={"figure": "sweep {sweep}"},
         ),
         pdf="results/figures/theory_sweep_{sweep}.pdf",
-    params:
-        axis=axis_of_sweep,
-        eps_test=THEORY["figures"]["bound_eps_test"],
-        style=plot_style(),
-        code=CODE["figures"],
     log:
         "logs/theory_sweep_figure/{sweep}.log",
     conda:
         "../../envs/plots.yaml"
     threads: 1
+    params:
+        axis=axis_of_sweep,
+        eps_test=THEORY["figures"]["bound_eps_test"],
+        style=plot_style(),
+        code=CODE["figures"],
     script:
         "../scripts/theory_sweep_figure.py"
 

@@ -4,9 +4,6 @@
 rule mnist_data:
     output:
         "results/mnist/data.npz",
-    params:
-        data=mnist_data_params(),
-        code=CODE["mnist_data"],
     log:
         "logs/mnist_data.log",
     benchmark:
@@ -14,6 +11,9 @@ rule mnist_data:
     conda:
         "../../envs/torch.yaml"
     threads: 1
+    params:
+        data=mnist_data_params(),
+        code=CODE["mnist_data"],
     script:
         "../scripts/mnist_data.py"
 
@@ -24,11 +24,6 @@ rule mnist_train:
     output:
         weights="results/mnist/models/{recipe}/n~{size}/seed~{seed}/weights.safetensors",
         history="results/mnist/models/{recipe}/n~{size}/seed~{seed}/history.json",
-    params:
-        recipe=recipe_params,
-        runtime=mnist_runtime(),
-        checkpoints="resources/checkpoints/mnist/{recipe}/n~{size}/seed~{seed}",
-        code=CODE["mnist_train"],
     log:
         "logs/mnist_train/{recipe}/n~{size}/seed~{seed}.log",
     benchmark:
@@ -38,6 +33,11 @@ rule mnist_train:
     threads: 1
     resources:
         gpu=mnist_gpus(),
+    params:
+        recipe=recipe_params,
+        runtime=mnist_runtime(),
+        checkpoints="resources/checkpoints/mnist/{recipe}/n~{size}/seed~{seed}",
+        code=CODE["mnist_train"],
     script:
         "../scripts/mnist_train.py"
 
@@ -50,10 +50,6 @@ rule mnist_eval:
     output:
         table="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.csv",
         sanity="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.sanity.json",
-    params:
-        evaluation=mnist_eval_params(),
-        runtime=mnist_runtime(),
-        code=CODE["mnist_eval"],
     log:
         "logs/mnist_eval/{recipe}/n~{size}/seed~{seed}.log",
     benchmark:
@@ -63,6 +59,10 @@ rule mnist_eval:
     threads: 1
     resources:
         gpu=mnist_gpus(),
+    params:
+        evaluation=mnist_eval_params(),
+        runtime=mnist_runtime(),
+        code=CODE["mnist_eval"],
     script:
         "../scripts/mnist_eval.py"
 
@@ -93,15 +93,15 @@ rule mnist_tables:
             category="MNIST",
             labels={"table": "paper comparison"},
         ),
-    params:
-        recipes=mnist_recipe_table(),
-        compare=mnist_compare(),
-        code=CODE["mnist_tables"],
     log:
         "logs/mnist_tables.log",
     conda:
         "../../envs/theory.yaml"
     threads: 1
+    params:
+        recipes=mnist_recipe_table(),
+        compare=mnist_compare(),
+        code=CODE["mnist_tables"],
     script:
         "../scripts/mnist_tables.py"
 
@@ -118,18 +118,18 @@ rule mnist_figure:
             labels={"figure": "{kind}"},
         ),
         pdf="results/figures/mnist_{kind}.pdf",
+    log:
+        "logs/mnist_figure/{kind}.log",
+    wildcard_constraints:
+        kind="accuracy_vs_size|accuracy_vs_train_eps|robust_vs_test_eps|frontier",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
     params:
         kind="{kind}",
         frontier=mnist_frontier(),
         style=plot_style(),
         code=CODE["mnist_figures"],
-    wildcard_constraints:
-        kind="accuracy_vs_size|accuracy_vs_train_eps|robust_vs_test_eps|frontier",
-    log:
-        "logs/mnist_figure/{kind}.log",
-    conda:
-        "../../envs/plots.yaml"
-    threads: 1
     script:
         "../scripts/mnist_figure.py"
 

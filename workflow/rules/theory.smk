@@ -4,10 +4,6 @@
 rule theory_sample:
     output:
         "results/theory/samples/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}.npz",
-    params:
-        point=point_params,
-        seeds=THEORY["seeds"],
-        code=CODE["sample"],
     log:
         "logs/theory_sample/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}.log",
     benchmark:
@@ -17,6 +13,10 @@ rule theory_sample:
     conda:
         "../../envs/theory.yaml"
     threads: 1
+    params:
+        point=point_params,
+        seeds=THEORY["seeds"],
+        code=CODE["sample"],
     script:
         "../scripts/theory_sample.py"
 
@@ -26,9 +26,6 @@ rule theory_fit:
         samples="results/theory/samples/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}.npz",
     output:
         "results/theory/fits/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}/C~{C}/{model}.json",
-    params:
-        fit=fit_params,
-        code=CODE["fit"],
     log:
         "logs/theory_fit/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}/C~{C}/{model}.log",
     benchmark:
@@ -38,6 +35,9 @@ rule theory_fit:
     conda:
         "../../envs/theory.yaml"
     threads: 1
+    params:
+        fit=fit_params,
+        code=CODE["fit"],
     script:
         "../scripts/theory_fit.py"
 
@@ -48,9 +48,6 @@ rule theory_evaluate:
         fits=sweep_fit_files,
     output:
         "results/theory/metrics/{sweep}.csv",
-    params:
-        evaluate=evaluate_params,
-        code=CODE["evaluate"],
     log:
         "logs/theory_evaluate/{sweep}.log",
     benchmark:
@@ -58,6 +55,9 @@ rule theory_evaluate:
     conda:
         "../../envs/theory.yaml"
     threads: 1
+    params:
+        evaluate=evaluate_params,
+        code=CODE["evaluate"],
     script:
         "../scripts/theory_evaluate.py"
 
@@ -72,12 +72,12 @@ rule theory_merge:
             category="Theory",
             labels={"table": "all sweeps"},
         ),
-    params:
-        code=CODE["evaluate"],
     log:
         "logs/theory_merge.log",
+    localrule: True
     conda:
         "../../envs/theory.yaml"
-    localrule: True
+    params:
+        code=CODE["evaluate"],
     script:
         "../scripts/theory_merge.py"
