@@ -189,3 +189,12 @@ def test_tables_are_byte_identical_on_rerun(tiny_run: Path, tmp_path: Path) -> N
     snakemake(tiny_run, "--forcerun", "theory_sample", "--quiet")
     after = {p: p.read_bytes() for p in (tiny_run / "results" / "theory" / "metrics").glob("*.csv")}
     assert before == after
+
+
+def test_report_builds_and_names_every_figure(tiny_run: Path) -> None:
+    proc = snakemake(tiny_run, "--report", "results/report.html")
+    assert "ERROR" not in proc.stderr, proc.stderr
+    html = (tiny_run / "results" / "report.html").read_text(errors="replace")
+    for fig in (tiny_run / "results" / "figures").glob("*.png"):
+        assert fig.name in html, f"{fig.name} is not in the report"
+    assert "paper_comparison.md" in html and "metrics.csv" in html

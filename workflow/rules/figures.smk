@@ -7,7 +7,7 @@ rule theory_figure:
     output:
         png=report(
             "results/figures/theory_{kind}.png",
-            caption="../report/theory_{kind}.rst",
+            caption="../report/theory_figure.rst",
             category="Theory",
             labels={"figure": "{kind}"},
         ),

@@ -113,7 +113,7 @@ rule mnist_figure:
     output:
         png=report(
             "results/figures/mnist_{kind}.png",
-            caption="../report/mnist_{kind}.rst",
+            caption="../report/mnist_figure.rst",
             category="MNIST",
             labels={"figure": "{kind}"},
         ),
