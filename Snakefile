@@ -18,6 +18,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/mnist.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:

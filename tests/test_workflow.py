@@ -129,7 +129,20 @@ def test_changing_one_training_eps_reruns_only_that_model(tiny_run: Path) -> Non
     with edited(cfg_path, change):
         jobs = dry_run_jobs(tiny_run)
     # the recipe's two models (sizes 300, 1000), their evaluations, the tables and the MNIST figures
-    assert jobs == {"mnist_train": 2, "mnist_eval": 2, "mnist_tables": 1, "mnist_figure": 4, "all": 1}
+    assert jobs == {"mnist_train": 2, "mnist_eval": 2, "mnist_tables": 1, "mnist_figure": 4, "provenance": 1,
+                    "all": 1}
+
+
+def test_provenance_manifest(tiny_run: Path) -> None:
+    import hashlib
+    import json
+
+    record = json.loads((tiny_run / "results" / "provenance.json").read_text())
+    assert len(record["config_hash"]) == 16 and record["versions"]["torch"] and record["versions"]["snakemake"]
+    assert record["commit"] and record["mnist_device"] == "cpu" and record["mnist_precision"] == "fp32"
+    assert "results/theory/metrics.csv" in record["tables"] and "results/mnist/robustness.csv" in record["tables"]
+    for path, digest in record["tables"].items():
+        assert hashlib.sha256((tiny_run / path).read_bytes()).hexdigest() == digest, path
 
 
 def test_second_run_has_nothing_to_do(tiny_run: Path) -> None:
@@ -160,7 +173,8 @@ def test_changing_one_eps_train_reruns_only_its_jobs(tiny_run: Path) -> None:
     with edited(cfg_path, change):
         jobs = dry_run_jobs(tiny_run)
     # the new eps_train's fits, the one sweep that holds them, the merged table and its figures
-    assert jobs == {"theory_fit": n_points, "theory_evaluate": 1, "theory_merge": 1, "theory_figure": 4, "all": 1}
+    assert jobs == {"theory_fit": n_points, "theory_evaluate": 1, "theory_merge": 1, "theory_figure": 4,
+                    "provenance": 1, "all": 1}
 
 
 def test_editing_the_svm_module_reruns_only_fits_and_what_follows(tiny_run: Path) -> None:
@@ -182,7 +196,8 @@ def test_editing_the_plots_module_or_style_reruns_only_figures(tiny_run: Path) -
         assert dry_run_jobs(tiny_run) == expected
     cfg_path = tiny_run / "config" / "config.yaml"
     with edited(cfg_path, lambda text: text.replace("dpi: 60", "dpi: 72")):
-        assert dry_run_jobs(tiny_run) == expected
+        # the provenance manifest records the whole config, so it is rewritten too (a local, 1 s job)
+        assert dry_run_jobs(tiny_run) == expected | {"provenance": 1}
 
 
 def test_tables_are_byte_identical_on_rerun(tiny_run: Path, tmp_path: Path) -> None:

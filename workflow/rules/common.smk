@@ -42,6 +42,7 @@ CODE = {
     "mnist_eval": code_hash("tradeoff.stages.mnist_eval"),
     "mnist_tables": code_hash("tradeoff.stages.mnist_tables"),
     "mnist_figures": code_hash("tradeoff.stages.mnist_figures"),
+    "provenance": code_hash("tradeoff.stages.provenance"),
 }
 MNIST = config.get("mnist")
 RECIPES = mnist_recipes(config) if MNIST else {}
@@ -63,7 +64,16 @@ wildcard_constraints:
 
 def final_outputs():
     """Everything `snakemake` builds by default."""
-    return theory_outputs() + (mnist_outputs() if MNIST else [])
+    return theory_outputs() + (mnist_outputs() if MNIST else []) + ["results/provenance.json"]
+
+
+def final_tables():
+    """The tables the provenance manifest hashes."""
+    return [
+        f
+        for f in theory_outputs() + (mnist_outputs() if MNIST else [])
+        if f.endswith((".csv", ".md"))
+    ]
 
 
 def theory_outputs():

@@ -1,0 +1,56 @@
+"""Stage: the run's provenance manifest: config and its hash, commit, versions, device, and a SHA-256 of
+every table, so each table can be traced to the exact code, config and software that made it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+from tradeoff import io
+from tradeoff.provenance import config_hash, git_commit, package_versions
+
+
+def _device() -> dict[str, Any]:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - the theory-only env
+        return {"torch": "absent"}
+    cuda = torch.cuda.is_available()
+    return {"cuda_available": cuda,
+            "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
+            "cpu": platform.processor() or platform.machine()}
+
+
+def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: dict[str, Any]) -> None:
+    """Write the manifest as JSON and as a Markdown summary (for the report)."""
+    digests = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in sorted(tables)}
+    mnist = config.get("mnist") or {}
+    record = {
+        "config_hash": config_hash(config),
+        "commit": git_commit(),
+        "versions": package_versions(),
+        "platform": platform.platform(),
+        "device": _device(),
+        "mnist_device": mnist.get("device"),
+        "mnist_precision": mnist.get("precision"),
+        "tables": digests,
+        "config": config,
+    }
+    io.write_json(record, json_out)
+    lines = [
+        f"- config hash: `{record['config_hash']}`",
+        f"- commit: `{record['commit']}`",
+        f"- platform: {record['platform']}",
+        f"- device: {json.dumps(record['device'])}; MNIST device `{record['mnist_device']}`, "
+        f"precision `{record['mnist_precision']}`",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in record["versions"].items()),
+        "",
+        "| table | SHA-256 |",
+        "| --- | --- |",
+        *(f"| `{p}` | `{h}` |" for p, h in digests.items()),
+    ]
+    with io.atomic_path(md_out) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,24 @@
+# Provenance: one manifest per run, tying every table to the config, commit and software that made it.
+
+
+rule provenance:
+    input:
+        final_tables(),
+    output:
+        json="results/provenance.json",
+        md=report(
+            "results/provenance.md",
+            caption="../report/provenance.rst",
+            category="Provenance",
+            labels={"table": "provenance"},
+        ),
+    log:
+        "logs/provenance.log",
+    localrule: True
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        config=canonical(config),
+        code=CODE["provenance"],
+    script:
+        "../scripts/provenance.py"
