@@ -123,7 +123,7 @@ def test_changing_one_training_eps_reruns_only_that_model(tiny_run: Path) -> Non
 
     def change(text: str) -> str:
         cfg = yaml.safe_load(text)
-        cfg["mnist"]["recipes"]["linf-0.3"]["alpha"] = 0.09
+        cfg["mnist"]["recipes"]["linf-0.3"]["eps"] = 0.25
         return yaml.safe_dump(cfg)
 
     with edited(cfg_path, change):
