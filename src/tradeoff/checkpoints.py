@@ -438,12 +438,16 @@ def _read_weights(path: PathLike) -> tuple[dict[str, torch.Tensor], dict[str, st
 
 
 def load_weights(
-    model_name: str, path: PathLike, *, device: str | torch.device = "cpu"
+    model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu"
 ) -> torch.nn.Module:
-    """Build ``model_name`` and load a weights file into it (eval mode); refuse any mismatch."""
+    """Build ``model_name`` and load a weights file into it (eval mode); refuse any mismatch.
+
+    ``model_name=None`` builds the architecture the file's metadata names (the file is read once).
+    """
     from tradeoff.models import build_model
 
     tensors, meta = _read_weights(path)
+    model_name = model_name or meta.get("architecture") or ""
     if meta.get("architecture") != model_name:
         raise CheckpointError(
             path,

@@ -58,6 +58,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from tradeoff.theory import dual_norm  # the one definition (re-exported here)
+
 __all__ = ["RobustSVC", "dual_norm", "robust_hinge_objective"]
 
 Norm = Literal["linf", "l2"]
@@ -70,16 +72,6 @@ _NORMS: tuple[str, ...] = ("linf", "l2")
 def _check_norm(norm: str) -> None:
     if norm not in _NORMS:
         raise ValueError(f"norm must be one of {_NORMS} (threat model), got {norm!r}.")
-
-
-def dual_norm(w: ArrayLike, norm: Norm) -> float:
-    """Dual norm of ``w`` for the threat model ``norm``: l1 for ``"linf"``, l2 for ``"l2"``.
-
-    ``max_{||delta|| <= eps} w.delta = eps * dual_norm(w, norm)``.
-    """
-    _check_norm(norm)
-    w = np.asarray(w, dtype=np.float64).ravel()
-    return float(np.abs(w).sum()) if norm == "linf" else float(np.sqrt(w @ w))
 
 
 def robust_hinge_objective(

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 def fit_one(X: np.ndarray, y: np.ndarray, *, C: float, norm: str, eps_abs: float, tol: float,
             max_iter: int) -> dict[str, Any]:
     """Fit sklearn's linear SVC (eps_abs = 0) or our RobustSVC; return weights and diagnostics."""
+    if not np.array_equal(np.unique(y), [-1, 1]):
+        raise ValueError("labels must be -1 and +1")
     start = time.perf_counter()
     if eps_abs == 0:
         from sklearn.svm import SVC
@@ -30,13 +32,11 @@ def fit_one(X: np.ndarray, y: np.ndarray, *, C: float, norm: str, eps_abs: float
         w, b = est.coef_.ravel().astype(float), float(est.intercept_[0])
         info = {"solver": "tradeoff.svm.RobustSVC", "n_iter": int(est.n_iter_),
                 "duality_gap": float(est.duality_gap_)}
-    if not np.array_equal(np.unique(y), [-1, 1]):
-        raise ValueError("labels must be -1 and +1")
     info.update(
         coef=w.tolist(),
         intercept=b,
-        objective=float(robust_hinge_objective(w, b, X, y, C, eps_abs, norm if eps_abs > 0 else "linf")),
         seconds=time.perf_counter() - start,
+        objective=float(robust_hinge_objective(w, b, X, y, C, eps_abs, norm if eps_abs > 0 else "linf")),
     )
     return info
 

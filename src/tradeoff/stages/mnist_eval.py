@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from tradeoff import io
-from tradeoff.checkpoints import load_weights, read_weights_metadata
+from tradeoff.checkpoints import load_weights
 from tradeoff.data import balanced_subset_indices, load_npz
 from tradeoff.robust_eval import evaluate_grid, sanity_checks
 from tradeoff.training import resolve_device
@@ -39,7 +39,7 @@ def _autocast(precision: str, device: torch.device) -> contextlib.AbstractContex
 
 
 def _load(path: str, device: torch.device) -> torch.nn.Module:
-    return load_weights(read_weights_metadata(path)["architecture"], path, device=device)
+    return load_weights(None, path, device=device)
 
 
 def evaluate_model(data: str, weights: str, source_weights: str, table: str, sanity: str, *, recipe_name: str,
