@@ -18,6 +18,13 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/mnist.smk"
+
+
+if config.get("saliency"):
+
+    include: "workflow/rules/saliency.smk"
+
+
 include: "workflow/rules/provenance.smk"
 
 

@@ -81,6 +81,24 @@ BAD = [
      "mnist.models[0].sizes[0]"),
     ("undefined-axis-sweep", _set("theory.figures.axis_sweeps", ["eta", "nosuch"]),
      "theory.figures.axis_sweeps[1]: refers to sweep 'nosuch'"),
+    ("saliency-without-mnist", _delete("mnist"), "config key saliency: needs the mnist section"),
+    ("saliency-undefined-recipe", _set("saliency.models.recipes", ["standard", "nosuch"]),
+     "saliency.models.recipes[1]: refers to recipe 'nosuch', which is not defined"),
+    ("saliency-model-not-trained", _set("saliency.models.size", 1500),
+     "config key saliency.models: recipe 'standard' at size 1500, seed 0 is not trained"),
+    ("saliency-no-robust-recipe", _set("saliency.models.recipes", ["standard"]),
+     "saliency.models.recipes: needs at least one standard and one robust"),
+    ("saliency-judge-same-architecture", _set("saliency.judge.model", "small"),
+     "config key saliency.judge.model: 'small' is the architecture of studied recipe 'standard'"),
+    ("saliency-bad-judge-architecture", _set("saliency.judge.model", "resnet"), "saliency.judge.model"),
+    ("saliency-same-digits", _set("saliency.linear.digits", [3, 3]), "saliency.linear.digits"),
+    ("saliency-eps-negative", _set("saliency.large_eps.eps", -4), "saliency.large_eps.eps"),
+    ("saliency-unknown-key", _set("saliency.judge.epochs", 3), "saliency.judge.epochs: unknown key"),
+    ("saliency-size-over-half", lambda cfg: (
+        cfg["mnist"]["data"].update(source="local", path="/data/mnist"),
+        cfg["mnist"]["models"].append({"recipes": ["standard", "linf-0.3", "l2-1.5"], "sizes": [40000], "seeds": [0]}),
+        cfg["saliency"]["models"].update(size=40000)),
+     "config key saliency.models.size: 40000 exceeds half of the 60000 training images"),
 ]
 
 

@@ -33,6 +33,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from tradeoff import linear_mnist as lin
 from tradeoff import plots_saliency as ps
 from tradeoff import saliency as sal
 from tradeoff.data import balanced_subset_indices, load_mnist
@@ -297,24 +298,24 @@ def test_box_worst_case_matches_brute_force() -> None:
         pick = np.array(corner, dtype=bool)
         V = np.where(pick, hi, lo)
         brute = np.minimum(brute, y * (V @ w + b))
-    margins = sal.box_robust_margins(w, b, X, y, eps)
+    margins = lin.box_robust_margins(w, b, X, y, eps)
     np.testing.assert_allclose(margins, brute, rtol=1e-12, atol=1e-12)
-    X_adv = sal.box_worst_case(w, b, X, y, eps)
+    X_adv = lin.box_worst_case(w, b, X, y, eps)
     assert X_adv.min() >= 0 and X_adv.max() <= 1 and np.abs(X_adv - X).max() <= eps + 1e-12
     np.testing.assert_allclose(y * (X_adv @ w + b), brute, rtol=1e-12, atol=1e-12)
     # without the box the drop is eps * ||w||_1, never less than with it
-    free = sal.box_robust_margins(w, b, X, y, eps, box=False)
+    free = lin.box_robust_margins(w, b, X, y, eps, box=False)
     np.testing.assert_allclose(free, y * (X @ w + b) - eps * np.abs(w).sum())
     assert np.all(free <= margins + 1e-12)
 
 
 def test_linear_classifiers_on_3_vs_7(mnist: Any, tmp_path: Path) -> None:
-    X, y = sal.digit_pair(mnist.x_train, mnist.y_train, 3, 7)
-    Xt, yt = sal.digit_pair(mnist.x_test, mnist.y_test, 3, 7)
+    X, y = lin.digit_pair(mnist.x_train, mnist.y_train, 3, 7)
+    Xt, yt = lin.digit_pair(mnist.x_test, mnist.y_test, 3, 7)
     assert X.shape[1] == 784 and X.min() >= 0 and X.max() <= 1 and set(np.unique(y)) == {-1.0, 1.0}
     assert np.sum(y == 1) == np.sum(mnist.y_train == 3)
     eps = 0.1
-    fits = sal.fit_linear_classifiers(X, y, Xt, yt, eps_train=[eps], eps_test=[0.05, eps, 0.2], C=0.1)
+    fits = lin.fit_linear_classifiers(X, y, Xt, yt, eps_train=[eps], eps_test=[0.05, eps, 0.2], C=0.1)
     assert fits.weights.shape == (2, 28, 28) and list(fits.eps_train) == [0.0, eps]
     acc = fits.accuracy
     assert acc["converged"].all() and len(acc) == 2 * 4

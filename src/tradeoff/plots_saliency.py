@@ -5,7 +5,7 @@ Every function takes plain data (arrays keyed by model name, or the tidy tables 
 :class:`matplotlib.figure.Figure` (no pyplot state), writes it with
 :func:`tradeoff.plots.save_figure` (atomic) and returns it. Nothing is computed beyond display
 scaling, except that :func:`plot_first_layer_filters` applies the stated thresholding rule
-(:func:`tradeoff.saliency.thresholding_filters`) to mark filters.
+(:func:`tradeoff.saliency_rules.thresholding_filters`) to mark filters.
 
 Display conventions: images in grey, black = 0, white = 1. Gradients and filter weights in a
 diverging map (``RdBu_r``: blue negative, white zero, red positive) with limits symmetric about
@@ -33,7 +33,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from numpy.typing import ArrayLike, NDArray  # noqa: E402
 
 from tradeoff.plots import PathLike, save_figure  # noqa: E402
-from tradeoff.saliency import ALIGNMENT_SCORES, thresholding_filters  # noqa: E402
+from tradeoff.saliency_rules import ALIGNMENT_SCORES, thresholding_filters  # noqa: E402
 
 __all__ = [
     "DIVERGING_CMAP",
@@ -41,6 +41,7 @@ __all__ = [
     "plot_first_layer_filters",
     "plot_gradient_grid",
     "plot_interpolation",
+    "plot_judge",
     "plot_large_eps_grid",
     "plot_linear_accuracy",
     "plot_linear_weights",
@@ -245,6 +246,36 @@ def plot_interpolation(
     return fig
 
 
+def plot_judge(table: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
+    """Per model: the share of its large-eps examples that the judge labels as their target, next
+    to the attack's success on the model itself; ``table``: columns ``recipe``, ``seed``,
+    ``judged_target``, ``success_on_model`` (one row per model and seed; bars are seed means,
+    points the seeds)."""
+    missing = {"recipe", "seed", "judged_target", "success_on_model"} - set(table.columns)
+    if missing:
+        raise ValueError(f"judge table lacks columns {sorted(missing)}")
+    if table.empty:
+        raise ValueError("no rows to plot: judge shares")
+    long = table.melt(id_vars=["recipe", "seed"], value_vars=["judged_target", "success_on_model"],
+                      var_name="measure", value_name="share")
+    long["measure"] = long["measure"].map({"judged_target": "judge labels it the target",
+                                           "success_on_model": "the attacked model does"})
+    fig = Figure(figsize=(1.6 * table["recipe"].nunique() + 3.0, 4.0), layout="constrained")
+    ax = fig.subplots()
+    order = list(dict.fromkeys(table["recipe"]))
+    sns.barplot(data=long, x="recipe", y="share", hue="measure", order=order, errorbar=None, ax=ax)
+    sns.stripplot(data=long, x="recipe", y="share", hue="measure", order=order, dodge=True, color="black",
+                  size=3, legend=False, ax=ax)
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel("attacked model")
+    ax.set_ylabel("share of targeted large-eps examples")
+    ax.set_title("Do large-eps examples look like the target class? (judged by a held-out standard model)")
+    ax.legend(fontsize=8, loc="lower right")
+    save_figure(fig, paths)
+    return fig
+
+
 # ----------------------------------------------------------------------------------------------
 # first-layer filters
 
@@ -257,7 +288,7 @@ def plot_first_layer_filters(
     min_threshold: float = 0.3,
 ) -> Figure:
     """First-layer filters side by side per model; thresholding filters (rule of
-    :func:`tradeoff.saliency.thresholding_filters` with ``dominance``, ``min_threshold``) are
+    :func:`tradeoff.saliency_rules.thresholding_filters` with ``dominance``, ``min_threshold``) are
     framed in black and their threshold ``-b / w_max`` written under them.
 
     ``filters[model] = (weights (C_out, C_in, k, k), biases (C_out,))``; only input channel 0 is

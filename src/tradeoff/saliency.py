@@ -39,19 +39,11 @@ Conventions, stated once:
   examples it labels as their target (the paper's "the examples look like the target class",
   measured instead of eyeballed).
 * **Thresholding filters** (:func:`thresholding_filters`): see its docstring for the rule.
-* **Linear classifiers on MNIST** (paper App. E, :func:`fit_linear_classifiers`): robust accuracy
-  is exact. Under l_inf radius ``eps`` *inside the [0, 1] box* the worst case of a linear
-  classifier moves every pixel ``j`` by ``min(eps, room_j)`` in the direction ``-y sign(w_j)``
-  (``room_j = 1 - x_j`` upwards, ``x_j`` downwards): the problem separates over pixels and each
-  pixel's term is linear on an interval, so its minimum sits at that end. The margin
-  ``y (w.x + b)`` drops by ``sum_j |w_j| min(eps, room_j)``; an example counts as correct iff the
-  remaining margin is > 0 (ties are errors). ``accuracy_no_box`` is the same without the box
-  (drop ``eps ||w||_1``, the bound the robust SVM trains against), a lower bound.
+* **Linear classifiers on MNIST** (paper App. E): in :mod:`tradeoff.linear_mnist`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -64,44 +56,35 @@ from scipy.ndimage import binary_dilation
 from torch import nn
 
 from tradeoff.attacks import eval_mode, pgd_with_info
-from tradeoff.svm import RobustSVC
+from tradeoff.images import N_CLASSES, SIDE, _labels, as_images
+from tradeoff.saliency_rules import (
+    ALIGNMENT_SCORES,
+    filter_table,
+    interpolate,
+    thresholding_filters,
+)
 
 __all__ = [
     "ALIGNMENT_SCORES",
     "LargeEpsExamples",
-    "LinearFits",
     "SCORE_COLUMNS",
     "alignment_scores",
     "alignment_table",
     "as_images",
-    "box_worst_case",
-    "box_robust_margins",
-    "digit_pair",
     "disjoint_halves",
     "filter_table",
     "first_layer_filters",
-    "fit_linear_classifiers",
     "fixed_examples",
     "input_gradients",
     "interpolate",
     "judge_agreement",
     "large_eps_examples",
-    "linear_accuracy",
     "predict",
     "stroke_mask",
     "thresholding_filters",
 ]
 
 FloatArray = NDArray[np.float64]
-SIDE: Final = 28
-N_CLASSES: Final = 10
-
-ALIGNMENT_SCORES: Final[tuple[str, ...]] = (
-    "abs_grad_mask_corr",
-    "energy_on_mask",
-    "cosine_to_centered_image",
-)
-"""The three alignment scores (see the module docstring); ``mask_area_fraction`` is their baseline."""
 
 SCORE_COLUMNS: Final[tuple[str, ...]] = ("model", "index", "label", "score", "value")
 """Columns of :func:`alignment_table`."""
@@ -109,31 +92,6 @@ SCORE_COLUMNS: Final[tuple[str, ...]] = ("model", "index", "label", "score", "va
 
 # ----------------------------------------------------------------------------------------------
 # helpers
-
-
-def as_images(x: ArrayLike | torch.Tensor) -> NDArray[np.float32]:
-    """``(N, 28, 28)`` / ``(N, 1, 28, 28)``, uint8 or float in [0, 1] -> float32 ``(N, 1, 28, 28)``."""
-    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    if a.ndim == 3:
-        a = a[:, None]
-    if a.ndim != 4 or a.shape[1:] != (1, SIDE, SIDE):
-        raise ValueError(f"images must be (N, 28, 28) or (N, 1, 28, 28), got {a.shape}")
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / np.float32(255.0)
-    if not np.issubdtype(a.dtype, np.floating):
-        raise ValueError(f"images must be uint8 or floating point, got {a.dtype}")
-    if a.size and (not np.isfinite(a).all() or a.min() < 0 or a.max() > 1):
-        raise ValueError("float images must be finite and lie in [0, 1]")
-    return a.astype(np.float32, copy=False)
-
-
-def _labels(y: ArrayLike, n: int, what: str = "y") -> NDArray[np.int64]:
-    arr = np.asarray(y)
-    if arr.ndim != 1 or arr.shape[0] != n or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{what} must be integer labels of shape ({n},), got {arr.dtype} {arr.shape}")
-    if n and (arr.min() < 0 or arr.max() >= N_CLASSES):
-        raise ValueError(f"{what} labels must lie in 0..{N_CLASSES - 1}")
-    return arr.astype(np.int64)
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -375,25 +333,6 @@ def large_eps_examples(
     return LargeEpsExamples(src, labels[src], tgt, x_adv, success, dist, float(eps))
 
 
-def interpolate(x: ArrayLike, x_adv: ArrayLike, n_steps: int) -> NDArray[np.float32]:
-    """``n_steps`` evenly spaced points from ``x`` to ``x_adv``, both included.
-
-    Returns shape ``(n_steps, *x.shape)`` with ``out[k] = x + t_k (x_adv - x)``,
-    ``t_k = k / (n_steps - 1)``; convex combinations, so they stay in the ball and the box.
-    """
-    a = np.asarray(x, dtype=np.float32)
-    b = np.asarray(x_adv, dtype=np.float32)
-    if a.shape != b.shape:
-        raise ValueError(f"x {a.shape} and x_adv {b.shape} differ in shape")
-    if n_steps < 2:
-        raise ValueError(f"n_steps must be >= 2, got {n_steps}")
-    t = np.linspace(0.0, 1.0, n_steps, dtype=np.float32).reshape(-1, *([1] * a.ndim))
-    out = a[None] + t * (b - a)[None]
-    out[-1] = b  # exact end point
-    # rounding guard: every coordinate stays between its two end points
-    return np.clip(out, np.minimum(a, b)[None], np.maximum(a, b)[None])
-
-
 # ----------------------------------------------------------------------------------------------
 # 5. judge
 
@@ -440,185 +379,3 @@ def first_layer_filters(model: nn.Module) -> tuple[NDArray[np.float32], NDArray[
     b = (conv.bias.detach().cpu().float().numpy().copy() if conv.bias is not None
          else np.zeros(w.shape[0], dtype=np.float32))  # fmt: skip
     return w, b
-
-
-def filter_table(
-    weights: ArrayLike, biases: ArrayLike, *, dominance: float = 0.5, min_threshold: float = 0.3
-) -> pd.DataFrame:
-    """Per-filter quantities of the thresholding rule (:func:`thresholding_filters`).
-
-    Columns: ``filter``, ``w_max`` (the weight of largest magnitude, signed), ``dominance``
-    (``|w_max| / ||w||_1``), ``bias``, ``threshold`` (``-bias / w_max`` when ``w_max > 0``, else
-    NaN: the pixel intensity the dominant weight must exceed for the unit to fire) and
-    ``thresholding`` (bool).
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    b = np.asarray(biases, dtype=np.float64).ravel()
-    if w.ndim < 2 or w.shape[0] != b.shape[0]:
-        raise ValueError(f"weights (C_out, ...) {w.shape} and biases (C_out,) {b.shape} do not match")
-    if not 0 < dominance <= 1 or min_threshold < 0:
-        raise ValueError(f"need 0 < dominance <= 1 and min_threshold >= 0, got {dominance}, {min_threshold}")
-    flat = w.reshape(w.shape[0], -1)
-    j = np.abs(flat).argmax(1)
-    w_max = flat[np.arange(len(flat)), j]
-    l1 = np.abs(flat).sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dom = np.where(l1 > 0, np.abs(w_max) / np.where(l1 > 0, l1, 1), 0.0)
-        thr = np.where(w_max > 0, -b / np.where(w_max > 0, w_max, 1), np.nan)
-    is_thr = (w_max > 0) & (dom >= dominance) & (b <= -min_threshold * w_max)
-    return pd.DataFrame({"filter": np.arange(len(flat)), "w_max": w_max, "dominance": dom,
-                         "bias": b, "threshold": thr, "thresholding": is_thr})  # fmt: skip
-
-
-def thresholding_filters(
-    weights: ArrayLike, biases: ArrayLike, *, dominance: float = 0.5, min_threshold: float = 0.3
-) -> NDArray[np.bool_]:
-    """Which filters act as thresholding filters ``ReLU(a x_j - c)`` (Madry et al. 2018).
-
-    Rule, per filter with weights ``w`` (all input channels and taps) and bias ``b``; ``w_max`` is
-    its weight of largest magnitude:
-
-    1. *one dominant weight*: ``|w_max| >= dominance * ||w||_1`` (default: at least half of the
-       filter's l1 mass on one tap), and it is positive (the unit responds to ink, not to its
-       absence);
-    2. *a cut-off*: ``b <= -min_threshold * w_max``, i.e. the unit stays silent until the
-       dominant pixel exceeds ``min_threshold`` (default 0.3 = the l_inf training eps, so faint
-       perturbations of a blank pixel cannot switch it on).
-
-    A filter with only non-positive weights is never thresholding. Returns a bool ``(C_out,)``.
-    """
-    table = filter_table(weights, biases, dominance=dominance, min_threshold=min_threshold)
-    return table["thresholding"].to_numpy(dtype=bool)
-
-
-# ----------------------------------------------------------------------------------------------
-# 7. linear classifiers on MNIST (paper App. E)
-
-
-def digit_pair(
-    x: ArrayLike, y: ArrayLike, a: int = 3, b: int = 7
-) -> tuple[FloatArray, FloatArray]:
-    """The images of digits ``a`` and ``b``: flattened ``X`` (n, 784) float64 in [0, 1] and
-    ``s`` (n,) in {-1, +1} with **+1 for ``a``** and -1 for ``b``, in the original order."""
-    if a == b:
-        raise ValueError("a and b must differ")
-    imgs = as_images(x)
-    labels = _labels(y, len(imgs))
-    keep = (labels == a) | (labels == b)
-    X = imgs[keep].reshape(int(keep.sum()), -1).astype(np.float64)
-    return X, np.where(labels[keep] == a, 1.0, -1.0)
-
-
-def _check_linear(w: ArrayLike, X: ArrayLike, y: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
-    wv = np.asarray(w, dtype=np.float64).ravel()
-    Xa = np.asarray(X, dtype=np.float64)
-    ya = np.asarray(y, dtype=np.float64).ravel()
-    if Xa.ndim != 2 or Xa.shape[1] != wv.size or ya.shape[0] != Xa.shape[0]:
-        raise ValueError(f"shapes do not fit: w {wv.shape}, X {Xa.shape}, y {ya.shape}")
-    if not np.all(np.abs(ya) == 1):
-        raise ValueError("labels must be in {-1, +1}")
-    if Xa.size and (Xa.min() < 0 or Xa.max() > 1):
-        raise ValueError("X must lie in the [0, 1] box")
-    return wv, Xa, ya
-
-
-def box_worst_case(w: ArrayLike, b: float, X: ArrayLike, y: ArrayLike, eps: float) -> FloatArray:
-    """The exact worst case of ``sign(w.x + b)`` in ``{||x' - x||_inf <= eps} ∩ [0, 1]^d``.
-
-    Pixel ``j`` moves by ``min(eps, room_j)`` in the direction ``-y sign(w_j)`` (pixels with
-    ``w_j = 0`` stay); equivalently ``clip(x - eps y sign(w), 0, 1)``. ``b`` is unused (kept for a
-    uniform signature).
-    """
-    wv, Xa, ya = _check_linear(w, X, y)
-    if eps < 0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
-    direction = -ya[:, None] * np.sign(wv)[None, :]
-    room = np.where(direction > 0, 1.0 - Xa, Xa)
-    return Xa + direction * np.minimum(eps, room)
-
-
-def box_robust_margins(
-    w: ArrayLike, b: float, X: ArrayLike, y: ArrayLike, eps: float, *, box: bool = True
-) -> FloatArray:
-    """Worst-case margins ``min y (w.x' + b)`` over the l_inf ball (inside [0, 1] if ``box``).
-
-    ``box=True``: ``y (w.x + b) - sum_j |w_j| min(eps, room_j)`` (module docstring);
-    ``box=False``: ``y (w.x + b) - eps ||w||_1``.
-    """
-    wv, Xa, ya = _check_linear(w, X, y)
-    if eps < 0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
-    margin = ya * (Xa @ wv + float(b))
-    if not box:
-        return margin - eps * float(np.abs(wv).sum())
-    down = -ya[:, None] * np.sign(wv)[None, :] < 0  # the worst case lowers pixel j
-    room = np.where(down, Xa, 1.0 - Xa)
-    return margin - (np.abs(wv)[None, :] * np.minimum(eps, room)).sum(1)
-
-
-def linear_accuracy(
-    w: ArrayLike, b: float, X: ArrayLike, y: ArrayLike, eps: float = 0.0, *, box: bool = True
-) -> float:
-    """Exact l_inf robust accuracy (standard accuracy at ``eps = 0``): share of margins > 0."""
-    return float(np.mean(box_robust_margins(w, b, X, y, eps, box=box) > 0))
-
-
-@dataclass(frozen=True)
-class LinearFits:
-    """Linear classifiers fitted per training eps (index ``k`` = ``eps_train[k]``).
-
-    ``weights`` (K, 28, 28); ``intercepts`` (K,); ``eps_train`` (K,) (0 = standard SVM);
-    ``accuracy``: tidy, one row per (eps_train, eps_test) with columns ``classifier``
-    ("standard" / "robust"), ``eps_train``, ``eps_test``, ``accuracy`` (exact, box-aware),
-    ``accuracy_no_box``, ``weight_l1``, ``n_nonzero`` (weights with ``|w_j| > 1e-8 max|w|``),
-    ``converged``.
-    """
-
-    weights: FloatArray
-    intercepts: FloatArray
-    eps_train: FloatArray
-    accuracy: pd.DataFrame
-
-
-def fit_linear_classifiers(
-    X_train: ArrayLike,
-    y_train: ArrayLike,
-    X_test: ArrayLike,
-    y_test: ArrayLike,
-    eps_train: Sequence[float],
-    eps_test: Sequence[float],
-    *,
-    C: float = 0.1,
-    norm: str = "linf",
-    tol: float = 1e-4,
-    max_iter: int = 5000,
-) -> LinearFits:
-    """Fit :class:`tradeoff.svm.RobustSVC` (l_inf threat by default) for each training eps.
-
-    ``eps_train`` gets 0 (the standard soft-margin SVM) prepended if absent; ``X``/``y`` as from
-    :func:`digit_pair`. Accuracies on the test pair are exact l_inf accuracies (box-aware and
-    not) for every ``eps_test`` (0 included automatically: standard accuracy).
-    """
-    eps_list = sorted({0.0, *map(float, eps_train)})
-    tests = sorted({0.0, *map(float, eps_test)})
-    Xtr = np.asarray(X_train, dtype=np.float64)
-    ytr = np.asarray(y_train, dtype=np.float64)
-    weights, intercepts, rows = [], [], []
-    for e in eps_list:
-        svm = RobustSVC(C=C, eps=e, norm=norm, tol=tol, max_iter=max_iter).fit(Xtr, ytr)  # type: ignore[arg-type]
-        # classes_ are sorted: [-1, +1], so decision > 0 means +1
-        w = svm.coef_.ravel().copy()
-        b = float(svm.intercept_[0])
-        weights.append(w.reshape(SIDE, SIDE) if w.size == SIDE * SIDE else w)
-        intercepts.append(b)
-        nnz = int(np.sum(np.abs(w) > 1e-8 * max(float(np.abs(w).max(initial=0.0)), 1e-300)))
-        for t in tests:
-            rows.append({
-                "classifier": "standard" if e == 0 else "robust", "eps_train": e, "eps_test": t,
-                "accuracy": linear_accuracy(w, b, X_test, y_test, t, box=True),
-                "accuracy_no_box": linear_accuracy(w, b, X_test, y_test, t, box=False),
-                "weight_l1": float(np.abs(w).sum()), "n_nonzero": nnz,
-                "converged": bool(svm.converged_),
-            })  # fmt: skip
-    return LinearFits(np.asarray(weights), np.asarray(intercepts), np.asarray(eps_list),
-                      pd.DataFrame(rows))  # fmt: skip

@@ -13,6 +13,7 @@ from tradeoff.config import (  # noqa: E402
     attack_grid,
     mnist_models,
     mnist_recipes,
+    saliency_models,
     fmt,
     sweep_axis,
     sweep_fits,
@@ -42,10 +43,25 @@ CODE = {
     "mnist_eval": code_hash("tradeoff.stages.mnist_eval"),
     "mnist_tables": code_hash("tradeoff.stages.mnist_tables"),
     "mnist_figures": code_hash("tradeoff.stages.mnist_figures"),
+    "saliency": code_hash("tradeoff.stages.saliency"),
+    "saliency_linear": code_hash("tradeoff.stages.saliency_linear"),
+    "saliency_tables": code_hash("tradeoff.stages.saliency_tables"),
+    "saliency_figures": code_hash("tradeoff.stages.saliency_figures"),
     "provenance": code_hash("tradeoff.stages.provenance"),
 }
 MNIST = config.get("mnist")
 RECIPES = mnist_recipes(config) if MNIST else {}
+SALIENCY = config.get("saliency")
+SALIENCY_FIGURES = [
+    "gradients",
+    "alignment",
+    "large_eps",
+    "interpolation",
+    "filters",
+    "judge",
+    "linear_weights",
+    "linear_accuracy",
+]
 
 
 wildcard_constraints:
@@ -64,16 +80,21 @@ wildcard_constraints:
 
 def final_outputs():
     """Everything `snakemake` builds by default."""
-    return theory_outputs() + (mnist_outputs() if MNIST else []) + ["results/provenance.json"]
+    return stage_outputs() + ["results/provenance.json"]
+
+
+def stage_outputs():
+    """The results of every configured stage (the mnist and saliency sections are optional)."""
+    return (
+        theory_outputs()
+        + (mnist_outputs() if MNIST else [])
+        + (saliency_outputs() if SALIENCY else [])
+    )
 
 
 def final_tables():
     """The tables the provenance manifest hashes."""
-    return [
-        f
-        for f in theory_outputs() + (mnist_outputs() if MNIST else [])
-        if f.endswith((".csv", ".md"))
-    ]
+    return [f for f in stage_outputs() if f.endswith((".csv", ".md"))]
 
 
 def theory_outputs():
@@ -254,3 +275,54 @@ def mnist_compare():
 def mnist_frontier():
     sanity = MNIST["evaluation"]["sanity"]
     return canonical({"norm": sanity["norm"], "eps": float(sanity["eps"])})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Saliency (paper Section 4)
+
+
+def saliency_outputs():
+    """The saliency stage's results: tables and figures (target: `snakemake saliency`)."""
+    tables = [
+        "results/mnist/saliency/alignment.csv",
+        "results/mnist/saliency/alignment_summary.csv",
+        "results/mnist/saliency/judge.csv",
+        "results/mnist/saliency/filters.csv",
+        "results/mnist/saliency/claims.csv",
+        "results/mnist/saliency/claims.md",
+        "results/mnist/saliency/linear/accuracy.csv",
+    ]
+    figures = [
+        f"results/figures/saliency_{k}.{ext}" for k in SALIENCY_FIGURES for ext in ("png", "pdf")
+    ]
+    return tables + figures
+
+
+def saliency_extract_params():
+    return canonical({k: SALIENCY[k] for k in ("examples", "alignment", "large_eps", "filters")})
+
+
+def saliency_files(name):
+    return [
+        f"results/mnist/saliency/{r}/n~{n}/seed~{s}/{name}" for r, n, s in saliency_models(config)
+    ]
+
+
+def saliency_judge_files(name):
+    return [f"results/mnist/saliency/judge/seed~{s}/{name}" for s in SALIENCY["models"]["seeds"]]
+
+
+def saliency_figure_arrays():
+    """Figures show each studied model's first seed."""
+    seed = SALIENCY["models"]["seeds"][0]
+    size = SALIENCY["models"]["size"]
+    return [
+        f"results/mnist/saliency/{r}/n~{size}/seed~{seed}/arrays.npz"
+        for r in SALIENCY["models"]["recipes"]
+    ]
+
+
+def saliency_objectives():
+    return canonical(
+        {r: RECIPES[r].get("objective", "standard") for r in SALIENCY["models"]["recipes"]}
+    )

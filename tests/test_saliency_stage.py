@@ -1,0 +1,95 @@
+"""The saliency stage's own logic: the judge's held-out half, and the claims table from hand-made tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tradeoff import io
+from tradeoff.data import balanced_subset_indices
+from tradeoff.stages.saliency import judge_indices
+from tradeoff.stages.saliency_tables import CLAIM_COLUMNS, linear_claims, write_tables
+
+
+def test_judge_trains_on_the_half_no_studied_model_saw() -> None:
+    y = np.repeat(np.arange(10), 41)  # 410 labels: the judge gets the last 205 of the seeded ordering
+    for seed in (0, 3):
+        for size in (10, 100, 205):
+            models, judge = judge_indices(y, size, seed)
+            np.testing.assert_array_equal(models, balanced_subset_indices(y, size, seed))  # what training used
+            assert len(judge) == 205 and not np.intersect1d(models, judge).size
+            assert np.all(np.bincount(y[judge], minlength=10) >= 15)  # every class, roughly balanced
+    with pytest.raises(ValueError, match=r"config key saliency.models.size: 206 exceeds half of the 410"):
+        judge_indices(y, 206, 0)
+
+
+def _write(df: pd.DataFrame, path: Path) -> str:
+    io.write_csv(df, path)
+    return str(path)
+
+
+def test_claims_from_handmade_tables(tmp_path: Path) -> None:
+    objectives = {"standard": "standard", "linf": "pgd", "weak": "pgd"}
+    align, large, filt = [], [], []
+    # alignment: standard 0.2/0.5, linf 0.6/0.9, weak 0.1/0.4 (values per image; two seeds for linf)
+    for recipe, corr, energy, seeds in (("standard", 0.2, 0.5, [0]), ("linf", 0.6, 0.9, [0, 1]),
+                                        ("weak", 0.1, 0.4, [0])):
+        for seed in seeds:
+            rows = [{"recipe": recipe, "size": 100, "seed": seed, "index": i, "label": i % 10, "score": s, "value": v}
+                    for i in range(4) for s, v in (("abs_grad_mask_corr", corr + 0.01 * seed),
+                                                   ("energy_on_mask", energy), ("mask_area_fraction", 0.3))]
+            align.append(_write(pd.DataFrame(rows), tmp_path / f"a_{recipe}_{seed}.csv"))
+            judged = {"standard": [1, 0, 0, 0], "linf": [1, 1, 1, 0], "weak": [0, 0, 0, 0]}[recipe]
+            large.append(_write(pd.DataFrame({"recipe": recipe, "size": 100, "seed": seed, "source": range(4),
+                                              "label": 0, "target": [1, 2, 3, 4], "success": True,
+                                              "distance": 4.0, "judge_label": 0,
+                                              "judged_target": [bool(j) for j in judged]}),
+                                tmp_path / f"l_{recipe}_{seed}.csv"))
+            n_thr = {"standard": 0, "linf": 3, "weak": 0}[recipe]
+            filt.append(_write(pd.DataFrame({"recipe": recipe, "size": 100, "seed": seed, "filter": range(8),
+                                             "thresholding": [k < n_thr for k in range(8)]}),
+                               tmp_path / f"f_{recipe}_{seed}.csv"))
+    judges = []
+    for seed in (0, 1):
+        io.write_json({"seed": seed, "architecture": "mlp", "clean_accuracy": 0.9, "n_train": 50},
+                      tmp_path / f"j{seed}.json")
+        judges.append(str(tmp_path / f"j{seed}.json"))
+    linear = _write(pd.DataFrame({"digits": "3-vs-7", "C": 0.1, "classifier": ["standard"] * 3 + ["robust"] * 3,
+                                  "eps_train": [0.0] * 3 + [0.1] * 3, "eps_test": [0.0, 0.1, 0.2] * 2,
+                                  "accuracy": [0.99, 0.4, 0.1, 0.97, 0.9, 0.5], "n_nonzero": [500] * 3 + [40] * 3}),
+                    tmp_path / "linear.csv")
+    out = SimpleNamespace(**{k: str(tmp_path / f"out_{k}") for k in
+                             ("alignment", "alignment_summary", "judge", "filters", "claims", "claims_md")})
+    claims = write_tables(align, large, filt, judges, linear, out, objectives=objectives)
+    assert list(claims.columns) == CLAIM_COLUMNS
+    by = claims.set_index(["claim", "metric", "recipe"]).sort_index()
+    corr = by.loc[("gradients_align", "mean abs_grad_mask_corr per image")]
+    assert corr.loc["linf", "standard"] == pytest.approx(0.2)
+    assert corr.loc["linf", "robust"] == pytest.approx(0.605)  # mean over its two seeds
+    assert corr.loc["linf", "holds"] and not corr.loc["weak", "holds"]
+    judge = by.loc[("large_eps_look_like_target", "share of large-eps examples the judge labels as the target")]
+    assert judge.loc["linf", "standard"] == 0.25 and judge.loc["linf", "robust"] == 0.75
+    assert judge.loc["weak", "difference"] == -0.25 and not judge.loc["weak", "holds"]
+    thr = by.loc[("thresholding_filters", "thresholding first-layer filters")]
+    assert thr.loc["linf", "robust"] == 3 and thr.loc["linf", "holds"]
+    lin = claims[claims["claim"].str.startswith("linear")].set_index("metric")
+    assert lin.loc["non-zero weights (3-vs-7)", "holds"]
+    assert list(lin.index[1:]) == ["exact l_inf accuracy at eps 0.1 (3-vs-7)", "exact l_inf accuracy at eps 0.2 (3-vs-7)"]
+    assert lin["holds"].all()
+    jt = pd.read_csv(out.judge)
+    assert jt.loc[jt["recipe"] == "linf", "judged_target"].tolist() == [0.75, 0.75]
+    assert set(jt["judge_architecture"]) == {"mlp"}
+    summ = pd.read_csv(out.alignment_summary)
+    assert summ.loc[(summ["recipe"] == "linf") & (summ["score"] == "energy_on_mask"), "n"].item() == 8
+    md = Path(out.claims_md).read_text()
+    assert "| large_eps_look_like_target (Figs. 3-4) |" in md and "**no**" in md
+
+
+def test_linear_claims_need_a_robust_fit() -> None:
+    acc = pd.DataFrame({"digits": "3-vs-7", "eps_train": [0.0, 0.0], "eps_test": [0.0, 0.1],
+                        "accuracy": [0.9, 0.2], "n_nonzero": [10, 10]})
+    assert linear_claims(acc) == []

@@ -1,0 +1,15 @@
+import _adapter
+from tradeoff.stages.saliency import extract
+
+_adapter.setup(snakemake)
+extract(
+    snakemake.input.data,
+    snakemake.input.weights,
+    snakemake.input.judge,
+    snakemake.output,
+    recipe=snakemake.wildcards.recipe,
+    size=int(snakemake.wildcards.size),
+    seed=int(snakemake.wildcards.seed),
+    device=snakemake.params.device,
+    **snakemake.params.spec,
+)

@@ -1,0 +1,13 @@
+import _adapter
+from tradeoff.stages.saliency_tables import write_tables
+
+_adapter.setup(snakemake)
+write_tables(
+    list(snakemake.input.alignment),
+    list(snakemake.input.large_eps),
+    list(snakemake.input.filters),
+    list(snakemake.input.judges),
+    snakemake.input.linear,
+    snakemake.output,
+    objectives=snakemake.params.objectives,
+)
