@@ -45,7 +45,8 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
             align.append(_write(pd.DataFrame(rows), tmp_path / f"a_{recipe}_{seed}.csv"))
             judged = {"standard": [1, 0, 0, 0], "linf": [1, 1, 1, 0], "weak": [0, 0, 0, 0]}[recipe]
             large.append(_write(pd.DataFrame({"recipe": recipe, "size": 100, "seed": seed, "source": range(4),
-                                              "label": 0, "target": [1, 2, 3, 4], "success": True,
+                                              "label": 0, "target": [1, 2, 3, 4],
+                                              "success": [True, True, recipe != "linf", True],
                                               "distance": 4.0, "judge_label": 0,
                                               "judged_target": [bool(j) for j in judged]}),
                                 tmp_path / f"l_{recipe}_{seed}.csv"))
@@ -82,6 +83,9 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     assert lin["holds"].all()
     jt = pd.read_csv(out.judge)
     assert jt.loc[jt["recipe"] == "linf", "judged_target"].tolist() == [0.75, 0.75]
+    # of linf's three successful examples per seed (rows 0, 1, 3) the judge labels two as the target
+    assert jt.loc[jt["recipe"] == "linf", "judged_target_given_success"].tolist() == pytest.approx([2 / 3, 2 / 3])
+    assert jt.loc[jt["recipe"] == "standard", "judged_target_given_success"].item() == 0.25
     assert set(jt["judge_architecture"]) == {"mlp"}
     summ = pd.read_csv(out.alignment_summary)
     assert summ.loc[(summ["recipe"] == "linf") & (summ["score"] == "energy_on_mask"), "n"].item() == 8

@@ -83,6 +83,12 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
     jt = (le.groupby(["recipe", "size", "seed"], sort=True)
           .agg(n_examples=("target", "size"), success_on_model=("success", "mean"),
                judged_target=("judged_target", "mean"), mean_distance=("distance", "mean")).reset_index())
+    # the judge's agreement on the examples that fooled the attacked model (the attack's own success
+    # bounds the unconditional share; this separates "looks like the target" from "the attack failed")
+    fooled = le[le["success"].astype(bool)]
+    given = fooled.groupby(["recipe", "size", "seed"], sort=True)["judged_target"].mean()
+    jt["judged_target_given_success"] = [given.get((r, n, s), np.nan) for r, n, s in
+                                         zip(jt["recipe"], jt["size"], jt["seed"], strict=True)]
     jt["judge_architecture"] = [judge_info[int(s)]["architecture"] for s in jt["seed"]]
     jt["judge_clean_accuracy"] = [judge_info[int(s)]["clean_accuracy"] for s in jt["seed"]]
     jt["judge_n_train"] = [judge_info[int(s)]["n_train"] for s in jt["seed"]]
