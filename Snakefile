@@ -32,3 +32,6 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+
+
+include: "workflow/rules/profile.smk"
