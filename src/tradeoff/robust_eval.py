@@ -5,6 +5,11 @@ the attack's output; only clean-correct examples are attacked. PGD uses ``keep_b
 example survives only if every iterate of every restart leaves it correct. Each grid entry gets a
 fresh generator seeded with ``seed`` and the same batches, so entries that differ only in ``steps``
 (with an explicit ``alpha``) or ``restarts`` are nested: more never reports higher accuracy.
+
+``engine`` (auto, eager, graph): PGD runs on :class:`tradeoff.engine.FastPGD` (one CUDA graph per
+restart, same starts and semantics) when it resolves to ``graph`` (``auto``: on CUDA), else on
+:func:`tradeoff.attacks.pgd`; the CPU path is unchanged. FGSM and AutoAttack always use their own
+code. The fast attack runs at the precision of an enclosing ``torch.autocast`` (fp32 or bf16).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from tradeoff.attacks import NORMS, Model, eval_mode, fgsm, pgd, pgd_with_info
+from tradeoff.attacks import NORMS, Model, PGDResult, eval_mode, fgsm, pgd, pgd_with_info
+from tradeoff.engine import EngineOptions, FastPGD, autocast_precision, resolve_engine
 
 __all__ = [
     "ATTACKS",
@@ -148,6 +154,14 @@ def _autoattack(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, 
             p.grad = g
 
 
+def _fast_pgd(model: Model, s: Mapping[str, Any], device: torch.device, *,
+              trajectory: bool = False) -> FastPGD:
+    """The engine's PGD for a normalised pgd spec, at the enclosing autocast's precision."""
+    return FastPGD(model, norm=s["norm"], eps=s["eps"], alpha=s["alpha"], steps=s["steps"],
+                   restarts=s["restarts"], random_start=s["random_start"], trajectory=trajectory,
+                   options=EngineOptions(precision=autocast_precision(device)))
+
+
 def run_attack(
     model: Model,
     x: torch.Tensor,
@@ -156,8 +170,14 @@ def run_attack(
     *,
     generator: torch.Generator | None = None,
     seed: int = 0,
+    engine: str = "auto",
+    fast: FastPGD | None = None,
 ) -> torch.Tensor:
-    """Adversarial examples for one batch under a (normalised or raw) attack spec."""
+    """Adversarial examples for one batch under a (normalised or raw) attack spec.
+
+    ``fast``: a :class:`FastPGD` for this spec to reuse (its captured graph) when the engine
+    resolves to ``graph``; one is built otherwise.
+    """
     s = normalize_spec(spec)
     if s["attack"] == "clean":
         return x.detach().clone()
@@ -165,6 +185,9 @@ def run_attack(
         return fgsm(model, x, y, norm=s["norm"], eps=s["eps"], alpha=s["alpha"],
                     random_start=s["random_start"], generator=generator)
     if s["attack"] == "pgd":
+        if resolve_engine(engine, x.device) == "graph":
+            attack = fast if fast is not None else _fast_pgd(model, s, x.device)
+            return attack(x, y, generator).x_adv
         return pgd(model, x, y, norm=s["norm"], eps=s["eps"], alpha=s["alpha"], steps=s["steps"],
                    restarts=s["restarts"], random_start=s["random_start"], keep_best=True,
                    generator=generator)
@@ -178,6 +201,7 @@ def _generator(dev: torch.device, seed: int) -> torch.Generator:
 def _robust_mask(
     model: Model, x: torch.Tensor, y: torch.Tensor, spec: Mapping[str, Any], clean_ok: torch.Tensor,
     *, batch_size: int, dev: torch.device, seed: int, attack_model: Model | None = None,
+    engine: str = "auto",
 ) -> torch.Tensor:
     """Per-example robustness (CPU bool): clean-correct and correct at the attack's output.
 
@@ -190,9 +214,12 @@ def _robust_mask(
     src = model if attack_model is None else attack_model
     idx = clean_ok.nonzero().flatten()
     gen = _generator(dev, seed)
+    fast = None
+    if s["attack"] == "pgd" and resolve_engine(engine, dev) == "graph":
+        fast = _fast_pgd(src, s, dev)  # one capture for all batches of this spec
     for sl in _batches(len(idx), batch_size):
         xb, yb = x[idx[sl]].to(dev), y[idx[sl]].to(dev)
-        x_adv = run_attack(src, xb, yb, s, generator=gen, seed=seed)
+        x_adv = run_attack(src, xb, yb, s, generator=gen, seed=seed, engine=engine, fast=fast)
         with torch.no_grad(), eval_mode(model):
             ok[idx[sl]] = (model(x_adv).argmax(1) == yb).cpu()
     return ok
@@ -207,10 +234,12 @@ def evaluate_grid(
     batch_size: int = 256,
     device: str | torch.device | None = None,
     seed: int = 0,
+    engine: str = "auto",
 ) -> pd.DataFrame:
     """Accuracy of ``model`` under each attack spec of ``grid`` (see :func:`normalize_spec`).
 
-    ``device`` defaults to the model's; an ``nn.Module`` is moved there (in place). Returns one
+    ``device`` defaults to the model's; an ``nn.Module`` is moved there (in place). ``engine``:
+    see the module docstring. Returns one
     tidy row per spec: attack, norm, eps, steps, restarts, alpha, random_start, n, n_correct,
     accuracy, seconds.
     """
@@ -223,7 +252,8 @@ def evaluate_grid(
     for spec in grid:
         s = normalize_spec(spec)
         t0 = time.perf_counter()
-        ok = _robust_mask(model, x, y, s, clean_ok, batch_size=batch_size, dev=dev, seed=seed)
+        ok = _robust_mask(model, x, y, s, clean_ok, batch_size=batch_size, dev=dev, seed=seed,
+                          engine=engine)
         n = len(ok)
         rows.append({
             "attack": s["attack"], "norm": s["norm"], "eps": s["eps"], "steps": s["steps"],
@@ -251,6 +281,7 @@ def sanity_checks(
     batch_size: int = 256,
     device: str | torch.device | None = None,
     seed: int = 0,
+    engine: str = "auto",
 ) -> dict[str, Any]:
     """Checks that PGD robustness at ``eps`` is not an artefact of gradient masking.
 
@@ -274,10 +305,19 @@ def sanity_checks(
     gen = _generator(dev, seed)
     traj = torch.zeros(steps + 1, dtype=torch.float64)
     wb_ok = clean_ok.clone()
+    fast = None
+    if resolve_engine(engine, dev) == "graph":
+        wb_spec = normalize_spec({"attack": "pgd", "norm": norm, "eps": eps, "steps": steps,
+                                  "alpha": alpha})
+        fast = _fast_pgd(model, wb_spec, dev, trajectory=True)
     for sl in _batches(n, batch_size):
         xb, yb = x[sl].to(dev), y[sl].to(dev)
-        res = pgd_with_info(model, xb, yb, norm=norm, eps=eps, alpha=alpha, steps=steps,
-                            generator=gen)
+        res: PGDResult
+        if fast is not None:
+            res = fast(xb, yb, gen)
+        else:
+            res = pgd_with_info(model, xb, yb, norm=norm, eps=eps, alpha=alpha, steps=steps,
+                                generator=gen)
         traj += res.trajectory[0].double() * len(yb)
         with torch.no_grad(), eval_mode(model):
             wb_ok[sl] &= (model(res.x_adv).argmax(1) == yb).cpu()
@@ -287,7 +327,7 @@ def sanity_checks(
     # (1) large eps.
     big_spec = {"attack": "pgd", "norm": norm, "eps": big, "steps": steps}
     big_ok = _robust_mask(model, x, y, big_spec, clean_ok, batch_size=batch_size, dev=dev,
-                          seed=seed)
+                          seed=seed, engine=engine)
     out: dict[str, Any] = {
         "norm": norm, "eps": float(eps), "steps": steps, "alpha": float(alpha), "n": n,
         "clean_accuracy": float(clean_ok.float().mean()),
@@ -306,7 +346,7 @@ def sanity_checks(
     if source_model is not None:
         spec = {"attack": "pgd", "norm": norm, "eps": eps, "steps": steps, "alpha": alpha}
         tr_ok = _robust_mask(model, x, y, spec, clean_ok, batch_size=batch_size, dev=dev,
-                             seed=seed, attack_model=source_model)
+                             seed=seed, attack_model=source_model, engine=engine)
         out["transfer_accuracy"] = float(tr_ok.float().mean())
         out["transfer_ok"] = out["transfer_accuracy"] >= out["whitebox_accuracy"]
     out["passed"] = all(out[k] is not False for k in ("large_eps_ok", "loss_rises_ok",

@@ -25,6 +25,15 @@ Choices, stated once:
   bit for bit on the CPU for a fixed thread count (set by the caller, e.g.
   ``runtime.limit_threads``). With ``deterministic`` (default) torch's deterministic algorithms are
   on for the run (warn-only; on CUDA also cuDNN deterministic and ``CUBLAS_WORKSPACE_CONFIG``).
+* **Engine.** ``engine`` picks the implementation of the same recipe: ``eager`` is the loop
+  below (``_train_step``: ``attacks.pgd``, a CPU attack generator), ``graph`` is
+  :class:`tradeoff.engine.TrainStep` (device-resident data, device attack generator, one CUDA
+  graph per iteration, capturable fused Adam; on the CPU the same body runs eagerly), ``auto``
+  (default) is ``graph`` on CUDA and ``eager`` on the CPU, so CPU runs are unchanged. The two
+  draw their random starts from different generators, so their runs differ like two seeds do;
+  the resolved engine is part of the config hash when it is not ``eager`` (checkpoints of one
+  never resume the other). With ``deterministic=False`` the graph engine also turns on cuDNN
+  autotuning.
 * **Checkpoints** go to ``checkpoint_dir/<config hash[:16]>/epoch-NNNNNN.safetensors`` (see
   :mod:`tradeoff.checkpoints`) at the end of every epoch (or at most every
   ``checkpoint_interval_s``); the newest ``keep_checkpoints`` are kept.
@@ -57,6 +66,7 @@ from torch import nn
 
 from tradeoff.attacks import pgd
 from tradeoff.checkpoints import load_checkpoint, save_checkpoint
+from tradeoff.engine import ENGINES, EngineOptions, TrainStep, make_fast_optimizer, resolve_engine
 from tradeoff.models import MODEL_NAMES, build_model
 
 __all__ = ["OBJECTIVES", "TrainConfig", "config_hash", "resolve_device", "trades_attack", "train"]
@@ -74,7 +84,8 @@ class TrainConfig:
     SGD only. Set exactly one of ``epochs`` / ``iterations``. ``device``: auto, cpu, cuda, cuda:N.
     ``eps_warmup``: the training attack's eps and step size ramp linearly from 1/eps_warmup of their
     values to their full values over the first ``eps_warmup`` iterations (0: no ramp); short runs at
-    large eps otherwise stall at chance accuracy.
+    large eps otherwise stall at chance accuracy. ``engine``: auto, eager or graph (module
+    docstring).
     """
 
     model: str = "madry"
@@ -97,6 +108,7 @@ class TrainConfig:
     precision: str = "fp32"
     deterministic: bool = True
     eps_warmup: int = 0
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -146,6 +158,8 @@ class TrainConfig:
             raise bad("device", "valid: auto, cpu, cuda, cuda:N")
         if self.precision not in ("fp32", "bf16"):
             raise bad("precision", "valid: fp32, bf16")
+        if self.engine not in ENGINES:
+            raise bad("engine", f"valid: {', '.join(ENGINES)}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the fields (JSON-serialisable)."""
@@ -201,10 +215,17 @@ def _prepare_data(
 
 
 def config_hash(cfg: TrainConfig, device: torch.device, x: torch.Tensor, y: torch.Tensor) -> str:
-    """sha256 of the config (device resolved to its type) and of the prepared (CPU) data."""
+    """sha256 of the config (device and engine resolved) and of the prepared (CPU) data.
+
+    The engine enters the hash only when it resolves to ``graph``, so eager runs keep the hashes
+    (and checkpoint folders) they had before the engine existed.
+    """
     h = hashlib.sha256()
     d = cfg.to_dict()
     d["device"] = device.type
+    engine = resolve_engine(d.pop("engine"), device)
+    if engine != "eager":
+        d["engine"] = engine
     h.update(json.dumps({"format": 1, "config": d}, sort_keys=True).encode())
     h.update(x.numpy().tobytes())
     h.update(y.numpy().tobytes())
@@ -360,13 +381,22 @@ def train(
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return nullcontext()
 
+    engine = resolve_engine(cfg.engine, device)
     seeds = np.random.SeedSequence(cfg.seed).generate_state(3)
     with _determinism(cfg.deterministic, device):
+        if engine == "graph" and device.type == "cuda" and not cfg.deterministic:
+            torch.backends.cudnn.benchmark = True  # restored by _determinism
         torch.manual_seed(int(seeds[0]))
         model = build_model(cfg.model).to(device)
-        optimizer = _make_optimizer(cfg, model)
+        if engine == "eager":
+            optimizer = _make_optimizer(cfg, model)
+            attack_gen = torch.Generator().manual_seed(int(seeds[2]))
+        else:
+            optimizer = make_fast_optimizer(cfg.optimizer, model, lr=cfg.lr,
+                                            momentum=cfg.momentum,
+                                            weight_decay=cfg.weight_decay, device=device)
+            attack_gen = torch.Generator(device=device).manual_seed(int(seeds[2]))
         data_gen = torch.Generator().manual_seed(int(seeds[1]))
-        attack_gen = torch.Generator().manual_seed(int(seeds[2]))
         generators = {"data": data_gen, "attack": attack_gen}
         epoch, iteration, history = 0, 0, []
 
@@ -392,6 +422,12 @@ def train(
                 log.info("starting fresh; checkpoints go to %s", run_dir)
 
         x, y = x_cpu.to(device), y_cpu.to(device)
+        fast = None
+        if engine == "graph":
+            fast = TrainStep(cfg, model, optimizer, x, y, attack_gen,
+                             EngineOptions(precision=cfg.precision))
+            log.info("engine: graph (%s)", "one CUDA graph per iteration" if device.type == "cuda"
+                     else "the engine's step, eagerly: no CUDA")
         last_saved = time.monotonic()
         bar = None
         if progress and sys.stderr.isatty():
@@ -407,21 +443,28 @@ def train(
                 clean = torch.zeros((), dtype=torch.int64, device=device)
                 adv = torch.zeros((), dtype=torch.int64, device=device)
                 seen = 0
+                if fast is not None:
+                    fast.reset_totals()
                 for start in range(0, n, cfg.batch_size):
                     if iteration >= total:
                         break
                     idx = perm[start : start + cfg.batch_size]
                     scale = min(1.0, (iteration + 1) / cfg.eps_warmup) if cfg.eps_warmup else 1.0
-                    lsum, c, a = _train_step(cfg, model, optimizer, x[idx], y[idx], attack_gen,
-                                             autocast, scale)
-                    loss_sum += lsum
-                    clean += c
-                    if a is not None:
-                        adv += a
+                    if fast is not None:
+                        fast.step(idx, scale)
+                    else:
+                        lsum, c, a = _train_step(cfg, model, optimizer, x[idx], y[idx],
+                                                 attack_gen, autocast, scale)
+                        loss_sum += lsum
+                        clean += c
+                        if a is not None:
+                            adv += a
                     seen += idx.numel()
                     iteration += 1
                     if bar is not None:
                         bar.update(1)
+                if fast is not None:
+                    loss_sum, clean, adv = fast.totals()
                 record: dict[str, Any] = {
                     "epoch": epoch,
                     "iteration": iteration,
