@@ -202,6 +202,8 @@ def mnist_outputs():
         "results/mnist/sanity.csv",
         "results/mnist/paper_comparison.csv",
         "results/mnist/paper_comparison.md",
+        "results/mnist/claims.csv",
+        "results/mnist/claims.md",
     ]
     kinds = ["robust_vs_test_eps", "frontier", "accuracy_vs_train_eps"]
     if any(len({n for r, n, s in mnist_models(config) if r == rec}) > 1 for rec in RECIPES):

@@ -93,6 +93,13 @@ rule mnist_tables:
             category="MNIST",
             labels={"table": "paper comparison"},
         ),
+        claims="results/mnist/claims.csv",
+        claims_md=report(
+            "results/mnist/claims.md",
+            caption="../report/mnist_claims.rst",
+            category="MNIST",
+            labels={"table": "paper claims"},
+        ),
     log:
         "logs/mnist_tables.log",
     conda:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tradeoff import io
+from tradeoff.claims import CLAIM_COLUMNS, claims_markdown
 from tradeoff.published import PUBLISHED
 
 KEY = ["recipe", "size", "attack", "norm", "eps", "steps", "restarts", "device", "precision"]
@@ -81,9 +82,66 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
         tmp.write_text("\n".join(lines) + "\n")
 
 
+def mnist_claims(summary: pd.DataFrame, recipes: pd.DataFrame) -> pd.DataFrame:
+    """Paper Figs. 7 and 1 as numbers (clean accuracy, mean over seeds; standard = mean of the
+    standard recipes at that size):
+
+    * ``robust_lose_standard_accuracy`` (Fig. 7): at each size, per PGD threat model, the recipe of
+      the largest training eps has lower clean accuracy than standard training; and, with two or
+      more PGD eps values, the Spearman rank correlation of (training eps, clean accuracy), standard
+      as eps 0, is negative;
+    * ``adversarial_training_helps_with_few_examples`` / ``..._hurts_with_many_examples`` (Fig. 1):
+      per robust recipe trained at two or more sizes that standard is trained at too, its clean
+      accuracy minus standard's is > 0 at the smallest size and < 0 at the largest.
+    """
+    clean = summary[summary["attack"] == "clean"].set_index(["recipe", "size"])["accuracy_mean"]
+    rec = recipes.set_index("recipe")
+    objective = rec["objective"].fillna("standard") if "objective" in rec else pd.Series("standard", rec.index)
+    standard = [r for r in rec.index if objective[r] == "standard"]
+    rows: list[dict[str, Any]] = []
+
+    def row(claim: str, paper: str, metric: str, recipe: str, size: int, std: float, rob: float,
+            holds: bool) -> None:
+        rows.append({"claim": claim, "paper": paper, "metric": metric, "recipe": recipe, "size": size,
+                     "standard": std, "robust": rob, "difference": rob - std if np.isfinite(std) else np.nan,
+                     "holds": bool(holds)})
+
+    sizes = sorted({int(n) for _, n in clean.index})
+    base = {n: float(np.mean([clean[(r, n)] for r in standard if (r, n) in clean.index]))
+            for n in sizes if any((r, n) in clean.index for r in standard)}
+    for n, b in base.items():
+        pgd = [r for r in rec.index if objective[r] == "pgd" and (r, n) in clean.index]
+        for norm in sorted({rec.loc[r, "norm"] for r in pgd}):
+            pts = sorted((float(rec.loc[r, "eps"]), r) for r in pgd if rec.loc[r, "norm"] == norm)
+            eps_max, r_max = pts[-1]
+            row("robust_lose_standard_accuracy", "Fig. 7", f"clean accuracy, {norm} PGD training at eps {eps_max:g}",
+                r_max, n, b, float(clean[(r_max, n)]), clean[(r_max, n)] < b)
+            if len(pts) >= 2:
+                eps = [0.0] + [e for e, _ in pts]
+                acc = [b] + [float(clean[(r, n)]) for _, r in pts]
+                rho = float(pd.Series(eps).corr(pd.Series(acc), method="spearman"))
+                row("robust_lose_standard_accuracy", "Fig. 7",
+                    f"Spearman rho(training eps, clean accuracy), {norm} PGD with standard as eps 0",
+                    f"{norm} PGD recipes", n, np.nan, rho, rho < 0)
+    for r in (r for r in rec.index if objective[r] != "standard"):
+        shared = [n for n in sizes if (r, n) in clean.index and n in base]
+        if len(shared) < 2:
+            continue
+        lo, hi = shared[0], shared[-1]
+        row("adversarial_training_helps_with_few_examples", "Fig. 1", f"clean accuracy at n = {lo}", r, lo,
+            base[lo], float(clean[(r, lo)]), clean[(r, lo)] > base[lo])
+        row("adversarial_training_hurts_with_many_examples", "Fig. 1", f"clean accuracy at n = {hi}", r, hi,
+            base[hi], float(clean[(r, hi)]), clean[(r, hi)] < base[hi])
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
 def write_tables(tables: list[str], sanity: list[str], out: Any, *, recipes: list[dict[str, Any]],
                  compare: dict[str, str], size: int) -> None:
-    """All MNIST tables: merged, summary, sanity, the recipes' settings, and the paper comparison."""
+    """All MNIST tables: merged, summary, sanity, the recipes' settings, the paper comparison, claims."""
     merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
     io.write_csv(pd.DataFrame(recipes), out.recipes)
     paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size)
+    claims = mnist_claims(pd.read_csv(out.summary), pd.DataFrame(recipes))
+    io.write_csv(claims, out.claims)
+    with io.atomic_path(out.claims_md) as tmp:
+        tmp.write_text(claims_markdown(claims))

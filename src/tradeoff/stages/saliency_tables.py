@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tradeoff import io
-
-CLAIM_COLUMNS = ["claim", "paper", "metric", "recipe", "size", "standard", "robust", "difference", "holds"]
+from tradeoff.claims import CLAIM_COLUMNS, claims_markdown
 
 
 def _concat(paths: list[str]) -> pd.DataFrame:
@@ -118,13 +117,3 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
         tmp.write_text(claims_markdown(table))
     return table
 
-
-def claims_markdown(table: pd.DataFrame) -> str:
-    """The claims table as Markdown: one line per (claim, metric, robust model)."""
-    lines = ["| claim (paper) | metric | robust model | standard | robust | holds |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for _, r in table.iterrows():
-        model = r["recipe"] if pd.isna(r["size"]) else f"{r['recipe']} (n = {int(r['size'])})"
-        lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} | {model} | {r['standard']:.4g} | "
-                     f"{r['robust']:.4g} | {'yes' if r['holds'] else '**no**'} |")
-    return "\n".join(lines) + "\n"
