@@ -224,8 +224,9 @@ def test_robust_gradients_align_better_with_strokes(trained: dict[str, Any], mni
     strict=True,
     reason="hypothesis refuted at this scale (margin kept as fixed before the run): the standard "
     "MLP judge labels 74% of the standard model's eps=4 examples as the target but only 34% of "
-    "the robust model's; a non-robust judge is fooled by the standard model's transferable noise "
-    "(an l2-trained robust model, eps 2, measured separately: 49%)",
+    "the robust model's; a non-robust judge is fooled by the standard model's transferable "
+    "examples. docs/JUDGE.md: the same with a Madry-CNN judge and l2-robust models "
+    "(bench/judge_study.py)",
 )
 def test_judge_prefers_robust_models_large_eps_examples(
     trained: dict[str, Any], large_eps: dict[str, Any]
