@@ -84,8 +84,8 @@ def _files(root: Path, pattern: str) -> dict[str, Path]:
     return {str(p.relative_to(root)): p for p in sorted(root.glob(pattern)) if p.is_file()}
 
 
-# the SLURM run gets <= 540 s; the shared local run (tiny_run) may be set up within this test too
-@pytest.mark.timeout(900)
+# the SLURM run gets <= 1200 s; the shared local run (tiny_run) may be set up within this test too
+@pytest.mark.timeout(1500)
 def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path: Path) -> None:
     # tiny_run (conftest): the same config run locally in another scratch copy, without SLURM
     (tmp_path / "wf").mkdir()
@@ -112,7 +112,7 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
             "--slurm-init-seconds-before-status-checks",
             "5",  # first poll after 5 s, not 40 (MinJobAge stays >= 3 x 5)
             "--slurm-keep-successful-logs",
-            timeout=540,
+            timeout=1200,  # about 40 SLURM jobs, each a fresh Snakemake process, on 2 cores
         )
         out = proc.stdout + proc.stderr
         jobs = cluster.jobs()

@@ -82,6 +82,9 @@ def test_tiny_run_outputs(tiny_run: Path) -> None:
     figures = {f.name for f in (tiny_run / "results" / "figures").iterdir()}
     for name in ("theory_bound", "theory_eps_train", "theory_weight_share", "theory_closed_form", "theory_sweep_eta"):
         assert {f"{name}.png", f"{name}.pdf"} <= figures
+    # jobs run this copy's package, not the checkout the virtual environment's editable install names
+    mnist_log = (tiny_run / "logs" / "mnist_tables.log").read_text()
+    assert f"package tradeoff from {tiny_run / 'src' / 'tradeoff'}" in mnist_log, mnist_log
     # threads: reach the job (and never exceed the machine)
     log = next((tiny_run / "logs" / "theory_fit").rglob("*.log")).read_text()
     assert "1 thread(s)" in log
@@ -114,6 +117,11 @@ def test_tiny_mnist_outputs(tiny_run: Path) -> None:
     assert {"published_robust", "our_robust", "our_clean"} <= set(paper.columns)
     assert paper["our_clean"].notna().all()
     assert "Madry adversarial training" in (mnist / "paper_comparison.md").read_text()
+    # Figs. 7 and 1 as claims: linf-0.3 against standard at both sizes
+    claims = pd.read_csv(mnist / "claims.csv")
+    assert {"robust_lose_standard_accuracy", "adversarial_training_helps_with_few_examples",
+            "adversarial_training_hurts_with_many_examples"} <= set(claims["claim"])
+    assert set(claims["size"].dropna()) == {300, 1000} and claims["holds"].dtype == bool
     figures = {f.name for f in (tiny_run / "results" / "figures").iterdir()}
     for name in ("accuracy_vs_size", "accuracy_vs_train_eps", "robust_vs_test_eps", "frontier"):
         assert f"mnist_{name}.png" in figures and f"mnist_{name}.pdf" in figures
@@ -271,3 +279,5 @@ def test_report_builds_and_names_every_figure(tiny_run: Path) -> None:
     for fig in (tiny_run / "results" / "figures").glob("*.png"):
         assert fig.name in html, f"{fig.name} is not in the report"
     assert "paper_comparison.md" in html and "metrics.csv" in html
+    for table in ("claims.md", "alignment_summary.csv", "judge.csv", "provenance.md"):
+        assert table in html, f"{table} is not in the report"

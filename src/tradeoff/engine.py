@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tradeoff.attacks import NORMS, PGDResult, eval_mode
+from tradeoff.attacks import NORMS, PGDResult, _check, eval_mode
 
 __all__ = [
     "ENGINES",
@@ -534,11 +534,7 @@ class FastPGD:
         trajectory: bool = False,
         options: EngineOptions | None = None,
     ) -> None:
-        if norm not in NORMS:
-            raise ValueError(f"unknown norm {norm!r}; valid norms: {', '.join(NORMS)}")
-        if eps < 0 or alpha < 0 or steps < 0 or restarts < 1:
-            raise ValueError(f"need eps, alpha, steps >= 0 and restarts >= 1, got {eps}, "
-                             f"{alpha}, {steps}, {restarts}")
+        _check(norm, eps, alpha, steps, restarts)  # the same checks and messages as attacks.pgd
         self.model, self.norm, self.eps, self.alpha = model, norm, float(eps), float(alpha)
         self.steps, self.random_start, self.restarts = int(steps), random_start, int(restarts)
         self.trajectory = trajectory

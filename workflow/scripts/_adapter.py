@@ -11,8 +11,15 @@ from pathlib import Path
 from typing import Any
 
 _SRC = Path(__file__).resolve().parents[2] / "src"
-if str(_SRC) not in sys.path:
-    sys.path.insert(0, str(_SRC))
+# First, even if already on the path: an editable install's .pth (or the parent Snakemake process's
+# path, which jobs inherit) may put another checkout's src/ ahead of this workflow's.
+while str(_SRC) in sys.path:
+    sys.path.remove(str(_SRC))
+sys.path.insert(0, str(_SRC))
+for _name in [m for m in sys.modules if m == "tradeoff" or m.startswith("tradeoff.")]:
+    _file = getattr(sys.modules[_name], "__file__", None) or ""
+    if not Path(_file).resolve().is_relative_to(_SRC):
+        del sys.modules[_name]  # imported from elsewhere before this ran: import again from _SRC
 
 from tradeoff.runtime import limit_threads, setup_logging  # noqa: E402
 
@@ -22,3 +29,6 @@ def setup(smk: Any) -> None:
     logger = setup_logging(smk.log[0] if smk.log else None)
     n = limit_threads(smk.threads)
     logger.info("rule %s, wildcards %s, %d thread(s)", smk.rule, dict(smk.wildcards.items()), n)
+    import tradeoff
+
+    logger.info("package tradeoff from %s", Path(tradeoff.__file__).parent)
