@@ -12,7 +12,12 @@ import pytest
 from tradeoff import io
 from tradeoff.data import balanced_subset_indices
 from tradeoff.stages.saliency import judge_indices
-from tradeoff.stages.saliency_tables import CLAIM_COLUMNS, linear_claims, write_tables
+from tradeoff.stages.saliency_tables import (
+    CLAIM_COLUMNS,
+    linear_claims,
+    wilson_interval,
+    write_tables,
+)
 
 
 def test_judge_trains_on_the_half_no_studied_model_saw() -> None:
@@ -87,6 +92,8 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     assert jt.loc[jt["recipe"] == "linf", "judged_target_given_success"].tolist() == pytest.approx([2 / 3, 2 / 3])
     assert jt.loc[jt["recipe"] == "standard", "judged_target_given_success"].item() == 0.25
     assert set(jt["judge_architecture"]) == {"mlp"}
+    assert (jt["judged_target_ci95_low"] <= jt["judged_target"]).all()
+    assert (jt["judged_target"] <= jt["judged_target_ci95_high"]).all()
     summ = pd.read_csv(out.alignment_summary)
     assert summ.loc[(summ["recipe"] == "linf") & (summ["score"] == "energy_on_mask"), "n"].item() == 8
     md = Path(out.claims_md).read_text()
@@ -97,3 +104,14 @@ def test_linear_claims_need_a_robust_fit() -> None:
     acc = pd.DataFrame({"digits": "3-vs-7", "eps_train": [0.0, 0.0], "eps_test": [0.0, 0.1],
                         "accuracy": [0.9, 0.2], "n_nonzero": [10, 10]})
     assert linear_claims(acc) == []
+
+
+def test_wilson_interval_matches_scipy() -> None:
+    from scipy.stats import binomtest
+
+    k, n = np.array([0, 5, 10, 81, 203]), np.array([10, 10, 10, 100, 270])
+    lo, hi = wilson_interval(k, n)
+    for i in range(len(k)):
+        ci = binomtest(int(k[i]), int(n[i])).proportion_ci(confidence_level=0.95, method="wilson")
+        assert (lo[i], hi[i]) == pytest.approx((ci.low, ci.high), abs=1e-9)
+    np.testing.assert_allclose([lo[1], hi[1]], [0.2365931, 0.7634069], atol=1e-6)  # by hand: p = 1/2

@@ -68,6 +68,16 @@ def linear_claims(acc: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = 1.959963984540054) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (95 % by default) of a binomial share: how far the judge's share can
+    move by chance with this many examples (treating them as independent)."""
+    k, m = np.asarray(successes, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    p = k / m
+    centre = (p + z * z / (2 * m)) / (1 + z * z / m)
+    half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / (1 + z * z / m)
+    return centre - half, centre + half
+
+
 def write_tables(alignment: list[str], large_eps: list[str], filters: list[str], judges: list[str], linear: str,
                  out: Any, *, objectives: dict[str, str]) -> pd.DataFrame:
     """The merged saliency tables and the claims table; returns the claims."""
@@ -88,6 +98,8 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
     given = fooled.groupby(["recipe", "size", "seed"], sort=True)["judged_target"].mean()
     jt["judged_target_given_success"] = [given.get((r, n, s), np.nan) for r, n, s in
                                          zip(jt["recipe"], jt["size"], jt["seed"], strict=True)]
+    lo, hi = wilson_interval(jt["judged_target"].to_numpy() * jt["n_examples"].to_numpy(), jt["n_examples"].to_numpy())
+    jt["judged_target_ci95_low"], jt["judged_target_ci95_high"] = lo, hi
     jt["judge_architecture"] = [judge_info[int(s)]["architecture"] for s in jt["seed"]]
     jt["judge_clean_accuracy"] = [judge_info[int(s)]["clean_accuracy"] for s in jt["seed"]]
     jt["judge_n_train"] = [judge_info[int(s)]["n_train"] for s in jt["seed"]]
