@@ -444,6 +444,13 @@ def load_weights(
 
     ``model_name=None`` builds the architecture the file's metadata names (the file is read once).
     """
+    return load_weights_and_metadata(model_name, path, device=device)[0]
+
+
+def load_weights_and_metadata(
+    model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu"
+) -> tuple[torch.nn.Module, dict[str, str]]:
+    """:func:`load_weights` and the file's user metadata, from one read of the file."""
     from tradeoff.models import build_model
 
     tensors, meta = _read_weights(path)
@@ -456,4 +463,4 @@ def load_weights(
     model = build_model(model_name)
     _check_state_dict(Path(path), f"model ({model_name})", model.state_dict(), tensors)
     model.load_state_dict(tensors, strict=True)
-    return model.to(device).eval()
+    return model.to(device).eval(), meta

@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tradeoff.attacks import NORMS, PGDResult, _check, eval_mode
+from tradeoff.attacks import NORMS, PGDResult, _check, _l2, eval_mode
 
 __all__ = [
     "ENGINES",
@@ -170,10 +170,6 @@ def make_fast_optimizer(
 
 
 # --------------------------------------------------------------------------- shared math
-
-
-def _l2(t: torch.Tensor) -> torch.Tensor:
-    return t.flatten(1).norm(p=2, dim=1).view(-1, *([1] * (t.dim() - 1)))
 
 
 class _Ball:

@@ -48,7 +48,7 @@ rule saliency_extract:
         gpu=mnist_gpus(),
     params:
         spec=saliency_extract_params(),
-        device=MNIST["device"] if MNIST else "cpu",
+        device=MNIST["device"],
         code=CODE["saliency"],
     script:
         "../scripts/saliency_extract.py"

@@ -16,8 +16,9 @@ from tradeoff.published import PUBLISHED
 KEY = ["recipe", "size", "attack", "norm", "eps", "steps", "restarts", "device", "precision"]
 
 
-def merge_eval(tables: list[str], sanity: list[str], merged: str, summary: str, sanity_out: str) -> None:
-    """One tidy table of every model's accuracies; mean and standard deviation over seeds; sanity checks."""
+def merge_eval(tables: list[str], sanity: list[str], merged: str, summary: str, sanity_out: str) -> pd.DataFrame:
+    """One tidy table of every model's accuracies; mean and standard deviation over seeds; sanity
+    checks. Returns the summary it wrote."""
     df = pd.concat([pd.read_csv(p) for p in tables], ignore_index=True)
     df = df.sort_values(["recipe", "size", "seed", "attack", "norm", "eps", "steps", "restarts"], kind="stable",
                         ignore_index=True, na_position="first")
@@ -31,6 +32,7 @@ def merge_eval(tables: list[str], sanity: list[str], merged: str, summary: str, 
         s = json.loads(Path(path).read_text())
         rows.append({k: v for k, v in s.items() if not isinstance(v, (list, dict))})
     io.write_csv(pd.DataFrame(rows).sort_values(["recipe", "size", "seed"], ignore_index=True), sanity_out)
+    return summ
 
 
 def _ours(summary: pd.DataFrame, recipe: str, size: int, attack: str, steps: int | None,
@@ -138,10 +140,10 @@ def mnist_claims(summary: pd.DataFrame, recipes: pd.DataFrame) -> pd.DataFrame:
 def write_tables(tables: list[str], sanity: list[str], out: Any, *, recipes: list[dict[str, Any]],
                  compare: dict[str, str], size: int) -> None:
     """All MNIST tables: merged, summary, sanity, the recipes' settings, the paper comparison, claims."""
-    merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
+    summ = merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
     io.write_csv(pd.DataFrame(recipes), out.recipes)
     paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size)
-    claims = mnist_claims(pd.read_csv(out.summary), pd.DataFrame(recipes))
+    claims = mnist_claims(summ, pd.DataFrame(recipes))
     io.write_csv(claims, out.claims)
     with io.atomic_path(out.claims_md) as tmp:
         tmp.write_text(claims_markdown(claims))

@@ -25,7 +25,7 @@ import torch
 
 from tradeoff import io
 from tradeoff import saliency as sal
-from tradeoff.checkpoints import load_weights, read_weights_metadata, save_weights
+from tradeoff.checkpoints import load_weights, load_weights_and_metadata, save_weights
 from tradeoff.data import MnistData, balanced_subset_indices, load_npz
 from tradeoff.training import TrainConfig, resolve_device, train
 
@@ -50,10 +50,6 @@ def judge_indices(y_train: np.ndarray, size: int, seed: int) -> tuple[np.ndarray
     return models, judge
 
 
-def _images(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(x).unsqueeze(1).float().div_(255)
-
-
 def train_judge(data: str, weights: str, history: str, *, size: int, seed: int, judge: dict[str, Any],
                 device: str, precision: str, checkpoint_dir: str | None = None) -> None:
     """Train the judge of seed ``seed`` (see the module docstring) and record its clean accuracy."""
@@ -64,8 +60,8 @@ def train_judge(data: str, weights: str, history: str, *, size: int, seed: int, 
                       device=device, precision=precision)
     log.info("judge %s on %d training images disjoint from the studied models' %d (seed %d)",
              cfg.model, len(idx), size, seed)
-    model, records = train(cfg, _images(mnist.x_train[idx]), torch.from_numpy(mnist.y_train[idx]),
-                           checkpoint_dir=checkpoint_dir, log=log)
+    x, y = torch.from_numpy(sal.as_images(mnist.x_train[idx])), torch.from_numpy(mnist.y_train[idx])
+    model, records = train(cfg, x, y, checkpoint_dir=checkpoint_dir, log=log)
     clean = float(np.mean(sal.predict(model, mnist.x_test) == mnist.y_test))
     log.info("judge clean test accuracy %.4f", clean)
     dev = resolve_device(device)
@@ -78,8 +74,7 @@ def train_judge(data: str, weights: str, history: str, *, size: int, seed: int, 
                   history)
 
 
-def _check_model(weights: str, recipe: str, size: int, seed: int) -> None:
-    meta = read_weights_metadata(weights)
+def _check_model(weights: str, meta: dict[str, str], recipe: str, size: int, seed: int) -> None:
     got = (meta.get("recipe"), meta.get("size"), meta.get("seed"))
     if got != (recipe, str(size), str(seed)):
         raise ValueError(f"{weights}: holds recipe/size/seed {got}, expected {(recipe, str(size), str(seed))}")
@@ -98,9 +93,9 @@ def extract(data: str, weights: str, judge_weights: str, out: Any, *, recipe: st
     """Gradients + alignment, large-eps examples + judge, filters of one model; ``out`` has
     ``arrays`` (.npz), ``alignment``, ``large_eps``, ``filters`` (.csv)."""
     dev = resolve_device(device)
-    _check_model(weights, recipe, size, seed)
+    model, meta = load_weights_and_metadata(None, weights, device=dev)
+    _check_model(weights, meta, recipe, size, seed)
     mnist: MnistData = load_npz(data)
-    model = load_weights(None, weights, device=dev)
     judge = load_weights(None, judge_weights, device=dev)
     train_idx, _ = judge_indices(mnist.y_train, size, seed)
     mean_image = sal.as_images(mnist.x_train[train_idx]).mean(0)

@@ -22,12 +22,9 @@ KINDS = ("gradients", "alignment", "large_eps", "interpolation", "filters", "jud
          "linear_accuracy")
 
 
-def _arrays(paths: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
-    out = {}
-    for p in paths:
-        with np.load(p) as z:
-            out[p] = {k: z[k] for k in z.files}
-    return out
+def _load(path: str) -> dict[str, np.ndarray]:
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
 
 
 def _first_per_class(y: np.ndarray) -> np.ndarray:
@@ -40,7 +37,7 @@ def saliency_figure(inputs: Any, paths: Sequence[str], *, kind: str, models: lis
     order), ``alignment``, ``judge``, ``linear_arrays``, ``linear_table``."""
     apply_style(style)
     if kind in ("gradients", "large_eps", "interpolation", "filters"):
-        arrays = dict(zip(models, _arrays(list(inputs.arrays)).values(), strict=True))
+        arrays = {m: _load(p) for m, p in zip(models, inputs.arrays, strict=True)}
         first = arrays[models[0]]
     if kind == "gradients":
         pick = _first_per_class(first["example_y"])
