@@ -17,7 +17,11 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/figures.smk"
-include: "workflow/rules/mnist.smk"
+
+
+if config.get("mnist"):
+
+    include: "workflow/rules/mnist.smk"
 
 
 if config.get("saliency"):

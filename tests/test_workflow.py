@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, dry_run_jobs, snakemake
+from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
 
 from tradeoff.provenance import module_closure
 
@@ -281,3 +281,26 @@ def test_report_builds_and_names_every_figure(tiny_run: Path) -> None:
     assert "paper_comparison.md" in html and "metrics.csv" in html
     for table in ("claims.md", "alignment_summary.csv", "judge.csv", "provenance.md"):
         assert table in html, f"{table} is not in the report"
+
+
+@pytest.mark.parametrize("drop", [("mnist", "saliency"), ("saliency",)], ids=["theory-only", "no-saliency"])
+def test_optional_sections_run_end_to_end(drop: tuple[str, ...], tmp_path: Path) -> None:
+    """The schema makes `mnist:` and `saliency:` optional: a config without them parses and runs."""
+    cfg = yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text())
+    for key in drop:
+        del cfg[key]
+    if "mnist" in cfg:  # keep the MNIST part of the run short: one recipe, one size
+        cfg["mnist"]["models"] = [{"recipes": ["standard"], "sizes": [300], "seeds": [0]}]
+        cfg["mnist"]["compare"] = {"standard": "standard"}
+    cfg["theory"]["sweeps"] = {"tradeoff": cfg["theory"]["sweeps"]["tradeoff"]}
+    cfg["theory"]["figures"]["axis_sweeps"] = []
+    config = tmp_path / "cfg.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    work = copy_workflow(tmp_path / "wf", config)
+    snakemake(work)
+    results = work / "results"
+    assert (results / "theory" / "metrics.csv").is_file()
+    assert (results / "provenance.json").is_file()
+    assert (results / "mnist").exists() == ("mnist" not in drop)
+    assert not (results / "mnist" / "saliency").exists()
+    assert not dry_run_jobs(work)  # complete: a second run has nothing to do
