@@ -1,10 +1,10 @@
 #!/usr/bin/env python
-"""Plain eager PGD training vs the engine (:mod:`tradeoff.engine`) on one device, in one run.
+"""Plain eager PGD training vs the engine (:mod:`tradeoff.adversarial.engine`) on one device, in one run.
 
 Training: the Madry MNIST recipe's iteration (PGD-``--steps`` l_inf ``--eps``, step ``--alpha``,
 Adam 1e-4, batch ``--batch``), timed for
 
-* ``eager`` -- the plain eager loop: ``tradeoff.training._train_step`` on device-resident data
+* ``eager`` -- the plain eager loop: ``tradeoff.adversarial.training._train_step`` on device-resident data
   with the CPU attack generator, exactly what ``train(engine="eager")`` runs (the baseline);
 * ``engine-eager`` -- the engine's body without a graph (device generator, fused projection);
 * ``graph`` -- the engine, one CUDA graph per iteration, fp32; ``graph-det`` the same under
@@ -55,16 +55,16 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from tradeoff.attacks import eval_mode  # noqa: E402
-from tradeoff.engine import (  # noqa: E402
+from tradeoff.adversarial.attacks import eval_mode  # noqa: E402
+from tradeoff.adversarial.engine import (  # noqa: E402
     EngineOptions,
     FastPGD,
     TrainStep,
     make_fast_optimizer,
 )
-from tradeoff.models import build_model  # noqa: E402
-from tradeoff.robust_eval import evaluate_grid, normalize_spec, predict  # noqa: E402
-from tradeoff.training import TrainConfig, _determinism, _train_step  # noqa: E402
+from tradeoff.adversarial.robust_eval import evaluate_grid, normalize_spec, predict  # noqa: E402
+from tradeoff.adversarial.training import TrainConfig, _determinism, _train_step  # noqa: E402
+from tradeoff.nets.models import build_model  # noqa: E402
 
 VIEW_OPS = {
     "aten::view", "aten::_unsafe_view", "aten::as_strided", "aten::expand", "aten::t",
@@ -138,7 +138,7 @@ def environment(dev: torch.device) -> dict[str, Any]:
 def load_data(args: argparse.Namespace) -> tuple[torch.Tensor, ...]:
     """(x_train, y_train, x_test, y_test) float in [0, 1] (N, 1, 28, 28); synthetic without MNIST."""
     if args.mnist_dir:
-        from tradeoff.data import load_mnist
+        from tradeoff.datasets.mnist import load_mnist
 
         m = load_mnist("local", path=args.mnist_dir)
         def f(a: Any) -> torch.Tensor:
@@ -163,7 +163,7 @@ def iteration_counts(model: nn.Module, batch: int, steps: int) -> dict[str, floa
     """FLOPs and bytes of one PGD-``steps`` training iteration of any conv/linear ReLU model.
 
     Forward FLOPs from the conv/linear shapes (hooks); the same accounting as
-    :func:`tradeoff.engine.madry_flops` (which it equals for the Madry CNN; tested).
+    :func:`tradeoff.adversarial.engine.madry_flops` (which it equals for the Madry CNN; tested).
     """
     flops, act = 0.0, 0
 
@@ -623,7 +623,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           "ratio": base["ms_per_iter"] / best["ms_per_iter"]}
     if not args.skip_eval:
         if args.weights:
-            from tradeoff.checkpoints import load_weights
+            from tradeoff.nets.checkpoints import load_weights
 
             model = load_weights(None, args.weights, device=dev).eval()
         else:

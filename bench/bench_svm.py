@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark ``tradeoff.svm.RobustSVC`` against cvxpy + Clarabel on the paper's model.
+"""Benchmark ``tradeoff.theory.svm.RobustSVC`` against cvxpy + Clarabel on the paper's model.
 
 Data: Tsipras et al. (2019), ``y = +-1``; ``x1 = y`` w.p. ``p`` else ``-y``;
 ``x2..x_{d+1} ~ N(eta y, 1)`` with ``eta = eta_units / sqrt(d)``. For each training budget
@@ -8,7 +8,7 @@ Data: Tsipras et al. (2019), ``y = +-1``; ``x1 = y`` w.p. ``p`` else ``-y``;
 ``--repeats`` times (median wall time reported); the general-purpose solver (cvxpy epigraph
 formulation, Clarabel interior point) is run once, in a forked child process with a
 wall-clock limit. Both solutions are scored with the same exact objective
-(:func:`tradeoff.svm.robust_hinge_objective`). If the reference solver exceeds its limit,
+(:func:`tradeoff.theory.svm.robust_hinge_objective`). If the reference solver exceeds its limit,
 that is reported and (unless ``--fallback-n 0``) both solvers are compared on a smaller
 instance, labelled as such (``--fallback-always``: compare on it in any case).
 
@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from tradeoff.svm import RobustSVC, robust_hinge_objective
+from tradeoff.theory.svm import RobustSVC, robust_hinge_objective
 
 Array = NDArray[np.float64]
 

@@ -3,10 +3,10 @@
 
 The issue-5 proofs: the 100k-iteration Madry recipe (``linf-0.3``) and the fast recipe
 (``madry-fast``) of ``config/paper.yaml``, each trained from scratch on the full MNIST with
-``tradeoff.training.train`` (engine ``auto``: the CUDA-graph engine on a GPU), checkpointing as
+``tradeoff.adversarial.training.train`` (engine ``auto``: the CUDA-graph engine on a GPU), checkpointing as
 the pipeline does. ``seconds_to_final_checkpoint`` runs from this process's start (imports, data
 loading, graph capture included) to ``train`` returning, which is after its final checkpoint is
-written. Then the model is evaluated on the test set with ``tradeoff.robust_eval.evaluate_grid``
+written. Then the model is evaluated on the test set with ``tradeoff.adversarial.robust_eval.evaluate_grid``
 (clean, each ``--pgd STEPSxRESTARTS``, optionally AutoAttack), and with ``--check-eager`` the
 same PGD again on the plain fp32 reference (``engine="eager"``) to show the fast attack is not
 weaker. Everything lands in ``--out``: ``train.log``, ``weights.safetensors``, ``summary.json``.
@@ -43,10 +43,11 @@ sys.path.insert(0, str(REPO / "src"))
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from tradeoff.checkpoints import save_weights  # noqa: E402
+from tradeoff.adversarial.robust_eval import evaluate_grid  # noqa: E402
+from tradeoff.adversarial.training import TrainConfig, train  # noqa: E402
 from tradeoff.config import mnist_recipes  # noqa: E402
-from tradeoff.robust_eval import evaluate_grid  # noqa: E402
-from tradeoff.training import TrainConfig, resolve_device, train  # noqa: E402
+from tradeoff.nets.checkpoints import save_weights  # noqa: E402
+from tradeoff.nets.device import resolve_device
 
 
 def load(args: argparse.Namespace) -> tuple[torch.Tensor, ...]:
@@ -61,7 +62,7 @@ def load(args: argparse.Namespace) -> tuple[torch.Tensor, ...]:
             return x.clamp(0, 1), y
 
         return (*synth(args.synthetic), *synth(args.eval_n))
-    from tradeoff.data import balanced_subset_indices, load_mnist
+    from tradeoff.datasets.mnist import balanced_subset_indices, load_mnist
 
     m = load_mnist("local", path=args.mnist_dir)
 

@@ -18,10 +18,10 @@ import time
 import numpy as np
 import torch
 
-from tradeoff import saliency as sal
-from tradeoff.data import load_mnist
+from tradeoff.adversarial.training import TrainConfig, train
+from tradeoff.datasets.mnist import load_mnist
+from tradeoff.saliency import analysis as sal
 from tradeoff.stages.saliency import judge_indices
-from tradeoff.training import TrainConfig, train
 
 ROBUST = {
     "linf-0.3": dict(objective="pgd", norm="linf", eps=0.3, alpha=0.15, steps=5),

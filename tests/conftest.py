@@ -110,7 +110,7 @@ def synthetic_model() -> torch.nn.Module:
     """A SmallCNN trained briefly on the synthetic task: partly, not fully, robust to small attacks."""
     import torch.nn.functional as F
 
-    from tradeoff.models import build_model
+    from tradeoff.nets.models import build_model
 
     torch.manual_seed(0)
     net = build_model("small")

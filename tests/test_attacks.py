@@ -1,4 +1,4 @@
-"""Tests for tradeoff.attacks, on a SmallCNN trained briefly on a synthetic 10-class task."""
+"""Tests for tradeoff.adversarial.attacks, on a SmallCNN trained briefly on a synthetic 10-class task."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from conftest import synthetic
 from torch import nn
 
-from tradeoff.attacks import FGSM, PGD, eval_mode, fgsm, pgd, pgd_with_info
-from tradeoff.models import build_model
+from tradeoff.adversarial.attacks import FGSM, PGD, eval_mode, fgsm, pgd, pgd_with_info
+from tradeoff.nets.models import build_model
 
 torch.set_num_threads(1)
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from tradeoff.checkpoints import (
+from tradeoff.nets.checkpoints import (
     CheckpointError,
     load_checkpoint,
     load_weights,
@@ -20,7 +20,7 @@ from tradeoff.checkpoints import (
     save_checkpoint,
     save_weights,
 )
-from tradeoff.models import build_model
+from tradeoff.nets.models import build_model
 
 torch.set_num_threads(1)
 

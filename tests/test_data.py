@@ -1,4 +1,4 @@
-"""Tests for tradeoff.data: IDX reading/validation, sources, npz caching, nested subsets."""
+"""Tests for tradeoff.datasets.mnist: IDX reading/validation, sources, npz caching, nested subsets."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tradeoff import data as D
-from tradeoff.data import (
+from tradeoff.datasets import mnist as D
+from tradeoff.datasets.mnist import (
     DataError,
     MnistData,
     balanced_subset_indices,

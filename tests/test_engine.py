@@ -1,4 +1,4 @@
-"""The fast engine (tradeoff.engine): same math as the reference on the CPU; GPU checks with CUDA.
+"""The fast engine (tradeoff.adversarial.engine): same math as the reference on the CPU; GPU checks with CUDA.
 
 CPU tests: the engine's eager training step equals ``training._train_step`` (bit for bit with the
 reference projection, to float rounding with the fused one), FastPGD equals
@@ -25,8 +25,8 @@ import pytest
 import torch
 from conftest import synthetic
 
-from tradeoff.attacks import pgd, pgd_with_info
-from tradeoff.engine import (
+from tradeoff.adversarial.attacks import pgd, pgd_with_info
+from tradeoff.adversarial.engine import (
     EngineOptions,
     FastPGD,
     TrainStep,
@@ -34,9 +34,9 @@ from tradeoff.engine import (
     make_fast_optimizer,
     resolve_engine,
 )
-from tradeoff.models import build_model
-from tradeoff.robust_eval import evaluate_grid, sanity_checks
-from tradeoff.training import TrainConfig, _train_step, config_hash, train
+from tradeoff.adversarial.robust_eval import evaluate_grid, sanity_checks
+from tradeoff.adversarial.training import TrainConfig, _train_step, config_hash, train
+from tradeoff.nets.models import build_model
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests for tradeoff.models."""
+"""Tests for tradeoff.nets.models."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from tradeoff.models import MLP, MODEL_NAMES, MadryCNN, SmallCNN, build_model, count_parameters
+from tradeoff.nets.models import MLP, MODEL_NAMES, MadryCNN, SmallCNN, build_model, count_parameters
 
 torch.set_num_threads(1)
 

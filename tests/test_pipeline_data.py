@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, snakemake
 
-from tradeoff.data import load_npz
+from tradeoff.datasets.mnist import load_npz
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from tradeoff import plots
-from tradeoff.evaluation import METRIC_COLUMNS, evaluate_linear, validate_metrics
-from tradeoff.theory import (
+from tradeoff.plots import theory as plots
+from tradeoff.theory.evaluation import METRIC_COLUMNS, evaluate_linear, validate_metrics
+from tradeoff.theory.model import (
     averaging_classifier,
     eta_abs,
     sample,

@@ -1,4 +1,4 @@
-"""Tests for tradeoff.robust_eval, on a SmallCNN trained briefly on a synthetic 10-class task."""
+"""Tests for tradeoff.adversarial.robust_eval, on a SmallCNN trained briefly on a synthetic 10-class task."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import torch
 from conftest import synthetic
 from torch import nn
 
-from tradeoff.models import build_model
-from tradeoff.robust_eval import (
+from tradeoff.adversarial.robust_eval import (
     accuracy,
     evaluate_grid,
     normalize_spec,
     predict,
     sanity_checks,
 )
+from tradeoff.nets.models import build_model
 
 torch.set_num_threads(1)
 

@@ -33,12 +33,12 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from tradeoff import linear_mnist as lin
-from tradeoff import plots_saliency as ps
-from tradeoff import saliency as sal
-from tradeoff.data import balanced_subset_indices, load_mnist
-from tradeoff.models import build_model
-from tradeoff.training import TrainConfig, train
+from tradeoff.adversarial.training import TrainConfig, train
+from tradeoff.datasets.mnist import balanced_subset_indices, load_mnist
+from tradeoff.nets.models import build_model
+from tradeoff.plots import saliency as ps
+from tradeoff.saliency import analysis as sal
+from tradeoff.saliency import linear as lin
 
 # fixed before the first run (see module docstring); do not tune
 ALIGN_CORR_MARGIN = 0.10

@@ -1,4 +1,4 @@
-"""Tests of tradeoff.svm: RobustSVC against sklearn's SVC (eps = 0) and an independent cvxpy solve."""
+"""Tests of tradeoff.theory.svm: RobustSVC against sklearn's SVC (eps = 0) and an independent cvxpy solve."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tradeoff.svm import RobustSVC, _optimal_intercept, dual_norm, robust_hinge_objective
+from tradeoff.theory.svm import RobustSVC, _optimal_intercept, dual_norm, robust_hinge_objective
 
 Array = NDArray[np.float64]
 

@@ -1,5 +1,5 @@
 """Theorems 2.1 and 2.2 of Tsipras et al. (2019) on fitted (robust) linear SVMs, with exact
-population accuracies (:func:`tradeoff.theory.population_accuracy`)."""
+population accuracies (:func:`tradeoff.theory.model.population_accuracy`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
 
-from tradeoff import theory as T
-from tradeoff.evaluation import FIT_COLUMNS, evaluate_linear, validate_metrics, weight_share_x1
-from tradeoff.svm import RobustSVC, robust_hinge_objective
+from tradeoff.theory import model as T
+from tradeoff.theory.evaluation import (
+    FIT_COLUMNS,
+    evaluate_linear,
+    validate_metrics,
+    weight_share_x1,
+)
+from tradeoff.theory.svm import RobustSVC, robust_hinge_objective
 
 EPS_TEST = [0.0, 2.0, 3.0]  # units; l_inf 2 units = 2 eta, the budget of Theorem 2.1
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from numpy.typing import NDArray
 
-from tradeoff import theory as T
-from tradeoff.evaluation import (
+from tradeoff.theory import model as T
+from tradeoff.theory.evaluation import (
     METRIC_COLUMNS,
     dual_norm,
     empirical_accuracy,

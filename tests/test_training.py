@@ -17,9 +17,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tradeoff.attacks import pgd
-from tradeoff.checkpoints import CheckpointError
-from tradeoff.training import TrainConfig, config_hash, resolve_device, trades_attack, train
+from tradeoff.adversarial.attacks import pgd
+from tradeoff.adversarial.training import TrainConfig, config_hash, trades_attack, train
+from tradeoff.nets.checkpoints import CheckpointError
+from tradeoff.nets.device import resolve_device
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ CHILD = textwrap.dedent(
     import json, sys, time
     import numpy as np, torch
     torch.set_num_threads(1)
-    from tradeoff.training import TrainConfig, train
+    from tradeoff.adversarial.training import TrainConfig, train
 
     cfg = TrainConfig.from_dict(json.loads(sys.argv[1]))
     x = torch.from_numpy(np.load(sys.argv[2], allow_pickle=False))
@@ -116,9 +117,9 @@ def test_resume_after_sigkill_is_bit_identical(data, reference, tmp_path, caplog
     left = sorted(p.name for p in run_dir.glob("epoch-*"))
     assert "epoch-000001.safetensors" in left and "epoch-000003.safetensors" not in left, left
 
-    with caplog.at_level(logging.INFO, logger="tradeoff.training"):
+    with caplog.at_level(logging.INFO, logger="tradeoff.adversarial.training"):
         model, history = train(CFG, *data, checkpoint_dir=ckdir,
-                               log=logging.getLogger("tradeoff.training"))
+                               log=logging.getLogger("tradeoff.adversarial.training"))
     assert "resuming from" in caplog.text and "epoch-00000" in caplog.text
     _assert_same_weights(model, reference[0])
     assert _science(history) == _science(reference[1])
@@ -128,8 +129,8 @@ def test_new_config_starts_fresh_finished_run_resumes_corruption_is_reported(tmp
     x, y = _random_data(64, seed=3)
     a = TrainConfig(model="mlp", lr=1e-3, batch_size=16, epochs=2, device="cpu")
     b = TrainConfig(**{**a.to_dict(), "lr": 2e-3})
-    log = logging.getLogger("tradeoff.training")
-    with caplog.at_level(logging.INFO, logger="tradeoff.training"):
+    log = logging.getLogger("tradeoff.adversarial.training")
+    with caplog.at_level(logging.INFO, logger="tradeoff.adversarial.training"):
         model_a, hist_a = train(a, x, y, checkpoint_dir=tmp_path, log=log)
         caplog.clear()
         _, hist_b = train(b, x, y, checkpoint_dir=tmp_path, log=log)
@@ -196,7 +197,7 @@ def test_config_validation():
 
 def test_trades_attack_stays_in_ball_and_raises_kl():
     torch.manual_seed(0)
-    from tradeoff.models import build_model
+    from tradeoff.nets.models import build_model
 
     model = build_model("mlp").eval()
     x = _random_data(16)[0].float().unsqueeze(1) / 255

@@ -52,16 +52,16 @@ def test_every_rule_logs_and_compute_rules_benchmark() -> None:
 
 def test_stage_code_hashes_cover_exactly_the_modules_used() -> None:
     fit = module_closure("tradeoff.stages.fit")
-    assert "tradeoff.svm" in fit and "tradeoff.plots" not in fit
-    assert "tradeoff.svm" not in module_closure("tradeoff.stages.evaluate")
-    assert "tradeoff.svm" not in module_closure("tradeoff.stages.sample")
+    assert "tradeoff.theory.svm" in fit and "tradeoff.plots.theory" not in fit
+    assert "tradeoff.theory.svm" not in module_closure("tradeoff.stages.evaluate")
+    assert "tradeoff.theory.svm" not in module_closure("tradeoff.stages.sample")
     figures = module_closure("tradeoff.stages.figures")
-    assert "tradeoff.plots" in figures and "tradeoff.svm" not in figures
+    assert "tradeoff.plots.theory" in figures and "tradeoff.theory.svm" not in figures
     # the linear SVMs of App. E use the SVM; gradients, large-eps examples and their figures do not
-    assert "tradeoff.svm" in module_closure("tradeoff.stages.saliency_linear")
+    assert "tradeoff.theory.svm" in module_closure("tradeoff.stages.saliency_linear")
     for stage in ("saliency", "saliency_figures", "saliency_tables"):
-        assert "tradeoff.svm" not in module_closure(f"tradeoff.stages.{stage}"), stage
-    assert "tradeoff.attacks" not in module_closure("tradeoff.stages.saliency_linear")
+        assert "tradeoff.theory.svm" not in module_closure(f"tradeoff.stages.{stage}"), stage
+    assert "tradeoff.adversarial.attacks" not in module_closure("tradeoff.stages.saliency_linear")
 
 
 def test_tiny_run_outputs(tiny_run: Path) -> None:
@@ -127,7 +127,7 @@ def test_tiny_mnist_outputs(tiny_run: Path) -> None:
         assert f"mnist_{name}.png" in figures and f"mnist_{name}.pdf" in figures
     # checkpoints live outside the declared outputs; final weights load without pickle
     assert list((tiny_run / "resources" / "checkpoints" / "mnist").rglob("epoch-*.safetensors"))
-    from tradeoff.checkpoints import load_weights
+    from tradeoff.nets.checkpoints import load_weights
 
     load_weights("small", tiny_run / "results/mnist/models/linf-0.3/n~1000/seed~0/weights.safetensors")
 

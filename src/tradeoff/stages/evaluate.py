@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tradeoff import io, theory
-from tradeoff.evaluation import METRIC_COLUMNS, evaluate_linear, validate_metrics
-from tradeoff.stages.sample import load_split
+from tradeoff import io
+from tradeoff.theory import model as theory
+from tradeoff.theory.evaluation import METRIC_COLUMNS, evaluate_linear, validate_metrics
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def evaluate_sweep(samples: list[str], fits: list[str], output: str, *, sweep: s
         p, d, eta = float(first["p"]), int(first["d"]), float(first["eta"])
         with np.load(sample_path) as data:
             for seed in seeds:
-                X, y = load_split(data, "test", seed)
+                X, y = theory.load_split(data, "test", seed)
                 n_train = int(data[f"y_train_{seed}"].shape[0])
                 common = dict(sweep=sweep, p=p, eta=eta, seed=seed, eps_test=eps_test, test_norms=test_norms,
                               n_train=n_train)

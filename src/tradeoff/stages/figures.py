@@ -11,15 +11,9 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 
-from tradeoff import plots  # noqa: E402
-
-
-def apply_style(style: dict[str, Any]) -> None:
-    """Seaborn context and palette, and the PNG resolution, from config's ``plots`` section."""
-    sns.set_theme(context=style["context"], style="whitegrid", palette=style["palette"])
-    matplotlib.rcParams["savefig.dpi"] = style["dpi"]
+from tradeoff.plots import theory as plots  # noqa: E402
+from tradeoff.plots.style import apply_style  # noqa: E402
 
 
 def theory_figure(metrics: str, paths: Sequence[str], *, kind: str, eps_test: float, style: dict[str, Any]) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from tradeoff import io, theory
-from tradeoff.stages.sample import load_split
-from tradeoff.svm import RobustSVC, robust_hinge_objective
+from tradeoff import io
+from tradeoff.theory import model as theory
+from tradeoff.theory.svm import RobustSVC, robust_hinge_objective
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def fit_one(X: np.ndarray, y: np.ndarray, *, C: float, norm: str, eps_abs: float
     else:
         est = RobustSVC(C=C, eps=eps_abs, norm=norm, tol=tol, max_iter=max_iter).fit(X, y)
         w, b = est.coef_.ravel().astype(float), float(est.intercept_[0])
-        info = {"solver": "tradeoff.svm.RobustSVC", "n_iter": int(est.n_iter_),
+        info = {"solver": "tradeoff.theory.svm.RobustSVC", "n_iter": int(est.n_iter_),
                 "duality_gap": float(est.duality_gap_)}
     info.update(
         coef=w.tolist(),
@@ -49,7 +49,7 @@ def fit_point(samples: str, output: str, *, slug: str, p: float, d: int, eta: fl
     fits = []
     with np.load(samples) as data:
         for seed in seeds:
-            X, y = load_split(data, "train", seed)
+            X, y = theory.load_split(data, "train", seed)
             info = fit_one(X, y, C=C, norm=norm, eps_abs=eps_abs, tol=tol, max_iter=max_iter)
             info["seed"] = seed
             log.info("seed %d: objective %.6g in %.2f s (%s, %d iterations)", seed, info["objective"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from tradeoff.data import load_mnist, save_npz
+from tradeoff.datasets.mnist import load_mnist, save_npz
 
 log = logging.getLogger(__name__)
 

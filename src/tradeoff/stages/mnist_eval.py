@@ -11,10 +11,10 @@ import pandas as pd
 import torch
 
 from tradeoff import io
-from tradeoff.checkpoints import load_weights
-from tradeoff.data import balanced_subset_indices, load_npz
-from tradeoff.robust_eval import evaluate_grid, sanity_checks
-from tradeoff.training import resolve_device
+from tradeoff.adversarial.robust_eval import evaluate_grid, sanity_checks
+from tradeoff.datasets.mnist import balanced_subset_indices, load_npz
+from tradeoff.nets.checkpoints import load_weights
+from tradeoff.nets.device import resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from tradeoff import plots_mnist
-from tradeoff.stages.figures import apply_style
+from tradeoff.plots import mnist as plots_mnist
+from tradeoff.plots.style import apply_style
 
 
 def mnist_figure(summary: str, recipes: str, paths: Sequence[str], *, kind: str, frontier: dict[str, Any],

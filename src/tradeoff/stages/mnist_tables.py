@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from tradeoff import io
+from tradeoff.adversarial.published import PUBLISHED
 from tradeoff.claims import CLAIM_COLUMNS, claims_markdown
-from tradeoff.published import PUBLISHED
 
 KEY = ["recipe", "size", "attack", "norm", "eps", "steps", "restarts", "device", "precision"]
 

@@ -10,9 +10,10 @@ from typing import Any
 import torch
 
 from tradeoff import io
-from tradeoff.checkpoints import save_weights
-from tradeoff.data import balanced_subset_indices, load_npz
-from tradeoff.training import TrainConfig, resolve_device, train
+from tradeoff.adversarial.training import TrainConfig, train
+from tradeoff.datasets.mnist import balanced_subset_indices, load_npz
+from tradeoff.nets.checkpoints import save_weights
+from tradeoff.nets.device import resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,11 @@ import pandas as pd
 import torch
 
 from tradeoff import io
-from tradeoff import saliency as sal
-from tradeoff.checkpoints import load_weights, load_weights_and_metadata, save_weights
-from tradeoff.data import MnistData, balanced_subset_indices, load_npz
-from tradeoff.training import TrainConfig, resolve_device, train
+from tradeoff.adversarial.training import TrainConfig, train
+from tradeoff.datasets.mnist import MnistData, balanced_subset_indices, load_npz
+from tradeoff.nets.checkpoints import load_weights, load_weights_and_metadata, save_weights
+from tradeoff.nets.device import resolve_device
+from tradeoff.saliency import analysis as sal
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Images come from each studied model's ``arrays.npz`` (its first seed); nothing here computes
 science beyond picking which stored images to show and the straight-line interpolation of
-:func:`tradeoff.saliency_rules.interpolate` (a display of the stored end points).
+:func:`tradeoff.saliency.rules.interpolate` (a display of the stored end points).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from tradeoff import plots_saliency as ps
-from tradeoff.saliency_rules import interpolate
-from tradeoff.stages.figures import apply_style
+from tradeoff.plots import saliency as ps
+from tradeoff.plots.style import apply_style
+from tradeoff.saliency.rules import interpolate
 
 KINDS = ("gradients", "alignment", "large_eps", "interpolation", "filters", "judge", "linear_weights",
          "linear_accuracy")

@@ -7,8 +7,8 @@ import logging
 import pandas as pd
 
 from tradeoff import io
-from tradeoff import linear_mnist as lin
-from tradeoff.data import load_npz
+from tradeoff.datasets.mnist import load_npz
+from tradeoff.saliency import linear as lin
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ import zlib
 
 import numpy as np
 
-from tradeoff import io, theory
+from tradeoff import io
+from tradeoff.theory import model as theory
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,3 @@ def sample_point(output: str, *, slug: str, p: float, d: int, eta: float, n_trai
         arrays[f"y_test_{seed}"] = y[n_train:].astype(np.int8)
         log.info("seed %d: %d train, %d test examples, d=%d, p=%g, eta=%g/sqrt(d)", seed, n_train, n_test, d, p, eta)
     io.write_npz(output, **arrays)
-
-
-def load_split(samples: np.lib.npyio.NpzFile, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One seed's split ('train' or 'test') as float64 features and {-1,+1} labels."""
-    try:
-        X = samples[f"X_{split}_{seed}"].astype(np.float64)
-        y = samples[f"y_{split}_{seed}"].astype(np.int64)
-    except KeyError as err:
-        raise ValueError(f"{getattr(samples, 'fid', samples)}: no {split} split for seed {seed}") from err
-    return X, y

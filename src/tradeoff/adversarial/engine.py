@@ -1,7 +1,7 @@
 """The fast step functions: adversarial-training iterations and PGD evaluation, graph-captured on CUDA.
 
-A faster implementation of the *same* recipe as :mod:`tradeoff.training` and
-:mod:`tradeoff.attacks` (same start distribution, step rule, projection, eval-mode attack,
+A faster implementation of the *same* recipe as :mod:`tradeoff.adversarial.training` and
+:mod:`tradeoff.adversarial.attacks` (same start distribution, step rule, projection, eval-mode attack,
 update), built for the regime where the GPU waits on the host: the Madry CNN at batch 50 does
 about 116 GFLOP per PGD-40 iteration but launches some 1,600 kernels, so a plain eager loop is
 bound by per-op host overhead, not arithmetic.
@@ -22,7 +22,7 @@ What the engine does differently from the reference code, and why:
   step, so the trajectory is the recipe's. A ragged batch (the last of an epoch, when the batch
   size does not divide the training set) runs the same body eagerly.
 * **PGD evaluation** (:class:`FastPGD`): one restart (``steps + 1`` passes with keep-best
-  scoring, as :func:`tradeoff.attacks.pgd`) is one graph, replayed once per restart with fresh
+  scoring, as :func:`tradeoff.adversarial.attacks.pgd`) is one graph, replayed once per restart with fresh
   noise; smaller batches are padded to the captured size (padding rows are never read back and
   do not draw noise), so a whole evaluation needs one capture per attack setting.
 * **Fewer kernels per step** (``fused_projection``, default on): for l_inf the step and the
@@ -32,10 +32,10 @@ What the engine does differently from the reference code, and why:
   ``fused_projection=False`` the engine's eager path reproduces the reference bit for bit on the
   CPU (tested). For TRADES' projection (``min``/``max`` only) the fused form is exact.
 * **Optional bf16 autocast and channels_last** (``EngineOptions``). bf16 is CUDA-only and
-  refused on the CPU, as in :mod:`tradeoff.training`.
+  refused on the CPU, as in :mod:`tradeoff.adversarial.training`.
 
 On the CPU every class runs the same body eagerly (no graph, no device generator needed), so
-the CPU path is testable; :mod:`tradeoff.training` keeps its own reference loop for ``engine:
+the CPU path is testable; :mod:`tradeoff.adversarial.training` keeps its own reference loop for ``engine:
 eager``/``auto`` on the CPU, so CPU results are unchanged by this module.
 """
 
@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tradeoff.attacks import NORMS, PGDResult, _check, _l2, eval_mode
+from tradeoff.adversarial.attacks import NORMS, PGDResult, _check, _l2, eval_mode
 
 __all__ = [
     "ENGINES",
@@ -156,7 +156,7 @@ def make_fast_optimizer(
 ) -> torch.optim.Optimizer:
     """The recipe's optimizer, built to be captured: Adam ``capturable`` (``fused`` on CUDA).
 
-    On the CPU this is the plain optimizer (what :mod:`tradeoff.training` builds).
+    On the CPU this is the plain optimizer (what :mod:`tradeoff.adversarial.training` builds).
     """
     params = list(model.parameters())
     if name == "adam":
@@ -175,7 +175,7 @@ def make_fast_optimizer(
 class _Ball:
     """Start, step and projection of one batch, with eps/alpha as 0-dim device tensors.
 
-    Formulas are those of :mod:`tradeoff.attacks` (``fused=False``) or the fused l_inf form.
+    Formulas are those of :mod:`tradeoff.adversarial.attacks` (``fused=False``) or the fused l_inf form.
     """
 
     def __init__(self, x: torch.Tensor, norm: str, eps: torch.Tensor, alpha: torch.Tensor,
@@ -273,7 +273,7 @@ def _side_stream_warmup(device: torch.device) -> Iterator[None]:
 
 
 class Recipe(Protocol):
-    """The fields of :class:`tradeoff.training.TrainConfig` a training step reads."""
+    """The fields of :class:`tradeoff.adversarial.training.TrainConfig` a training step reads."""
 
     objective: str
     norm: str
@@ -293,7 +293,7 @@ class TrainStep:
     round trip; a CPU one works too). Call ``step(idx, scale)`` with ``idx`` a device int64
     tensor of batch indices and ``scale`` the eps warm-up factor; ``totals()`` gives the summed
     loss, clean-correct and adversarial-correct counts since ``reset_totals()`` (device tensors).
-    Semantics per objective: :func:`tradeoff.training._train_step`.
+    Semantics per objective: :func:`tradeoff.adversarial.training._train_step`.
     """
 
     def __init__(
@@ -481,7 +481,7 @@ class TrainStep:
         return x_adv.detach()
 
     def _trades(self, x: torch.Tensor, noise: Sequence[torch.Tensor]) -> torch.Tensor:
-        """TRADES' inner maximisation (:func:`tradeoff.training.trades_attack`)."""
+        """TRADES' inner maximisation (:func:`tradeoff.adversarial.training.trades_attack`)."""
         with torch.no_grad(), self._autocast():
             p_nat = F.softmax(self._forward(x).float(), dim=1)
         with torch.no_grad():
@@ -505,7 +505,7 @@ class TrainStep:
 
 
 class FastPGD:
-    """Untargeted PGD with restarts and keep-best, as :func:`tradeoff.attacks.pgd_with_info`.
+    """Untargeted PGD with restarts and keep-best, as :func:`tradeoff.adversarial.attacks.pgd_with_info`.
 
     Every iterate (the start included) of every restart is scored and, per example, the strongest
     kept (a misclassified point beats a correct one, then the higher cross-entropy), so an

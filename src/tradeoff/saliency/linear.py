@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from tradeoff.images import SIDE, _labels, as_images
-from tradeoff.svm import RobustSVC
+from tradeoff.datasets.images import SIDE, _labels, as_images
+from tradeoff.theory.svm import RobustSVC
 
 __all__ = ["LinearFits", "box_robust_margins", "box_worst_case", "digit_pair", "fit_linear_classifiers",
            "linear_accuracy"]
@@ -129,7 +129,7 @@ def fit_linear_classifiers(
     tol: float = 1e-4,
     max_iter: int = 5000,
 ) -> LinearFits:
-    """Fit :class:`tradeoff.svm.RobustSVC` (l_inf threat by default) for each training eps.
+    """Fit :class:`tradeoff.theory.svm.RobustSVC` (l_inf threat by default) for each training eps.
 
     ``eps_train`` gets 0 (the standard soft-margin SVM) prepended if absent; ``X``/``y`` as from
     :func:`digit_pair`. Accuracies on the test pair are exact l_inf accuracies (box-aware and

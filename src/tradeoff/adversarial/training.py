@@ -27,7 +27,7 @@ Choices, stated once:
   on for the run (warn-only; on CUDA also cuDNN deterministic and ``CUBLAS_WORKSPACE_CONFIG``).
 * **Engine.** ``engine`` picks the implementation of the same recipe: ``eager`` is the loop
   below (``_train_step``: ``attacks.pgd``, a CPU attack generator), ``graph`` is
-  :class:`tradeoff.engine.TrainStep` (device-resident data, device attack generator, one CUDA
+  :class:`tradeoff.adversarial.engine.TrainStep` (device-resident data, device attack generator, one CUDA
   graph per iteration, capturable fused Adam; on the CPU the same body runs eagerly), ``auto``
   (default) is ``graph`` on CUDA and ``eager`` on the CPU, so CPU runs are unchanged. The two
   draw their random starts from different generators, so their runs differ like two seeds do;
@@ -35,7 +35,7 @@ Choices, stated once:
   never resume the other). With ``deterministic=False`` the graph engine also turns on cuDNN
   autotuning.
 * **Checkpoints** go to ``checkpoint_dir/<config hash[:16]>/epoch-NNNNNN.safetensors`` (see
-  :mod:`tradeoff.checkpoints`) at the end of every epoch (or at most every
+  :mod:`tradeoff.nets.checkpoints`) at the end of every epoch (or at most every
   ``checkpoint_interval_s``); the newest ``keep_checkpoints`` are kept.
   The hash covers the config (device resolved) and a fingerprint of the training data, so a run
   resumes only from its own checkpoints; a different config or dataset starts fresh in its own
@@ -64,12 +64,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tradeoff.attacks import pgd
-from tradeoff.checkpoints import load_checkpoint, save_checkpoint
-from tradeoff.engine import ENGINES, EngineOptions, TrainStep, make_fast_optimizer, resolve_engine
-from tradeoff.models import MODEL_NAMES, build_model
+from tradeoff.adversarial.attacks import pgd
+from tradeoff.adversarial.engine import (
+    ENGINES,
+    EngineOptions,
+    TrainStep,
+    make_fast_optimizer,
+    resolve_engine,
+)
+from tradeoff.nets.checkpoints import load_checkpoint, save_checkpoint
+from tradeoff.nets.device import resolve_device
+from tradeoff.nets.models import MODEL_NAMES, build_model
 
-__all__ = ["OBJECTIVES", "TrainConfig", "config_hash", "resolve_device", "trades_attack", "train"]
+__all__ = ["OBJECTIVES", "TrainConfig", "config_hash", "trades_attack", "train"]
 
 OBJECTIVES = ("standard", "pgd", "trades")
 _CKPT_GLOB = "epoch-*.safetensors"
@@ -173,16 +180,6 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"TrainConfig: unknown keys {unknown}; valid: {sorted(known)}")
         return cls(**d)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA if available, else CPU; asking for CUDA without one is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available")
-    return dev
 
 
 def _prepare_data(
@@ -366,7 +363,7 @@ def train(
     per epoch; a tqdm bar is shown only if ``progress`` and stderr is a TTY. Without
     ``checkpoint_dir`` nothing is written. Seeds (or restores) the global torch RNG.
     """
-    log = log or logging.getLogger("tradeoff.training")
+    log = log or logging.getLogger("tradeoff.adversarial.training")
     device = resolve_device(cfg.device)
     if cfg.precision == "bf16" and device.type != "cuda":
         raise ValueError("precision 'bf16' is supported on CUDA only (autocast); "

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from tradeoff.theory import NORMS, dual_norm, eps_unit, population_accuracy
-from tradeoff.theory import eta_abs as _eta_abs
+from tradeoff.theory.model import NORMS, dual_norm, eps_unit, population_accuracy
+from tradeoff.theory.model import eta_abs as _eta_abs
 
 __all__ = [
     "BASELINES",
@@ -138,10 +138,10 @@ def evaluate_linear(
     """Tidy rows (columns :data:`METRIC_COLUMNS`) for one linear classifier on one test set.
 
     One row per ``(test_norm, eps_test)``; ``eps_test``/``eps_train`` in units
-    (:func:`tradeoff.theory.eps_unit`), ``eta`` in units of ``1/sqrt(d)``, ``d = X.shape[1] - 1``.
+    (:func:`tradeoff.theory.model.eps_unit`), ``eta`` in units of ``1/sqrt(d)``, ``d = X.shape[1] - 1``.
     ``accuracy_test`` is the exact worst-case accuracy on ``(X, y)`` (:func:`empirical_accuracy`),
     ``accuracy_population`` the exact one over D(p, eta, d)
-    (:func:`tradeoff.theory.population_accuracy`). Baselines: ``n_train`` is free (0 by default),
+    (:func:`tradeoff.theory.model.population_accuracy`). Baselines: ``n_train`` is free (0 by default),
     ``C`` and ``objective`` stay NaN.
     """
     w_arr = np.asarray(w, dtype=np.float64).ravel()
@@ -251,7 +251,7 @@ def validate_metrics(df: pd.DataFrame) -> pd.DataFrame:
     bad(pd.Series(~np.isclose(num["eta_abs"], eta_a, rtol=1e-9, atol=1e-12)), "eta_abs != eta / sqrt(d)")
 
     def unit(norms: pd.Series) -> NDArray[np.float64]:
-        # one budget unit is eta_abs under either threat model (tradeoff.theory.eps_unit); none: 0
+        # one budget unit is eta_abs under either threat model (tradeoff.theory.model.eps_unit); none: 0
         return np.where(norms.isin(NORMS).to_numpy(), eta_a, 0.0)
 
     bad(

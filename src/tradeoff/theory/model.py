@@ -224,3 +224,13 @@ def theorem_2_1_bound(standard_accuracy: ArrayLike, p: float) -> FloatOrArray:
     if p == 1.0:
         return _out(np.ones_like(acc))
     return _out(np.minimum(1.0, p / (1.0 - p) * (1.0 - acc)))
+
+
+def load_split(samples: np.lib.npyio.NpzFile, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One seed's split ('train' or 'test') as float64 features and {-1,+1} labels."""
+    try:
+        X = samples[f"X_{split}_{seed}"].astype(np.float64)
+        y = samples[f"y_{split}_{seed}"].astype(np.int64)
+    except KeyError as err:
+        raise ValueError(f"{getattr(samples, 'fid', samples)}: no {split} split for seed {seed}") from err
+    return X, y

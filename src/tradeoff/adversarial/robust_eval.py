@@ -6,9 +6,9 @@ example survives only if every iterate of every restart leaves it correct. Each 
 fresh generator seeded with ``seed`` and the same batches, so entries that differ only in ``steps``
 (with an explicit ``alpha``) or ``restarts`` are nested: more never reports higher accuracy.
 
-``engine`` (auto, eager, graph): PGD runs on :class:`tradeoff.engine.FastPGD` (one CUDA graph per
+``engine`` (auto, eager, graph): PGD runs on :class:`tradeoff.adversarial.engine.FastPGD` (one CUDA graph per
 restart, same starts and semantics) when it resolves to ``graph`` (``auto``: on CUDA), else on
-:func:`tradeoff.attacks.pgd`; the CPU path is unchanged. FGSM and AutoAttack always use their own
+:func:`tradeoff.adversarial.attacks.pgd`; the CPU path is unchanged. FGSM and AutoAttack always use their own
 code. The fast attack runs at the precision of an enclosing ``torch.autocast`` (fp32 or bf16).
 """
 
@@ -22,8 +22,16 @@ import pandas as pd
 import torch
 from torch import nn
 
-from tradeoff.attacks import NORMS, Model, PGDResult, eval_mode, fgsm, pgd, pgd_with_info
-from tradeoff.engine import EngineOptions, FastPGD, autocast_precision, resolve_engine
+from tradeoff.adversarial.attacks import (
+    NORMS,
+    Model,
+    PGDResult,
+    eval_mode,
+    fgsm,
+    pgd,
+    pgd_with_info,
+)
+from tradeoff.adversarial.engine import EngineOptions, FastPGD, autocast_precision, resolve_engine
 
 __all__ = [
     "ATTACKS",

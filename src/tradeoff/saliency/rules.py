@@ -1,7 +1,7 @@
 """The numpy-only part of Section 4: the alignment scores' names, the thresholding-filter rule and the
 straight path from an image to its large-eps example (figures use these without torch).
 
-Re-exported by :mod:`tradeoff.saliency`, whose docstring states the conventions.
+Re-exported by :mod:`tradeoff.saliency.analysis`, whose docstring states the conventions.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from tradeoff.plots import PathLike, save_figure  # noqa: E402
+from tradeoff.plots.style import PathLike, save_figure  # noqa: E402
 
 
 def _clean(summary: pd.DataFrame) -> pd.DataFrame:

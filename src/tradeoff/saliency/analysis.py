@@ -1,14 +1,14 @@
 """Paper Section 4 ("unexpected benefits of adversarial robustness") on MNIST, as pure functions.
 
 Everything here takes arrays / models and returns arrays, dataclasses or tidy DataFrames; nothing
-reads or writes files (the pipeline does that, :mod:`tradeoff.plots_saliency` draws).
+reads or writes files (the pipeline does that, :mod:`tradeoff.plots.saliency` draws).
 
 Conventions, stated once:
 
 * **Images** are ``(N, 1, 28, 28)`` (or ``(N, 28, 28)``) floats in [0, 1]; uint8 input is divided
   by 255. Labels are ints in 0..9. Models map such images to logits; every function that runs a
   model puts it in eval mode and restores each submodule's own train/eval flag afterwards
-  (:func:`tradeoff.attacks.eval_mode`), and works on the model's device.
+  (:func:`tradeoff.adversarial.attacks.eval_mode`), and works on the model's device.
 * **Loss gradients** (:func:`input_gradients`): ``d CE(f(x_i), y_i) / d x_i`` per image, i.e. the
   gradient of each image's own cross-entropy (the loss the paper's Fig. 2 shows).
 * **Alignment scores** (:func:`alignment_scores`), per image, with ``g`` its gradient and ``x`` the
@@ -30,7 +30,7 @@ Conventions, stated once:
     either vector is 0.
 
 * **Large-eps examples** (:func:`large_eps_examples`): targeted l2 PGD
-  (:func:`tradeoff.attacks.pgd_with_info` with ``targeted=True, keep_best=True,
+  (:func:`tradeoff.adversarial.attacks.pgd_with_info` with ``targeted=True, keep_best=True,
   random_start=False``): per (image, target) the iterate classified as the target with the lowest
   target cross-entropy (or, if none is, the lowest-loss iterate). Every returned point lies in the
   l2 ball of radius ``eps`` around its image and in the [0, 1] box.
@@ -39,7 +39,7 @@ Conventions, stated once:
   examples it labels as their target (the paper's "the examples look like the target class",
   measured instead of eyeballed).
 * **Thresholding filters** (:func:`thresholding_filters`): see its docstring for the rule.
-* **Linear classifiers on MNIST** (paper App. E): in :mod:`tradeoff.linear_mnist`.
+* **Linear classifiers on MNIST** (paper App. E): in :mod:`tradeoff.saliency.linear`.
 """
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.ndimage import binary_dilation
 from torch import nn
 
-from tradeoff.attacks import eval_mode, pgd_with_info
-from tradeoff.images import N_CLASSES, SIDE, _labels, as_images
-from tradeoff.saliency_rules import (
+from tradeoff.adversarial.attacks import eval_mode, pgd_with_info
+from tradeoff.datasets.images import N_CLASSES, SIDE, _labels, as_images
+from tradeoff.saliency.rules import (
     ALIGNMENT_SCORES,
     filter_table,
     interpolate,

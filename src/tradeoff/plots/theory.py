@@ -1,6 +1,6 @@
 """Figures for the theory half. They read the tidy metrics table
-(:data:`tradeoff.evaluation.METRIC_COLUMNS`) and draw; they compute no science (only selections,
-reshaping, and means/standard deviations over seeds; theory curves come from :mod:`tradeoff.theory`).
+(:data:`tradeoff.theory.evaluation.METRIC_COLUMNS`) and draw; they compute no science (only selections,
+reshaping, and means/standard deviations over seeds; theory curves come from :mod:`tradeoff.theory.model`).
 
 Every function writes each of ``paths`` (format from the suffix, e.g. ``.png`` and ``.pdf``)
 atomically: to a temporary file in the same folder, then ``os.replace``. Figures are built with
@@ -11,9 +11,7 @@ A selection with no rows raises ``ValueError`` (a misconfigured sweep should fai
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Final
 
 import matplotlib
@@ -28,9 +26,9 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from tradeoff.evaluation import FIT_COLUMNS  # noqa: E402
-from tradeoff.io import atomic_path  # noqa: E402
-from tradeoff.theory import theorem_2_1_bound  # noqa: E402
+from tradeoff.plots.style import PathLike, save_figure  # noqa: E402
+from tradeoff.theory.evaluation import FIT_COLUMNS  # noqa: E402
+from tradeoff.theory.model import theorem_2_1_bound  # noqa: E402
 
 __all__ = [
     "BOUND_GID",
@@ -43,7 +41,6 @@ __all__ = [
     "save_figure",
 ]
 
-PathLike = str | os.PathLike[str]
 
 BOUND_GID: Final = "theorem-2.1-bound"
 """``gid`` of every Theorem 2.1 bound line drawn by :func:`plot_bound` (one per p)."""
@@ -71,26 +68,6 @@ _CLASSIFIER_TEXT: Final = {
 
 # ----------------------------------------------------------------------------------------------
 # helpers
-
-
-def save_figure(fig: Figure, paths: Sequence[PathLike]) -> None:
-    """Write ``fig`` to every path (format from its suffix) via a temporary file and ``os.replace``."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    if not paths:
-        raise ValueError("no output paths given")
-    for path in map(Path, paths):
-        fmt = path.suffix.lstrip(".").lower()
-        if not fmt:
-            raise ValueError(f"output path {path} has no suffix to tell the format")
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            fig.savefig(fh, format=fmt, bbox_inches="tight", dpi=_dpi())
-
-
-def _dpi() -> float:
-    """PNG resolution: matplotlib's ``savefig.dpi`` when the caller set a number (config ``plots.dpi``)."""
-    dpi = matplotlib.rcParams["savefig.dpi"]
-    return float(dpi) if isinstance(dpi, (int, float)) else 150.0
 
 
 @contextlib.contextmanager

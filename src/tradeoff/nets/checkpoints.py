@@ -407,7 +407,7 @@ def load_checkpoint(
 def save_weights(model: torch.nn.Module, path: PathLike, metadata: Mapping[str, str]) -> Path:
     """Atomically write ``model``'s ``state_dict`` to a safetensors file with string ``metadata``.
 
-    ``metadata["architecture"]`` (the :func:`tradeoff.models.build_model` name) is required.
+    ``metadata["architecture"]`` (the :func:`tradeoff.nets.models.build_model` name) is required.
     """
     meta = {str(k): v for k, v in metadata.items()}
     if not meta.get("architecture"):
@@ -451,7 +451,7 @@ def load_weights_and_metadata(
     model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu"
 ) -> tuple[torch.nn.Module, dict[str, str]]:
     """:func:`load_weights` and the file's user metadata, from one read of the file."""
-    from tradeoff.models import build_model
+    from tradeoff.nets.models import build_model
 
     tensors, meta = _read_weights(path)
     model_name = model_name or meta.get("architecture") or ""

@@ -1,11 +1,11 @@
 """Figures for paper Section 4 on MNIST: saliency, large-eps examples, filters, linear classifiers.
 
 Every function takes plain data (arrays keyed by model name, or the tidy tables of
-:mod:`tradeoff.saliency`) and output ``paths`` (format from each suffix), draws a
+:mod:`tradeoff.saliency.analysis`) and output ``paths`` (format from each suffix), draws a
 :class:`matplotlib.figure.Figure` (no pyplot state), writes it with
-:func:`tradeoff.plots.save_figure` (atomic) and returns it. Nothing is computed beyond display
+:func:`tradeoff.plots.style.save_figure` (atomic) and returns it. Nothing is computed beyond display
 scaling, except that :func:`plot_first_layer_filters` applies the stated thresholding rule
-(:func:`tradeoff.saliency_rules.thresholding_filters`) to mark filters.
+(:func:`tradeoff.saliency.rules.thresholding_filters`) to mark filters.
 
 Display conventions: images in grey, black = 0, white = 1. Gradients and filter weights in a
 diverging map (``RdBu_r``: blue negative, white zero, red positive) with limits symmetric about
@@ -32,8 +32,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from numpy.typing import ArrayLike, NDArray  # noqa: E402
 
-from tradeoff.plots import PathLike, save_figure  # noqa: E402
-from tradeoff.saliency_rules import ALIGNMENT_SCORES, thresholding_filters  # noqa: E402
+from tradeoff.plots.style import PathLike, save_figure  # noqa: E402
+from tradeoff.saliency.rules import ALIGNMENT_SCORES, thresholding_filters  # noqa: E402
 
 __all__ = [
     "DIVERGING_CMAP",
@@ -142,7 +142,7 @@ def plot_alignment(
     table: pd.DataFrame, paths: Sequence[PathLike], *, scores: Sequence[str] = ALIGNMENT_SCORES
 ) -> Figure:
     """Distribution of per-image alignment scores per model (violins with inner box), one panel
-    per score; ``table`` as :func:`tradeoff.saliency.alignment_table` (several models concatenated).
+    per score; ``table`` as :func:`tradeoff.saliency.analysis.alignment_table` (several models concatenated).
     ``energy_on_mask`` panels also show the chance level (mean ``mask_area_fraction``) as a line.
     """
     missing = {"model", "score", "value"} - set(table.columns)
@@ -224,7 +224,7 @@ def plot_interpolation(
     strips: Mapping[str, ArrayLike], paths: Sequence[PathLike], *, title: str | None = None
 ) -> Figure:
     """One row per model: ``strips[model]`` is ``(n_steps, ...)`` images from
-    :func:`tradeoff.saliency.interpolate` (original at t = 0, adversarial example at t = 1)."""
+    :func:`tradeoff.saliency.analysis.interpolate` (original at t = 0, adversarial example at t = 1)."""
     _require(strips, "interpolation strips")
     rows = {name: _stack(s) for name, s in strips.items()}
     n = max(len(s) for s in rows.values())
@@ -288,7 +288,7 @@ def plot_first_layer_filters(
     min_threshold: float = 0.3,
 ) -> Figure:
     """First-layer filters side by side per model; thresholding filters (rule of
-    :func:`tradeoff.saliency_rules.thresholding_filters` with ``dominance``, ``min_threshold``) are
+    :func:`tradeoff.saliency.rules.thresholding_filters` with ``dominance``, ``min_threshold``) are
     framed in black and their threshold ``-b / w_max`` written under them.
 
     ``filters[model] = (weights (C_out, C_in, k, k), biases (C_out,))``; only input channel 0 is
@@ -356,7 +356,7 @@ def plot_linear_weights(weights: Mapping[str, ArrayLike], paths: Sequence[PathLi
 
 def plot_linear_accuracy(accuracy: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
     """Exact accuracy against the test eps (l_inf in the [0, 1] box), one line per training eps;
-    ``accuracy`` as :attr:`tradeoff.saliency.LinearFits.accuracy`."""
+    ``accuracy`` as :attr:`tradeoff.saliency.analysis.LinearFits.accuracy`."""
     missing = {"eps_train", "eps_test", "accuracy"} - set(accuracy.columns)
     if missing:
         raise ValueError(f"accuracy table lacks columns {sorted(missing)}")
