@@ -33,5 +33,5 @@ PY
     )
     sed "s#^#$cfg #" "$work/../manifest.txt" >> "$out/manifest.all"
 done
-sort -k2 "$out/manifest.all" > "$out/manifest.txt"; rm -f "$out/manifest.all" "$out/manifest.txt.tmp"
+sort -k1,1 -k3 "$out/manifest.all" > "$out/manifest.txt"; rm -f "$out/manifest.all" "$out/manifest.txt.tmp"
 echo "manifest: $out/manifest.txt ($(wc -l < "$out/manifest.txt") files)"
