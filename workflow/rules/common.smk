@@ -1,4 +1,5 @@
 # Helpers shared by the workflow's stage files: config validation, the job grid, params, code hashes.
+import os
 import re
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from tradeoff.config import (  # noqa: E402
     sweep_test_norms,
     validate_config,
 )
+from tradeoff.datasets.mnist import DataError, find_idx_files  # noqa: E402
 from tradeoff.provenance import code_hash  # noqa: E402
 
 try:
@@ -90,6 +92,11 @@ def stage_outputs():
         + (mnist_outputs() if MNIST else [])
         + (saliency_outputs() if SALIENCY else [])
     )
+
+
+def mnist_data_files():
+    """The data the provenance manifest hashes: MNIST's source files and the validated npz."""
+    return (mnist_source_files() + ["results/mnist/data.npz"]) if MNIST else []
 
 
 def final_tables():
@@ -211,12 +218,37 @@ def mnist_outputs():
     return tables + [f"results/figures/mnist_{k}.{ext}" for k in kinds for ext in ("png", "pdf")]
 
 
+SHIPPED_MNIST = os.path.relpath(REPO / "data" / "mnist")
+
+
+def mnist_source_folder():
+    """The folder the IDX sources read: the project's data/mnist (shipped) or the config's path."""
+    data = MNIST["data"]
+    return SHIPPED_MNIST if data["source"] == "shipped" else data.get("path")
+
+
+def mnist_source_files():
+    """The IDX files the data rule reads, as its inputs: a changed or replaced file re-runs the data
+    rule and everything after it. Missing files stop the run here, naming what was looked for."""
+    if MNIST["data"]["source"] not in ("shipped", "local"):
+        return []
+    try:
+        files = find_idx_files(mnist_source_folder())
+    except DataError as err:
+        hint = ""
+        if MNIST["data"]["source"] == "shipped":
+            hint = " (the project ships them in data/mnist; or set mnist.data.source to local or download)"
+        raise WorkflowError(f"mnist.data: {err}{hint}") from None
+    return sorted(str(p) for pair in files.values() for p in pair)
+
+
 def mnist_data_params():
     data = MNIST["data"]
     return canonical(
         {
             "source": data["source"],
-            "path": data.get("path"),
+            "path": mnist_source_folder(),
+            "validation": int(data.get("validation", 0)),
             "cache_dir": data.get("cache_dir", "resources/mnist"),
             "test_fraction": float(data.get("test_fraction", 0.2)),
             "split_seed": int(data.get("split_seed", 0)),

@@ -2,6 +2,8 @@
 
 
 rule mnist_data:
+    input:
+        mnist_source_files(),
     output:
         "results/mnist/data.npz",
     log:

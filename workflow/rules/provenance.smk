@@ -3,7 +3,8 @@
 
 rule provenance:
     input:
-        final_tables(),
+        tables=final_tables(),
+        data=mnist_data_files(),
     output:
         json="results/provenance.json",
         md=report(

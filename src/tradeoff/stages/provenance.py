@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from tradeoff import io
@@ -24,9 +24,20 @@ def _device() -> dict[str, Any]:
             "cpu": platform.processor() or platform.machine()}
 
 
-def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: dict[str, Any]) -> None:
-    """Write the manifest as JSON and as a Markdown summary (for the report)."""
-    digests = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in sorted(tables)}
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: dict[str, Any],
+                     data: Sequence[str] = ()) -> None:
+    """Write the manifest as JSON and as a Markdown summary (for the report). ``data``: the data
+    files the run read (MNIST's source files and the validated npz), hashed like the tables."""
+    digests = {p: _sha256(p) for p in sorted(tables)}
+    data_digests = {p: _sha256(p) for p in sorted(data)}
     mnist = config.get("mnist") or {}
     record = {
         "config_hash": config_hash(config),
@@ -37,6 +48,7 @@ def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: d
         "mnist_device": mnist.get("device"),
         "mnist_precision": mnist.get("precision"),
         "tables": digests,
+        "data": data_digests,
         "config": config,
     }
     io.write_json(record, json_out)
@@ -51,6 +63,8 @@ def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: d
         "| table | SHA-256 |",
         "| --- | --- |",
         *(f"| `{p}` | `{h}` |" for p, h in digests.items()),
+        *(["", "| data file | SHA-256 |", "| --- | --- |"] if data_digests else []),
+        *(f"| `{p}` | `{h}` |" for p, h in data_digests.items()),
     ]
     with io.atomic_path(md_out) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
