@@ -35,8 +35,10 @@ What the engine does differently from the reference code, and why:
   refused on the CPU, as in :mod:`tradeoff.adversarial.training`.
 
 On the CPU every class runs the same body eagerly (no graph, no device generator needed), so
-the CPU path is testable; :mod:`tradeoff.adversarial.training` keeps its own reference loop for ``engine:
-eager``/``auto`` on the CPU, so CPU results are unchanged by this module.
+the CPU path is testable; :mod:`tradeoff.adversarial.training` runs its reference step
+(``EagerStep``) for ``engine: eager``/``auto`` on the CPU, so CPU results are unchanged by this
+module. Both steps compute the losses of :mod:`tradeoff.adversarial.objectives`; this module only
+supplies their inner maximisation from pre-drawn noise.
 """
 
 from __future__ import annotations

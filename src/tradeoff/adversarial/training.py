@@ -25,22 +25,26 @@ Choices, stated once:
   bit for bit on the CPU for a fixed thread count (set by the caller, e.g.
   ``runtime.limit_threads``). With ``deterministic`` (default) torch's deterministic algorithms are
   on for the run (warn-only; on CUDA also cuDNN deterministic and ``CUBLAS_WORKSPACE_CONFIG``).
-* **Engine.** ``engine`` picks the implementation of the same recipe: ``eager`` is the loop
-  below (``_train_step``: ``attacks.pgd``, a CPU attack generator), ``graph`` is
-  :class:`tradeoff.adversarial.engine.TrainStep` (device-resident data, device attack generator, one CUDA
-  graph per iteration, capturable fused Adam; on the CPU the same body runs eagerly), ``auto``
-  (default) is ``graph`` on CUDA and ``eager`` on the CPU, so CPU runs are unchanged. The two
-  draw their random starts from different generators, so their runs differ like two seeds do;
-  the resolved engine is part of the config hash when it is not ``eager`` (checkpoints of one
-  never resume the other). With ``deterministic=False`` the graph engine also turns on cuDNN
-  autotuning.
+* **One loop, two steps.** :func:`train` reads: build (seeded model, optimizer, generators),
+  resume or start, run epochs, checkpoint, report. Each iteration calls ``step.step(idx, scale)``
+  of a :class:`tradeoff.adversarial.objectives.Step`; the loss of every objective is defined once
+  in :mod:`tradeoff.adversarial.objectives`. ``engine`` picks the step: ``eager`` is
+  :class:`EagerStep` (``attacks.pgd`` as the inner attack, a CPU attack generator), ``graph`` is
+  :class:`tradeoff.adversarial.engine.TrainStep` (device-resident data, device attack generator,
+  one CUDA graph per iteration, capturable fused Adam; on the CPU the same body runs eagerly),
+  ``auto`` (default) is ``graph`` on CUDA and ``eager`` on the CPU, so CPU runs are unchanged.
+  The two draw their random starts from different generators, so their runs differ like two
+  seeds do; the resolved engine is part of the config hash when it is not ``eager``
+  (checkpoints of one never resume the other). With ``deterministic=False`` the graph engine
+  also turns on cuDNN autotuning.
 * **Checkpoints** go to ``checkpoint_dir/<config hash[:16]>/epoch-NNNNNN.safetensors`` (see
   :mod:`tradeoff.nets.checkpoints`) at the end of every epoch (or at most every
   ``checkpoint_interval_s``); the newest ``keep_checkpoints`` are kept.
   The hash covers the config (device resolved) and a fingerprint of the training data, so a run
   resumes only from its own checkpoints; a different config or dataset starts fresh in its own
   subdirectory and leaves the others alone. An unreadable newest checkpoint is an error, not a
-  silent restart.
+  silent restart; a sound checkpoint in an older checkpoint format is not damage: the run starts
+  fresh with one log line saying why, and the run's old-format checkpoints are removed.
 """
 
 from __future__ import annotations
