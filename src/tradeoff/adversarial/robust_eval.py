@@ -154,8 +154,11 @@ def _run_autoattack(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[s
 
     if not isinstance(model, nn.Module):
         raise TypeError("autoattack needs an nn.Module")
+    with torch.no_grad(), eval_mode(model):  # the class count is the model's, not a constant
+        n_classes = int(model(x[:1]).shape[1])
     aa = torchattacks.AutoAttack(model, norm={"linf": "Linf", "l2": "L2"}[s["norm"]],
-                                 eps=s["eps"], version=s["version"], n_classes=10, seed=seed)
+                                 eps=s["eps"], version=s["version"], n_classes=n_classes,
+                                 seed=seed)
     for sub in aa._autoattack.attacks:  # torchattacks builds APGD/APGDT/FAB with steps=10
         if hasattr(sub, "steps"):
             sub.steps = s["steps"]

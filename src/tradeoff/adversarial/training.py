@@ -83,6 +83,7 @@ from tradeoff.adversarial.objectives import (
     trades_attack,
     update,
 )
+from tradeoff.datasets.spec import MNIST, ImageSpec
 from tradeoff.nets.checkpoints import (
     CHECKPOINT_FORMAT,
     CheckpointFormatError,
@@ -200,15 +201,18 @@ class TrainConfig:
 
 
 def _prepare_data(
-    x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray
+    x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, spec: ImageSpec = MNIST
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N,28,28) or (N,1,28,28), uint8 or float in [0,1] -> float32 (N,1,28,28); y -> int64 (N,)."""
+    """Images of ``spec``'s shape ((N,H,W) for one channel, or (N,C,H,W)), uint8 or float in
+    [0,1] -> float32 (N,C,H,W); labels -> int64 (N,) in 0..n_classes-1."""
     x = torch.as_tensor(x)
     y = torch.as_tensor(y)
-    if x.dim() == 3:
+    if x.dim() == 3 and spec.channels == 1:
         x = x.unsqueeze(1)
-    if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28) or x.shape[0] == 0:
-        raise ValueError(f"x_train must be (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}")
+    if x.dim() != 4 or tuple(x.shape[1:]) != spec.shape or x.shape[0] == 0:
+        c, h, w = spec.shape
+        one = f"(N, {h}, {w}) or " if c == 1 else ""
+        raise ValueError(f"x_train must be {one}(N, {c}, {h}, {w}), got {tuple(x.shape)}")
     if x.dtype == torch.uint8:
         x = x.to(torch.float32) / 255.0
     elif x.is_floating_point():
@@ -223,8 +227,8 @@ def _prepare_data(
             f"got {y.dtype} {tuple(y.shape)}"
         )
     y = y.to(torch.int64)
-    if y.min() < 0 or y.max() > 9:
-        raise ValueError("y_train labels must lie in 0..9")
+    if y.min() < 0 or y.max() >= spec.n_classes:
+        raise ValueError(f"y_train labels must lie in 0..{spec.n_classes - 1}")
     return x.contiguous(), y.contiguous()
 
 
@@ -358,11 +362,12 @@ class _Run:
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
-def _build(cfg: TrainConfig, device: torch.device, engine: str, total: int) -> _Run:
+def _build(cfg: TrainConfig, device: torch.device, engine: str, total: int,
+           spec: ImageSpec) -> _Run:
     """Seed, build the model, its optimizer and the data-order and attack generators."""
     seeds = np.random.SeedSequence(cfg.seed).generate_state(3)
     torch.manual_seed(int(seeds[0]))
-    model = build_model(cfg.model).to(device)
+    model = build_model(cfg.model, spec).to(device)
     if engine == "eager":
         optimizer = _make_optimizer(cfg, model)
         attack_gen = torch.Generator().manual_seed(int(seeds[2]))
@@ -445,14 +450,46 @@ def _run_epoch(run: _Run, step: Step, n: int, bar: Any) -> dict[str, Any]:
     }
 
 
-def _checkpoint(run: _Run, run_dir: Path, run_hash: str, keep: int) -> None:
-    """Write this epoch's checkpoint; keep the newest ``keep``."""
-    save_checkpoint(run_dir / f"epoch-{run.epoch:06d}.safetensors", model=run.model,
+@dataclass(frozen=True)
+class _Saving:
+    """Where and how often train() checkpoints (``run_dir`` None: never)."""
+
+    run_dir: Path | None
+    run_hash: str
+    keep: int
+    interval_s: float
+
+
+def _checkpoint(run: _Run, saving: _Saving) -> None:
+    """Write this epoch's checkpoint; keep the newest ``saving.keep``."""
+    assert saving.run_dir is not None
+    save_checkpoint(saving.run_dir / f"epoch-{run.epoch:06d}.safetensors", model=run.model,
                     optimizer=run.optimizer, model_name=run.cfg.model, epoch=run.epoch,
                     iteration=run.iteration, generators=run.generators, metrics=run.history,
-                    config=run.cfg.to_dict(), config_hash=run_hash)
-    for old in sorted(run_dir.glob(_CKPT_GLOB))[: -max(1, keep)]:
+                    config=run.cfg.to_dict(), config_hash=saving.run_hash)
+    for old in sorted(saving.run_dir.glob(_CKPT_GLOB))[: -max(1, saving.keep)]:
         old.unlink(missing_ok=True)
+
+
+def _run_epochs(run: _Run, step: Step, n: int, saving: _Saving, log: logging.Logger,
+                progress: bool, on_epoch_end: EpochCallback | None) -> None:
+    """Epochs until the run's iterations are done: train, checkpoint when due, report."""
+    last_saved = time.monotonic()
+    bar = _progress_bar(progress, run.total, run.iteration)
+    try:
+        while run.iteration < run.total:
+            run.history.append(_run_epoch(run, step, n, bar))
+            due = (time.monotonic() - last_saved >= saving.interval_s
+                   or run.iteration >= run.total)
+            if saving.run_dir is not None and due:
+                _checkpoint(run, saving)
+                last_saved = time.monotonic()
+            _report(log, run, run.history[-1])
+            if on_epoch_end is not None:
+                on_epoch_end(run.epoch, run.history[-1])
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _report(log: logging.Logger, run: _Run, record: dict[str, Any]) -> None:
@@ -481,6 +518,7 @@ def train(
     keep_checkpoints: int = 2,
     checkpoint_interval_s: float = 0.0,
     on_epoch_end: EpochCallback | None = None,
+    dataset: ImageSpec = MNIST,
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Train per ``cfg``, checkpointing every epoch and resuming from this run's newest checkpoint.
 
@@ -494,38 +532,26 @@ def train(
     record)`` runs after that epoch's checkpoint, if any, is in place. ``log`` gets one INFO line
     per epoch; a tqdm bar is shown only if ``progress`` and stderr is a TTY. Without
     ``checkpoint_dir`` nothing is written. Seeds (or restores) the global torch RNG.
+    ``dataset``: the images' shape and class count (the model is built for them).
     """
     log = log or logging.getLogger("tradeoff.adversarial.training")
     device = resolve_device(cfg.device)
     if cfg.precision == "bf16" and device.type != "cuda":
         raise ValueError("precision 'bf16' is supported on CUDA only (autocast); "
                          "use precision='fp32' on the CPU")
-    x_cpu, y_cpu = _prepare_data(x_train, y_train)
+    x_cpu, y_cpu = _prepare_data(x_train, y_train, dataset)
     n = x_cpu.shape[0]
     run_hash = config_hash(cfg, device, x_cpu, y_cpu)
     total = cfg.iterations or cfg.epochs * math.ceil(n / cfg.batch_size)  # type: ignore[operator]
     engine = resolve_engine(cfg.engine, device)
     run_dir = Path(checkpoint_dir) / run_hash[:16] if checkpoint_dir is not None else None
+    saving = _Saving(run_dir, run_hash, keep_checkpoints, checkpoint_interval_s)
     with _determinism(cfg.deterministic, device):
         if engine == "graph" and device.type == "cuda" and not cfg.deterministic:
             torch.backends.cudnn.benchmark = True  # restored by _determinism
-        run = _build(cfg, device, engine, total)
+        run = _build(cfg, device, engine, total, dataset)
         if run_dir is not None:
             _resume_or_start(run, run_dir, run_hash, log)
         step = _make_step(run, engine, x_cpu.to(device), y_cpu.to(device), log)
-        last_saved = time.monotonic()
-        bar = _progress_bar(progress, total, run.iteration)
-        try:
-            while run.iteration < total:
-                run.history.append(_run_epoch(run, step, n, bar))
-                due = time.monotonic() - last_saved >= checkpoint_interval_s or run.iteration >= total
-                if run_dir is not None and due:
-                    _checkpoint(run, run_dir, run_hash, keep_checkpoints)
-                    last_saved = time.monotonic()
-                _report(log, run, run.history[-1])
-                if on_epoch_end is not None:
-                    on_epoch_end(run.epoch, run.history[-1])
-        finally:
-            if bar is not None:
-                bar.close()
+        _run_epochs(run, step, n, saving, log, progress, on_epoch_end)
     return run.model.eval(), run.history
