@@ -34,6 +34,7 @@ from tradeoff.adversarial.engine import (
     make_fast_optimizer,
     resolve_engine,
 )
+from tradeoff.adversarial.objectives import OBJECTIVES
 from tradeoff.adversarial.robust_eval import evaluate_grid, sanity_checks
 from tradeoff.adversarial.training import TrainConfig, _train_step, config_hash, train
 from tradeoff.nets.models import build_model
@@ -87,8 +88,8 @@ def test_resolve_engine() -> None:
         TrainConfig(iterations=1, engine="turbo")
 
 
-@pytest.mark.parametrize(("objective", "norm"), [("pgd", "linf"), ("pgd", "l2"),
-                                                 ("trades", "linf"), ("standard", "linf")])
+@pytest.mark.parametrize(("objective", "norm"), [(o, n) for o, obj in OBJECTIVES.items()
+                                                 for n in obj.norms])
 @pytest.mark.parametrize("fused", [False, True], ids=["reference-projection", "fused"])
 def test_train_step_equals_reference(data, objective, norm, fused) -> None:
     """Three steps (a ragged last batch included) from the same weights and the same starts."""

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from tradeoff.datasets.spec import DATASETS, MNIST, ImageSpec, dataset_spec
 from tradeoff.nets.models import MLP, MODEL_NAMES, MadryCNN, SmallCNN, build_model, count_parameters
 
 torch.set_num_threads(1)
@@ -69,3 +70,51 @@ def test_deterministic_under_seed(name: str) -> None:
 def test_float64() -> None:
     model = build_model("small").double()
     assert model(torch.rand(2, 1, 28, 28, dtype=torch.float64)).dtype == torch.float64
+
+
+# --- the dataset seam: shape and class count come from the dataset's ImageSpec -----------------
+
+TOY = ImageSpec("toy-rgb", channels=3, height=12, width=16, n_classes=4)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_models_take_shape_and_classes_from_the_dataset(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, TOY)
+    out = model(torch.rand(2, *TOY.shape))
+    assert out.shape == (2, TOY.n_classes) and torch.isfinite(out).all()
+    first = next(m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+    assert first.weight.shape[1] == (3 if name != "mlp" else TOY.pixels)
+    # MNIST is the default and unchanged: same modules, same initial weights under one seed
+    torch.manual_seed(1)
+    a = build_model(name).state_dict()
+    torch.manual_seed(1)
+    b = build_model(name, MNIST).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a) and a.keys() == b.keys()
+
+
+def test_image_spec_is_validated_and_registered() -> None:
+    assert DATASETS["mnist"] == MNIST and MNIST.shape == (1, 28, 28) and MNIST.n_classes == 10
+    with pytest.raises(ValueError, match="n_classes"):
+        ImageSpec("bad", 1, 28, 28, 1)
+    with pytest.raises(ValueError, match="unknown dataset 'cifar10'; valid: mnist"):
+        dataset_spec("cifar10")
+
+
+def test_training_and_images_read_the_spec() -> None:
+    from tradeoff.adversarial.training import TrainConfig, train
+    from tradeoff.datasets.images import as_images
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (24, *TOY.shape), generator=g, dtype=torch.uint8)
+    y = torch.randint(0, TOY.n_classes, (24,), generator=g)
+    cfg = TrainConfig(model="small", batch_size=8, iterations=2, lr=1e-3, device="cpu")
+    model, hist = train(cfg, x, y, dataset=TOY)
+    assert model(x[:2].float() / 255).shape == (2, 4) and hist[-1]["iteration"] == 2
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.3"):
+        train(cfg, x, y + 4, dataset=TOY)
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        train(cfg, x, y)  # RGB images are not MNIST's
+    assert as_images(x.numpy(), TOY).shape == (24, 3, 12, 16)
+    with pytest.raises(ValueError, match=r"\(N, 3, 12, 16\)"):
+        as_images(x[:, :1].numpy(), TOY)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import synthetic
+import yaml
+from conftest import REPO, synthetic
 from torch import nn
 
+from tradeoff.adversarial.attacks import pgd
 from tradeoff.adversarial.robust_eval import (
+    ATTACKS,
     accuracy,
     evaluate_grid,
     normalize_spec,
     predict,
+    run_attack,
     sanity_checks,
 )
 from tradeoff.nets.models import build_model
@@ -68,6 +72,47 @@ def test_normalize_spec() -> None:
         normalize_spec({"attack": "pgd", "norm": "l1", "eps": 1.0})
     with pytest.raises(ValueError, match="stepz"):
         normalize_spec({"attack": "pgd", "norm": "l2", "eps": 1.0, "stepz": 3})
+
+
+def test_schema_attack_enum_and_keys_equal_the_registry() -> None:
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    item = (schema["properties"]["mnist"]["properties"]["evaluation"]["properties"]["attacks"]
+            ["items"])
+    assert item["properties"]["attack"]["enum"] == list(ATTACKS)
+    assert set(item["properties"]) == set().union(*(kind.keys() for kind in ATTACKS.values()))
+
+
+def test_alpha_and_random_start_reproduce_a_published_protocol(model, data) -> None:
+    """Madry's evaluation protocol (fixed alpha 0.01, here without a random start) exactly."""
+    x, y = data
+    spec = {"attack": "pgd", "norm": "linf", "eps": 0.05, "steps": 4, "restarts": 1,
+            "alpha": 0.01, "random_start": False}
+    s = normalize_spec(spec)
+    assert s["alpha"] == 0.01 and s["random_start"] is False
+    ref = pgd(model, x, y, norm="linf", eps=0.05, alpha=0.01, steps=4, random_start=False)
+    assert torch.equal(run_attack(model, x, y, spec, engine="eager"), ref)
+    assert not torch.equal(run_attack(model, x, y, {**spec, "random_start": True},
+                                      generator=torch.Generator().manual_seed(0),
+                                      engine="eager"), ref)
+    row = evaluate_grid(model, x, y, [spec]).iloc[0]
+    assert row["alpha"] == 0.01 and not row["random_start"]
+    with torch.no_grad():
+        robust = (model(x).argmax(1) == y) & (model(ref).argmax(1) == y)
+    assert row["n_correct"] == int(robust.sum())
+    f = normalize_spec({"attack": "fgsm", "norm": "linf", "eps": 0.1, "alpha": 0.125,
+                        "random_start": True})  # FGSM-RS ("Fast is better than free")
+    assert f["alpha"] == 0.125 and f["random_start"] is True
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_every_registered_attack_runs_in_the_ball(model, data, name) -> None:
+    x, y = data[0][:8], data[1][:8]
+    spec = {"attack": name, "norm": "linf", "eps": 0.05, "steps": 2, "n_queries": 5}
+    spec = {k: v for k, v in spec.items() if k in ATTACKS[name].keys()}
+    x_adv = run_attack(model, x, y, spec, generator=torch.Generator().manual_seed(0))
+    s = normalize_spec(spec)
+    assert x_adv.shape == x.shape and x_adv.min() >= 0 and x_adv.max() <= 1
+    assert (x_adv - x).abs().max() <= s["eps"] + 1e-6
 
 
 def test_grid_rows(model, data) -> None:

@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 
 from tradeoff.adversarial.attacks import pgd
+from tradeoff.adversarial.objectives import OBJECTIVES
 from tradeoff.adversarial.training import TrainConfig, config_hash, trades_attack, train
 from tradeoff.nets.checkpoints import CheckpointError
 from tradeoff.nets.device import resolve_device
@@ -157,6 +159,48 @@ def test_new_config_starts_fresh_finished_run_resumes_corruption_is_reported(tmp
         train(a, x, y, checkpoint_dir=tmp_path)
 
 
+def _rewrite_format(path: Path, fmt: str) -> None:
+    """Rewrite a checkpoint as if an older version had written it (same tensors, other format)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), "pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    meta["tradeoff.format"] = fmt
+    save_file(tensors, str(path), metadata=meta)
+
+
+def test_checkpoint_in_older_format_starts_fresh_with_one_log_line(tmp_path, caplog):
+    x, y = _random_data(48, seed=5)
+    cfg = TrainConfig(model="mlp", lr=1e-3, batch_size=16, epochs=2, device="cpu")
+    log = logging.getLogger("tradeoff.adversarial.training")
+    model_a, hist_a = train(cfg, x, y, checkpoint_dir=tmp_path, keep_checkpoints=5)
+    (run_dir,) = tmp_path.iterdir()
+    old = sorted(run_dir.glob("epoch-*.safetensors"))
+    assert len(old) == 2
+    for p in old:
+        _rewrite_format(p, "tradeoff.checkpoint/0")
+    with caplog.at_level(logging.INFO, logger="tradeoff.adversarial.training"):
+        model_b, hist_b = train(cfg, x, y, checkpoint_dir=tmp_path, log=log)
+    why = [r.getMessage() for r in caplog.records if "format" in r.getMessage()]
+    assert len(why) == 1, why
+    assert "starting fresh" in why[0] and "'tradeoff.checkpoint/0'" in why[0]
+    assert "epoch-000002.safetensors" in why[0] and "resuming" not in caplog.text
+    assert [r["epoch"] for r in hist_b] == [1, 2]  # trained again from the start ...
+    _assert_same_weights(model_a, model_b)  # ... to the same model
+    assert _science(hist_b) == _science(hist_a)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="tradeoff.adversarial.training"):
+        train(cfg, x, y, checkpoint_dir=tmp_path, log=log)  # the new checkpoints resume
+    assert "resuming from" in caplog.text and "iteration 6 of 6" in caplog.text
+    # damage is still an error, not a restart
+    latest = sorted(run_dir.glob("epoch-*.safetensors"))[-1]
+    latest.write_bytes(latest.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated"):
+        train(cfg, x, y, checkpoint_dir=tmp_path)
+
+
 def test_iterations_are_held_fixed_and_data_forms_are_equivalent(tmp_path):
     x, y = _random_data(40, seed=4)
     cfg = TrainConfig(model="mlp", batch_size=16, iterations=7, lr=1e-3, device="cpu")
@@ -193,6 +237,14 @@ def test_config_validation():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
         assert resolve_device("auto").type == "cpu"
+
+
+def test_schema_objective_enum_equals_the_registry():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert schema["$defs"]["recipe"]["properties"]["objective"]["enum"] == list(OBJECTIVES)
+    for name, objective in OBJECTIVES.items():  # every objective trains under each of its norms
+        for norm in objective.norms:
+            TrainConfig(objective=name, norm=norm, epochs=1)
 
 
 def test_trades_attack_stays_in_ball_and_raises_kl():

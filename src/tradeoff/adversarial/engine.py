@@ -35,8 +35,10 @@ What the engine does differently from the reference code, and why:
   refused on the CPU, as in :mod:`tradeoff.adversarial.training`.
 
 On the CPU every class runs the same body eagerly (no graph, no device generator needed), so
-the CPU path is testable; :mod:`tradeoff.adversarial.training` keeps its own reference loop for ``engine:
-eager``/``auto`` on the CPU, so CPU results are unchanged by this module.
+the CPU path is testable; :mod:`tradeoff.adversarial.training` runs its reference step
+(``EagerStep``) for ``engine: eager``/``auto`` on the CPU, so CPU results are unchanged by this
+module. Both steps compute the losses of :mod:`tradeoff.adversarial.objectives`; this module only
+supplies their inner maximisation from pre-drawn noise.
 """
 
 from __future__ import annotations
@@ -44,13 +46,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tradeoff.adversarial.attacks import NORMS, PGDResult, _check, _l2, eval_mode
+from tradeoff.adversarial.attacks import PGDResult, _check, _l2, eval_mode
+from tradeoff.adversarial.objectives import (
+    Parts,
+    Recipe,
+    Step,
+    noise_kind,
+    trades_attack,
+    update,
+)
 
 __all__ = [
     "ENGINES",
@@ -272,28 +282,15 @@ def _side_stream_warmup(device: torch.device) -> Iterator[None]:
 # --------------------------------------------------------------------------- training
 
 
-class Recipe(Protocol):
-    """The fields of :class:`tradeoff.adversarial.training.TrainConfig` a training step reads."""
+class TrainStep(Step):
+    """One training iteration of ``recipe`` (any objective of :data:`OBJECTIVES`) on device data,
+    one CUDA graph per iteration on CUDA.
 
-    objective: str
-    norm: str
-    eps: float
-    alpha: float
-    steps: int
-    random_start: bool
-    trades_beta: float
-    batch_size: int
-
-
-class TrainStep:
-    """One training iteration of ``recipe`` (standard, Madry PGD or TRADES) on device data.
-
-    ``x``, ``y``: the prepared training set (float (N, 1, 28, 28) in [0, 1], int64 labels) on
-    the model's device. ``generator``: random starts (a generator on that device avoids a host
-    round trip; a CPU one works too). Call ``step(idx, scale)`` with ``idx`` a device int64
-    tensor of batch indices and ``scale`` the eps warm-up factor; ``totals()`` gives the summed
-    loss, clean-correct and adversarial-correct counts since ``reset_totals()`` (device tensors).
-    Semantics per objective: :func:`tradeoff.adversarial.training._train_step`.
+    The :class:`tradeoff.adversarial.objectives.Step` interface. ``x``, ``y``: the prepared
+    training set (float (N, C, H, W) in [0, 1], int64 labels) on the model's device.
+    ``generator``: random starts (a generator on that device avoids a host round trip; a CPU one
+    works too). The objective's loss is :mod:`tradeoff.adversarial.objectives`'; this class
+    supplies its inner maximisation from pre-drawn noise (static buffers inside the graph).
     """
 
     def __init__(
@@ -306,50 +303,26 @@ class TrainStep:
         generator: torch.Generator | None,
         options: EngineOptions | None = None,
     ) -> None:
-        self.recipe, self.model, self.optimizer = recipe, model, optimizer
+        super().__init__(recipe, model, optimizer, x, y, generator)
         self.options = options or EngineOptions()
-        self.device = x.device
         _check_device(self.options, self.device)
-        if recipe.objective not in ("standard", "pgd", "trades"):
-            raise ValueError(f"unknown objective {recipe.objective!r}")
-        if recipe.norm not in NORMS:
-            raise ValueError(f"unknown norm {recipe.norm!r}")
-        self.x, self.y, self.generator = x, y, generator
         self.batch_size = int(recipe.batch_size)
         self._memory = torch.channels_last if self.options.channels_last else None
         if self._memory is not None:
             model.to(memory_format=self._memory)
         self._forward = _forward_fn(model, self.options)
         self._autocast = _autocast_factory(self.options, self.device)
-        if recipe.objective == "trades":
-            self._kind = "trades"
-        elif recipe.objective == "pgd" and recipe.random_start:
-            self._kind = "start"
-        else:
-            self._kind = "none"
+        self._kind = noise_kind(recipe.objective, recipe.random_start)
         dev, f32 = self.device, torch.float32
         self.eps_t = torch.tensor(float(recipe.eps), dtype=f32, device=dev)
         self.alpha_t = torch.tensor(float(recipe.alpha), dtype=f32, device=dev)
         self._scale = 1.0
-        self.loss_sum = torch.zeros((), dtype=f32, device=dev)
-        self.clean = torch.zeros((), dtype=torch.int64, device=dev)
-        self.adv = torch.zeros((), dtype=torch.int64, device=dev)
         self._graph: Any = None
         self._idx: torch.Tensor | None = None
         self._noise: list[torch.Tensor] = []
         self.captured = False
 
     # -- public
-    def reset_totals(self) -> None:
-        """Zero the device accumulators (start of an epoch)."""
-        self.loss_sum.zero_()
-        self.clean.zero_()
-        self.adv.zero_()
-
-    def totals(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(summed loss, #clean correct, #adversarial correct) since the last reset (copies)."""
-        return self.loss_sum.clone(), self.clean.clone(), self.adv.clone()
-
     def set_scale(self, scale: float) -> None:
         """Set the eps warm-up factor (eps and alpha = scale * the recipe's); no re-capture."""
         if scale != self._scale:
@@ -419,50 +392,24 @@ class TrainStep:
 
     def _body(self, idx: torch.Tensor, noise: Sequence[torch.Tensor], *, set_to_none: bool
               ) -> None:
-        r, model, fwd, autocast = self.recipe, self.model, self._forward, self._autocast
         xb = self.x.index_select(0, idx)
         yb = self.y.index_select(0, idx)
         if self._memory is not None:
             xb = xb.contiguous(memory_format=self._memory)
-        n = xb.shape[0]
-        adv_correct: torch.Tensor | None = None
-        if r.objective == "standard":
-            model.train()
-            with autocast():
-                logits = fwd(xb).float()
-                loss = F.cross_entropy(logits, yb)
-            clean_correct = (logits.detach().argmax(1) == yb).sum()
-        elif r.objective == "pgd":
-            model.eval()
-            with torch.no_grad(), autocast():
-                clean_correct = (fwd(xb).argmax(1) == yb).sum()
-            x_adv = self._pgd(xb, yb, noise)
-            model.train()
-            with autocast():
-                logits = fwd(x_adv).float()
-                loss = F.cross_entropy(logits, yb)
-            adv_correct = (logits.detach().argmax(1) == yb).sum()
-        else:
-            model.eval()
-            x_adv = self._trades(xb, noise)
-            model.train()
-            with autocast():
-                logits_nat = fwd(xb).float()
-                logits_adv = fwd(x_adv).float()
-                loss_nat = F.cross_entropy(logits_nat, yb)
-                loss_rob = F.kl_div(F.log_softmax(logits_adv, dim=1),
-                                    F.softmax(logits_nat, dim=1), reduction="batchmean")
-                loss = loss_nat + r.trades_beta * loss_rob
-            clean_correct = (logits_nat.detach().argmax(1) == yb).sum()
-            adv_correct = (logits_adv.detach().argmax(1) == yb).sum()
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-        loss.backward()
-        self.optimizer.step()
-        with torch.no_grad():
-            self.loss_sum.add_(loss.detach() * n)
-            self.clean.add_(clean_correct)
-            if adv_correct is not None:
-                self.adv.add_(adv_correct)
+        parts = Parts(self.model, self._forward, self._autocast,
+                      lambda xa, ya: self._inner(xa, ya, noise), self.recipe.trades_beta)
+        out = self.objective.loss(parts, xb, yb)
+        update(self.optimizer, out.loss, set_to_none=set_to_none)
+        self._totals.add(out, xb.shape[0])
+
+    def _inner(self, x: torch.Tensor, y: torch.Tensor, noise: Sequence[torch.Tensor]
+               ) -> torch.Tensor:
+        """The objective's inner maximisation, from the pre-drawn ``noise``."""
+        if self.objective.inner == "kl":
+            return trades_attack(self._forward, x, eps=self.eps_t, alpha=self.alpha_t,
+                                 steps=self.recipe.steps, noise=noise[0],
+                                 autocast=self._autocast)
+        return self._pgd(x, y, noise)
 
     def _pgd(self, x: torch.Tensor, y: torch.Tensor, noise: Sequence[torch.Tensor]
              ) -> torch.Tensor:
@@ -478,26 +425,6 @@ class TrainStep:
             grad = torch.autograd.grad(loss, [x_adv])[0]
             with torch.no_grad():
                 x_adv = ball.advance(x_adv.detach(), grad)
-        return x_adv.detach()
-
-    def _trades(self, x: torch.Tensor, noise: Sequence[torch.Tensor]) -> torch.Tensor:
-        """TRADES' inner maximisation (:func:`tradeoff.adversarial.training.trades_attack`)."""
-        with torch.no_grad(), self._autocast():
-            p_nat = F.softmax(self._forward(x).float(), dim=1)
-        with torch.no_grad():
-            lo = (x - self.eps_t).clamp_(min=0.0)
-            hi = (x + self.eps_t).clamp_(max=1.0)
-            x_adv = x + 0.001 * noise[0]
-        for _ in range(self.recipe.steps):
-            x_adv.requires_grad_(True)
-            with torch.enable_grad(), self._autocast():
-                log_q = F.log_softmax(self._forward(x_adv).float(), dim=1)
-                loss_kl = F.kl_div(log_q, p_nat, reduction="sum")
-            grad = torch.autograd.grad(loss_kl, [x_adv])[0]
-            with torch.no_grad():
-                # min(max(z, x - eps), x + eps).clamp(0, 1) == clamp(z, lo, hi) exactly
-                x_adv = torch.clamp(torch.addcmul(x_adv.detach(), grad.sign(), self.alpha_t),
-                                    lo, hi)
         return x_adv.detach()
 
 

