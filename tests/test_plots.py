@@ -145,3 +145,44 @@ def test_empty_selection_and_bad_axis_raise(metrics: pd.DataFrame, tmp_path: Pat
     with pytest.raises(ValueError, match="no rows"):
         plots.plot_closed_form(metrics[metrics["classifier"] == "svm"], _outputs(tmp_path, "y"))
     assert not (tmp_path / "figs").exists() or not list((tmp_path / "figs").iterdir())
+
+
+def test_norm_sweep_attacks_each_robust_svm_in_its_training_norm(metrics: pd.DataFrame) -> None:
+    """The norm sweep's figure scores an l_2 robust SVM under l_2 (it used to score it under l_inf)."""
+    fits = plots.sweep_accuracies(metrics, "train_norm", 2.0)
+    assert set(fits["attack"]) == {"linf", "l2"}
+    robust = fits[fits["classifier"] == "robust_svm"]
+    assert (robust["attack"] == robust["train_norm"]).all()
+    for _, r in robust.iterrows():
+        (expected,) = metrics.loc[
+            (metrics["classifier"] == "robust_svm") & (metrics["train_norm"] == r["train_norm"])
+            & (metrics["eps_train"] == r["eps_train"]) & (metrics["p"] == r["p"]) & (metrics["d"] == r["d"])
+            & (metrics["seed"] == r["seed"]) & (metrics["n_train"] == r["n_train"])
+            & (metrics["test_norm"] == r["train_norm"]) & (metrics["eps_test"] == 2.0), "accuracy_population"]
+        assert r["accuracy_population_robust"] == expected
+    standard = fits[fits["classifier"] == "svm"]
+    assert set(standard["norm_label"]) == {"none, ℓ∞ attack", "none, ℓ2 attack"}
+    # any other axis: everything in the requested norm
+    assert set(plots.sweep_accuracies(metrics, "n_train", 2.0, "linf")["train_norm"]) == {"none", "linf"}
+
+
+def test_plot_frontier(metrics: pd.DataFrame, tmp_path: Path) -> None:
+    from tradeoff.theory.frontier import frontier_table
+
+    one = metrics[(metrics["p"] == 0.9) & (metrics["d"] == 40)]
+    fr = frontier_table(one, 2.0)
+    paths = _outputs(tmp_path, "frontier")
+    fig = plots.plot_frontier(one, fr, 2.0, paths, sweep="toy")
+    _check_files(paths)
+    _check_words(fig)
+    assert len(fig.axes) == 2  # one point x two threat models
+    for ax, norm in zip(fig.axes, ("linf", "l2"), strict=True):
+        (line,) = [ln for ln in ax.get_lines() if ln.get_gid() == plots.FRONTIER_GID]
+        f = fr[fr["test_norm"] == norm].sort_values("standard")
+        np.testing.assert_allclose(line.get_ydata(), f["robust"])  # the table, drawn as it is
+        assert [ln for ln in ax.get_lines() if ln.get_gid() == plots.BOUND_GID]
+        n_points = sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets") and c.get_label() in
+                       ("standard SVM", "robust SVM", "averaging classifier", "sign(x1)"))  # fmt: skip
+        assert n_points == len(one[(one["test_norm"] == norm) & (one["eps_test"] == 0)])
+    with pytest.raises(ValueError, match="no rows"):
+        plots.plot_frontier(one, fr, 2.0, _outputs(tmp_path, "z"), sweep="absent")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.typing import NDArray
+from scipy.special import ndtr
 
 from tradeoff.theory import model as T
 from tradeoff.theory.evaluation import (
@@ -33,11 +34,30 @@ def _se(acc: float, n: int) -> float:
 def test_units() -> None:
     assert T.eta_abs(4.0, 100) == pytest.approx(0.4)
     assert T.eps_unit("linf", 0.4, 100) == pytest.approx(0.4)
-    # one unit is eta under either norm: the l_inf and l_2 adversaries of "2 units" share radius 2*eta
-    assert T.eps_unit("l2", 0.4, 100) == pytest.approx(0.4)
+    # one unit is the norm of shifting every weak feature by eta: eta in l_inf, eta sqrt(d) in l_2
+    assert T.eps_unit("l2", 0.4, 100) == pytest.approx(4.0)
     d = 25
     shift = np.r_[0.0, np.full(d, T.eta_abs(3.0, d))]
     assert T.eps_unit("linf", T.eta_abs(3.0, d), d) == pytest.approx(np.linalg.norm(shift, ord=np.inf))
+    assert T.eps_unit("l2", T.eta_abs(3.0, d), d) == pytest.approx(np.linalg.norm(shift))
+
+
+@pytest.mark.parametrize(("d", "eta_units"), [(1, 4.0), (20, 2.0), (100, 4.0), (400, 1.5)])
+def test_averaging_classifier_is_equally_robust_under_both_norms_at_every_budget(d: int, eta_units: float) -> None:
+    """The l_2 budget unit is eta*sqrt(d): "k units" lowers the averaging classifier's margin by k*eta
+    under either threat model, so its robust accuracy is the same under both (closed form and exact)."""
+    eta = T.eta_abs(eta_units, d)
+    budgets = np.array([0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0])
+    w, b = T.averaging_classifier(d)
+    by_norm = {n: T.population_accuracy(w, b, 0.9, eta, budgets * T.eps_unit(n, eta, d), n) for n in NORMS}
+    np.testing.assert_allclose(by_norm["linf"], by_norm["l2"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(by_norm["l2"], T.averaging_accuracy_closed_form(eta, d, budgets * T.eps_unit("l2", eta, d), "l2"))
+    X, y = T.sample(0.9, eta, d, 4000, np.random.default_rng(d))
+    for k in budgets:
+        accs = {n: empirical_accuracy(w, b, X, y, float(k * T.eps_unit(n, eta, d)), n) for n in NORMS}
+        assert accs["linf"] == accs["l2"], (k, accs)
+    # at 2 units both are the paper's Pr[N(-eta, 1/d) > 0]
+    assert by_norm["l2"][budgets == 2.0][0] == pytest.approx(float(ndtr(-math.sqrt(d) * eta)), rel=1e-12)
     with pytest.raises(ValueError, match="norm"):
         T.eps_unit("l1", 0.4, 100)
     with pytest.raises(ValueError, match="d must"):
@@ -183,10 +203,12 @@ def test_paper_numbers_for_the_baselines() -> None:
             1 - T.averaging_accuracy_closed_form(eta, d, 0.0, norm)
         )  # N(eta, 1/d) -> N(-eta, 1/d)
         assert T.sign_x1_accuracy_closed_form(0.95, 1.0, norm) == 0.0
-    # the same radius 2 eta < 1 under l_2 barely moves the averaging classifier and keeps sign(x1) at p
-    assert T.averaging_accuracy_closed_form(eta, d, 2 * T.eps_unit("l2", eta, d), "l2") > 0.99
-    for norm in NORMS:
-        assert T.sign_x1_accuracy_closed_form(0.95, 2 * T.eps_unit(norm, eta, d), norm) == 0.95
+    # 2 units: l_2 radius 2 eta sqrt(d); the l_2 radius 2 eta < 1 barely moves the averaging classifier
+    assert 2 * T.eps_unit("l2", eta, d) == pytest.approx(2 * eta * np.sqrt(d))
+    assert T.averaging_accuracy_closed_form(eta, d, 2 * eta, "l2") > 0.99
+    assert T.sign_x1_accuracy_closed_form(0.95, 2 * T.eps_unit("linf", eta, d), "linf") == 0.95
+    # ... and 2 units of l_2 (radius 6 here) flip x1 as well
+    assert T.sign_x1_accuracy_closed_form(0.95, 2 * T.eps_unit("l2", eta, d), "l2") == 0.0
     w, b = T.averaging_classifier(5)
     np.testing.assert_array_equal(w, [0, 0.2, 0.2, 0.2, 0.2, 0.2])
     assert b == 0.0
@@ -324,7 +346,7 @@ def test_evaluate_linear_rows(table: pd.DataFrame) -> None:
         assert row["accuracy_population"] == pytest.approx(T.averaging_accuracy_closed_form(eta, 20, eps_abs, row["test_norm"]))
         assert abs(row["accuracy_test"] - row["accuracy_population"]) <= 4 * _se(row["accuracy_population"], 3000) + 1e-12
     rob = table[table["classifier"] == "robust_svm"].iloc[0]
-    assert rob["eps_train_abs"] == pytest.approx(2.0 * eta)  # units of eta under l_2 too
+    assert rob["eps_train_abs"] == pytest.approx(2.0 * eta * math.sqrt(20))  # l_2 units: eta sqrt(d)
     assert table.loc[table["classifier"] == "sign_x1", "w1_share"].eq(1.0).all()
     assert table.loc[table["classifier"].isin(["averaging", "sign_x1"]), ["C", "objective"]].isna().all().all()
     buf = io.StringIO()

@@ -79,10 +79,23 @@ def test_tiny_run_outputs(tiny_run: Path) -> None:
     rob = linf[linf["eps_test"] == 2].set_index(key)["accuracy_population"]
     p = pd.Series(std.index.get_level_values("p"), index=std.index)
     assert (rob <= (p / (1 - p) * (1 - std)).clip(upper=1) + 1e-9).all()
+    # ... and counted by the pipeline itself: the theory claims, with the linear frontier
+    claims = pd.read_csv(tiny_run / "results" / "theory" / "claims.csv")
+    t21 = claims[claims["claim"].str.startswith("Theorem 2.1")]
+    assert set(t21["recipe"]) == {f"sweep {s}" for s in cfg["theory"]["sweeps"]}
+    assert (t21["robust"] == 0).all() and t21["holds"].all()
+    dominance = claims[claims["claim"].str.contains("above the linear frontier")]
+    assert len(dominance) == 1 and (dominance["robust"] == 0).all() and dominance["holds"].all()
+    assert claims.loc[claims["claim"].str.contains("on or below Theorem 2.1"), "holds"].all()
+    assert (claims["paper"] == "Thm 2.2").any()
+    assert "| holds |" in (tiny_run / "results" / "theory" / "claims.md").read_text()
+    frontier = pd.read_csv(tiny_run / "results" / "theory" / "frontier.csv")
+    assert set(frontier["test_norm"]) == {"linf", "l2"} and (frontier["robust"] <= frontier["bound"] + 1e-9).all()
     for fig in (tiny_run / "results" / "figures").glob("*"):
         assert fig.stat().st_size > 1000, fig
     figures = {f.name for f in (tiny_run / "results" / "figures").iterdir()}
-    for name in ("theory_bound", "theory_eps_train", "theory_weight_share", "theory_closed_form", "theory_sweep_eta"):
+    for name in ("theory_bound", "theory_eps_train", "theory_weight_share", "theory_closed_form", "theory_sweep_eta",
+                 "theory_frontier"):
         assert {f"{name}.png", f"{name}.pdf"} <= figures
     # jobs run this copy's package, not the checkout the virtual environment's editable install names
     mnist_log = (tiny_run / "logs" / "mnist_tables.log").read_text()
@@ -231,11 +244,11 @@ def test_changing_one_eps_train_reruns_only_its_jobs(tiny_run: Path) -> None:
         jobs = dry_run_jobs(tiny_run)
     # the new eps_train's fits, the one sweep that holds them, the merged table and its figures
     assert jobs == {"theory_fit": n_points, "theory_evaluate": 1, "theory_merge": 1, "theory_figure": 4,
-                    "provenance": 1, "all": 1}
+                    "theory_frontier": 1, "theory_claims": 1, "theory_frontier_figure": 1, "provenance": 1, "all": 1}
 
 
 def test_editing_the_svm_module_reruns_only_fits_and_what_follows(tiny_run: Path) -> None:
-    svm = tiny_run / "src" / "tradeoff" / "svm.py"
+    svm = tiny_run / "src" / "tradeoff" / "theory" / "svm.py"
     with edited(svm, lambda text: text + "\n# an edit\n"):
         jobs = dry_run_jobs(tiny_run)
     robust_fits = sum(1 for f in (tiny_run / "results" / "theory" / "fits").rglob("*.json") if f.name != "svm.json")
@@ -245,11 +258,13 @@ def test_editing_the_svm_module_reruns_only_fits_and_what_follows(tiny_run: Path
     assert jobs["theory_fit"] == all_fits > robust_fits
     assert jobs["theory_evaluate"] == 2 and jobs["theory_merge"] == 1
     assert jobs["theory_figure"] == 4 and jobs["theory_sweep_figure"] == 1
+    assert jobs["theory_frontier"] == jobs["theory_claims"] == jobs["theory_frontier_figure"] == 1
 
 
 def test_editing_the_plots_module_or_style_reruns_only_figures(tiny_run: Path) -> None:
-    expected = {"theory_figure": 4, "theory_sweep_figure": 1, "mnist_figure": 4, "saliency_figure": 8, "all": 1}
-    with edited(tiny_run / "src" / "tradeoff" / "plots.py", lambda text: text + "\n# an edit\n"):
+    expected = {"theory_figure": 4, "theory_sweep_figure": 1, "theory_frontier_figure": 1, "mnist_figure": 4,
+                "saliency_figure": 8, "all": 1}
+    with edited(tiny_run / "src" / "tradeoff" / "plots" / "style.py", lambda text: text + "\n# an edit\n"):
         assert dry_run_jobs(tiny_run) == expected
     cfg_path = tiny_run / "config" / "config.yaml"
     with edited(cfg_path, lambda text: text.replace("dpi: 60", "dpi: 72")):
@@ -281,6 +296,7 @@ def test_report_builds_and_names_every_figure(tiny_run: Path) -> None:
     for fig in (tiny_run / "results" / "figures").glob("*.png"):
         assert fig.name in html, f"{fig.name} is not in the report"
     assert "paper_comparison.md" in html and "metrics.csv" in html
+    assert "theory/claims.md" in html
     for table in ("claims.md", "alignment_summary.csv", "judge.csv", "provenance.md"):
         assert table in html, f"{table} is not in the report"
 

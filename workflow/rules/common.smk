@@ -106,12 +106,14 @@ def final_tables():
 
 def theory_outputs():
     """The theory stage's results: its merged table and figures (target: `snakemake theory`)."""
-    return theory_figures() + ["results/theory/metrics.csv"]
+    out = theory_figures() + ["results/theory/metrics.csv"]
+    return out + ["results/theory/claims.csv", "results/theory/claims.md"]
 
 
 def theory_figures():
     figs = THEORY["figures"]
     names = ["theory_bound", "theory_eps_train", "theory_weight_share", "theory_closed_form"]
+    names += ["theory_frontier"]
     names += [f"theory_sweep_{s}" for s in figs["axis_sweeps"]]
     return [f"results/figures/{n}.{ext}" for n in names for ext in ("png", "pdf")]
 

@@ -56,3 +56,29 @@ rule theory_sweep_figure:
 rule theory:
     input:
         theory_outputs(),
+
+
+rule theory_frontier_figure:
+    input:
+        metrics="results/theory/metrics.csv",
+        frontier="results/theory/frontier.csv",
+    output:
+        png=report(
+            "results/figures/theory_frontier.png",
+            caption="../report/theory_frontier.rst",
+            category="Theory",
+            labels={"figure": "frontier"},
+        ),
+        pdf="results/figures/theory_frontier.pdf",
+    log:
+        "logs/theory_frontier_figure.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    params:
+        sweep=THEORY["figures"]["tradeoff_sweep"],
+        eps_test=THEORY["figures"]["bound_eps_test"],
+        style=plot_style(),
+        code=CODE["figures"],
+    script:
+        "../scripts/theory_frontier_figure.py"

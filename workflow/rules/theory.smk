@@ -81,3 +81,47 @@ rule theory_merge:
         code=CODE["evaluate"],
     script:
         "../scripts/theory_merge.py"
+
+
+rule theory_frontier:
+    input:
+        metrics="results/theory/metrics.csv",
+    output:
+        "results/theory/frontier.csv",
+    log:
+        "logs/theory_frontier.log",
+    benchmark:
+        "benchmarks/theory_frontier.tsv"
+    conda:
+        "../../envs/theory.yaml"
+    threads: 1
+    params:
+        eps_test=THEORY["figures"]["bound_eps_test"],
+        code=CODE["evaluate"],
+    script:
+        "../scripts/theory_frontier.py"
+
+
+rule theory_claims:
+    input:
+        metrics="results/theory/metrics.csv",
+        frontier="results/theory/frontier.csv",
+    output:
+        claims="results/theory/claims.csv",
+        claims_md=report(
+            "results/theory/claims.md",
+            caption="../report/theory_claims.rst",
+            category="Theory",
+            labels={"table": "theory claims"},
+        ),
+        theorem_2_2="results/theory/theorem_2_2.csv",
+    log:
+        "logs/theory_claims.log",
+    localrule: True
+    conda:
+        "../../envs/theory.yaml"
+    params:
+        eps_test=THEORY["figures"]["bound_eps_test"],
+        code=CODE["evaluate"],
+    script:
+        "../scripts/theory_claims.py"

@@ -32,15 +32,21 @@ from tradeoff.theory.model import theorem_2_1_bound  # noqa: E402
 
 __all__ = [
     "BOUND_GID",
+    "FRONTIER_GID",
     "SWEEP_AXES",
     "plot_accuracy_vs_eps_train",
     "plot_bound",
     "plot_closed_form",
+    "plot_frontier",
     "plot_sweep",
     "plot_weight_share",
     "save_figure",
+    "sweep_accuracies",
 ]
 
+
+FRONTIER_GID: Final = "linear-frontier"
+"""``gid`` of every frontier line drawn by :func:`plot_frontier` (one per panel)."""
 
 BOUND_GID: Final = "theorem-2.1-bound"
 """``gid`` of every Theorem 2.1 bound line drawn by :func:`plot_bound` (one per p)."""
@@ -302,31 +308,45 @@ def plot_closed_form(df: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
     return fig
 
 
+def sweep_accuracies(df: pd.DataFrame, axis: str, eps_test: float, norm: str = "linf") -> pd.DataFrame:
+    """The rows :func:`plot_sweep` draws: one per fit, standard and robust accuracy, ``series`` and
+    ``norm_label``; for ``axis="train_norm"`` each robust SVM is attacked in its training norm (column
+    ``attack``) and the standard SVM in every such norm, otherwise everything in ``norm``."""
+    svms = df[df["classifier"].isin(["svm", "robust_svm"])]
+    if axis != "train_norm":
+        fits = _standard_robust(_svm_series(svms, norm), eps_test, norm)
+    else:  # every robust SVM is attacked in its own training norm; the standard SVM in each of them
+        attacked = sorted(set(svms.loc[svms["classifier"] == "robust_svm", "train_norm"]) & set(svms["test_norm"]))
+        fits = pd.concat([_standard_robust(_svm_series(svms, n), eps_test, n).assign(attack=n) for n in attacked],
+                         ignore_index=True) if attacked else _standard_robust(svms, eps_test, norm).assign(attack=norm)  # fmt: skip
+    attack = fits["attack"] if "attack" in fits else pd.Series(norm, index=fits.index)
+    fits = fits.assign(
+        series=["standard SVM" if c == "svm" else f"robust SVM, {_NORM_TEXT[t]} ε_train = {e:g}"
+                for c, t, e in zip(fits["classifier"], fits["train_norm"], fits["eps_train"], strict=True)],
+        norm_label=[f"none, {_NORM_TEXT[a]} attack" if t == "none" else f"{_NORM_TEXT[t]}, ε_train={e:g}"
+                    for t, e, a in zip(fits["train_norm"], fits["eps_train"], attack, strict=True)],
+    )  # fmt: skip
+    return fits
+
+
 def plot_sweep(
     df: pd.DataFrame, axis: str, eps_test: float, paths: Sequence[PathLike], *, norm: str = "linf"
 ) -> Figure:
     """Standard and robust (``norm``, ``eps_test`` units) accuracy of the SVM and robust SVMs vs a swept
     ``axis`` (one of :data:`SWEEP_AXES`); lines = population (mean, band = sd over seeds), markers =
     test set. Facets over p (rows) and d (columns) when they vary and are not the axis.
-    For ``axis="train_norm"`` the x-axis is categorical and robust SVMs of every norm are shown.
+    For ``axis="train_norm"`` the x-axis is categorical and robust SVMs of every norm are shown, each
+    attacked in its own training norm (budgets in that norm's units), the standard SVM in each norm.
     """
     if axis not in SWEEP_AXES:
         raise ValueError(f"axis must be one of {SWEEP_AXES}, got {axis!r}")
-    svms = df[df["classifier"].isin(["svm", "robust_svm"])]
-    if axis != "train_norm":
-        svms = _svm_series(svms, norm)
-    fits = _standard_robust(svms, eps_test, norm)
-    fits = fits.assign(
-        series=["standard SVM" if c == "svm" else f"robust SVM, {_NORM_TEXT[t]} ε_train = {e:g}"
-                for c, t, e in zip(fits["classifier"], fits["train_norm"], fits["eps_train"], strict=True)],
-        norm_label=["none" if t == "none" else f"{_NORM_TEXT[t]}, ε_train={e:g}"
-                    for t, e in zip(fits["train_norm"], fits["eps_train"], strict=True)],
-    )  # fmt: skip
+    fits = sweep_accuracies(df, axis, eps_test, norm)
     long = _long(fits, ["p", "d", "seed", "series", "norm_label", *([axis] if axis not in ("p", "d", "train_norm") else [])])
     row = "p" if axis != "p" and long["p"].nunique() > 1 else None
     col = "d" if axis != "d" and long["d"].nunique() > 1 else None
     series_order = sorted(long["series"].unique(), key=lambda s: (s != "standard SVM", s))
-    kind_text = {"standard": "standard (ε = 0)", "robust": f"robust ({_NORM_TEXT[norm]}, ε = {eps_test:g})"}
+    robust_norm = "its training norm" if axis == "train_norm" else _NORM_TEXT[norm]
+    kind_text = {"standard": "standard (ε = 0)", "robust": f"robust ({robust_norm}, ε = {eps_test:g} units)"}
     long["accuracy type"] = long["kind"].map(kind_text)
     with _style():
         fig, grid, _, _ = _grid(long, row, col, width=4.8)
@@ -369,5 +389,57 @@ def plot_sweep(
                 (Line2D([], [], color="0.3", marker="o", linestyle="none"), "markers: test set, ● standard, ■ robust"),
             ]
         _figure_legend(fig, next(iter(grid.values())), proxies)
+        save_figure(fig, paths)
+    return fig
+
+
+def plot_frontier(df: pd.DataFrame, frontier: pd.DataFrame, eps_test: float, paths: Sequence[PathLike],
+                  *, sweep: str | None = None) -> Figure:
+    """The best robust accuracy any linear classifier reaches at each standard accuracy (the frontier
+    table of :mod:`tradeoff.theory.frontier`, a line), Theorem 2.1's bound (dashed) and the run's
+    classifiers at each point, from every sweep (population accuracy, one marker per seed); columns:
+    the (p, d, eta) points of ``sweep`` (default: all of ``df``), rows: the threat models of the
+    frontier table, robust accuracy at ``eps_test`` units.
+    """
+    fr = frontier[_near(frontier["eps_test"], eps_test)]
+    chosen = df if sweep is None else _require(df[df["sweep"] == sweep], f"rows of sweep {sweep!r}")
+    keys = chosen[["p", "d", "eta"]].drop_duplicates().sort_values(["p", "d", "eta"])
+    df = df.drop_duplicates(subset=[c for c in df.columns if c not in ("sweep",)])
+    norms = [n for n in ("linf", "l2") if n in set(fr["test_norm"])]
+    _require(fr, f"frontier rows at eps_test = {eps_test:g}")
+    _require(keys, "(p, d, eta) points")
+    markers = {"svm": "o", "robust_svm": "s", "averaging": "^", "sign_x1": "D"}
+    colors = {"svm": "#1f77b4", "robust_svm": "#d62728", "averaging": "#2ca02c", "sign_x1": "#9467bd"}
+    with _style():
+        n_cols = len(keys)
+        fig = Figure(figsize=(3.9 * n_cols + 1.2, 3.5 * len(norms) + 0.9), layout="constrained")
+        axes = np.atleast_2d(fig.subplots(len(norms), n_cols, squeeze=False, sharex=True, sharey=True))
+        for i, norm in enumerate(norms):
+            for j, (p, d, eta) in enumerate(keys.itertuples(index=False)):
+                ax = axes[i, j]
+                f = fr[np.isclose(fr["p"], p) & (fr["d"] == d) & np.isclose(fr["eta"], eta) & (fr["test_norm"] == norm)]
+                f = _require(f, f"frontier for p={p:g}, d={d}, eta={eta:g}, {norm}").sort_values("standard")
+                xs = np.linspace(0.5, 1.0, 401)
+                ax.plot(xs, theorem_2_1_bound(xs, float(p)), color="0.25", linestyle="--", lw=1.3,
+                        label="Theorem 2.1 bound", gid=BOUND_GID)  # fmt: skip
+                ax.plot(f["standard"], f["robust"], color="black", lw=2.0, drawstyle="steps-post",
+                        label="best linear classifier (exact frontier)", gid=FRONTIER_GID)  # fmt: skip
+                ax.fill_between(f["standard"], f["robust"], theorem_2_1_bound(f["standard"].to_numpy(), float(p)),
+                                color="0.85", step="post", label="allowed by the bound, unreachable linearly")  # fmt: skip
+                sub = df[np.isclose(df["p"], p) & (df["d"] == d) & np.isclose(df["eta"], eta) & (df["test_norm"] == norm)]
+                if not sub.empty:
+                    pts = _standard_robust(sub, eps_test, norm).drop_duplicates(
+                        subset=[c for c in FIT_COLUMNS if c != "sweep"])
+                    for clf, part in pts.groupby("classifier", sort=True):
+                        ax.scatter(part["accuracy_population_standard"], part["accuracy_population_robust"],
+                                   marker=markers.get(str(clf), "o"), color=colors.get(str(clf), "0.4"), s=30,
+                                   alpha=0.85, zorder=3, label=_CLASSIFIER_TEXT.get(str(clf), str(clf)))  # fmt: skip
+                ax.set_xlim(0.49, 1.005)
+                ax.set_ylim(-0.02, 1.02)
+                ax.set_title(f"p = {p:g}, d = {d}, η = {eta:g}/√d; {_NORM_TEXT[norm]}")
+                ax.set_xlabel("standard accuracy (population)")
+                ax.set_ylabel(f"robust accuracy ({_NORM_TEXT[norm]}, ε = {eps_test:g} {_UNIT_TEXT[norm]})")
+        fig.suptitle("The accuracy-robustness frontier of linear classifiers against Theorem 2.1's bound")
+        _figure_legend(fig, axes[0, 0])
         save_figure(fig, paths)
     return fig

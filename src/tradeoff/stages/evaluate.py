@@ -1,4 +1,5 @@
-"""Stage: evaluate every classifier of a sweep on its test sets, exactly and in closed form."""
+"""Stage: evaluate every classifier of a sweep on its test sets, exactly and in closed form; the linear
+frontier and the theory claims from the merged table."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pandas as pd
 
 from tradeoff import io
 from tradeoff.theory import model as theory
+from tradeoff.theory.claims import theory_claims, theory_claims_markdown
 from tradeoff.theory.evaluation import METRIC_COLUMNS, evaluate_linear, validate_metrics
+from tradeoff.theory.frontier import frontier_table
 
 log = logging.getLogger(__name__)
 
@@ -65,4 +68,22 @@ def merge_tables(inputs: list[str], output: str) -> pd.DataFrame:
     """Concatenate the sweeps' tables into one (a point shared by sweeps appears once per sweep)."""
     table = pd.concat([pd.read_csv(path) for path in inputs], ignore_index=True)
     io.write_csv(table, output)
+    return table
+
+
+def frontier_stage(metrics: str, output: str, *, eps_test: float) -> pd.DataFrame:
+    """The linear frontier at ``eps_test`` units of every (p, d, eta) in the merged table, both norms."""
+    table = frontier_table(pd.read_csv(metrics), eps_test)
+    io.write_csv(table, output)
+    log.info("%d frontiers, %d rows", table.groupby(["p", "d", "eta", "test_norm"]).ngroups, len(table))
+    return table
+
+
+def claims_stage(metrics: str, frontier: str, outputs: dict[str, str], *, eps_test: float) -> pd.DataFrame:
+    """Write the theory claims (``claims`` CSV, ``claims_md`` Markdown) and ``theorem_2_2`` (every point)."""
+    table, t22 = theory_claims(pd.read_csv(metrics), pd.read_csv(frontier), eps_test)
+    io.write_csv(t22, outputs["theorem_2_2"])
+    io.write_csv(table, outputs["claims"])
+    io.write_bytes(theory_claims_markdown(table).encode(), outputs["claims_md"])
+    log.info("%d claims, %d hold", len(table), int(table["holds"].sum()))
     return table

@@ -40,3 +40,11 @@ def theory_sweep_figure(metrics: str, paths: Sequence[str], *, axis: str, eps_te
     column = "train_norm" if axis == "norm" else axis  # the table names the training threat model so
     plots.plot_sweep(pd.read_csv(metrics), column, eps_test, paths)
     plt.close("all")
+
+
+def theory_frontier_figure(metrics: str, frontier: str, paths: Sequence[str], *, sweep: str, eps_test: float,
+                           style: dict[str, Any]) -> None:
+    """The linear frontier at the points of ``sweep`` beside Theorem 2.1's bound and every classifier there."""
+    apply_style(style)
+    plots.plot_frontier(pd.read_csv(metrics), pd.read_csv(frontier), eps_test, paths, sweep=sweep)
+    plt.close("all")

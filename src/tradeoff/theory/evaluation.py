@@ -251,8 +251,9 @@ def validate_metrics(df: pd.DataFrame) -> pd.DataFrame:
     bad(pd.Series(~np.isclose(num["eta_abs"], eta_a, rtol=1e-9, atol=1e-12)), "eta_abs != eta / sqrt(d)")
 
     def unit(norms: pd.Series) -> NDArray[np.float64]:
-        # one budget unit is eta_abs under either threat model (tradeoff.theory.model.eps_unit); none: 0
-        return np.where(norms.isin(NORMS).to_numpy(), eta_a, 0.0)
+        # one budget unit (tradeoff.theory.model.eps_unit): eta_abs in l_inf, eta_abs sqrt(d) in l_2; none: 0
+        n = norms.to_numpy()
+        return np.where(n == "linf", eta_a, np.where(n == "l2", eta_a * sqrt_d, 0.0))
 
     bad(
         pd.Series(~np.isclose(num["eps_test_abs"], num["eps_test"] * unit(df["test_norm"]), rtol=1e-9, atol=1e-12)),
