@@ -11,7 +11,15 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, snakemake
 
-from tradeoff.config import ConfigError, all_fits, check_mnist, fmt, load_yaml, sweep_fits, validate_config
+from tradeoff.config import (
+    ConfigError,
+    all_fits,
+    check_mnist,
+    fmt,
+    load_yaml,
+    sweep_fits,
+    validate_config,
+)
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
