@@ -6,7 +6,16 @@ import pytest
 import torch
 from torch import nn
 
-from tradeoff.nets.models import MLP, MODEL_NAMES, MadryCNN, SmallCNN, build_model, count_parameters
+from tradeoff.nets.models import (
+    MLP,
+    MODEL_NAMES,
+    MadryCNN,
+    SmallCNN,
+    TradesCNN,
+    WongNet,
+    build_model,
+    count_parameters,
+)
 
 torch.set_num_threads(1)
 
@@ -21,7 +30,9 @@ def test_output_shape_and_finite(name: str) -> None:
 
 
 def test_names_map_to_classes() -> None:
-    assert set(MODEL_NAMES) == {"madry", "small", "mlp"}
+    assert set(MODEL_NAMES) == {"madry", "small", "mlp", "wong", "trades"}
+    assert isinstance(build_model("wong"), WongNet)
+    assert isinstance(build_model("trades"), TradesCNN)
     assert isinstance(build_model("madry"), MadryCNN)
     assert isinstance(build_model("small"), SmallCNN)
     assert isinstance(build_model("mlp"), MLP)
@@ -69,3 +80,30 @@ def test_deterministic_under_seed(name: str) -> None:
 def test_float64() -> None:
     model = build_model("small").double()
     assert model(torch.rand(2, 1, 28, 28, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_wong_architecture() -> None:
+    """Wong et al.'s MNIST net: conv16 4x4/2 - conv32 4x4/2 - fc100 - fc10 (their mnist_net.py)."""
+    model = WongNet()
+    expected = (16 * 16 + 16) + (32 * 16 * 16 + 32) + (32 * 7 * 7 * 100 + 100) + (100 * 10 + 10)
+    assert count_parameters(model) == expected == 166_406
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.stride, c.padding, c.kernel_size) for c in convs] == [((2, 2), (1, 1), (4, 4))] * 2
+
+
+def test_trades_cnn_architecture_init_and_dropout() -> None:
+    """TRADES' SmallCNN: 3x3 convs 32-32-pool-64-64-pool, fc 200-dropout-200-10, its init."""
+    torch.manual_seed(0)
+    model = TradesCNN()
+    expected = (9 * 32 + 32) + (9 * 32 * 32 + 32) + (9 * 32 * 64 + 64) + (9 * 64 * 64 + 64) \
+        + (1024 * 200 + 200) + (200 * 200 + 200) + (200 * 10 + 10)
+    assert count_parameters(model) == expected == 312_202
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    assert not last.weight.any() and not last.bias.any()  # zero last layer, as TRADES initialises it
+    assert all(not c.bias.any() for c in model.modules() if isinstance(c, nn.Conv2d))
+    x = torch.rand(8, 1, 28, 28)
+    nn.init.normal_(last.weight)
+    model.train()
+    assert not torch.equal(model(x), model(x))  # dropout is live in train mode ...
+    model.eval()
+    assert torch.equal(model(x), model(x))  # ... and off in eval mode, where attacks run it

@@ -11,7 +11,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-__all__ = ["MLP", "MODEL_NAMES", "MadryCNN", "SmallCNN", "build_model", "count_parameters"]
+__all__ = ["MLP", "MODEL_NAMES", "MadryCNN", "SmallCNN", "TradesCNN", "WongNet", "build_model",
+           "count_parameters"]
 
 N_CLASSES = 10
 
@@ -76,10 +77,65 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+class WongNet(nn.Module):
+    """The MNIST network of Wong, Rice and Kolter (2020, "Fast is better than free"):
+    conv 16 4x4 stride 2 -> conv 32 4x4 stride 2 -> fc 100 -> fc 10 (166,406 parameters)."""
+
+    def __init__(self, n_classes: int = N_CLASSES) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(1, 16, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(32 * 7 * 7, 100),
+            nn.ReLU(),
+            nn.Linear(100, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits for a batch of (N, 1, 28, 28) images."""
+        return self.layers(x)
+
+
+class TradesCNN(nn.Module):
+    """TRADES' MNIST SmallCNN (Zhang et al. 2019, ``models/small_cnn.py``): conv32-conv32-pool-
+    conv64-conv64-pool (3x3, no padding), fc200-dropout(0.5)-fc200-fc10, with its initialisation
+    (Kaiming-normal convolutions, zero biases, a zero last layer); 312,202 parameters.
+
+    It has dropout, so attacks must run it in eval mode (ours do, :func:`attacks.eval_mode`).
+    """
+
+    def __init__(self, drop: float = 0.5, n_classes: int = N_CLASSES) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(), nn.MaxPool2d(2, 2),
+            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2, 2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(64 * 4 * 4, 200), nn.ReLU(), nn.Dropout(drop),
+            nn.Linear(200, 200), nn.ReLU(), nn.Linear(200, n_classes),
+        )
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
+        nn.init.zeros_(self.classifier[-1].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits for a batch of (N, 1, 28, 28) images."""
+        return self.classifier(self.features(x))
+
+
 _REGISTRY: dict[str, Callable[[], nn.Module]] = {
     "madry": MadryCNN,
     "small": SmallCNN,
     "mlp": MLP,
+    "wong": WongNet,
+    "trades": TradesCNN,
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
