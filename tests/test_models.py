@@ -7,7 +7,16 @@ import torch
 from torch import nn
 
 from tradeoff.datasets.spec import DATASETS, MNIST, ImageSpec, dataset_spec
-from tradeoff.nets.models import MLP, MODEL_NAMES, MadryCNN, SmallCNN, build_model, count_parameters
+from tradeoff.nets.models import (
+    MLP,
+    MODEL_NAMES,
+    MadryCNN,
+    SmallCNN,
+    TradesCNN,
+    WongNet,
+    build_model,
+    count_parameters,
+)
 
 torch.set_num_threads(1)
 
@@ -22,7 +31,9 @@ def test_output_shape_and_finite(name: str) -> None:
 
 
 def test_names_map_to_classes() -> None:
-    assert set(MODEL_NAMES) == {"madry", "small", "mlp"}
+    assert set(MODEL_NAMES) == {"madry", "small", "mlp", "wong", "trades"}
+    assert isinstance(build_model("wong"), WongNet)
+    assert isinstance(build_model("trades"), TradesCNN)
     assert isinstance(build_model("madry"), MadryCNN)
     assert isinstance(build_model("small"), SmallCNN)
     assert isinstance(build_model("mlp"), MLP)
@@ -74,7 +85,7 @@ def test_float64() -> None:
 
 # --- the dataset seam: shape and class count come from the dataset's ImageSpec -----------------
 
-TOY = ImageSpec("toy-rgb", channels=3, height=12, width=16, n_classes=4)
+TOY = ImageSpec("toy-rgb", channels=3, height=16, width=20, n_classes=4)  # >= 16: TradesCNN's least
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -115,6 +126,56 @@ def test_training_and_images_read_the_spec() -> None:
         train(cfg, x, y + 4, dataset=TOY)
     with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
         train(cfg, x, y)  # RGB images are not MNIST's
-    assert as_images(x.numpy(), TOY).shape == (24, 3, 12, 16)
-    with pytest.raises(ValueError, match=r"\(N, 3, 12, 16\)"):
+    assert as_images(x.numpy(), TOY).shape == (24, 3, 16, 20)
+    with pytest.raises(ValueError, match=r"\(N, 3, 16, 20\)"):
         as_images(x[:, :1].numpy(), TOY)
+
+
+def test_wong_architecture() -> None:
+    """Wong et al.'s MNIST net: conv16 4x4/2 - conv32 4x4/2 - fc100 - fc10 (their mnist_net.py)."""
+    model = WongNet()
+    expected = (16 * 16 + 16) + (32 * 16 * 16 + 32) + (32 * 7 * 7 * 100 + 100) + (100 * 10 + 10)
+    assert count_parameters(model) == expected == 166_406
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.stride, c.padding, c.kernel_size) for c in convs] == [((2, 2), (1, 1), (4, 4))] * 2
+
+
+def test_trades_cnn_architecture_init_and_dropout() -> None:
+    """TRADES' SmallCNN: 3x3 convs 32-32-pool-64-64-pool, fc 200-dropout-200-10, its init."""
+    torch.manual_seed(0)
+    model = TradesCNN()
+    expected = (9 * 32 + 32) + (9 * 32 * 32 + 32) + (9 * 32 * 64 + 64) + (9 * 64 * 64 + 64) \
+        + (1024 * 200 + 200) + (200 * 200 + 200) + (200 * 10 + 10)
+    assert count_parameters(model) == expected == 312_202
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    assert not last.weight.any() and not last.bias.any()  # zero last layer, as TRADES initialises it
+    assert all(not c.bias.any() for c in model.modules() if isinstance(c, nn.Conv2d))
+    x = torch.rand(8, 1, 28, 28)
+    nn.init.normal_(last.weight)
+    model.train()
+    assert not torch.equal(model(x), model(x))  # dropout is live in train mode ...
+    model.eval()
+    assert torch.equal(model(x), model(x))  # ... and off in eval mode, where attacks run it
+
+
+def test_schema_model_enums_equal_the_registry() -> None:
+    """Adding a network is one registry entry: the config schema offers exactly the registered names."""
+    from pathlib import Path
+
+    import yaml
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+    enums: list[list[str]] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "model" in node and isinstance(node["model"], dict) and "enum" in node["model"]:
+                enums.append(node["model"]["enum"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(schema)
+    assert len(enums) >= 2 and all(sorted(e) == sorted(MODEL_NAMES) for e in enums), enums

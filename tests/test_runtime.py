@@ -40,3 +40,16 @@ def test_one_thread_job_uses_one_thread() -> None:
     n, torch_threads, blas = _probe(1)
     assert n == torch_threads == 1
     assert blas and all(t == 1 for t in blas)
+
+
+def test_cpu_capabilities_read_flags_and_fall_back_without_bf16() -> None:
+    from tradeoff.runtime import cpu_capabilities
+
+    amx = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_tile amx_bf16\n"
+    assert cpu_capabilities(amx) == {"avx2": True, "avx512f": True, "avx512_bf16": True, "amx_tile": True,
+                                     "amx_bf16": True, "bf16": True}
+    old = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\nprocessor\t: 1\nflags\t\t: fpu sse avx2 avx512f\n"
+    caps = cpu_capabilities(old)
+    assert caps["avx512f"] and not caps["bf16"]  # AVX-512 without BF16: the bf16 lever is off
+    assert not any(cpu_capabilities("").values())  # unreadable: nothing assumed
+    assert set(cpu_capabilities()) == set(caps)  # this machine's, same keys

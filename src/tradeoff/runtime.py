@@ -66,3 +66,26 @@ def setup_logging(log_path: str | os.PathLike[str] | None, level: int = logging.
     logging.captureWarnings(True)
     warnings.simplefilter("default")
     return log
+
+
+#: CPU instruction sets that decide which precision levers a CPU run may use.
+CPU_FLAGS: tuple[str, ...] = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def cpu_capabilities(cpuinfo: str | None = None) -> dict[str, bool]:
+    """Which of :data:`CPU_FLAGS` this CPU has (from ``/proc/cpuinfo``; all False where unreadable),
+    plus ``bf16``: whether bf16 matrix work has hardware support (AVX512-BF16 or AMX-BF16). Without
+    it, bf16 autocast on the CPU is emulated and slower than fp32, so the lever is not used."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:  # pragma: no cover - non-Linux
+            cpuinfo = ""
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            flags |= set(value.split())
+    caps = {f: f in flags for f in CPU_FLAGS}
+    caps["bf16"] = caps["avx512_bf16"] or caps["amx_bf16"]
+    return caps

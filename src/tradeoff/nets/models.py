@@ -14,7 +14,8 @@ from torch import nn
 
 from tradeoff.datasets.spec import MNIST, ImageSpec
 
-__all__ = ["MLP", "MODEL_NAMES", "MadryCNN", "SmallCNN", "build_model", "count_parameters"]
+__all__ = ["MLP", "MODEL_NAMES", "MadryCNN", "SmallCNN", "TradesCNN", "WongNet", "build_model",
+           "count_parameters"]
 
 
 class _ConvNet(nn.Module):
@@ -77,16 +78,79 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+class WongNet(nn.Module):
+    """The MNIST network of Wong, Rice and Kolter (2020, "Fast is better than free"):
+    conv 16 4x4 stride 2 -> conv 32 4x4 stride 2 -> fc 100 -> fc 10 (166,406 parameters)."""
+
+    def __init__(self, spec: ImageSpec = MNIST) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(spec.channels, 16, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(32 * (spec.height // 4) * (spec.width // 4), 100),
+            nn.ReLU(),
+            nn.Linear(100, spec.n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits for a batch of (N, C, H, W) images."""
+        return self.layers(x)
+
+
+class TradesCNN(nn.Module):
+    """TRADES' MNIST SmallCNN (Zhang et al. 2019, ``models/small_cnn.py``): conv32-conv32-pool-
+    conv64-conv64-pool (3x3, no padding), fc200-dropout(0.5)-fc200-fc10, with its initialisation
+    (Kaiming-normal convolutions, zero biases, a zero last layer); 312,202 parameters.
+
+    It has dropout, so attacks must run it in eval mode (ours do, :func:`attacks.eval_mode`).
+    """
+
+    def __init__(self, spec: ImageSpec = MNIST, drop: float = 0.5) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(spec.channels, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(), nn.MaxPool2d(2, 2),
+            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.MaxPool2d(2, 2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(64 * self._side(spec.height) * self._side(spec.width), 200),
+            nn.ReLU(), nn.Dropout(drop), nn.Linear(200, 200), nn.ReLU(), nn.Linear(200, spec.n_classes),
+        )
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
+        nn.init.zeros_(self.classifier[-1].weight)
+
+    @staticmethod
+    def _side(n: int) -> int:
+        """A side's length after conv3-conv3-pool2 twice (no padding): 28 -> 4."""
+        side = ((n - 4) // 2 - 4) // 2
+        if side < 1:
+            raise ValueError(f"TradesCNN needs images of at least 16 pixels a side, got {n}")
+        return side
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits for a batch of (N, C, H, W) images."""
+        return self.classifier(self.features(x))
+
+
 _REGISTRY: dict[str, Callable[[ImageSpec], nn.Module]] = {
     "madry": MadryCNN,
     "small": SmallCNN,
     "mlp": MLP,
+    "wong": WongNet,
+    "trades": TradesCNN,
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
 def build_model(name: str, spec: ImageSpec = MNIST) -> nn.Module:
-    """Build a freshly initialised model by name ("madry", "small" or "mlp") for images of
+    """Build a freshly initialised model by name (:data:`MODEL_NAMES`) for images of
     ``spec``'s shape and class count."""
     try:
         factory = _REGISTRY[name]

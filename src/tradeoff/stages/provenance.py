@@ -11,6 +11,7 @@ from typing import Any
 
 from tradeoff import io
 from tradeoff.provenance import config_hash, git_commit, package_versions
+from tradeoff.runtime import cpu_capabilities
 
 
 def _device() -> dict[str, Any]:
@@ -19,7 +20,8 @@ def _device() -> dict[str, Any]:
     except ImportError:  # pragma: no cover - the theory-only env
         return {"torch": "absent"}
     cuda = torch.cuda.is_available()
-    return {"cuda_available": cuda,
+    return {"cuda_available": cuda, "cpu_capabilities": cpu_capabilities(),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
             "cpu": platform.processor() or platform.machine()}
 
