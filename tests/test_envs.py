@@ -49,8 +49,8 @@ NOT_ON = {
 }
 # installed after the env is created (envs/<env>.post-deploy.sh), not by conda
 POST_DEPLOY = {"torchattacks"}
-# the oldest versions without a published advisory (requests: CVE-2024-35195, CVE-2024-47081 fixed
-# in 2.32.0 and 2.32.4; urllib3: CVE-2025-50181/50182 in 2.5.0, CVE-2025-66418/66471 in 2.6.0,
+# the oldest versions without a known advisory (requests: CVE-2023-32681, CVE-2024-35195 and
+# CVE-2024-47081 fixed in 2.31.0, 2.32.0 and 2.32.4; urllib3: CVE-2025-50181/50182 in 2.5.0, CVE-2025-66418/66471 in 2.6.0,
 # CVE-2026-21441 in 2.6.3)
 SAFE = {"requests": (2, 32, 4), "urllib3": (2, 6, 3)}
 
