@@ -5,10 +5,12 @@ CORES ?= 8
 
 .PHONY: run test lint clean-results
 
-$(VENV)/.installed: requirements/lock.txt pyproject.toml
+$(VENV)/.installed: requirements/lock.txt requirements/no-deps.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/lock.txt
+	# torchattacks without its stale requests~=2.25.1 requirement (requirements/no-deps.txt)
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/no-deps.txt
 	$(PY) -m pip install --quiet --no-deps --config-settings editable_mode=compat -e .
 	touch $@
 

@@ -40,6 +40,23 @@ def test_slurm_profile_plans_the_whole_dag(work: Path) -> None:
     assert jobs["theory_fit"] > 0 and jobs["mnist_train"] > 0 and jobs["all"] == 1
 
 
+def test_slurm_profiles_choose_their_software_route_explicitly() -> None:
+    import yaml
+
+    slurm = (REPO / "profiles" / "slurm" / "profile.yaml").read_text()
+    conda = (REPO / "profiles" / "slurm-conda" / "profile.yaml").read_text()
+    marker = "# ---- copy of profiles/slurm/profile.yaml ----\n"
+    assert conda.split(marker, 1)[1] == slurm, "profiles/slurm-conda is not profiles/slurm plus conda"
+    plain, with_conda = yaml.safe_load(slurm), yaml.safe_load(conda)
+    assert "software-deployment-method" not in plain  # the .venv route
+    assert with_conda == {**plain, "software-deployment-method": ["conda"]}
+    # no forced squeue: real clusters keep sacct (tests/test_slurm.py passes squeue itself)
+    assert "slurm-status-command" not in plain
+    # GPUs are not requested by the profile: they follow mnist.device (tradeoff.cluster)
+    assert not any("gpu" in str(v) for v in (plain.get("set-resources") or {}).values())
+    # (slurm-conda is not planned here: with --use-conda even a dry run needs a conda executable)
+
+
 def test_workflow_profile_alone_plans_the_whole_dag(work: Path) -> None:
     jobs = dry_run_jobs(work, "--workflow-profile", "profiles/default")
     assert jobs["theory_fit"] > 0 and jobs["mnist_train"] > 0 and jobs["all"] == 1

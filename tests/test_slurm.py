@@ -3,8 +3,9 @@
 A private single-node cluster (tests/slurm_cluster.py) runs the tiny config's whole DAG (theory and
 tiny MNIST stages), submitted by snakemake-executor-plugin-slurm with ``--profile profiles/slurm``
 taken from the repository (with the workflow profile profiles/default applied, as for a user).
-Only command-line overrides are added: ``--cores`` (group jobs must fit the test node), an earlier first
-status check and kept SLURM logs. Every job but the localrules must have been a SLURM job, with the
+Only command-line overrides are added: ``--cores`` (group jobs must fit the test node),
+``--slurm-status-command squeue`` (the test cluster has no accounting; the profile keeps the
+plugin's default, sacct, for real clusters), an earlier first status check and kept SLURM logs. Every job but the localrules must have been a SLURM job, with the
 profile's resources, and the results must be those of a local run of the same config: every CSV
 under results/ byte for byte (but for wall-clock `seconds` columns, which differ between any two
 runs); figures only have to exist.
@@ -22,6 +23,9 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
 from slurm_cluster import local_slurm_cluster
+
+from tradeoff.cluster import cpu_minutes
+from tradeoff.config import attack_grid, mnist_models, mnist_recipes
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -94,7 +98,7 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
     shutil.copytree(REPO / "profiles", work / "profiles")
     profile = yaml.safe_load((PROFILE / "profile.yaml").read_text())
     assert profile["executor"] == "slurm"
-    assert profile["slurm-status-command"] == "squeue"  # no accounting here (nor on many clusters)
+    assert "slurm-status-command" not in profile  # real clusters: sacct; this one: squeue, below
     expected = dry_run_jobs(work)  # rule -> number of jobs
     local = _localrules()
     assert GROUPED <= expected.keys() and expected.keys() - GROUPED - local, expected
@@ -109,6 +113,8 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
             str(PROFILE),
             "--cores",
             str(cores),  # group jobs must fit the test node (the profile allows 8 CPUs)
+            "--slurm-status-command",
+            "squeue",  # no accounting (slurmdbd) on the test cluster: sacct would fail every poll
             "--slurm-init-seconds-before-status-checks",
             "5",  # first poll after 5 s, not 40 (MinJobAge stays >= 3 x 5)
             "--slurm-keep-successful-logs",
@@ -151,12 +157,17 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
         r: n for r, n in expected.items() if r not in local | GROUPED
     }, (per_rule, expected)
     assert set(re.findall(r"^localrule (\w+):", out, re.M)) == local & expected.keys(), out
-    # the profile's default-resources reached sbatch (--mem, -t); in the group x parallel jobs
+    # the profile's default-resources reached sbatch (--mem, -t); in the group x parallel jobs;
+    # the torch rules' own time limits (tradeoff.cluster: measured CPU throughput) replace -t
     runtime = _at_attempt_1(profile["default-resources"]["runtime"])  # "30 * attempt"
+    config = yaml.safe_load(TINY.read_text())
+    estimated = cpu_minutes(config, mnist_recipes(config), mnist_models(config), attack_grid(config))
+    assert config["mnist"]["device"] == "cpu" and set(estimated) <= expected.keys(), estimated
     for j in ours:
         assert j["mem"] == f"{mem_mb * int(j['cpus'])}M", j
         if j in single:
-            assert j["time_limit"] == _squeue_minutes(runtime), j
+            minutes = estimated.get(_rule_of(j["comment"], set(expected)), runtime)
+            assert j["time_limit"] == _squeue_minutes(minutes), j
     # the plugin's SLURM logs, one per SLURM job
     slurm_logs = _files(work / ".snakemake" / "slurm_logs", "**/*.log")
     assert {Path(p).stem for p in slurm_logs} == set(submitted), slurm_logs

@@ -210,6 +210,7 @@ def test_provenance_manifest(tiny_run: Path) -> None:
     record = json.loads((tiny_run / "results" / "provenance.json").read_text())
     assert len(record["config_hash"]) == 16 and record["versions"]["torch"] and record["versions"]["snakemake"]
     assert record["commit"] and record["mnist_device"] == "cpu" and record["mnist_precision"] == "fp32"
+    assert record["install"]["route"] == "pip"  # the .venv route (no --use-conda): envs/README.md
     assert "results/theory/metrics.csv" in record["tables"] and "results/mnist/robustness.csv" in record["tables"]
     for path, digest in record["tables"].items():
         assert hashlib.sha256((tiny_run / path).read_bytes()).hexdigest() == digest, path

@@ -7,6 +7,7 @@ import hashlib
 import json
 import platform
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,14 @@ def git_commit(repo: Path | None = None) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{sha}-dirty" if dirty else sha
+
+
+def install_route(prefix: str | None = None) -> dict[str, str]:
+    """Which route installed this interpreter's packages: ``conda`` (an env, envs/*.yaml: its prefix
+    has conda-meta/) or ``pip`` (a venv from requirements/lock.txt). Their versions may differ by a
+    minor version (envs/README.md), so a result names its route."""
+    root = Path(prefix or sys.prefix)
+    return {"route": "conda" if (root / "conda-meta").is_dir() else "pip", "prefix": str(root)}
 
 
 def package_versions(names: tuple[str, ...] = (

@@ -264,7 +264,28 @@ def mnist_runtime():
 
 
 def mnist_gpus():
-    return 0 if MNIST["device"] == "cpu" else 1
+    """GPUs a GPU rule's job requests: 1 for mnist.device cuda; none for auto or cpu (a profile may
+    add one per rule; a job that requested a GPU and finds none stops: tradeoff.cluster)."""
+    from tradeoff.cluster import gpu_request
+
+    return gpu_request(MNIST["device"])
+
+
+def torch_env():
+    """The GPU rules' conda env: envs/torch-gpu.yaml (CUDA build) for cuda, else envs/torch.yaml."""
+    from tradeoff.cluster import torch_env as env
+
+    return env(MNIST["device"])
+
+
+def mnist_minutes(rule):
+    """SLURM time limit (minutes, per attempt) of the rule's jobs: from measured CPU throughput and
+    the config's work; provisional for GPU jobs (tradeoff.cluster)."""
+    from tradeoff.cluster import cpu_minutes, job_minutes
+
+    cpu = cpu_minutes(config, RECIPES, mnist_models(config), attack_grid(config))
+    minutes = job_minutes(rule, MNIST["device"], cpu)
+    return lambda wildcards, attempt: minutes * attempt
 
 
 def recipe_params(wildcards):

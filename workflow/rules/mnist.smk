@@ -31,10 +31,11 @@ rule mnist_train:
     benchmark:
         "benchmarks/mnist_train/{recipe}/n~{size}/seed~{seed}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        torch_env()
     threads: 1
     resources:
         gpu=mnist_gpus(),
+        runtime=mnist_minutes("mnist_train"),
     params:
         recipe=recipe_params,
         runtime=mnist_runtime(),
@@ -57,10 +58,11 @@ rule mnist_eval:
     benchmark:
         "benchmarks/mnist_eval/{recipe}/n~{size}/seed~{seed}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        torch_env()
     threads: 1
     resources:
         gpu=mnist_gpus(),
+        runtime=mnist_minutes("mnist_eval"),
     params:
         evaluation=mnist_eval_params(),
         runtime=mnist_runtime(),

@@ -13,10 +13,11 @@ rule saliency_judge:
     benchmark:
         "benchmarks/saliency_judge/seed~{seed}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        torch_env()
     threads: 1
     resources:
         gpu=mnist_gpus(),
+        runtime=mnist_minutes("saliency_judge"),
     params:
         size=SALIENCY["models"]["size"],
         judge=canonical(SALIENCY["judge"]),
@@ -42,10 +43,11 @@ rule saliency_extract:
     benchmark:
         "benchmarks/saliency_extract/{recipe}/n~{size}/seed~{seed}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        torch_env()
     threads: 1
     resources:
         gpu=mnist_gpus(),
+        runtime=mnist_minutes("saliency_extract"),
     params:
         spec=saliency_extract_params(),
         device=MNIST["device"],

@@ -25,10 +25,16 @@ from tradeoff.runtime import limit_threads, setup_logging  # noqa: E402
 
 
 def setup(smk: Any) -> None:
-    """Log to the rule's ``log:`` and cap BLAS/torch threads at the rule's ``threads:``."""
+    """Log to the rule's ``log:``, cap BLAS/torch threads at the rule's ``threads:``, and stop if
+    the job's resources requested GPUs that torch cannot see (tradeoff.cluster.require_gpus)."""
     logger = setup_logging(smk.log[0] if smk.log else None)
     n = limit_threads(smk.threads)
     logger.info("rule %s, wildcards %s, %d thread(s)", smk.rule, dict(smk.wildcards.items()), n)
+    gpus = int(getattr(smk.resources, "gpu", 0) or 0)
+    if gpus:  # a job that asked for a GPU and finds none stops instead of training on the CPU
+        from tradeoff.cluster import require_gpus
+
+        require_gpus(gpus, smk.rule)
     import tradeoff
 
     logger.info("package tradeoff from %s", Path(tradeoff.__file__).parent)

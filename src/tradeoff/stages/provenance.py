@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tradeoff import io
-from tradeoff.provenance import config_hash, git_commit, package_versions
+from tradeoff.provenance import config_hash, git_commit, install_route, package_versions
 from tradeoff.runtime import cpu_capabilities
 
 
@@ -45,6 +45,7 @@ def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: d
         "config_hash": config_hash(config),
         "commit": git_commit(),
         "versions": package_versions(),
+        "install": install_route(),
         "platform": platform.platform(),
         "device": _device(),
         "mnist_device": mnist.get("device"),
@@ -60,6 +61,7 @@ def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: d
         f"- platform: {record['platform']}",
         f"- device: {json.dumps(record['device'])}; MNIST device `{record['mnist_device']}`, "
         f"precision `{record['mnist_precision']}`",
+        f"- installed by: {record['install']['route']} (`{record['install']['prefix']}`)",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in record["versions"].items()),
         "",
         "| table | SHA-256 |",
