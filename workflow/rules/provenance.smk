@@ -3,7 +3,7 @@
 
 rule provenance:
     input:
-        final_tables(),
+        plan.tables(stage_targets()),
     output:
         json="results/provenance.json",
         md=report(
@@ -18,7 +18,7 @@ rule provenance:
     conda:
         "../../envs/torch.yaml"
     params:
-        config=canonical(config),
+        config=CONFIG,
         code=CODE["provenance"],
     script:
         "../scripts/provenance.py"
