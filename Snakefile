@@ -8,7 +8,7 @@ min_version("9.0")
 include: "workflow/rules/preflight.smk"
 
 
-configfile: "config/config.yaml"
+configfile: DEFAULT_CONFIGFILE
 
 
 report: "workflow/report/workflow.rst"

@@ -1,14 +1,10 @@
 # Shared by the stage files: the validated config, code hashes and wildcard constraints. What to
 # build and with which params is computed in tradeoff.workflow_plan (unit-tested), not here.
+# (preflight.smk, included first, put the package on sys.path and set REPO.)
 import re
-import sys
-from pathlib import Path
 
-REPO = Path(workflow.basedir)
-sys.path.insert(0, str(REPO / "src"))
-
-from tradeoff import workflow_plan as plan  # noqa: E402
-from tradeoff.config import ConfigError, validate_config  # noqa: E402
+from tradeoff import workflow_plan as plan
+from tradeoff.config import ConfigError, validate_config
 
 try:
     # Validated, the schema's defaults filled in, keys sorted: every rule reads CONFIG, not config.
