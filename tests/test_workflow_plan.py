@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, copy_workflow, dry_run_jobs
 
 from tradeoff import workflow_plan as plan
 from tradeoff.config import (
@@ -231,3 +231,14 @@ def test_rule_files_hold_their_stage() -> None:
         assert rules_of[stage] and all(r.startswith(stage) for r in rules_of[stage]), stage
         assert f"{stage}_figure" in rules_of[stage]
     assert not Path(RULES / "figures.smk").exists()
+
+
+@pytest.mark.parametrize("drop", [("mnist", "saliency"), ("saliency",)], ids=["theory-only", "no-saliency"])
+def test_optional_sections_plan(drop: tuple[str, ...], tmp_path: Path) -> None:
+    """The stage targets name only configured stages (a dry run; tests/test_workflow.py runs them)."""
+    cfg = {k: v for k, v in copy.deepcopy(TINY).items() if k not in drop}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    jobs = dry_run_jobs(copy_workflow(tmp_path / "wf", tmp_path / "cfg.yaml"))
+    assert jobs["theory_figure"] == 4 and jobs["provenance"] == 1 and jobs["all"] == 1
+    assert ("mnist_train" in jobs) == ("mnist" not in drop)
+    assert not any(rule.startswith("saliency") for rule in jobs)

@@ -35,5 +35,5 @@ wildcard_constraints:
 
 def stage_targets():
     """The targets of every configured stage (the rules theory, mnist and saliency)."""
-    stages = [rules.theory] + [rules.mnist] * bool(MNIST) + [rules.saliency] * bool(SALIENCY)
-    return [f for stage in stages for f in stage.input]
+    names = ["theory"] + ["mnist"] * bool(MNIST) + ["saliency"] * bool(SALIENCY)
+    return [f for name in names for f in getattr(rules, name).input]
