@@ -8,7 +8,7 @@ min_version("9.0")
 include: "workflow/rules/preflight.smk"
 
 
-configfile: "config/config.yaml"
+configfile: DEFAULT_CONFIGFILE
 
 
 report: "workflow/report/workflow.rst"
@@ -16,15 +16,14 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/theory.smk"
-include: "workflow/rules/figures.smk"
 
 
-if config.get("mnist"):
+if MNIST:
 
     include: "workflow/rules/mnist.smk"
 
 
-if config.get("saliency"):
+if SALIENCY:
 
     include: "workflow/rules/saliency.smk"
 
@@ -35,7 +34,8 @@ include: "workflow/rules/provenance.smk"
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        stage_targets(),
+        rules.provenance.output.json,
 
 
 include: "workflow/rules/profile.smk"

@@ -179,7 +179,7 @@ def _rule_envs() -> dict[str, tuple[list[Path], Path]]:
         if not script:
             continue
         env = re.search(r'\n    conda:\n\s+"([^"]+)"', body)
-        if re.search(r"\n    conda:\n\s+torch_env\(\)", body):
+        if re.search(r"\n    conda:\n\s+plan.torch_env\(CONFIG\)", body):
             envs = [(rules_dir / torch_env(d)).resolve() for d in ("auto", "cpu", "cuda")]
         else:
             assert env, f"rule {rule} runs a script but names no conda env"
@@ -191,8 +191,8 @@ def _rule_envs() -> dict[str, tuple[list[Path], Path]]:
 def test_gpu_rules_env_cannot_be_a_cpu_torch() -> None:
     blocks = _rule_blocks()
     for rule in GPU_RULES:
-        assert re.search(r"\n    conda:\n\s+torch_env\(\)", blocks[rule]), f"{rule} does not use torch_env()"
-        assert re.search(r"\n        gpu=mnist_gpus\(\),", blocks[rule]), f"{rule} requests no GPU"
+        assert re.search(r"\n    conda:\n\s+plan.torch_env\(CONFIG\)", blocks[rule]), f"{rule} does not use plan.torch_env"
+        assert re.search(r"\n        gpu=plan.mnist_gpus\(CONFIG\),", blocks[rule]), f"{rule} requests no GPU"
     gpu_env = _env(REPO / "workflow" / "rules" / torch_env("cuda"))
     assert not cpu_torch_possible(gpu_env), f"{torch_env('cuda')} can resolve to a CPU build of PyTorch"
     cpu_env = _env(REPO / "workflow" / "rules" / torch_env("cpu"))

@@ -8,17 +8,22 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
+import yaml
 from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
 
 from tradeoff.profile_check import (
     EXPRESSION_NAMES,
     ProfileError,
-    check_resource_settings,
+    Source,
+    check_run,
+    check_settings,
+    command_line_settings,
     expression_problem,
+    profile_file,
+    profile_files,
+    snakemake_arguments,
 )
 
 
@@ -156,125 +161,155 @@ def test_malformed_profile_stops_before_any_job(work: Path, body: str, message: 
     assert_stopped_before_any_job(work, proc, message)
 
 
-CORES_MESSAGE = "profile key cores: {} is not an integer >= 1 or 'all' (a profile's `cores:` or the command line's --cores"
+CORES_MESSAGE = "profile key cores: {} is not an integer >= 1 or 'all' "
 
 
 @pytest.mark.parametrize("cores", [-3, 0])
 def test_bad_cores_in_a_profile_stops_before_any_job(work: Path, cores: int) -> None:
-    # Not through snakemake(): it passes --cores 2, which would override the profile's value.
+    # Not through snakemake(): it passes --cores 2 (the profile would be named all the same).
     write_bad(work, f"cores: {cores}\n")
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "profiles/bad"],
                           cwd=work, capture_output=True, text=True, timeout=600)
-    assert_stopped_before_any_job(work, proc, CORES_MESSAGE.format(cores))
+    assert_stopped_before_any_job(work, proc, CORES_MESSAGE.format(cores) + "(a profile's `cores:`, in profiles/bad/")
 
 
 def test_bad_cores_on_the_command_line_stops_before_any_job(work: Path) -> None:
     proc = snakemake(work, "--cores", "-3", check=False)  # the later --cores wins
-    assert_stopped_before_any_job(work, proc, CORES_MESSAGE.format(-3))
+    assert_stopped_before_any_job(work, proc, CORES_MESSAGE.format(-3) + "(the command line's --cores)")
 
 
-def test_jobs_stands_in_for_cores_locally(work: Path) -> None:
+def test_bad_jobs_stops_before_any_job_without_cores(work: Path) -> None:
     write_bad(work, "jobs: 0\n")
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "profiles/bad"],
                           cwd=work, capture_output=True, text=True, timeout=600)
-    assert_stopped_before_any_job(work, proc, "profile key cores: 0 is not an integer >= 1")
-    assert "`jobs:`/--jobs stands in for it" in proc.stdout + proc.stderr
+    assert_stopped_before_any_job(work, proc, "profile key jobs: 0 is not 'unlimited' or an integer >= 1")
 
 
-# Unit tests of the check on what Snakemake's own parsers make of the values (as the workflow sees
-# them in workflow.resource_settings), and on plain values (as the Python API may pass them).
+def test_bad_set_threads_on_the_command_line_stops_before_any_job(work: Path) -> None:
+    proc = snakemake(work, "--set-threads", "theory_fit=many", check=False)
+    assert_stopped_before_any_job(
+        work, proc, "profile key set-threads.theory_fit: 'many' is not an integer >= 1 and, as an expression, "
+        "uses the unknown name 'many'")
+    assert "(the command line's --set-threads)" in proc.stdout + proc.stderr
+
+
+# Unit tests of the check on what the user wrote: profile YAML (as loaded) and command-line words
+# (tradeoff.profile_check reads no Snakemake object).
 
 RULES = {"theory_fit", "mnist_train", "all"}
+CLI = Source("the command line", command_line=True)
+FILE = Source("profiles/x/profile.yaml")
 
 
-def parsed(**kwargs: Any) -> Any:
-    from snakemake.cli import parse_set_resources, parse_set_threads
-    from snakemake.resources import Resources
-    from snakemake.settings.types import ResourceSettings
-
-    return ResourceSettings(
-        cores=kwargs.get("cores", 2),
-        nodes=kwargs.get("nodes"),
-        resources=Resources.parse(kwargs.get("resources", []), allow_expressions=False),
-        overwrite_threads=parse_set_threads(kwargs.get("threads", [])),
-        overwrite_resources=parse_set_resources(kwargs.get("set_resources", [])),
-        default_resources=(
-            Resources.parse(kwargs["default_resources"], allow_expressions=True, defaults="full")
-            if "default_resources" in kwargs
-            else None
-        ),
-    )
+def check_cli(*argv: str) -> None:
+    check_settings(command_line_settings(argv), CLI, RULES)
 
 
 def test_check_accepts_good_settings() -> None:
-    check_resource_settings(
-        parsed(
-            nodes=sys.maxsize,  # --jobs unlimited
-            resources=["gpu=1"],
-            threads=["theory_fit=4", "mnist_train=min(2, attempt)"],
-            set_resources=["theory_fit:mem_mb=2000*attempt", "theory_fit:slurm_partition=gpu",
-                           "mnist_train:mem=4GB", "mnist_train:runtime=1h", "mnist_train:gpu=1"],
-            default_resources=["mem_mb=2000 * attempt", "runtime=30 * attempt", "slurm_account=me"],
-        ),
-        RULES,
-    )
-    check_resource_settings(parsed(cores=None), RULES)  # cores unset (a remote executor)
+    check_cli("--jobs", "unlimited", "--cores", "all", "--resources", "gpu=1",
+              "--set-threads", "theory_fit=4", "mnist_train=min(2, attempt)",
+              "--set-resources", "theory_fit:mem_mb=2000*attempt", "theory_fit:slurm_partition=gpu",
+              "mnist_train:mem=4GB", "mnist_train:runtime=1h", "mnist_train:gpu=1", "mnist_train:disk=10 GiB",
+              "--default-resources", "mem_mb=2000 * attempt", "runtime=30 * attempt", "slurm_account=me")
+    check_cli("-c", "4", "-j", "8", "--dry-run", "--configfile", "a.yaml", "b.yaml")
+    check_settings(yaml.safe_load(
+        "cores: 8\njobs: 50\nset_threads: {theory_fit: 2}\nresources: {gpu: 1}\nretries: 2\n"
+        "default-resources: {mem_mb: '2000 * attempt', runtime: 30, tmpdir: /scratch}\n"
+        "set-resources: {mnist_train: {runtime: '2h30m', mem: 8000, slurm_partition: gpu}}\n"), FILE, RULES)
+    for name in ("local", "slurm", "default"):
+        check_settings(yaml.safe_load((REPO / "profiles" / name / "profile.yaml").read_text()) or {},
+                       Source(name), RULES | {"mnist_eval", "saliency_judge", "saliency_extract"})
 
 
 @pytest.mark.parametrize(
-    ("settings", "message"),
+    ("argv", "message"),
     [
-        ({"cores": -3}, "profile key cores: -3 is not an integer >= 1"),
-        ({"cores": 0}, "profile key cores: 0 is not an integer >= 1"),
-        ({"nodes": 0}, "profile key jobs: 0 is not"),
-        ({"threads": ["theory_fit=many"]}, "profile key set-threads.theory_fit: 'many' is not an integer >= 1"),
-        ({"threads": ["theory_fit=0"]}, "profile key set-threads.theory_fit: 0 is not an integer >= 1"),
-        ({"threads": ["theory_fit=2 *"]}, "'2 *' is not an integer >= 1 and, as an expression, is not a valid"),
-        ({"threads": ["nosuch=2"]}, "profile key set-threads.nosuch: the workflow has no rule 'nosuch'"),
-        ({"set_resources": ["theory_fit:mem_mb=lots"]}, "set-resources.theory_fit.mem_mb: 'lots'"),
-        ({"set_resources": ["theory_fit:mem_mib=lots"]}, "set-resources.theory_fit.mem_mib: 'lots'"),
-        ({"set_resources": ["theory_fit:disk=lots"]}, "set-resources.theory_fit.disk: 'lots' is not an integer >= 0 or a size"),
-        ({"set_resources": ["theory_fit:runtime=soon"]}, "set-resources.theory_fit.runtime: 'soon'"),
-        ({"set_resources": ["nosuch:mem_mb=1"]}, "profile key set-resources.nosuch: the workflow has no rule"),
-        ({"set_resources": ["theory_fit:gpu=$NOSUCH_VARIABLE"]}, "set-resources.theory_fit.gpu: '$NOSUCH_VARIABLE'"),
-        ({"default_resources": ["mem_mb=lots"]}, "profile key default-resources.mem_mb: 'lots'"),
-        ({"default_resources": ["runtime=30 * attemp"]}, "uses the unknown name 'attemp'"),
+        (["--cores", "-3"], "profile key cores: -3 is not an integer >= 1"),
+        (["-c", "0"], "profile key cores: 0 is not an integer >= 1"),
+        (["--jobs", "0"], "profile key jobs: 0 is not"),
+        (["--local-cores", "0"], "profile key local-cores: 0 is not an integer >= 1"),
+        (["--max-threads", "x"], "profile key max-threads: 'x' is not an integer >= 1"),
+        (["--set-threads", "theory_fit=many"], "profile key set-threads.theory_fit: 'many' is not an integer >= 1"),
+        (["--set-threads", "theory_fit=0"], "profile key set-threads.theory_fit: 0 is not an integer >= 1"),
+        (["--set-threads", "theory_fit=1.5"], "profile key set-threads.theory_fit: 1.5 is not an integer >= 1"),
+        (["--set-threads", "theory_fit=2 *"], "'2 *' is not an integer >= 1 and, as an expression, is not a valid"),
+        (["--set-threads", "nosuch=2"], "profile key set-threads.nosuch: the workflow has no rule 'nosuch'"),
+        (["--set-resources", "theory_fit:mem_mb=lots"], "set-resources.theory_fit.mem_mb: 'lots'"),
+        (["--set-resources", "theory_fit:mem_mib=lots"], "set-resources.theory_fit.mem_mib: 'lots'"),
+        (["--set-resources", "theory_fit:mem_mb=-1"], "set-resources.theory_fit.mem_mb: -1 is not an integer >= 0"),
+        (["--set-resources", "theory_fit:disk=lots"], "set-resources.theory_fit.disk: 'lots' is not an integer >= 0 or a size"),
+        (["--set-resources", "theory_fit:runtime=soon"], "set-resources.theory_fit.runtime: 'soon' is not an integer >= 0 or a duration"),
+        (["--set-resources", "nosuch:mem_mb=1"], "profile key set-resources.nosuch: the workflow has no rule"),
+        (["--set-resources", "theory_fit:gpu=$NOSUCH_VARIABLE"], "set-resources.theory_fit.gpu: '$NOSUCH_VARIABLE'"),
+        (["--set-resources", "theory_fit=1"], "profile key set-resources: 'theory_fit=1' is not RULE:NAME=VALUE"),
+        (["--default-resources", "mem_mb=lots"], "profile key default-resources.mem_mb: 'lots'"),
+        (["--default-resources", "runtime=30 * attemp"], "uses the unknown name 'attemp'"),
+        (["--default-resources", "runtime=-0.5"], "default-resources.runtime: -0.5 is negative"),
+        (["--resources", "gpu=one"], "resources.gpu: 'one'"),
         # A resource with a global limit is numeric wherever it is set.
-        ({"resources": ["tokens=4"], "set_resources": ["theory_fit:tokens=many"]}, "set-resources.theory_fit.tokens"),
+        (["--resources", "tokens=4", "--set-resources", "theory_fit:tokens=many"], "set-resources.theory_fit.tokens"),
     ],
 )
-def test_check_names_key_and_value(settings: dict[str, Any], message: str) -> None:
+def test_check_names_key_value_and_flag(argv: list[str], message: str) -> None:
     with pytest.raises(ProfileError) as err:
-        check_resource_settings(parsed(**settings), RULES)
+        check_cli(*argv)
     assert message in str(err.value)
-    assert "(a profile's `" in str(err.value) and "or the command line's --" in str(err.value)
+    assert "(the command line's --" in str(err.value)
 
 
-def test_check_on_plain_values() -> None:
-    plain = {"cores": 2, "nodes": None, "local_cores": 2, "max_threads": None, "resources": {},
-             "overwrite_threads": {}, "overwrite_resources": {}, "default_resources": None}
-    check_resource_settings(SimpleNamespace(**plain), RULES)
-    check_resource_settings(SimpleNamespace(**{**plain, "overwrite_threads": {"all": lambda: 3}}), RULES)
-    for change, message in [
-        ({"cores": True}, "cores: True"),
-        ({"local_cores": 0}, "local-cores: 0"),
-        ({"overwrite_threads": {"all": 1.5}}, "set-threads.all: 1.5"),
-        ({"overwrite_resources": {"all": {"mem_mb": -1}}}, "set-resources.all.mem_mb: -1"),
-        ({"default_resources": {"runtime": -0.5}}, "default-resources.runtime: -0.5 is negative"),
-        ({"resources": {"gpu": "one"}}, "resources.gpu: 'one'"),
+def test_check_names_the_profile_file() -> None:
+    for body, message in [
+        ("set-threads: {all: 1.5}", "profile key set-threads.all: 1.5 is not an integer >= 1"),
+        ("set_resources: {all: {mem_mb: -1}}", "profile key set-resources.all.mem_mb: -1"),
+        ("cores: true", "profile key cores: True is not an integer >= 1"),
+        ("set-resources: {all: 3}", "profile key set-resources.all: 3 is not a mapping"),
+        ("jobs: -2", "profile key jobs: -2 is not 'unlimited' or an integer >= 1"),
     ]:
-        with pytest.raises(ProfileError, match="profile key ") as err:
-            check_resource_settings(SimpleNamespace(**{**plain, **change}), RULES)
-        assert message in str(err.value)
+        with pytest.raises(ProfileError) as err:
+            check_settings(yaml.safe_load(body), FILE, RULES)
+        assert message in str(err.value) and "in profiles/x/profile.yaml)" in str(err.value), body
 
 
-def test_expression_names_cover_snakemakes_namespace() -> None:
-    # Drift guard: a name Snakemake provides to resource expressions must not be reported unknown.
-    import snakemake.ioutils
+def test_profile_files_are_found_as_snakemake_finds_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # Snakemake looks in the working directory first
+    base = tmp_path / "wf"
+    (base / "profiles" / "default").mkdir(parents=True)
+    (base / "profiles" / "default" / "profile.yaml").write_text("cores: 1\n")
+    user = tmp_path / "home" / "snakemake" / "cluster"
+    user.mkdir(parents=True)
+    for name in ("config.yaml", "profile.v9+.yaml", "profile.v99+.yaml", "notes.yaml"):
+        (user / name).write_text("jobs: 1\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "home")}
+    found = profile_files(["--profile", "cluster"], env, base, major=9)
+    assert found == [base / "profiles" / "default" / "profile.yaml", user / "profile.v9+.yaml"]
+    assert profile_files(["--workflow-profile", "none"], {**env, "SNAKEMAKE_PROFILE": "cluster"}, base, 9) == [
+        user / "profile.v9+.yaml"]
+    assert profile_file(user, major=8) == user / "config.yaml"
 
-    namespace: dict[str, Any] = {}
-    snakemake.ioutils.register_in_globals(namespace)
-    assert set(namespace) <= EXPRESSION_NAMES
+
+def test_check_run_reads_profiles_and_command_line(tmp_path: Path) -> None:
+    bad = tmp_path / "profiles" / "bad"
+    bad.mkdir(parents=True)
+    (bad / "profile.yaml").write_text("resources: {tokens: 2}\n")
+    with pytest.raises(ProfileError, match="set-resources.theory_fit.tokens: 'many'.*command line's --set-resources"):
+        check_run(["--profile", str(bad), "--set-resources", "theory_fit:tokens=many"], {}, tmp_path, RULES, 9)
+    (bad / "profile.yaml").write_text("set-threads: {nosuch: 2}\n")
+    with pytest.raises(ProfileError, match=r"set-threads.nosuch: the workflow has no rule 'nosuch' \(a profile's"):
+        check_run(["--profile", str(bad)], {}, tmp_path, RULES, 9)
+    check_run(["--profile", str(bad), "--workflow-profile", "none"], {}, tmp_path, RULES | {"nosuch"}, 9)
+
+
+def test_only_a_snakemake_command_line_is_read() -> None:
+    assert snakemake_arguments(["/x/bin/snakemake", "-n"]) == ["-n"]
+    assert snakemake_arguments(["/x/site-packages/snakemake/__main__.py", "-c", "1"]) == ["-c", "1"]
+    assert snakemake_arguments(["/x/bin/pytest", "--cores", "-3"]) is None
+    assert snakemake_arguments([]) is None
+
+
+def test_expressions() -> None:
     assert expression_problem("min(max(2*input.size_mb, 1000), 8000)") is None  # Snakemake's default
     assert expression_problem("max(2*input.size_mb, 1000) if input else 50000") is None
+    assert expression_problem("1000 * attempt + threads") is None
     assert expression_problem("'4'") == "is a quoted string, not a number"
+    assert "unknown names 'a', 'b'" in (expression_problem("a + b") or "")
+    assert {"attempt", "input", "wildcards", "threads", "min", "max"} <= EXPRESSION_NAMES

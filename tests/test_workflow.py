@@ -260,6 +260,20 @@ def test_editing_the_svm_module_reruns_only_fits_and_what_follows(tiny_run: Path
     assert jobs["theory_evaluate"] == 2 and jobs["theory_merge"] == 1
     assert jobs["theory_figure"] == 4 and jobs["theory_sweep_figure"] == 1
     assert jobs["theory_frontier"] == jobs["theory_claims"] == jobs["theory_frontier_figure"] == 1
+    # the App. E linear classifiers of the saliency stage are robust SVMs too; nothing else MNIST re-runs
+    assert jobs["saliency_linear"] == 1
+    assert not {r for r in jobs if r.startswith("mnist_")} and "saliency_extract" not in jobs
+
+
+def test_editing_the_theory_model_reruns_theory_jobs_only(tiny_run: Path) -> None:
+    """Code hashes follow imports: the closed forms of D(p, eta, d) are used by the theory stage only."""
+    model = tiny_run / "src" / "tradeoff" / "theory" / "model.py"
+    with edited(model, lambda text: text + "\n# an edit\n"):
+        jobs = dry_run_jobs(tiny_run)
+    assert jobs["theory_sample"] == 3 and jobs["theory_figure"] == 4  # tiny.yaml: 3 data points
+    assert set(jobs) == {"theory_sample", "theory_fit", "theory_evaluate", "theory_merge", "theory_figure",
+                         "theory_sweep_figure", "theory_frontier", "theory_claims", "theory_frontier_figure",
+                         "provenance", "all"}
 
 
 def test_editing_the_plots_module_or_style_reruns_only_figures(tiny_run: Path) -> None:

@@ -5,6 +5,7 @@ Errors name the offending key as a dotted path (``theory.base.p``) so a user kno
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from dataclasses import dataclass
@@ -35,8 +36,13 @@ def _dotted(path: Any) -> str:
     return ".".join(parts).replace(".[", "[") or "<top level>"
 
 
-def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
-    """Check ``config`` against the JSON schema, then the cross-field rules; raise ConfigError."""
+def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Check ``config`` against the JSON schema, then the cross-field rules; raise ConfigError.
+
+    Returns the config the workflow uses: the schema's ``default:`` values filled in where a key is
+    absent (:func:`fill_defaults`), dict keys sorted all the way down (:func:`canonical`). ``config``
+    itself is left as it is.
+    """
     import jsonschema
 
     schema = load_yaml(schema_path)
@@ -60,9 +66,53 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> None:
                 continue
             lines.append(f"config key {key}: {err.message}")
         raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
-    check_consistency(config)
-    check_mnist(config)
-    check_saliency(config)
+    filled = canonical(fill_defaults(config, schema))
+    check_consistency(filled)
+    check_mnist(filled)
+    check_saliency(filled)
+    return filled
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """Follow local ``$ref`` pointers (``#/$defs/name``) until a schema without one."""
+    while "$ref" in schema:
+        node: Any = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def fill_defaults(instance: Any, schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
+    """A copy of ``instance`` with the schema's ``default:`` filled in for every absent property of
+    every object present (sections that are absent, such as an optional ``mnist:``, stay absent).
+
+    The one place where defaults reach the config: workflow rules and stages read every key directly.
+    """
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    if isinstance(instance, dict):
+        props: dict[str, Any] = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        out = {k: copy.deepcopy(sub["default"]) for k, sub in props.items()
+               if k not in instance and "default" in _resolve(sub, root)}
+        for key, value in instance.items():
+            sub = props.get(key, extra if isinstance(extra, dict) else None)
+            out[key] = fill_defaults(value, sub, root) if sub is not None else copy.deepcopy(value)
+        return out
+    if isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        return [fill_defaults(v, schema["items"], root) for v in instance]
+    return copy.deepcopy(instance)
+
+
+def canonical(value: Any) -> Any:
+    """Dicts with sorted keys, all the way down, tuples as lists: Snakemake compares params by their
+    text, so key order (which YAML round trips change) must not count as a change."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
 
 
 def check_consistency(config: dict[str, Any]) -> None:
@@ -210,7 +260,7 @@ def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every named recipe, defaults filled in, sweeps expanded into ``<sweep>-<value>`` recipes."""
     mn = config["mnist"]
     recipes = {name: {**mn["defaults"], **spec} for name, spec in mn["recipes"].items()}
-    for sweep, spec in mn.get("sweeps", {}).items():
+    for sweep, spec in mn["sweeps"].items():
         if spec["recipe"] not in mn["recipes"]:
             raise ConfigError(
                 f"config key mnist.sweeps.{sweep}.recipe: refers to recipe {spec['recipe']!r}, which is not "
@@ -271,7 +321,7 @@ def check_mnist(config: dict[str, Any]) -> None:
                 )
         if r.get("objective") == "trades" and r.get("norm") != "linf":
             raise ConfigError(f"config key {where}.norm: TRADES is implemented for linf only")
-    for name in mn.get("compare", {}):
+    for name in mn["compare"]:
         if name not in recipes:
             raise ConfigError(f"config key mnist.compare.{name}: refers to recipe {name!r}, which is not defined")
     source = mn["evaluation"]["sanity"]["source_recipe"]
@@ -294,7 +344,7 @@ def check_mnist(config: dict[str, Any]) -> None:
             if missing:
                 raise ConfigError(f"config key mnist.evaluation.attacks[{i}]: {entry['attack']} needs "
                                   f"{', '.join(missing)}")
-    if mn["data"]["source"] == "local" and not mn["data"].get("path"):
+    if mn["data"]["source"] == "local" and not mn["data"]["path"]:
         raise ConfigError("config key mnist.data.path: source 'local' needs the folder of the four IDX files")
     pool = training_pool(config)
     for i, group in enumerate(mn["models"]):

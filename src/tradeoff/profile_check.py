@@ -1,233 +1,364 @@
-"""Checks of the run settings Snakemake parsed from profiles and the command line.
+"""Checks of the run settings a user writes: profile YAML files and their command-line flags.
 
 Snakemake checks some profile values late or not at all: ``set-threads: {theory_fit: many}`` fails
 only when that rule's first job is scheduled (after other rules' jobs ran); with ``cores: -3`` or
 ``jobs: 0`` a dry run passes and a real run starts jobs; a rule name misspelt under
-``set-threads:`` or ``set-resources:`` is ignored silently. The workflow calls
-:func:`check_resource_settings` once every rule is defined, so such values stop the run before any
-job starts, with a message naming the key and the value. Each setting may come from a profile or
-from the command line (the profile key's flag, e.g. ``--set-threads``); the messages say so.
+``set-threads:`` or ``set-resources:`` is ignored silently. The workflow calls :func:`check_run`
+once every rule is defined, so such values stop the run before any job starts, with a message
+naming the key, the value and where it was written (a profile file or a flag).
+
+The check reads what the user wrote, not what Snakemake made of it: the profile files Snakemake
+would read (``--profile``, ``$SNAKEMAKE_PROFILE``, ``--workflow-profile`` or the workflow's
+``profiles/default``, found as Snakemake's documentation describes) and the command line, and holds
+them to this module's own schema (:data:`SCHEMA`): counts are integers (or ``all``/``unlimited``),
+sizes and times are integers, sizes like ``4GB`` or durations like ``2h``, or expressions that may
+use only :data:`EXPRESSION_NAMES`. It reads no Snakemake object, so a Snakemake upgrade cannot break
+it; a value this schema rejects that a newer Snakemake would accept is named in the message, and the
+schema is one table to extend.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import builtins
-import inspect
 import os
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any, Protocol
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-# Names an expression (a string value Snakemake evaluates per job) may use: Snakemake 9.27's
-# namespace for them (snakemake.resources.Resource.cli_evaluator plus
-# snakemake.ioutils.register_in_globals), and Python's builtins. An unknown name makes Snakemake
-# keep the text as a plain string (its way of allowing `slurm_partition: gpu`), which a number of
-# threads or a size cannot be: it fails only once a job of the rule is scheduled.
+import yaml
+
 EXPRESSION_NAMES = frozenset(dir(builtins)) | {
-    "wildcards", "input", "output", "params", "resources", "threads", "attempt", "rulename",
-    "system_tmpdir", "shutil", "async_run", "lookup", "evaluate", "branch", "collect", "exists",
-    "prepend_param", "subpath", "parse_input", "extract_checksum", "flatten", "choose_file",
-    "choose_folder", "choose_tmp", "as_py_module",
+    "attempt", "input", "output", "params", "resources", "threads", "wildcards", "rulename",
 }  # fmt: skip
+"""Names an expression (a string Snakemake evaluates per job) may use here: the job's attempt,
+files, params, resources, threads and wildcards, and Python's builtins. (Snakemake keeps a string
+with an unknown name as plain text, which a thread count or a size cannot be: it fails only once a
+job of the rule is scheduled.)"""
 
-# Resources whose value must be a number: sizes and times (Snakemake converts their units, so a
-# string that is no valid expression fails at scheduling), and the GPU count the rules declare.
-# Every resource given a global limit (`resources:`) is numeric too.
-NUMERIC_RESOURCES = frozenset(
-    {"mem", "mem_mb", "mem_mib", "disk", "disk_mb", "disk_mib", "runtime", "gpu"}
-)
+NUMERIC_RESOURCES = frozenset({"mem", "mem_mb", "mem_mib", "disk", "disk_mb", "disk_mib", "runtime", "gpu"})
+"""Resources whose value must be a number (or a size, a duration, an expression): Snakemake converts
+the units of sizes and times, and the rules' GPU count. Every resource given a global limit
+(``resources:``) is numeric too."""
+
+SIZE = re.compile(r"\s*\d+(\.\d+)?\s*([kmgtp]i?)?b?\s*", re.I)
+DURATION = re.compile(r"\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w|sec|secs|min|mins|hours?|days?|weeks?)\s*)+", re.I)
+UNITS: dict[str, tuple[re.Pattern[str], str]] = {
+    "mem": (SIZE, "a size like '4GB'"),
+    "disk": (SIZE, "a size like '4GB'"),
+    "runtime": (DURATION, "a duration like '2h'"),
+}
 
 
 class ProfileError(ValueError):
     """A run setting (profile key or command-line flag) is malformed; the message names both."""
 
 
-class ResourceSettingsLike(Protocol):
-    """What the check reads of ``snakemake.settings.types.ResourceSettings`` (Snakemake 9.27)."""
+@dataclass(frozen=True)
+class Source:
+    """Where settings were written: a profile file or the command line (for the message)."""
 
-    @property
-    def cores(self) -> int | None: ...
-    @property
-    def nodes(self) -> int | None: ...
-    @property
-    def local_cores(self) -> int | None: ...
-    @property
-    def max_threads(self) -> int | None: ...
-    @property
-    def resources(self) -> Mapping[str, Any]: ...
-    @property
-    def overwrite_threads(self) -> Mapping[str, Any]: ...
-    @property
-    def overwrite_resources(self) -> Mapping[str, Mapping[str, Any]]: ...
-    @property
-    def default_resources(self) -> Mapping[str, Any] | None: ...
+    name: str
+    command_line: bool = False
+
+    def where(self, key: str) -> str:
+        if self.command_line:
+            return f"(the command line's --{key.split('.', 1)[0]})"
+        return f"(a profile's `{key.split('.', 1)[0]}:`, in {self.name})"
 
 
-def _where(key: str) -> str:
-    """The sources of a setting, for the message: Snakemake takes each from a profile or a flag."""
-    top = key.split(".", 1)[0]
-    return f"(a profile's `{top}:` or the command line's --{top})"
-
-
-def _fail(key: str, value: Any, problem: str) -> ProfileError:
-    return ProfileError(f"profile key {key}: {value!r} {problem} {_where(key)}")
-
-
-class _Uncheckable:
-    def __repr__(self) -> str:
-        return "<callable>"
-
-
-UNCHECKABLE: Any = _Uncheckable()
-
-
-def written(name: str, value: Any) -> tuple[str, Any]:
-    """The resource's name and value as written. Snakemake wraps parsed values in ``Resource``
-    objects that keep the text in ``.raw``, but renames sizes (``mem`` and ``mem_mib`` become
-    ``mem_mb``, ``.raw`` lost for ``mem``): the name and text of an expression are read back from
-    its evaluator, where they can be. A Python callable (set through the API) gives UNCHECKABLE:
-    it can only be called, in a job's context."""
-    if not (hasattr(value, "raw") and hasattr(value, "is_evaluable")):
-        return name, value
-    if not value.is_evaluable():
-        return name, value.raw
-    func = getattr(value, "_evaluator", None)
-    try:
-        found = inspect.getclosurevars(inspect.unwrap(func)).nonlocals if callable(func) else {}
-    except (TypeError, ValueError):
-        found = {}
-    text, original = found.get("value"), found.get("name")
-    if isinstance(text, str) and isinstance(original, str):
-        return original, text
-    return name, UNCHECKABLE if value.raw is None else value.raw
+def _fail(source: Source, key: str, value: Any, problem: str) -> ProfileError:
+    return ProfileError(f"profile key {key}: {value!r} {problem} {source.where(key)}")
 
 
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _as_number(value: Any) -> Any:
+    """A command-line value as YAML would read it: '3' -> 3, '-0.5' -> -0.5; other text unchanged."""
+    if isinstance(value, str):
+        for cast in (int, float):
+            try:
+                return cast(value.strip())
+            except ValueError:
+                pass
+    return value
+
+
 def expression_problem(text: str) -> str | None:
-    """Why Snakemake cannot evaluate ``text`` to a number, or None if it may (it is evaluated per
+    """Why ``text`` cannot be a numeric expression, or None if it may be one (it is evaluated per
     job, with the job's input, wildcards and attempt, so only its form and names can be checked)."""
     text = os.path.expanduser(os.path.expandvars(text))  # as Snakemake does before evaluating
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
         return "is not a valid Python expression"
-    if isinstance(tree.body, ast.Constant) and not (
-        is_int(tree.body.value) or isinstance(tree.body.value, float)
-    ):
+    if isinstance(tree.body, ast.Constant) and not (is_int(tree.body.value) or isinstance(tree.body.value, float)):
         return "is a quoted string, not a number"
-    unknown = sorted(
-        {
-            node.id
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Name) and node.id not in EXPRESSION_NAMES
-        }
-    )
+    unknown = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in EXPRESSION_NAMES})
     if unknown:
         names = ", ".join(repr(name) for name in unknown)
         plural = "s" if len(unknown) > 1 else ""
-        return (
-            f"uses the unknown name{plural} {names} (Snakemake provides attempt, input, "
-            "wildcards, threads and Python's builtins)"
-        )
+        return f"uses the unknown name{plural} {names} (expressions may use attempt, input, wildcards, threads and Python's builtins)"
     return None
 
 
-def _check_count(key: str, value: Any, minimum: int, what: str = "an integer") -> None:
-    if value is not None and not (is_int(value) and value >= minimum):
-        raise _fail(key, value, f"is not {what} >= {minimum}")
+# ---------------------------------------------------------------------------------------------------
+# The schema: one checker per key
 
 
-def _check_threads(key: str, value: Any) -> None:
-    value = written("_cores", value)[1]
-    if value is UNCHECKABLE or callable(value):
-        return
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            problem = expression_problem(value)
-            if problem is not None:
-                raise _fail(
-                    key, value, f"is not an integer >= 1 and, as an expression, {problem}"
-                ) from None
+Checker = Callable[[Source, str, Any, "Context"], None]
+
+
+@dataclass(frozen=True)
+class Context:
+    rules: Collection[str]
+    numeric: Collection[str]
+
+
+def _count(minimum: int, word: str | None = None) -> Checker:
+    what = f"{word!r} or an integer" if word else "an integer"
+
+    def check(source: Source, key: str, value: Any, ctx: Context) -> None:
+        value = _as_number(value)
+        if value is None or (word is not None and value == word):
             return
-    _check_count(key, value, 1)
+        if not (is_int(value) and value >= minimum):
+            raise _fail(source, key, value, f"is not {what} >= {minimum}")
+
+    return check
 
 
-HINTS = {"runtime": " or a duration like '2h'", "mem": " or a size like '4GB'"}
-HINTS["disk"] = HINTS["mem"]
+def _cores(source: Source, key: str, value: Any, ctx: Context) -> None:
+    value = _as_number(value)
+    if value is not None and value != "all" and not (is_int(value) and value >= 1):
+        raise _fail(source, key, value, "is not an integer >= 1 or 'all'")
 
 
-def _check_resource(prefix: str, name: str, value: Any, numeric: Collection[str]) -> None:
-    if name.startswith("_"):
-        return  # Snakemake's own (_cores, _nodes)
-    name, value = written(name, value)
-    key = f"{prefix}.{name}"
-    if value is None or value is UNCHECKABLE or callable(value):
+def _threads(source: Source, key: str, value: Any, ctx: Context) -> None:
+    value = _as_number(value)
+    if isinstance(value, str):
+        problem = expression_problem(value)
+        if problem is not None:
+            raise _fail(source, key, value, f"is not an integer >= 1 and, as an expression, {problem}")
         return
+    if not (is_int(value) and value >= 1):
+        raise _fail(source, key, value, "is not an integer >= 1")
+
+
+def _resource(source: Source, key: str, value: Any, ctx: Context) -> None:
+    name = key.rsplit(".", 1)[-1]
+    if name.startswith("_") or value is None:
+        return  # Snakemake's own (_cores, _nodes)
+    value = _as_number(value)
     if isinstance(value, float):
         if value < 0:
-            raise _fail(key, value, "is negative")
+            raise _fail(source, key, value, "is negative")
         return
     if isinstance(value, str):
-        if name not in numeric:
+        if name not in ctx.numeric:
             return  # a string resource (slurm_partition, slurm_extra, tmpdir): any text will do
-        try:
-            value = int(value.strip())
-        except ValueError:
-            problem = expression_problem(value)
-            if problem is not None:
-                hint = HINTS.get(name, "")
-                raise _fail(
-                    key, value, f"is not an integer >= 0{hint} and, as an expression, {problem}"
-                ) from None
+        unit = UNITS.get(name)
+        if unit is not None and unit[0].fullmatch(value):
             return
-    _check_count(key, value, 0)
+        problem = expression_problem(value)
+        if problem is not None:
+            hint = f" or {unit[1]}" if unit else ""
+            raise _fail(source, key, value, f"is not an integer >= 0{hint} and, as an expression, {problem}")
+        return
+    if not (is_int(value) and value >= 0):
+        raise _fail(source, key, value, "is not an integer >= 0")
 
 
-def _check_rule_names(key: str, names: Iterable[str], rules: Collection[str]) -> None:
-    for name in names:
-        if name not in rules:
-            known = ", ".join(sorted(rules))
-            raise ProfileError(
-                f"profile key {key}.{name}: the workflow has no rule {name!r} {_where(key)}; "
-                f"its rules: {known}"
-            )
+def _mapping(item: Checker) -> Checker:
+    def check(source: Source, key: str, value: Any, ctx: Context) -> None:
+        if not isinstance(value, Mapping):
+            raise _fail(source, key, value, "is not a mapping of names to values")
+        for name, sub in value.items():
+            item(source, f"{key}.{name}", sub, ctx)
+
+    return check
 
 
-def check_resource_settings(settings: ResourceSettingsLike, rules: Collection[str]) -> None:
-    """Raise ProfileError naming the first malformed setting among cores, jobs, local-cores,
-    max-threads, resources, set-threads, set-resources and default-resources.
+def _per_rule(item: Checker) -> Checker:
+    def check(source: Source, key: str, value: Any, ctx: Context) -> None:
+        if not isinstance(value, Mapping):
+            raise _fail(source, key, value, "is not a mapping of rule names to values")
+        for rule in value:
+            if rule not in ctx.rules:
+                raise ProfileError(
+                    f"profile key {key}.{rule}: the workflow has no rule {rule!r} {source.where(key)}; "
+                    f"its rules: {', '.join(sorted(ctx.rules))}"
+                )
+        for rule, sub in value.items():
+            item(source, f"{key}.{rule}", sub, ctx)
 
-    ``rules`` are the workflow's rule names: set-threads and set-resources may name only those.
+    return check
+
+
+SCHEMA: dict[str, Checker] = {
+    "cores": _cores,
+    "jobs": _count(1, "unlimited"),
+    "local-cores": _count(1),
+    "max-threads": _count(1),
+    "resources": _mapping(_resource),
+    "set-threads": _per_rule(_threads),
+    "set-resources": _per_rule(_mapping(_resource)),
+    "default-resources": _mapping(_resource),
+}
+"""Profile key (or flag, without its dashes) -> its check. Other keys are Snakemake's to check."""
+
+
+def check_settings(settings: Mapping[str, Any], source: Source, rules: Collection[str],
+                   numeric: Collection[str] = NUMERIC_RESOURCES) -> None:
+    """Raise ProfileError naming the first malformed setting of one profile file or command line.
+
+    ``settings`` maps profile keys (dashes or underscores) to values as written; ``rules`` are the
+    workflow's rule names: set-threads and set-resources may name only those.
     """
-    # Run locally without --cores, Snakemake takes --jobs for --cores (and a dry run takes 1).
-    if settings.cores is not None and not (is_int(settings.cores) and settings.cores >= 1):
-        raise ProfileError(
-            f"profile key cores: {settings.cores!r} is not an integer >= 1 or 'all' "
-            "(a profile's `cores:` or the command line's --cores; run locally without either, "
-            "`jobs:`/--jobs stands in for it)"
-        )
-    _check_count("jobs", settings.nodes, 1, "'unlimited' or an integer")
-    _check_count("local-cores", settings.local_cores, 1)
-    _check_count("max-threads", settings.max_threads, 1)
+    norm = {str(k).replace("_", "-"): v for k, v in settings.items()}
+    limits = norm.get("resources") or {}
+    ctx = Context(rules, set(numeric) | {str(n) for n in limits if not str(n).startswith("_")}
+                  if isinstance(limits, Mapping) else set(numeric))
+    for key, check in SCHEMA.items():
+        if norm.get(key) is not None:  # a key with only comments under it is empty
+            check(source, key, norm[key], ctx)
 
-    limits = settings.resources
-    numeric = NUMERIC_RESOURCES | {name for name in limits if not name.startswith("_")}
-    for name, value in limits.items():
-        _check_resource("resources", name, value, numeric)
 
-    _check_rule_names("set-threads", settings.overwrite_threads, rules)
-    for rule, threads in settings.overwrite_threads.items():
-        _check_threads(f"set-threads.{rule}", threads)
+# ---------------------------------------------------------------------------------------------------
+# Where the settings come from: the command line and the profile files it names
 
-    _check_rule_names("set-resources", settings.overwrite_resources, rules)
-    for rule, resources in settings.overwrite_resources.items():
-        for name, value in resources.items():
-            _check_resource(f"set-resources.{rule}", name, value, numeric)
 
-    for name, value in (settings.default_resources or {}).items():
-        _check_resource("default-resources", name, value, numeric)
+def _pairs(key: str, items: Iterable[str], source: Source) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ProfileError(f"profile key {key}: {item!r} is not NAME=VALUE {source.where(key)}")
+        out[name.strip()] = value
+    return out
+
+
+def command_line_settings(argv: Sequence[str]) -> dict[str, Any]:
+    """The settings of :data:`SCHEMA` given on a Snakemake command line, shaped as in a profile
+    (``--set-resources rule:mem_mb=1`` -> ``{"set-resources": {"rule": {"mem_mb": "1"}}}``)."""
+    ap = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    ap.add_argument("--cores", "-c", nargs="?", const="all")
+    ap.add_argument("--jobs", "-j", nargs="?", const=None)
+    ap.add_argument("--local-cores")
+    ap.add_argument("--max-threads")
+    ap.add_argument("--resources", "--res", nargs="*")
+    ap.add_argument("--set-threads", nargs="+")
+    ap.add_argument("--set-resources", nargs="+")
+    ap.add_argument("--default-resources", "--default-res", nargs="*")
+    known, _ = ap.parse_known_args(list(argv))
+    cli = Source("the command line", command_line=True)
+    out: dict[str, Any] = {}
+    for key in ("cores", "jobs", "local-cores", "max-threads"):
+        value = getattr(known, key.replace("-", "_"))
+        if value is not None:
+            out[key] = value
+    for key in ("resources", "default-resources", "set-threads"):
+        value = getattr(known, key.replace("-", "_"))
+        if value:
+            out[key] = _pairs(key, value, cli)
+    if known.set_resources:
+        per_rule: dict[str, dict[str, Any]] = {}
+        for item in known.set_resources:
+            rule, sep, rest = item.partition(":")
+            if not sep:
+                raise ProfileError(f"profile key set-resources: {item!r} is not RULE:NAME=VALUE {cli.where('set-resources')}")
+            per_rule.setdefault(rule, {}).update(_pairs("set-resources", [rest], cli))
+        out["set-resources"] = per_rule
+    return out
+
+
+PROFILE_FILE = re.compile(r"(profile|config)(?:\.v(\d+)\+)?\.yaml")
+
+
+def profile_file(path: Path, major: int) -> Path | None:
+    """The profile file of a profile folder: ``profile.yaml`` or ``config.yaml``, or the
+    versioned ``profile.vN+.yaml`` with the highest N <= ``major`` (the Snakemake major version)."""
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        return None
+    found = {}
+    for child in path.iterdir():
+        m = PROFILE_FILE.fullmatch(child.name)
+        if m and int(m.group(2) or 0) <= major:
+            found[child] = int(m.group(2) or 0)
+    return max(found, key=lambda p: (found[p], p.name)) if found else None
+
+
+def profile_files(argv: Sequence[str], env: Mapping[str, str], basedir: Path, major: int) -> list[Path]:
+    """The profile files a Snakemake run with this command line reads (workflow profile first)."""
+    ap = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    ap.add_argument("--profile", action="append")
+    ap.add_argument("--workflow-profile")
+    known, _ = ap.parse_known_args(list(argv))
+    files: list[Path] = []
+    wp = known.workflow_profile
+    if wp != "none":
+        name = Path(wp or "default")
+        for candidate in (name, Path("profiles") / name, basedir / "profiles" / name):
+            if candidate.exists():
+                found = profile_file(candidate, major)
+                files += [found] if found else []
+                break
+    profiles = known.profile or ([env["SNAKEMAKE_PROFILE"]] if env.get("SNAKEMAKE_PROFILE") else [])
+    config_home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    for name in profiles:
+        if name == "none":
+            continue
+        path = Path(name)
+        dirs = [path] if path.exists() else [Path.cwd() / name, config_home / "snakemake" / name,
+                                             Path("/etc/xdg/snakemake") / name]
+        for candidate in dirs:
+            found = profile_file(candidate, major)
+            if found is not None:
+                files.append(found)
+                break
+    return files
+
+
+def snakemake_arguments(argv: Sequence[str]) -> list[str] | None:
+    """The arguments of a Snakemake command line (``snakemake ...`` or ``python -m snakemake ...``);
+    None when this process is not one (the Python API passes its settings otherwise)."""
+    if not argv:
+        return None
+    program = Path(argv[0])
+    if program.name == "snakemake" or (program.name == "__main__.py" and program.parent.name == "snakemake"):
+        return list(argv[1:])
+    return None
+
+
+def check_run(argv: Sequence[str], env: Mapping[str, str], basedir: Path, rules: Collection[str],
+              major: int | None = None) -> None:
+    """Check the profile files a run with these arguments reads and the arguments themselves; raise
+    ProfileError on the first malformed setting. (A profile file that is not valid YAML is
+    Snakemake's to report, and it does, naming the file.)"""
+    if major is None:
+        from importlib.metadata import version
+
+        major = int(version("snakemake").split(".")[0])
+    sources: list[tuple[Mapping[str, Any], Source]] = []
+    for path in profile_files(argv, env, basedir, major):
+        try:
+            settings = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(settings, Mapping):
+            sources.append((settings, Source(str(path))))
+    sources.append((command_line_settings(argv), Source("the command line", command_line=True)))
+    numeric = set(NUMERIC_RESOURCES)
+    for settings, _ in sources:  # a resource given a global limit anywhere is numeric everywhere
+        limits = {str(k).replace("_", "-"): v for k, v in settings.items()}.get("resources")
+        if isinstance(limits, Mapping):
+            numeric |= {str(n) for n in limits if not str(n).startswith("_")}
+    for settings, source in sources:
+        check_settings(settings, source, rules, numeric)

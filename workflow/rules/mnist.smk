@@ -3,7 +3,7 @@
 
 rule mnist_data:
     input:
-        mnist_source_files(),
+        MNIST_SOURCE_FILES,
     output:
         "results/mnist/data.npz",
     log:
@@ -14,7 +14,7 @@ rule mnist_data:
         "../../envs/torch.yaml"
     threads: 1
     params:
-        data=mnist_data_params(),
+        data=plan.mnist_data_params(CONFIG),
         code=CODE["mnist_data"],
     script:
         "../scripts/mnist_data.py"
@@ -22,7 +22,7 @@ rule mnist_data:
 
 rule mnist_train:
     input:
-        data="results/mnist/data.npz",
+        data=rules.mnist_data.output[0],
     output:
         weights="results/mnist/models/{recipe}/n~{size}/seed~{seed}/weights.safetensors",
         history="results/mnist/models/{recipe}/n~{size}/seed~{seed}/history.json",
@@ -31,14 +31,14 @@ rule mnist_train:
     benchmark:
         "benchmarks/mnist_train/{recipe}/n~{size}/seed~{seed}.tsv"
     conda:
-        torch_env()
+        plan.torch_env(CONFIG)
     threads: 1
     resources:
-        gpu=mnist_gpus(),
-        runtime=mnist_minutes("mnist_train"),
+        gpu=plan.mnist_gpus(CONFIG),
+        runtime=plan.mnist_minutes(CONFIG, "mnist_train"),
     params:
-        recipe=recipe_params,
-        runtime=mnist_runtime(),
+        recipe=lambda w: plan.recipe_params(CONFIG, w.recipe),
+        runtime=plan.mnist_runtime(CONFIG),
         checkpoints="resources/checkpoints/mnist/{recipe}/n~{size}/seed~{seed}",
         code=CODE["mnist_train"],
     script:
@@ -47,9 +47,15 @@ rule mnist_train:
 
 rule mnist_eval:
     input:
-        data="results/mnist/data.npz",
-        weights="results/mnist/models/{recipe}/n~{size}/seed~{seed}/weights.safetensors",
-        source=transfer_source,
+        data=rules.mnist_data.output[0],
+        weights=rules.mnist_train.output.weights,
+        # transfer attacks are crafted on the source recipe's model of the same size and seed
+        source=lambda w: expand(
+            rules.mnist_train.output.weights,
+            recipe=MNIST["evaluation"]["sanity"]["source_recipe"],
+            size=w.size,
+            seed=w.seed,
+        )[0],
     output:
         table="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.csv",
         sanity="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.sanity.json",
@@ -58,14 +64,14 @@ rule mnist_eval:
     benchmark:
         "benchmarks/mnist_eval/{recipe}/n~{size}/seed~{seed}.tsv"
     conda:
-        torch_env()
+        plan.torch_env(CONFIG)
     threads: 1
     resources:
-        gpu=mnist_gpus(),
-        runtime=mnist_minutes("mnist_eval"),
+        gpu=plan.mnist_gpus(CONFIG),
+        runtime=plan.mnist_minutes(CONFIG, "mnist_eval"),
     params:
-        evaluation=mnist_eval_params(),
-        runtime=mnist_runtime(),
+        evaluation=plan.mnist_eval_params(CONFIG),
+        runtime=plan.mnist_runtime(CONFIG),
         code=CODE["mnist_eval"],
     script:
         "../scripts/mnist_eval.py"
@@ -73,8 +79,8 @@ rule mnist_eval:
 
 rule mnist_tables:
     input:
-        tables=mnist_eval_files("csv"),
-        sanity=mnist_eval_files("sanity.json"),
+        tables=expand(rules.mnist_eval.output.table, zip, **plan.mnist_model_columns(CONFIG)),
+        sanity=expand(rules.mnist_eval.output.sanity, zip, **plan.mnist_model_columns(CONFIG)),
     output:
         merged=report(
             "results/mnist/robustness.csv",
@@ -110,8 +116,8 @@ rule mnist_tables:
         "../../envs/theory.yaml"
     threads: 1
     params:
-        recipes=mnist_recipe_table(),
-        compare=mnist_compare(),
+        recipes=plan.mnist_recipe_table(CONFIG),
+        compare=plan.mnist_compare(CONFIG),
         code=CODE["mnist_tables"],
     script:
         "../scripts/mnist_tables.py"
@@ -119,8 +125,8 @@ rule mnist_tables:
 
 rule mnist_figure:
     input:
-        summary="results/mnist/robustness_summary.csv",
-        recipes="results/mnist/recipes.csv",
+        summary=rules.mnist_tables.output.summary,
+        recipes=rules.mnist_tables.output.recipes,
     output:
         png=report(
             "results/figures/mnist_{kind}.png",
@@ -138,8 +144,8 @@ rule mnist_figure:
     threads: 1
     params:
         kind="{kind}",
-        frontier=mnist_frontier(),
-        style=plot_style(),
+        frontier=plan.mnist_frontier(CONFIG),
+        style=STYLE,
         code=CODE["mnist_figures"],
     script:
         "../scripts/mnist_figure.py"
@@ -147,4 +153,5 @@ rule mnist_figure:
 
 rule mnist:
     input:
-        mnist_outputs(),
+        rules.mnist_tables.output,
+        expand(rules.mnist_figure.output, kind=plan.mnist_figures(CONFIG)),

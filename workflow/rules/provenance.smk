@@ -3,8 +3,8 @@
 
 rule provenance:
     input:
-        tables=final_tables(),
-        data=mnist_data_files(),
+        tables=plan.tables(stage_targets()),
+        data=plan.data_files(CONFIG),
     output:
         json="results/provenance.json",
         md=report(
@@ -19,7 +19,7 @@ rule provenance:
     conda:
         "../../envs/torch.yaml"
     params:
-        config=canonical(config),
+        config=CONFIG,
         code=CODE["provenance"],
     script:
         "../scripts/provenance.py"

@@ -4,7 +4,7 @@
 
 rule saliency_judge:
     input:
-        data="results/mnist/data.npz",
+        data=rules.mnist_data.output[0],
     output:
         weights="results/mnist/saliency/judge/seed~{seed}/weights.safetensors",
         history="results/mnist/saliency/judge/seed~{seed}/history.json",
@@ -13,15 +13,15 @@ rule saliency_judge:
     benchmark:
         "benchmarks/saliency_judge/seed~{seed}.tsv"
     conda:
-        torch_env()
+        plan.torch_env(CONFIG)
     threads: 1
     resources:
-        gpu=mnist_gpus(),
-        runtime=mnist_minutes("saliency_judge"),
+        gpu=plan.mnist_gpus(CONFIG),
+        runtime=plan.mnist_minutes(CONFIG, "saliency_judge"),
     params:
         size=SALIENCY["models"]["size"],
-        judge=canonical(SALIENCY["judge"]),
-        runtime=mnist_runtime(),
+        judge=SALIENCY["judge"],
+        runtime=plan.mnist_runtime(CONFIG),
         checkpoints="resources/checkpoints/saliency_judge/seed~{seed}",
         code=CODE["saliency"],
     script:
@@ -30,9 +30,9 @@ rule saliency_judge:
 
 rule saliency_extract:
     input:
-        data="results/mnist/data.npz",
-        weights="results/mnist/models/{recipe}/n~{size}/seed~{seed}/weights.safetensors",
-        judge="results/mnist/saliency/judge/seed~{seed}/weights.safetensors",
+        data=rules.mnist_data.output[0],
+        weights=rules.mnist_train.output.weights,
+        judge=rules.saliency_judge.output.weights,
     output:
         arrays="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/arrays.npz",
         alignment="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/alignment.csv",
@@ -43,13 +43,13 @@ rule saliency_extract:
     benchmark:
         "benchmarks/saliency_extract/{recipe}/n~{size}/seed~{seed}.tsv"
     conda:
-        torch_env()
+        plan.torch_env(CONFIG)
     threads: 1
     resources:
-        gpu=mnist_gpus(),
-        runtime=mnist_minutes("saliency_extract"),
+        gpu=plan.mnist_gpus(CONFIG),
+        runtime=plan.mnist_minutes(CONFIG, "saliency_extract"),
     params:
-        spec=saliency_extract_params(),
+        spec=plan.saliency_extract_params(CONFIG),
         device=MNIST["device"],
         code=CODE["saliency"],
     script:
@@ -58,7 +58,7 @@ rule saliency_extract:
 
 rule saliency_linear:
     input:
-        data="results/mnist/data.npz",
+        data=rules.mnist_data.output[0],
     output:
         arrays="results/mnist/saliency/linear/weights.npz",
         table="results/mnist/saliency/linear/accuracy.csv",
@@ -70,7 +70,7 @@ rule saliency_linear:
         "../../envs/torch.yaml"
     threads: 1
     params:
-        linear=canonical(SALIENCY["linear"]),
+        linear=SALIENCY["linear"],
         code=CODE["saliency_linear"],
     script:
         "../scripts/saliency_linear.py"
@@ -78,11 +78,17 @@ rule saliency_linear:
 
 rule saliency_tables:
     input:
-        alignment=saliency_files("alignment.csv"),
-        large_eps=saliency_files("large_eps.csv"),
-        filters=saliency_files("filters.csv"),
-        judges=saliency_judge_files("history.json"),
-        linear="results/mnist/saliency/linear/accuracy.csv",
+        alignment=expand(
+            rules.saliency_extract.output.alignment, zip, **plan.saliency_model_columns(CONFIG)
+        ),
+        large_eps=expand(
+            rules.saliency_extract.output.large_eps, zip, **plan.saliency_model_columns(CONFIG)
+        ),
+        filters=expand(
+            rules.saliency_extract.output.filters, zip, **plan.saliency_model_columns(CONFIG)
+        ),
+        judges=expand(rules.saliency_judge.output.history, seed=SALIENCY["models"]["seeds"]),
+        linear=rules.saliency_linear.output.table,
     output:
         alignment="results/mnist/saliency/alignment.csv",
         alignment_summary=report(
@@ -116,7 +122,7 @@ rule saliency_tables:
         "../../envs/theory.yaml"
     threads: 1
     params:
-        objectives=saliency_objectives(),
+        objectives=plan.saliency_objectives(CONFIG),
         code=CODE["saliency_tables"],
     script:
         "../scripts/saliency_tables.py"
@@ -124,11 +130,13 @@ rule saliency_tables:
 
 rule saliency_figure:
     input:
-        arrays=saliency_figure_arrays(),
-        alignment="results/mnist/saliency/alignment.csv",
-        judge="results/mnist/saliency/judge.csv",
-        linear_arrays="results/mnist/saliency/linear/weights.npz",
-        linear_table="results/mnist/saliency/linear/accuracy.csv",
+        arrays=expand(
+            rules.saliency_extract.output.arrays, zip, **plan.saliency_figure_columns(CONFIG)
+        ),
+        alignment=rules.saliency_tables.output.alignment,
+        judge=rules.saliency_tables.output.judge,
+        linear_arrays=rules.saliency_linear.output.arrays,
+        linear_table=rules.saliency_linear.output.table,
     output:
         png=report(
             "results/figures/saliency_{kind}.png",
@@ -140,15 +148,15 @@ rule saliency_figure:
     log:
         "logs/saliency_figure/{kind}.log",
     wildcard_constraints:
-        kind="|".join(SALIENCY_FIGURES),
+        kind="|".join(plan.SALIENCY_FIGURES),
     conda:
         "../../envs/plots.yaml"
     threads: 1
     params:
         kind="{kind}",
         models=list(SALIENCY["models"]["recipes"]),
-        filters=canonical(SALIENCY["filters"]),
-        style=plot_style(),
+        filters=SALIENCY["filters"],
+        style=STYLE,
         code=CODE["saliency_figures"],
     script:
         "../scripts/saliency_figure.py"
@@ -156,4 +164,6 @@ rule saliency_figure:
 
 rule saliency:
     input:
-        saliency_outputs(),
+        rules.saliency_tables.output,
+        rules.saliency_linear.output.table,
+        expand(rules.saliency_figure.output, kind=plan.SALIENCY_FIGURES),

@@ -1,4 +1,4 @@
-# Theory stage (paper Section 2): sample D(p, eta, d), fit standard and robust SVMs, evaluate.
+# Theory stage (paper Section 2): sample D(p, eta, d), fit standard and robust SVMs, evaluate, draw.
 
 
 rule theory_sample:
@@ -14,7 +14,7 @@ rule theory_sample:
         "../../envs/theory.yaml"
     threads: 1
     params:
-        point=point_params,
+        point=plan.point_params,
         seeds=THEORY["seeds"],
         code=CODE["sample"],
     script:
@@ -23,7 +23,7 @@ rule theory_sample:
 
 rule theory_fit:
     input:
-        samples="results/theory/samples/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}.npz",
+        samples=rules.theory_sample.output[0],
     output:
         "results/theory/fits/p~{p}_d~{d}_eta~{eta}_n~{n}_m~{m}/C~{C}/{model}.json",
     log:
@@ -36,7 +36,7 @@ rule theory_fit:
         "../../envs/theory.yaml"
     threads: 1
     params:
-        fit=fit_params,
+        fit=lambda w: plan.fit_params(CONFIG, w),
         code=CODE["fit"],
     script:
         "../scripts/theory_fit.py"
@@ -44,8 +44,12 @@ rule theory_fit:
 
 rule theory_evaluate:
     input:
-        samples=sweep_samples,
-        fits=sweep_fit_files,
+        samples=lambda w: expand(
+            rules.theory_sample.output[0], zip, **plan.sweep_sample_columns(CONFIG, w.sweep)
+        ),
+        fits=lambda w: expand(
+            rules.theory_fit.output[0], zip, **plan.sweep_fit_columns(CONFIG, w.sweep)
+        ),
     output:
         "results/theory/metrics/{sweep}.csv",
     log:
@@ -56,7 +60,7 @@ rule theory_evaluate:
         "../../envs/theory.yaml"
     threads: 1
     params:
-        evaluate=evaluate_params,
+        evaluate=lambda w: plan.evaluate_params(CONFIG, w.sweep),
         code=CODE["evaluate"],
     script:
         "../scripts/theory_evaluate.py"
@@ -64,7 +68,7 @@ rule theory_evaluate:
 
 rule theory_merge:
     input:
-        expand("results/theory/metrics/{sweep}.csv", sweep=SWEEPS),
+        expand(rules.theory_evaluate.output[0], sweep=plan.theory_sweeps(CONFIG)),
     output:
         report(
             "results/theory/metrics.csv",
@@ -85,7 +89,7 @@ rule theory_merge:
 
 rule theory_frontier:
     input:
-        metrics="results/theory/metrics.csv",
+        metrics=rules.theory_merge.output[0],
     output:
         "results/theory/frontier.csv",
     log:
@@ -104,8 +108,8 @@ rule theory_frontier:
 
 rule theory_claims:
     input:
-        metrics="results/theory/metrics.csv",
-        frontier="results/theory/frontier.csv",
+        metrics=rules.theory_merge.output[0],
+        frontier=rules.theory_frontier.output[0],
     output:
         claims="results/theory/claims.csv",
         claims_md=report(
@@ -125,3 +129,97 @@ rule theory_claims:
         code=CODE["evaluate"],
     script:
         "../scripts/theory_claims.py"
+
+
+# Figures (seaborn, PNG and PDF). Figures only draw tidy tables; they never compute science.
+
+
+rule theory_figure:
+    input:
+        metrics=expand(rules.theory_evaluate.output[0], sweep=THEORY["figures"]["tradeoff_sweep"])[
+            0
+        ],
+    output:
+        png=report(
+            "results/figures/theory_{kind}.png",
+            caption="../report/theory_figure.rst",
+            category="Theory",
+            labels={"figure": "{kind}"},
+        ),
+        pdf="results/figures/theory_{kind}.pdf",
+    log:
+        "logs/theory_figure/{kind}.log",
+    wildcard_constraints:
+        kind="|".join(plan.THEORY_FIGURES),
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    params:
+        kind="{kind}",
+        eps_test=THEORY["figures"]["bound_eps_test"],
+        style=STYLE,
+        code=CODE["figures"],
+    script:
+        "../scripts/theory_figure.py"
+
+
+rule theory_sweep_figure:
+    input:
+        metrics=rules.theory_evaluate.output[0],
+    output:
+        png=report(
+            "results/figures/theory_sweep_{sweep}.png",
+            caption="../report/theory_sweep.rst",
+            category="Theory",
+            labels={"figure": "sweep {sweep}"},
+        ),
+        pdf="results/figures/theory_sweep_{sweep}.pdf",
+    log:
+        "logs/theory_sweep_figure/{sweep}.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    params:
+        axis=lambda w: plan.sweep_figure_axis(CONFIG, w.sweep),
+        eps_test=THEORY["figures"]["bound_eps_test"],
+        style=STYLE,
+        code=CODE["figures"],
+    script:
+        "../scripts/theory_sweep_figure.py"
+
+
+rule theory_frontier_figure:
+    input:
+        metrics=rules.theory_merge.output[0],
+        frontier=rules.theory_frontier.output[0],
+    output:
+        png=report(
+            "results/figures/theory_frontier.png",
+            caption="../report/theory_frontier.rst",
+            category="Theory",
+            labels={"figure": "frontier"},
+        ),
+        pdf="results/figures/theory_frontier.pdf",
+    log:
+        "logs/theory_frontier_figure.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    params:
+        sweep=THEORY["figures"]["tradeoff_sweep"],
+        eps_test=THEORY["figures"]["bound_eps_test"],
+        style=STYLE,
+        code=CODE["figures"],
+    script:
+        "../scripts/theory_frontier_figure.py"
+
+
+rule theory:
+    input:
+        rules.theory_merge.output,
+        rules.theory_frontier.output,
+        rules.theory_claims.output.claims,
+        rules.theory_claims.output.claims_md,
+        rules.theory_frontier_figure.output,
+        expand(rules.theory_figure.output, kind=plan.THEORY_FIGURES),
+        expand(rules.theory_sweep_figure.output, sweep=THEORY["figures"]["axis_sweeps"]),

@@ -19,11 +19,14 @@ Everything here is pure numpy/scipy and exact (no sampling except in :func:`samp
 from __future__ import annotations
 
 import math
-from typing import Final, overload
+from typing import overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
+
+from tradeoff.theory.norms import NORMS, dual_norm
+from tradeoff.theory.norms import check_norm as _check_norm
 
 __all__ = [
     "NORMS",
@@ -39,15 +42,7 @@ __all__ = [
     "theorem_2_1_bound",
 ]
 
-NORMS: Final[tuple[str, ...]] = ("linf", "l2")
-"""Threat models: the attack norm; the margin of a linear classifier drops by eps * ||w||_dual."""
-
 FloatOrArray = float | NDArray[np.float64]
-
-
-def _check_norm(norm: str) -> None:
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
 
 
 def _check_p(p: float) -> None:
@@ -88,18 +83,6 @@ def eps_unit(norm: str, eta_abs: float, d: int) -> float:
     _check_norm(norm)
     _check_d(d)
     return float(eta_abs) if norm == "linf" else float(eta_abs) * math.sqrt(d)
-
-
-def dual_norm(w: ArrayLike, norm: str) -> float:
-    """Dual norm of the attack norm: ``||w||_1`` for l_inf, ``||w||_2`` for l_2.
-
-    For ``f(x) = w.x + b`` the worst case over ``||delta|| <= eps`` lowers ``y f(x)`` by exactly
-    ``eps * ||w||_dual`` (Hoelder, with equality at ``delta = -eps y sign(w)`` resp.
-    ``-eps y w / ||w||_2``).
-    """
-    _check_norm(norm)
-    w_arr = np.asarray(w, dtype=np.float64).ravel()
-    return float(np.abs(w_arr).sum()) if norm == "linf" else float(np.linalg.norm(w_arr))
 
 
 def sample(

@@ -58,7 +58,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from tradeoff.theory.model import dual_norm  # the one definition (re-exported here)
+from tradeoff.theory.norms import dual_norm  # the one definition (re-exported here)
 
 __all__ = ["RobustSVC", "dual_norm", "robust_hinge_objective"]
 

@@ -1,0 +1,279 @@
+"""What the workflow builds and with which params: pure functions of the validated config.
+
+``workflow/rules/*.smk`` call these (the rules keep only directives); each takes the config that
+:func:`tradeoff.config.validate_config` returns (defaults filled, keys sorted) and, for per-job
+params, the job's wildcards (any object with the wildcard names as attributes). Job grids come as
+wildcard columns for ``expand(rules.<name>.output.<file>, zip, **columns)``, so output paths are
+typed once, in the rule that writes them. Every params builder returns dicts with sorted keys:
+Snakemake compares params by their text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tradeoff.config import (
+    DataPoint,
+    attack_grid,
+    canonical,
+    fmt,
+    mnist_models,
+    mnist_recipes,
+    saliency_models,
+    sweep_axis,
+    sweep_fits,
+    sweep_points,
+    sweep_test_norms,
+)
+
+Columns = dict[str, list[Any]]
+
+STAGES_DIR = Path(__file__).resolve().parent / "stages"
+
+THEORY_FIGURES = ("bound", "eps_train", "weight_share", "closed_form")
+"""The theory figures drawn from the trade-off sweep (``results/figures/theory_<kind>.*``)."""
+
+MNIST_FIGURES = ("robust_vs_test_eps", "frontier", "accuracy_vs_train_eps")
+"""The MNIST figures every config draws; ``accuracy_vs_size`` is added when a recipe has two sizes."""
+
+SALIENCY_FIGURES = (
+    "gradients", "alignment", "large_eps", "interpolation", "filters", "judge", "linear_weights", "linear_accuracy",
+)  # fmt: skip
+
+
+def stage_modules() -> list[str]:
+    """Every stage module (``tradeoff.stages.<name>``): one code hash each."""
+    return sorted(p.stem for p in STAGES_DIR.glob("*.py") if p.stem != "__init__")
+
+
+def stage_code_hashes() -> dict[str, str]:
+    """Stage name -> content hash of its module and everything it imports from the package
+    (:func:`tradeoff.provenance.code_hash`): a rule's params carry its stage's hash, so editing a
+    module re-runs exactly the rules whose stage imports it."""
+    from tradeoff.provenance import code_hash
+
+    return {name: code_hash(f"tradeoff.stages.{name}") for name in stage_modules()}
+
+
+def columns(rows: list[dict[str, Any]], names: tuple[str, ...]) -> Columns:
+    """Rows of wildcard values -> one list per wildcard (the shape ``expand(..., zip, ...)`` takes)."""
+    return {name: [row[name] for row in rows] for name in names}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Theory (paper Section 2)
+
+
+def theory_sweeps(config: dict[str, Any]) -> list[str]:
+    return sorted(config["theory"]["sweeps"])
+
+
+def point_wildcards(point: DataPoint) -> dict[str, str]:
+    """A data point's wildcards in the sample path (their text is the point's slug)."""
+    return {"p": fmt(point.p), "d": str(point.d), "eta": fmt(point.eta), "n": str(point.n_train),
+            "m": str(point.n_test)}
+
+
+def sweep_sample_columns(config: dict[str, Any], sweep: str) -> Columns:
+    """The samples a sweep's evaluation reads, as wildcard columns of ``theory_sample``."""
+    rows = [point_wildcards(pt) for pt in sweep_points(config, sweep)]
+    return columns(rows, ("p", "d", "eta", "n", "m"))
+
+
+def sweep_fit_columns(config: dict[str, Any], sweep: str) -> Columns:
+    """The fits a sweep's evaluation reads, as wildcard columns of ``theory_fit``."""
+    rows = [{**point_wildcards(f.point), "C": fmt(f.C), "model": f.model} for f in sweep_fits(config, sweep)]
+    return columns(rows, ("p", "d", "eta", "n", "m", "C", "model"))
+
+
+def point_params(wildcards: Any) -> dict[str, Any]:
+    """The data point of a job, parsed from its wildcards."""
+    pt = DataPoint.from_wildcards(wildcards.p, wildcards.d, wildcards.eta, wildcards.n, wildcards.m)
+    return canonical({"slug": pt.slug, "p": pt.p, "d": pt.d, "eta": pt.eta, "n_train": pt.n_train,
+                      "n_test": pt.n_test})
+
+
+def fit_params(config: dict[str, Any], wildcards: Any) -> dict[str, Any]:
+    """Everything a fit depends on besides its input sample."""
+    th = config["theory"]
+    pt = point_params(wildcards)
+    if wildcards.model == "svm":
+        norm, eps = "none", 0.0
+    else:
+        norm, text = wildcards.model.split("_eps~")
+        eps = float(text)
+    return canonical({
+        "slug": pt["slug"], "p": pt["p"], "d": pt["d"], "eta": pt["eta"], "C": float(wildcards.C), "norm": norm,
+        "eps_train": eps, "tol": float(th["solver"]["tol"]), "max_iter": int(th["solver"]["max_iter"]),
+        "seeds": list(th["seeds"]),
+    })  # fmt: skip
+
+
+def sweep_figure_axis(config: dict[str, Any], sweep: str) -> str:
+    """The axis a sweep's figure draws accuracy against (the one it varies besides eps_train)."""
+    return sweep_axis(config, sweep)
+
+
+def evaluate_params(config: dict[str, Any], sweep: str) -> dict[str, Any]:
+    th = config["theory"]
+    return canonical({"sweep": sweep, "eps_test": list(th["eps_test"]),
+                      "test_norms": sweep_test_norms(config, sweep), "seeds": list(th["seeds"])})
+
+
+# ---------------------------------------------------------------------------------------------------
+# MNIST (paper Sections 3-4)
+
+
+SHIPPED_MNIST = Path(__file__).resolve().parents[2] / "data" / "mnist"
+"""The four original MNIST IDX files the project ships (``source: shipped``)."""
+
+
+def mnist_source_folder(config: dict[str, Any]) -> str | None:
+    """The folder the IDX sources read: the project's ``data/mnist`` (shipped, relative to the
+    working directory when it lies below it) or the config's ``path`` (local); None otherwise."""
+    data = config["mnist"]["data"]
+    if data["source"] == "shipped":
+        try:
+            return str(SHIPPED_MNIST.relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(SHIPPED_MNIST)
+    return data["path"] if data["source"] == "local" else None
+
+
+def mnist_source_files(config: dict[str, Any]) -> list[str]:
+    """The IDX files the data rule reads, as its inputs: a changed or replaced file re-runs the
+    data rule and everything after it. ``DataError`` names what was looked for when one is missing."""
+    from tradeoff.datasets.mnist import DataError, find_idx_files
+
+    folder = mnist_source_folder(config)
+    if folder is None:
+        return []
+    try:
+        files = find_idx_files(folder)
+    except DataError as err:
+        if config["mnist"]["data"]["source"] == "shipped":
+            raise DataError(f"{err} (the project ships them in data/mnist; or set mnist.data.source to "
+                            "local or download)") from None
+        raise
+    return sorted(str(p) for pair in files.values() for p in pair)
+
+
+def mnist_data_params(config: dict[str, Any]) -> dict[str, Any]:
+    data = config["mnist"]["data"]
+    return canonical({"source": data["source"], "path": mnist_source_folder(config), "cache_dir": data["cache_dir"],
+                      "test_fraction": float(data["test_fraction"]), "split_seed": int(data["split_seed"]),
+                      "validation": int(data["validation"])})
+
+
+def mnist_runtime(config: dict[str, Any]) -> dict[str, Any]:
+    """Device and precision: they change numbers, so they are params (and recorded in outputs)."""
+    return canonical({"device": config["mnist"]["device"], "precision": config["mnist"]["precision"]})
+
+
+def mnist_gpus(config: dict[str, Any]) -> int:
+    """GPUs a GPU rule's job requests: 1 for mnist.device cuda; none for auto or cpu (a profile may
+    add one per rule; a job that requested a GPU and finds none stops: :mod:`tradeoff.cluster`)."""
+    from tradeoff.cluster import gpu_request
+
+    return gpu_request(config["mnist"]["device"])
+
+
+def torch_env(config: dict[str, Any]) -> str:
+    """The GPU rules' conda env: envs/torch-gpu.yaml (CUDA build) for cuda, else envs/torch.yaml."""
+    from tradeoff.cluster import torch_env as env
+
+    return env(config["mnist"]["device"])
+
+
+def mnist_minutes(config: dict[str, Any], rule: str) -> Any:
+    """SLURM time limit (minutes, per attempt) of a torch rule's jobs: from measured CPU throughput
+    and the config's work; provisional for GPU jobs (:mod:`tradeoff.cluster`)."""
+    from tradeoff.cluster import cpu_minutes, job_minutes
+
+    cpu = cpu_minutes(config, mnist_recipes(config), mnist_models(config), attack_grid(config))
+    minutes = job_minutes(rule, config["mnist"]["device"], cpu)
+    return lambda wildcards, attempt: minutes * attempt
+
+
+def mnist_model_columns(config: dict[str, Any]) -> Columns:
+    """Every trained model as wildcard columns (recipe, size, seed) of ``mnist_train``/``mnist_eval``."""
+    rows = [{"recipe": r, "size": n, "seed": s} for r, n, s in mnist_models(config)]
+    return columns(rows, ("recipe", "size", "seed"))
+
+
+def recipe_params(config: dict[str, Any], recipe: str) -> dict[str, Any]:
+    """A recipe's training settings (defaults filled in, sweeps expanded)."""
+    return canonical(mnist_recipes(config)[recipe])
+
+
+def mnist_eval_params(config: dict[str, Any]) -> dict[str, Any]:
+    ev = config["mnist"]["evaluation"]
+    return canonical({"grid": attack_grid(config), "n": ev["n"], "batch_size": ev["batch_size"],
+                      "eval_seed": ev["seed"], "sanity_spec": ev["sanity"]})
+
+
+def mnist_recipe_table(config: dict[str, Any]) -> list[dict[str, Any]]:
+    recipes = mnist_recipes(config)
+    return [canonical({"recipe": name, **recipes[name]}) for name in sorted(recipes)]
+
+
+def mnist_compare(config: dict[str, Any]) -> dict[str, Any]:
+    """Recipe -> published model it is compared with, and the training-set size compared."""
+    return canonical({"compare": config["mnist"]["compare"],
+                      "size": max(n for _, n, _ in mnist_models(config))})
+
+
+def mnist_frontier(config: dict[str, Any]) -> dict[str, Any]:
+    sanity = config["mnist"]["evaluation"]["sanity"]
+    return canonical({"norm": sanity["norm"], "eps": float(sanity["eps"])})
+
+
+def mnist_figures(config: dict[str, Any]) -> list[str]:
+    """The MNIST figure kinds: accuracy against training-set size only if some recipe has two sizes."""
+    sizes: dict[str, set[int]] = {}
+    for recipe, size, _ in mnist_models(config):
+        sizes.setdefault(recipe, set()).add(size)
+    several = any(len(s) > 1 for s in sizes.values())
+    return [*MNIST_FIGURES, *(["accuracy_vs_size"] if several else [])]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Saliency (paper Section 4)
+
+
+def saliency_extract_params(config: dict[str, Any]) -> dict[str, Any]:
+    sal = config["saliency"]
+    return canonical({k: sal[k] for k in ("examples", "alignment", "large_eps", "filters")})
+
+
+def saliency_model_columns(config: dict[str, Any]) -> Columns:
+    """The studied models as wildcard columns of ``saliency_extract``, in config order."""
+    rows = [{"recipe": r, "size": n, "seed": s} for r, n, s in saliency_models(config)]
+    return columns(rows, ("recipe", "size", "seed"))
+
+
+def saliency_figure_columns(config: dict[str, Any]) -> Columns:
+    """The models the figures show: each studied recipe's first seed."""
+    models = config["saliency"]["models"]
+    rows = [{"recipe": r, "size": models["size"], "seed": models["seeds"][0]} for r in models["recipes"]]
+    return columns(rows, ("recipe", "size", "seed"))
+
+
+def saliency_objectives(config: dict[str, Any]) -> dict[str, str]:
+    """Studied recipe -> its training objective (a recipe without one trains the standard way)."""
+    recipes = mnist_recipes(config)
+    return canonical({r: recipes[r].get("objective", "standard") for r in config["saliency"]["models"]["recipes"]})
+
+
+def tables(files: list[str]) -> list[str]:
+    """The tables among a stage's targets (what the provenance manifest hashes)."""
+    return [f for f in files if str(f).endswith((".csv", ".md"))]
+
+
+def data_files(config: dict[str, Any]) -> list[str]:
+    """The data the provenance manifest hashes besides the tables: MNIST's source files and the
+    validated npz."""
+    if not config.get("mnist"):
+        return []
+    return mnist_source_files(config) + ["results/mnist/data.npz"]
