@@ -244,7 +244,7 @@ def test_schema_objective_enum_equals_the_registry():
     assert schema["$defs"]["recipe"]["properties"]["objective"]["enum"] == list(OBJECTIVES)
     for name, objective in OBJECTIVES.items():  # every objective trains under each of its norms
         for norm in objective.norms:
-            TrainConfig(objective=name, norm=norm, epochs=1)
+            TrainConfig(objective=name, norm=norm, epochs=1, steps=objective.max_steps or 40)
 
 
 def test_trades_attack_stays_in_ball_and_raises_kl():

@@ -319,8 +319,12 @@ def check_mnist(config: dict[str, Any]) -> None:
                     f"config key {where}: objective {r['objective']!r} needs norm, eps > 0, alpha and steps "
                     f"(missing: {', '.join(missing) or 'eps > 0'})"
                 )
-        if r.get("objective") == "trades" and r.get("norm") != "linf":
-            raise ConfigError(f"config key {where}.norm: TRADES is implemented for linf only")
+        if r.get("objective") in ("trades", "nfgsm") and r.get("norm") != "linf":
+            raise ConfigError(f"config key {where}.norm: {r['objective'].upper()} is implemented for linf only")
+        if r.get("objective") in ("fgsm", "nfgsm") and r.get("steps") != 1:
+            raise ConfigError(f"config key {where}.steps: {r['objective']} takes one attack step (steps: 1)")
+        if "guard" in r and not int(mn["data"]["validation"]):
+            raise ConfigError(f"config key {where}.guard: needs a validation split (mnist.data.validation > 0)")
     for name in mn["compare"]:
         if name not in recipes:
             raise ConfigError(f"config key mnist.compare.{name}: refers to recipe {name!r}, which is not defined")

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FGSM", "NORMS", "PGD", "PGDResult", "eval_mode", "fgsm", "pgd", "pgd_with_info"]
+__all__ = ["FGSM", "NORMS", "PGD", "PGDResult", "eval_mode", "fgsm", "nfgsm", "pgd", "pgd_with_info"]
 
 NORMS: tuple[str, ...] = ("linf", "l2")
 Model = Callable[[torch.Tensor], torch.Tensor]
@@ -274,6 +274,41 @@ def fgsm(
         random_start=random_start, restarts=1, keep_best=False, targeted=targeted,
         generator=generator, use_eval=use_eval,
     )
+
+
+def nfgsm(
+    model: Model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float | torch.Tensor,
+    alpha: float | torch.Tensor,
+    noise_mult: float = 2.0,
+    generator: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """N-FGSM's training perturbation (de Jorge et al. 2022, l_inf): uniform noise in the
+    ``noise_mult * eps`` cube, clipped to [0, 1]; one sign-gradient step of size ``alpha`` (eps in
+    their recipe) from there; clipped to [0, 1] and *not* projected to the eps-ball, so the
+    perturbation lies in the ``noise_mult * eps + alpha`` ball (3 eps by default) and the box.
+
+    ``noise``: the uniform draws in [0, 1) (the CUDA-graph engine pre-draws them); else drawn from
+    ``generator`` as a linf PGD start is. The model runs as the caller left it (training steps
+    put it in eval mode); ``eps``/``alpha`` may be 0-dim tensors.
+    """
+    if noise is None:
+        dev = generator.device if generator is not None else x.device
+        noise = torch.rand(x.shape, generator=generator, device=dev).to(x.device, x.dtype)
+    with torch.no_grad():
+        x0 = (x + (2.0 * noise - 1.0) * (torch.as_tensor(eps, dtype=x.dtype, device=x.device)
+                                         * noise_mult)).clamp_(0.0, 1.0)
+    x0.requires_grad_(True)
+    with torch.enable_grad():
+        loss = F.cross_entropy(model(x0).float(), y, reduction="sum")
+    grad = torch.autograd.grad(loss, [x0])[0]
+    with torch.no_grad():
+        step = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
+        return torch.addcmul(x0.detach(), grad.sign(), step).clamp_(0.0, 1.0)
 
 
 @dataclass

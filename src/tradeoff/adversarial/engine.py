@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tradeoff.adversarial.attacks import PGDResult, _check, _l2, eval_mode
+from tradeoff.adversarial.attacks import PGDResult, _check, _l2, eval_mode, nfgsm
 from tradeoff.adversarial.objectives import (
     Parts,
     Recipe,
@@ -409,6 +409,10 @@ class TrainStep(Step):
             return trades_attack(self._forward, x, eps=self.eps_t, alpha=self.alpha_t,
                                  steps=self.recipe.steps, noise=noise[0],
                                  autocast=self._autocast)
+        if self.objective.inner == "nfgsm":
+            with self._autocast():
+                return nfgsm(self._forward, x, y, eps=self.eps_t, alpha=self.alpha_t,
+                             noise_mult=self.recipe.nfgsm_noise, noise=noise[0])
         return self._pgd(x, y, noise)
 
     def _pgd(self, x: torch.Tensor, y: torch.Tensor, noise: Sequence[torch.Tensor]

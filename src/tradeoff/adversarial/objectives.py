@@ -11,6 +11,12 @@ computed) and in how the step is launched.
 * ``pgd`` (Madry et al. 2018): the attack (``inner="ce"``: PGD ascent of the cross-entropy, the
   last iterate of one start) runs in eval mode; the loss is the cross-entropy at the adversarial
   batch (train mode). The clean accuracy is measured in eval mode before the attack.
+* ``fgsm`` (Wong, Rice and Kolter 2020, "Fast is better than free"): Madry's loss with a one-step
+  inner attack from a uniform random start (``steps: 1``, ``alpha`` 1.25 eps in their recipe): the
+  ``ce`` inner maximisation with one step, projected to the eps-ball and the box.
+* ``nfgsm`` (de Jorge et al. 2022, l_inf): Madry's loss at the N-FGSM point
+  (:func:`tradeoff.adversarial.attacks.nfgsm`: noise of ``nfgsm_noise`` eps, one step of ``alpha``,
+  no projection to the eps-ball).
 * ``trades`` (Zhang et al. 2019, l_inf only as in the reference ``trades.py``): the attack
   (``inner="kl"``, :func:`trades_attack`) runs in eval mode; the loss is
   ``CE(f(x), y) + beta * KL(f(x) || f(x_adv))`` (batch means, gradient through both arms).
@@ -111,18 +117,23 @@ def _trades(p: Parts, x: torch.Tensor, y: torch.Tensor) -> Outcome:
 @dataclass(frozen=True)
 class Objective:
     """A registry entry. ``inner``: the inner maximisation the step must provide ("none"; "ce":
-    Madry's PGD on the cross-entropy; "kl": :func:`trades_attack`). ``norms``: the threat models
-    implemented. ``needs_random_start``: the attack is meaningless from ``x`` itself."""
+    Madry's PGD on the cross-entropy; "kl": :func:`trades_attack`; "nfgsm":
+    :func:`tradeoff.adversarial.attacks.nfgsm`). ``norms``: the threat models implemented.
+    ``needs_random_start``: the attack is meaningless from ``x`` itself. ``max_steps``: the most
+    attack steps the objective takes (FGSM-type objectives: one)."""
 
     loss: Callable[[Parts, torch.Tensor, torch.Tensor], Outcome]
     inner: str
     norms: tuple[str, ...] = NORMS
     needs_random_start: bool = False
+    max_steps: int | None = None
 
 
 OBJECTIVES: dict[str, Objective] = {
     "standard": Objective(_standard, inner="none"),
     "pgd": Objective(_pgd, inner="ce"),
+    "fgsm": Objective(_pgd, inner="ce", max_steps=1),
+    "nfgsm": Objective(_pgd, inner="nfgsm", norms=("linf",), max_steps=1),
     "trades": Objective(_trades, inner="kl", norms=("linf",), needs_random_start=True),
 }
 
@@ -206,6 +217,8 @@ def noise_kind(objective: str, random_start: bool) -> str:
     inner = OBJECTIVES[objective].inner
     if inner == "kl":
         return "trades"
+    if inner == "nfgsm":
+        return "start"  # its noise is a linf start's draw (uniform, image-shaped)
     return "start" if inner == "ce" and random_start else "none"
 
 
@@ -220,6 +233,7 @@ class Recipe(Protocol):
     steps: int
     random_start: bool
     trades_beta: float
+    nfgsm_noise: float
     batch_size: int
 
 

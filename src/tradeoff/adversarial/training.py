@@ -67,7 +67,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tradeoff.adversarial.attacks import NORMS, pgd
+from tradeoff.adversarial.attacks import NORMS, nfgsm, pgd
 from tradeoff.adversarial.engine import (
     ENGINES,
     EngineOptions,
@@ -75,6 +75,7 @@ from tradeoff.adversarial.engine import (
     make_fast_optimizer,
     resolve_engine,
 )
+from tradeoff.adversarial.guard import Guard, GuardSpec
 from tradeoff.adversarial.objectives import (
     OBJECTIVES,
     Outcome,
@@ -83,6 +84,7 @@ from tradeoff.adversarial.objectives import (
     trades_attack,
     update,
 )
+from tradeoff.adversarial.schedules import check_schedule, lr_at
 from tradeoff.datasets.spec import MNIST, ImageSpec
 from tradeoff.nets.checkpoints import (
     CHECKPOINT_FORMAT,
@@ -108,7 +110,9 @@ class TrainConfig:
     ``eps_warmup``: the training attack's eps and step size ramp linearly from 1/eps_warmup of their
     values to their full values over the first ``eps_warmup`` iterations (0: no ramp); short runs at
     large eps otherwise stall at chance accuracy. ``engine``: auto, eager or graph (module
-    docstring).
+    docstring). ``nfgsm_noise``: N-FGSM's noise, in multiples of eps. ``lr_schedule``: a
+    :mod:`tradeoff.adversarial.schedules` mapping (None: constant). ``guard``: a
+    :class:`tradeoff.adversarial.guard.GuardSpec` mapping (None: no guard; needs validation data).
     """
 
     model: str = "madry"
@@ -132,6 +136,9 @@ class TrainConfig:
     deterministic: bool = True
     eps_warmup: int = 0
     engine: str = "auto"
+    nfgsm_noise: float = 2.0
+    lr_schedule: Mapping[str, Any] | None = None
+    guard: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -152,6 +159,21 @@ class TrainConfig:
                       f"{', '.join(objective.norms)} only (as in the reference code)")
         if objective.needs_random_start and not self.random_start:
             raise bad("random_start", f"{self.objective.upper()} needs its random start")
+        if objective.max_steps is not None and self.steps > objective.max_steps:
+            raise bad("steps", f"objective {self.objective!r} takes at most {objective.max_steps}")
+        if not (isinstance(self.nfgsm_noise, (int, float)) and math.isfinite(self.nfgsm_noise)
+                and self.nfgsm_noise >= 0):
+            raise bad("nfgsm_noise", "must be a finite number >= 0")
+        if self.lr_schedule is not None:
+            try:
+                check_schedule(self.lr_schedule)
+            except ValueError as err:
+                raise bad("lr_schedule", str(err)) from None
+        if self.guard is not None:
+            try:
+                GuardSpec.from_dict(self.guard)
+            except (TypeError, ValueError) as err:
+                raise bad("guard", str(err)) from None
         for f in ("eps", "alpha", "trades_beta", "weight_decay", "momentum", "lr"):
             v = getattr(self, f)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
@@ -305,6 +327,9 @@ def _eager_step(
             if objective.inner == "kl":
                 return trades_attack(model, x, eps=eps, alpha=alpha, steps=cfg.steps,
                                      generator=attack_gen)
+            if objective.inner == "nfgsm":
+                return nfgsm(model, x, y, eps=eps, alpha=alpha, noise_mult=cfg.nfgsm_noise,
+                             generator=attack_gen)
             return pgd(model, x, y, norm=cfg.norm, eps=eps, alpha=alpha, steps=cfg.steps,
                        random_start=cfg.random_start, restarts=1, keep_best=False,
                        generator=attack_gen)
@@ -431,6 +456,8 @@ def _run_epoch(run: _Run, step: Step, n: int, bar: Any) -> dict[str, Any]:
         if run.iteration >= run.total:
             break
         idx = perm[start : start + cfg.batch_size]
+        if cfg.lr_schedule is not None:
+            _set_lr(run.optimizer, lr_at(cfg.lr_schedule, cfg.lr, run.iteration, run.total))
         scale = min(1.0, (run.iteration + 1) / cfg.eps_warmup) if cfg.eps_warmup else 1.0
         step.step(idx, scale)
         seen += idx.numel()
@@ -448,6 +475,11 @@ def _run_epoch(run: _Run, step: Step, n: int, bar: Any) -> dict[str, Any]:
         "examples_per_s": seen / max(seconds, 1e-9),
         "seconds": seconds,
     }
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 @dataclass(frozen=True)
@@ -472,13 +504,16 @@ def _checkpoint(run: _Run, saving: _Saving) -> None:
 
 
 def _run_epochs(run: _Run, step: Step, n: int, saving: _Saving, log: logging.Logger,
-                progress: bool, on_epoch_end: EpochCallback | None) -> None:
-    """Epochs until the run's iterations are done: train, checkpoint when due, report."""
+                progress: bool, on_epoch_end: EpochCallback | None,
+                guard: Guard | None = None) -> None:
+    """Epochs until the run's iterations are done: train, guard, checkpoint when due, report."""
     last_saved = time.monotonic()
     bar = _progress_bar(progress, run.total, run.iteration)
     try:
         while run.iteration < run.total:
             run.history.append(_run_epoch(run, step, n, bar))
+            if guard is not None:
+                run.history[-1].update(guard.after_epoch(run.model, run.epoch, log))
             due = (time.monotonic() - last_saved >= saving.interval_s
                    or run.iteration >= run.total)
             if saving.run_dir is not None and due:
@@ -519,6 +554,7 @@ def train(
     checkpoint_interval_s: float = 0.0,
     on_epoch_end: EpochCallback | None = None,
     dataset: ImageSpec = MNIST,
+    validation: tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray] | None = None,
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Train per ``cfg``, checkpointing every epoch and resuming from this run's newest checkpoint.
 
@@ -533,17 +569,26 @@ def train(
     per epoch; a tqdm bar is shown only if ``progress`` and stderr is a TTY. Without
     ``checkpoint_dir`` nothing is written. Seeds (or restores) the global torch RNG.
     ``dataset``: the images' shape and class count (the model is built for them).
+    ``validation``: (images, labels) the guard against catastrophic overfitting attacks after every
+    epoch when ``cfg.guard`` is set (:mod:`tradeoff.adversarial.guard`): the run then returns the
+    weights of the epoch with the best validation robust accuracy, and each history record gets
+    ``val_clean``, ``val_robust``, ``best_epoch`` and ``collapsed``.
     """
     log = log or logging.getLogger("tradeoff.adversarial.training")
     device = resolve_device(cfg.device)
     if cfg.precision == "bf16" and device.type != "cuda":
         raise ValueError("precision 'bf16' is supported on CUDA only (autocast); "
                          "use precision='fp32' on the CPU")
+    if cfg.guard is not None and validation is None:
+        raise ValueError("TrainConfig.guard needs validation data (train(..., validation=(x, y)))")
     x_cpu, y_cpu = _prepare_data(x_train, y_train, dataset)
     n = x_cpu.shape[0]
     run_hash = config_hash(cfg, device, x_cpu, y_cpu)
     total = cfg.iterations or cfg.epochs * math.ceil(n / cfg.batch_size)  # type: ignore[operator]
     engine = resolve_engine(cfg.engine, device)
+    if cfg.lr_schedule is not None and engine == "graph" and device.type == "cuda":
+        raise ValueError("lr_schedule: not supported on the CUDA-graph engine yet (the captured "
+                         "optimizer step holds the learning rate); use engine 'eager'")
     run_dir = Path(checkpoint_dir) / run_hash[:16] if checkpoint_dir is not None else None
     saving = _Saving(run_dir, run_hash, keep_checkpoints, checkpoint_interval_s)
     with _determinism(cfg.deterministic, device):
@@ -553,5 +598,12 @@ def train(
         if run_dir is not None:
             _resume_or_start(run, run_dir, run_hash, log)
         step = _make_step(run, engine, x_cpu.to(device), y_cpu.to(device), log)
-        _run_epochs(run, step, n, saving, log, progress, on_epoch_end)
+        guard = None
+        if cfg.guard is not None and validation is not None:
+            x_val, y_val = _prepare_data(*validation, dataset)
+            guard = Guard(GuardSpec.from_dict(cfg.guard), cfg, x_val.to(device), y_val.to(device),
+                          run.history, store=run_dir)
+        _run_epochs(run, step, n, saving, log, progress, on_epoch_end, guard)
+        if guard is not None:
+            guard.restore_best(run.model, log)
     return run.model.eval(), run.history

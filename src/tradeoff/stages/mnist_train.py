@@ -35,10 +35,23 @@ def train_model(data: str, weights: str, history: str, *, recipe_name: str, reci
     dev = resolve_device(device)
     log.info("recipe %s, %d images, seed %d, device %s, precision %s, torch %s", recipe_name, size, seed, dev,
              precision, torch.__version__)
-    model, records = train(cfg, x, y, checkpoint_dir=checkpoint_dir, log=log, progress=sys.stderr.isatty())
+    validation = None
+    if cfg.guard is not None:  # the guard attacks the validation split, never the test set
+        if not len(mnist.y_val):
+            raise ValueError(f"{data}: recipe {recipe_name!r} has a guard but the data has no validation split "
+                             "(set mnist.data.validation)")
+        validation = (torch.from_numpy(mnist.x_val).unsqueeze(1).float().div_(255), torch.from_numpy(mnist.y_val))
+    model, records = train(cfg, x, y, checkpoint_dir=checkpoint_dir, log=log, progress=sys.stderr.isatty(),
+                           validation=validation)
     meta = {"architecture": cfg.model, "recipe": recipe_name, "size": str(size), "seed": str(seed),
             "device": str(dev), "precision": precision, "torch": torch.__version__,
             "train_config": json.dumps(cfg.to_dict(), sort_keys=True)}
     save_weights(model, weights, meta)
+    guard = None
+    if cfg.guard is not None:  # said once at the top of history.json: which epoch's weights these are
+        last = records[-1]
+        guard = {"best_epoch": last["best_epoch"], "collapsed": last["collapsed"],
+                 "collapse_epoch": last["collapse_epoch"],
+                 "best_val_robust": max(r["val_robust"] for r in records)}
     io.write_json({"recipe": recipe_name, "size": size, "seed": seed, "device": str(dev), "precision": precision,
-                   "torch": torch.__version__, "config": cfg.to_dict(), "epochs": records}, history)
+                   "torch": torch.__version__, "config": cfg.to_dict(), "guard": guard, "epochs": records}, history)

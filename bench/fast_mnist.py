@@ -1,0 +1,88 @@
+"""One fp32 training of a fast adversarial-training recipe on full MNIST, judged on VALIDATION only.
+
+Issue 13's measurement: the shipped MNIST (55,000 training / 5,000 validation images, split seed 0;
+the test set is never loaded here), one recipe of ``RECIPES`` trained by ``tradeoff.adversarial.
+training.train`` with the catastrophic-overfitting guard, then clean accuracy on all 5,000
+validation images and PGD-50 x 10 (step 0.01, every iterate counted) on the first 1,000.
+
+    OMP_NUM_THREADS=2 .venv/bin/python bench/fast_mnist.py fgsm-rs [--epochs 10] [--threads 2]
+
+Prints one JSON line (recipe, wall times, validation numbers, the guard's record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from tradeoff.adversarial.attacks import pgd  # noqa: E402
+from tradeoff.adversarial.training import TrainConfig, train  # noqa: E402
+from tradeoff.datasets.mnist import load_mnist  # noqa: E402
+
+CYCLIC = {"kind": "cyclic", "peak_at": 0.4}
+GUARD = {"n": 1000, "steps": 10}
+RECIPES = {
+    # Wong, Rice and Kolter (2020), MNIST: FGSM from a uniform start, step 1.25 eps, cyclic lr to 5e-3
+    "fgsm-rs": dict(model="wong", objective="fgsm", norm="linf", eps=0.3, alpha=0.375, steps=1,
+                    random_start=True, lr=5e-3, lr_schedule=CYCLIC, batch_size=100),
+    # de Jorge et al. (2022): noise 2 eps, step eps, no projection; same net and schedule
+    "nfgsm": dict(model="wong", objective="nfgsm", norm="linf", eps=0.3, alpha=0.3, steps=1,
+                  nfgsm_noise=2.0, lr=5e-3, lr_schedule=CYCLIC, batch_size=100),
+    # the provoked failure: FGSM without a random start at a large step
+    "fgsm-nors": dict(model="wong", objective="fgsm", norm="linf", eps=0.3, alpha=0.375, steps=1,
+                      random_start=False, lr=5e-3, lr_schedule=CYCLIC, batch_size=100),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("recipe", choices=sorted(RECIPES))
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    data = load_mnist("shipped", path=ROOT / "data" / "mnist", validation=5000, seed=0)
+    x = torch.from_numpy(data.x_train).unsqueeze(1).float().div_(255)
+    y = torch.from_numpy(data.y_train)
+    xv = torch.from_numpy(data.x_val).unsqueeze(1).float().div_(255)
+    yv = torch.from_numpy(data.y_val)
+    cfg = TrainConfig(**RECIPES[args.recipe], epochs=args.epochs, seed=args.seed, device="cpu",
+                      guard=GUARD)
+    t0 = time.perf_counter()
+    model, hist = train(cfg, x, y, validation=(xv, yv), log=logging.getLogger("train"))
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        clean = sum(int((model(xv[i:i + 1000]).argmax(1) == yv[i:i + 1000]).sum())
+                    for i in range(0, 5000, 1000)) / 5000
+    gen = torch.Generator().manual_seed(1)
+    xa, ya = xv[:1000], yv[:1000]
+    x_adv = torch.cat([pgd(model, xa[i:i + 500], ya[i:i + 500], norm="linf", eps=0.3, alpha=0.01,
+                           steps=50, restarts=10, keep_best=True, generator=gen)
+                       for i in range(0, 1000, 500)])
+    with torch.no_grad():
+        robust = float(((model(xa).argmax(1) == ya) & (model(x_adv).argmax(1) == ya)).float().mean())
+    eval_s = time.perf_counter() - t0
+    print(json.dumps({
+        "recipe": args.recipe, "config": cfg.to_dict(), "torch": torch.__version__,
+        "threads": args.threads, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
+        "val_clean_5000": clean, "val_pgd50x10_1000": robust,
+        "guard": {k: hist[-1][k] for k in ("best_epoch", "collapsed", "collapse_epoch")},
+        "val_robust_per_epoch": [round(h["val_robust"], 4) for h in hist],
+        "train_adv_acc_per_epoch": [round(h["adv_acc"], 4) for h in hist],
+    }))
+
+
+if __name__ == "__main__":
+    main()
