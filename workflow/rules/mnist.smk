@@ -50,6 +50,7 @@ rule mnist_eval:
     output:
         table="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.csv",
         sanity="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.sanity.json",
+        outcomes="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.outcomes.npz",
     log:
         "logs/mnist_eval/{recipe}/n~{size}/seed~{seed}.log",
     benchmark:
@@ -71,6 +72,7 @@ rule mnist_tables:
     input:
         tables=mnist_eval_files("csv"),
         sanity=mnist_eval_files("sanity.json"),
+        outcomes=mnist_eval_files("outcomes.npz"),
     output:
         merged=report(
             "results/mnist/robustness.csv",
