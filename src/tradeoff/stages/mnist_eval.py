@@ -15,6 +15,7 @@ from tradeoff.adversarial.robust_eval import evaluate_grid_outcomes, sanity_chec
 from tradeoff.datasets.mnist import balanced_subset_indices, load_npz
 from tradeoff.nets.checkpoints import load_weights
 from tradeoff.nets.device import resolve_device
+from tradeoff.outcomes import write_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -35,28 +36,6 @@ def test_subset(data: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tenso
     """A seeded, class-balanced subset of ``n`` test images (all of them if fewer), in [0, 1]."""
     x, y, _ = eval_subset_indices(data, n, seed)
     return x, y
-
-
-OUTCOME_KEYS = ["attack", "norm", "eps", "steps", "restarts", "alpha"]
-"""The spec columns stored beside each row of an outcomes file (in the CSV's row order)."""
-
-
-def write_outcomes(path: str, rows: pd.DataFrame, outcomes: np.ndarray, index: np.ndarray) -> None:
-    """Per-example outcomes beside the eval CSV: ``correct`` (entries x images, bool; row i belongs to
-    the CSV's row i), ``index`` (the images' test-set indices, the pairing key across models) and the
-    spec columns OUTCOME_KEYS of each row."""
-    if outcomes.shape != (len(rows), len(index)):
-        raise ValueError(f"outcomes of shape {outcomes.shape} do not match {len(rows)} rows x {len(index)} images")
-    io.write_npz(path, correct=outcomes.astype(bool), index=index.astype(np.int64),
-                 **{k: rows[k].to_numpy(dtype=str if k in ("attack", "norm") else np.float64)
-                    for k in OUTCOME_KEYS})
-
-
-def read_outcomes(path: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """(specs, correct, index) of an outcomes file written by :func:`write_outcomes`."""
-    with np.load(path) as z:
-        specs = pd.DataFrame({k: z[k] for k in OUTCOME_KEYS})
-        return specs, z["correct"].astype(bool), z["index"]
 
 
 def _autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager[Any]:

@@ -8,10 +8,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
-from tradeoff import io
+from tradeoff import io, stats
 from tradeoff.adversarial.published import PUBLISHED
-from tradeoff.claims import CLAIM_COLUMNS, claims_markdown
+from tradeoff.claims import Comparison, claims_markdown, judge_table
+from tradeoff.outcomes import read_outcomes
+from tradeoff.stats import hierarchical_bootstrap, mcnemar_exact
 
 KEY = ["recipe", "size", "attack", "norm", "eps", "steps", "restarts", "device", "precision"]
 
@@ -84,66 +87,129 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
         tmp.write_text("\n".join(lines) + "\n")
 
 
-def mnist_claims(summary: pd.DataFrame, recipes: pd.DataFrame) -> pd.DataFrame:
-    """Paper Figs. 7 and 1 as numbers (clean accuracy, mean over seeds; standard = mean of the
-    standard recipes at that size):
+CleanOutcomes = dict[tuple[str, int], dict[int, pd.Series]]
+"""(recipe, size) -> seed -> clean correctness (bool) indexed by test-set image index."""
+
+ESTIMATOR = (f"paired two-level bootstrap (seeds, then the same test images within seeds; "
+             f"{stats.N_RESAMPLES} resamples), percentile interval, Holm over the table")
+
+
+def clean_outcomes(paths: list[str]) -> CleanOutcomes:
+    """Each model's clean per-example outcomes from its outcomes files."""
+    out: CleanOutcomes = {}
+    for path in paths:
+        (recipe, size, seed), specs, correct, index = read_outcomes(path)
+        rows = np.flatnonzero(specs["attack"].to_numpy() == "clean")
+        if len(rows) != 1:
+            raise ValueError(f"{path}: expected one clean row among its outcomes, found {len(rows)}")
+        out.setdefault((recipe, size), {})[seed] = pd.Series(correct[rows[0]], index=index)
+    return out
+
+
+def paired(clean: CleanOutcomes, models: list[tuple[str, int]]) -> list[np.ndarray]:
+    """Per shared seed, an (images, models) 0/1 array on the images every model was evaluated on."""
+    seeds = sorted(set.intersection(*(set(clean[m]) for m in models)))
+    data = []
+    for s in seeds:
+        cols = [clean[m][s] for m in models]
+        idx = cols[0].index
+        for c in cols[1:]:
+            idx = idx.intersection(c.index)
+        data.append(np.column_stack([c.loc[idx].to_numpy() for c in cols]).astype(np.float64))
+    return data
+
+
+def _difference(m: np.ndarray) -> np.ndarray:
+    """Last column minus the mean of the others (robust recipe minus the standard recipes)."""
+    return m[..., -1] - m[..., :-1].mean(-1)
+
+
+def _spearman(x: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation of the fixed ``x`` with each row of ``means`` (ties: average ranks;
+    0 where ``means`` is constant)."""
+    rx = rankdata(x)
+    ry = rankdata(means, axis=-1)
+    rx, ry = rx - rx.mean(), ry - ry.mean(-1, keepdims=True)
+    den = np.sqrt((rx * rx).sum() * (ry * ry).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (ry * rx).sum(-1) / np.where(den > 0, den, 1.0), 0.0)
+
+
+def mnist_claims(clean: CleanOutcomes, recipes: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
+                 seed: int = 0) -> pd.DataFrame:
+    """Paper Figs. 7 and 1 as verdicts on clean accuracy (per-example outcomes, paired on the same
+    test images; standard = the mean of the standard recipes at that size):
 
     * ``robust_lose_standard_accuracy`` (Fig. 7): at each size, per PGD threat model, the recipe of
-      the largest training eps has lower clean accuracy than standard training; and, with two or
-      more PGD eps values, the Spearman rank correlation of (training eps, clean accuracy), standard
-      as eps 0, is negative;
+      the largest training eps minus standard is < 0; and, with two or more PGD eps values, the
+      Spearman rank correlation of (training eps, clean accuracy), standard as eps 0, is < 0;
     * ``adversarial_training_helps_with_few_examples`` / ``..._hurts_with_many_examples`` (Fig. 1):
       per robust recipe trained at two or more sizes that standard is trained at too, its clean
       accuracy minus standard's is > 0 at the smallest size and < 0 at the largest.
+
+    Judged together (:func:`tradeoff.claims.judge_table`).
     """
-    clean = summary[summary["attack"] == "clean"].set_index(["recipe", "size"])["accuracy_mean"]
     rec = recipes.set_index("recipe")
     objective = rec["objective"].fillna("standard") if "objective" in rec else pd.Series("standard", rec.index)
     standard = [r for r in rec.index if objective[r] == "standard"]
-    rows: list[dict[str, Any]] = []
+    comps: list[Comparison] = []
 
-    def row(claim: str, paper: str, metric: str, recipe: str, size: int, std: float, rob: float,
-            holds: bool) -> None:
-        rows.append({"claim": claim, "paper": paper, "metric": metric, "recipe": recipe, "size": size,
-                     "standard": std, "robust": rob, "difference": rob - std if np.isfinite(std) else np.nan,
-                     "holds": bool(holds)})
+    def diff(claim: str, paper: str, metric: str, recipe: str, size: int, direction: int) -> None:
+        models = [(r, size) for r in standard if (r, size) in clean] + [(recipe, size)]
+        data = paired(clean, models)
+        if not data:
+            return
+        boot = hierarchical_bootstrap(data, _difference, n_resamples=n_resamples, seed=seed)
+        means = np.mean([d.mean(0) for d in data], axis=0)
+        mc = float("nan")
+        if len(models) == 2:
+            pooled = np.concatenate(data)
+            mc = mcnemar_exact(pooled[:, 0] > 0, pooled[:, 1] > 0)[2]
+        comps.append(Comparison(claim, paper, metric, recipe, size, direction, float(means[:-1].mean()),
+                                float(means[-1]), boot, ESTIMATOR + "; exact McNemar (pooled over seeds)", mc))
 
-    sizes = sorted({int(n) for _, n in clean.index})
-    base = {n: float(np.mean([clean[(r, n)] for r in standard if (r, n) in clean.index]))
-            for n in sizes if any((r, n) in clean.index for r in standard)}
-    for n, b in base.items():
-        pgd = [r for r in rec.index if objective[r] == "pgd" and (r, n) in clean.index]
+    sizes = sorted({n for _, n in clean})
+    base = [n for n in sizes if any((r, n) in clean for r in standard)]
+    for n in base:
+        pgd = [r for r in rec.index if objective[r] == "pgd" and (r, n) in clean]
         for norm in sorted({rec.loc[r, "norm"] for r in pgd}):
             pts = sorted((float(rec.loc[r, "eps"]), r) for r in pgd if rec.loc[r, "norm"] == norm)
             eps_max, r_max = pts[-1]
-            row("robust_lose_standard_accuracy", "Fig. 7", f"clean accuracy, {norm} PGD training at eps {eps_max:g}",
-                r_max, n, b, float(clean[(r_max, n)]), clean[(r_max, n)] < b)
+            diff("robust_lose_standard_accuracy", "Fig. 7", f"clean accuracy, {norm} PGD training at eps {eps_max:g}",
+                 r_max, n, -1)
             if len(pts) >= 2:
-                eps = [0.0] + [e for e, _ in pts]
-                acc = [b] + [float(clean[(r, n)]) for _, r in pts]
-                rho = float(pd.Series(eps).corr(pd.Series(acc), method="spearman"))
-                row("robust_lose_standard_accuracy", "Fig. 7",
-                    f"Spearman rho(training eps, clean accuracy), {norm} PGD with standard as eps 0",
-                    f"{norm} PGD recipes", n, np.nan, rho, rho < 0)
+                stds = [(r, n) for r in standard if (r, n) in clean]
+                data = paired(clean, stds + [(r, n) for _, r in pts])
+                if not data:
+                    continue
+                eps = np.array([0.0] + [e for e, _ in pts])
+                k = len(stds)
+
+                def rho(m: np.ndarray, k: int = k, eps: np.ndarray = eps) -> np.ndarray:
+                    return _spearman(eps, np.concatenate([m[..., :k].mean(-1, keepdims=True), m[..., k:]], -1))
+
+                boot = hierarchical_bootstrap(data, rho, n_resamples=n_resamples, seed=seed)
+                comps.append(Comparison("robust_lose_standard_accuracy", "Fig. 7",
+                                        f"Spearman rho(training eps, clean accuracy), {norm} PGD with standard as eps 0",
+                                        f"{norm} PGD recipes", n, -1, float("nan"), boot.estimate, boot, ESTIMATOR))
     for r in (r for r in rec.index if objective[r] != "standard"):
-        shared = [n for n in sizes if (r, n) in clean.index and n in base]
+        shared = [n for n in base if (r, n) in clean]
         if len(shared) < 2:
             continue
         lo, hi = shared[0], shared[-1]
-        row("adversarial_training_helps_with_few_examples", "Fig. 1", f"clean accuracy at n = {lo}", r, lo,
-            base[lo], float(clean[(r, lo)]), clean[(r, lo)] > base[lo])
-        row("adversarial_training_hurts_with_many_examples", "Fig. 1", f"clean accuracy at n = {hi}", r, hi,
-            base[hi], float(clean[(r, hi)]), clean[(r, hi)] < base[hi])
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+        diff("adversarial_training_helps_with_few_examples", "Fig. 1", f"clean accuracy at n = {lo}", r, lo, 1)
+        diff("adversarial_training_hurts_with_many_examples", "Fig. 1", f"clean accuracy at n = {hi}", r, hi, -1)
+    return judge_table(comps)
 
 
-def write_tables(tables: list[str], sanity: list[str], out: Any, *, recipes: list[dict[str, Any]],
-                 compare: dict[str, str], size: int) -> None:
-    """All MNIST tables: merged, summary, sanity, the recipes' settings, the paper comparison, claims."""
-    summ = merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
+def write_tables(tables: list[str], sanity: list[str], outcomes: list[str], out: Any, *,
+                 recipes: list[dict[str, Any]], compare: dict[str, str], size: int) -> None:
+    """All MNIST tables: merged, summary, sanity, the recipes' settings, the paper comparison, claims
+    (from the per-example ``outcomes``)."""
+    merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
     io.write_csv(pd.DataFrame(recipes), out.recipes)
     paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size)
-    claims = mnist_claims(summ, pd.DataFrame(recipes))
+    claims = mnist_claims(clean_outcomes(outcomes), pd.DataFrame(recipes))
     io.write_csv(claims, out.claims)
     with io.atomic_path(out.claims_md) as tmp:
         tmp.write_text(claims_markdown(claims))
