@@ -81,6 +81,7 @@ rule saliency_tables:
         filters=saliency_files("filters.csv"),
         judges=saliency_judge_files("history.json"),
         linear="results/mnist/saliency/linear/accuracy.csv",
+        linear_arrays="results/mnist/saliency/linear/weights.npz",
     output:
         alignment="results/mnist/saliency/alignment.csv",
         alignment_summary=report(
