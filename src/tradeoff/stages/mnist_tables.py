@@ -11,12 +11,12 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from tradeoff import io, stats
-from tradeoff.adversarial.published import PUBLISHED
+from tradeoff.adversarial.published import PUBLISHED, attack_matches, recipe_mismatch
 from tradeoff.claims import Comparison, claims_markdown, judge_table
 from tradeoff.outcomes import read_outcomes
 from tradeoff.stats import hierarchical_bootstrap, mcnemar_exact
 
-KEY = ["recipe", "size", "attack", "norm", "eps", "steps", "restarts", "device", "precision"]
+KEY = ["recipe", "size", "attack", "norm", "eps", "steps", "restarts", "alpha", "device", "precision"]
 
 
 def merge_eval(tables: list[str], sanity: list[str], merged: str, summary: str, sanity_out: str) -> pd.DataFrame:
@@ -38,53 +38,60 @@ def merge_eval(tables: list[str], sanity: list[str], merged: str, summary: str, 
     return summ
 
 
-def _ours(summary: pd.DataFrame, recipe: str, size: int, attack: str, steps: int | None,
-          restarts: int | None) -> pd.Series | None:
-    rows = summary[(summary["recipe"] == recipe) & (summary["size"] == size) & (summary["attack"] == attack)]
-    if attack != "clean":
-        rows = rows[(rows["norm"] == "linf") & np.isclose(rows["eps"], 0.3)]
-    if attack == "pgd" and len(rows):
-        # the same steps and restarts if we ran them, else our strongest PGD (most steps x restarts)
-        same = rows[(rows["steps"] == steps) & (rows["restarts"] == restarts)]
-        rows = same if len(same) else rows.assign(_w=rows["steps"] * rows["restarts"]).sort_values("_w").tail(1)
-    return rows.iloc[-1] if len(rows) else None
+def _attack_label(attack: str, steps: Any, restarts: Any, alpha: Any) -> str:
+    if attack == "pgd":
+        return f"PGD-{int(steps)} x {int(restarts)}, step {float(alpha):g}"
+    if attack == "fgsm":
+        return f"FGSM, step {float(alpha):g}"
+    return {"autoattack": "AutoAttack", "clean": "clean"}.get(attack, attack)
 
 
-def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: dict[str, str], size: int) -> None:
-    """Our MNIST numbers beside PAPER.md section 3's, for each recipe mapped to a published model."""
+def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: dict[str, str], size: int,
+                     recipes: list[dict[str, Any]]) -> pd.DataFrame:
+    """Our MNIST numbers beside PAPER.md section 3's, like for like only: for each recipe mapped to a
+    published model, each published row says "different recipe (...)" when our recipe or architecture
+    differs from the published one, "not run" when we ran no attack with its steps, restarts and step
+    size at l_inf 0.3, else "like for like" with our mean over seeds."""
     summary = pd.read_csv(summary_path)
+    by_name = {r["recipe"]: r for r in recipes}
     rows = []
     for recipe, key in compare.items():
-        clean = _ours(summary, recipe, size, "clean", None, None)
+        ours_all = summary[(summary["recipe"] == recipe) & (summary["size"] == size)]
+        clean = ours_all[ours_all["attack"] == "clean"]
+        mismatch = recipe_mismatch(by_name.get(recipe, {}), key)
         for pub in (p for p in PUBLISHED if p["key"] == key):
-            ours = _ours(summary, recipe, size, pub["attack"], pub["steps"], pub["restarts"])
+            match = ours_all[[attack_matches(r, pub) for _, r in ours_all.iterrows()]] if not mismatch else ours_all[:0]
+            ours = match.iloc[0] if len(match) else None
+            status = (f"different recipe ({mismatch})" if mismatch else
+                      "not run" if ours is None or not len(clean) else "like for like")
+            like = status == "like for like"
             rows.append({
                 "published_model": pub["model"], "attack": pub["attack"],
                 "published_steps": pub["steps"], "published_restarts": pub["restarts"],
+                "published_alpha": pub["alpha"],
                 "published_clean": pub["clean"], "published_robust": pub["robust"],
-                "recipe": recipe, "size": size,
-                "our_steps": None if ours is None else ours["steps"],
-                "our_restarts": None if ours is None else ours["restarts"],
-                "our_clean": None if clean is None else clean["accuracy_mean"],
-                "our_robust": None if ours is None else ours["accuracy_mean"],
-                "n_seeds": None if clean is None else int(clean["n_seeds"]),
+                "recipe": recipe, "size": size, "status": status,
+                "our_steps": ours["steps"] if like else None,
+                "our_restarts": ours["restarts"] if like else None,
+                "our_alpha": ours["alpha"] if like else None,
+                "our_clean": float(clean["accuracy_mean"].iloc[0]) if like else None,
+                "our_robust": float(ours["accuracy_mean"]) if like else None,
+                "n_seeds": int(clean["n_seeds"].iloc[0]) if like else None,
                 "source": pub["source"],
             })
     table = pd.DataFrame(rows)
     io.write_csv(table, csv_out)
     lines = ["| published model | attack (l_inf 0.3) | published clean / robust | our recipe (n) | "
-             "our attack | our clean / robust |", "| --- | --- | --- | --- | --- | --- |"]
+             "our clean / robust (seeds) |", "| --- | --- | --- | --- | --- |"]
     for r in rows:
-        pub_attack = r["attack"] + (f"-{r['published_steps']} x {r['published_restarts']}"
-                                    if r["published_steps"] else "")
-        our_attack = "not run" if r["our_robust"] is None else r["attack"] + (
-            f"-{int(r['our_steps'])} x {int(r['our_restarts'])}" if r["attack"] == "pgd" else "")
-        ours = "—" if r["our_clean"] is None else (
-            f"{100 * r['our_clean']:.2f}% / " + ("—" if r["our_robust"] is None else f"{100 * r['our_robust']:.2f}%"))
+        pub_attack = _attack_label(r["attack"], r["published_steps"], r["published_restarts"], r["published_alpha"])
+        ours = (f"{100 * r['our_clean']:.2f}% / {100 * r['our_robust']:.2f}% ({r['n_seeds']})"
+                if r["status"] == "like for like" else r["status"])
         lines.append(f"| {r['published_model']} | {pub_attack} | {100 * r['published_clean']:.2f}% / "
-                     f"{100 * r['published_robust']:.2f}% | {r['recipe']} ({r['size']}) | {our_attack} | {ours} |")
+                     f"{100 * r['published_robust']:.2f}% | {r['recipe']} ({r['size']}) | {ours} |")
     with io.atomic_path(md_out) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+    return table
 
 
 CleanOutcomes = dict[tuple[str, int], dict[int, pd.Series]]
@@ -208,7 +215,7 @@ def write_tables(tables: list[str], sanity: list[str], outcomes: list[str], out:
     (from the per-example ``outcomes``)."""
     merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
     io.write_csv(pd.DataFrame(recipes), out.recipes)
-    paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size)
+    paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size, recipes=recipes)
     claims = mnist_claims(clean_outcomes(outcomes), pd.DataFrame(recipes))
     io.write_csv(claims, out.claims)
     with io.atomic_path(out.claims_md) as tmp:
