@@ -186,6 +186,11 @@ def test_tiny_saliency_outputs(tiny_run: Path) -> None:
     assert "| claim (paper) |" in (sal / "claims.md").read_text()
     lin = pd.read_csv(sal / "linear" / "accuracy.csv")
     assert lin["converged"].all() and set(lin["eps_train"]) == {0.0, 0.1}
+    with np.load(sal / "linear" / "weights.npz") as z:  # per-image outcomes: their means are the table's
+        for _, r in lin.iterrows():
+            k = int(np.flatnonzero(z["eps_train"] == r["eps_train"])[0])
+            j = int(np.flatnonzero(np.isclose(z["eps_test"], r["eps_test"]))[0])
+            assert z["correct"][k, j].mean() == pytest.approx(r["accuracy"])
     figures = {f.name for f in (tiny_run / "results" / "figures").iterdir()}
     for kind in ("gradients", "alignment", "large_eps", "interpolation", "filters", "judge", "linear_weights",
                  "linear_accuracy"):
