@@ -120,7 +120,6 @@ def test_tiny_mnist_outputs(tiny_run: Path) -> None:
     assert paper["our_clean"].isna().all()
     assert "Madry adversarial training" in (mnist / "paper_comparison.md").read_text()
     # per-example outcomes beside every eval CSV: their means are the table's accuracies
-    import numpy as np
 
     from tradeoff.outcomes import read_outcomes
 
