@@ -119,8 +119,7 @@ def test_tiny_mnist_outputs(tiny_run: Path) -> None:
     assert paper["status"].str.startswith("different recipe (model small, published madry").all()
     assert paper["our_clean"].isna().all()
     assert "Madry adversarial training" in (mnist / "paper_comparison.md").read_text()
-    # per-example outcomes beside every eval CSV: their means are the table's accuracies
-
+    # per-example outcomes beside every eval CSV: their sums are the table's n_correct
     from tradeoff.outcomes import read_outcomes
 
     for recipe, size, seed in merged[["recipe", "size", "seed"]].drop_duplicates().itertuples(index=False):
