@@ -13,6 +13,7 @@ from tradeoff.adversarial.robust_eval import (
     ATTACKS,
     accuracy,
     evaluate_grid,
+    evaluate_grid_outcomes,
     normalize_spec,
     predict,
     run_attack,
@@ -144,6 +145,19 @@ def test_grid_rows(model, data) -> None:
     assert df.loc[2, "accuracy"] < clean  # the attack does something
     again = evaluate_grid(model, x, y, grid, batch_size=24, seed=0)
     assert again["n_correct"].tolist() == df["n_correct"].tolist()
+
+
+def test_grid_outcomes_are_the_table_per_example(model, data) -> None:
+    """Per-example outcomes: row i's mean is row i's accuracy; the clean row is predict == y; a
+    robust example is clean-correct."""
+    x, y = data
+    grid = [{"attack": "clean"}, {"attack": "pgd", "norm": "linf", "eps": 0.03, "steps": 5}]
+    df, outcomes = evaluate_grid_outcomes(model, x, y, grid, batch_size=24, seed=0)
+    assert outcomes.dtype == bool and outcomes.shape == (2, len(y))
+    assert outcomes.sum(1).tolist() == df["n_correct"].tolist()
+    assert (outcomes[0] == (predict(model, x) == y).numpy()).all()
+    assert not (outcomes[1] & ~outcomes[0]).any() and outcomes[1].sum() < outcomes[0].sum()
+    assert evaluate_grid(model, x, y, grid, batch_size=24, seed=0)["n_correct"].tolist() == df["n_correct"].tolist()
 
 
 def test_grid_is_nested_in_steps_and_restarts(model, data) -> None:

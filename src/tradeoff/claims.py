@@ -1,23 +1,182 @@
-"""The paper's qualitative claims as tidy rows: one measurement, the standard and robust values, and
-whether the claim holds in this run (a strict inequality; nothing else is thresholded)."""
+"""The paper's claims as tidy rows with verdicts under the rules of ``docs/CLAIMS.md``.
+
+A claim builder (``stages/mnist_tables.py``, ``stages/saliency_tables.py``) makes one
+:class:`Comparison` per (claim, metric, model): a statistic of paired per-example values (the same
+test images under each model), its bootstrap distribution (:func:`tradeoff.stats.hierarchical_bootstrap`)
+and the claimed sign. :func:`judge_table` decides the whole table at once (Holm over its claims,
+:func:`tradeoff.stats.judge`); every verdict carries its interval and the numbers of seeds, images
+and resamples it rests on. ``RULES`` holds each claim's minimum seeds and images; ``docs/CLAIMS.md``
+states the same numbers (a test compares them).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
 import pandas as pd
 
-__all__ = ["CLAIM_COLUMNS", "claims_markdown"]
+from tradeoff import stats
+from tradeoff.stats import Bootstrap
 
-CLAIM_COLUMNS = ["claim", "paper", "metric", "recipe", "size", "standard", "robust", "difference", "holds"]
-"""``standard``: the standard model's value (NaN where the claim has none, e.g. a rank correlation)."""
+__all__ = ["CLAIM_COLUMNS", "RULES", "Comparison", "claims_markdown", "judge_table", "readme_block",
+           "update_readme"]
+
+CLAIM_COLUMNS = ["claim", "paper", "metric", "recipe", "size", "direction", "standard", "robust", "difference",
+                 "low", "high", "interval_level", "p", "p_holm", "mcnemar_p", "verdict", "reason", "n_seeds",
+                 "n_images", "n_resamples", "estimator"]
+"""``standard``/``robust``: the two sides' point values (``standard`` NaN where the claim has none,
+e.g. a rank correlation); ``difference``: the statistic (robust - standard, or the correlation);
+``low``/``high``: its percentile interval at ``interval_level`` (Holm's level for the claim's step);
+``direction``: +1 if the claim says the statistic is > 0, -1 if < 0; ``mcnemar_p``: the exact McNemar
+p-value where the values are paired 0/1 outcomes (pooled over seeds), else NaN; ``reason``: why a
+claim is inconclusive regardless of its interval (a minimum not met)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a verdict on a claim needs (``docs/CLAIMS.md`` states the same)."""
+
+    min_seeds: int
+    min_images: int
+
+
+RULES: Final[dict[str, Rule]] = {
+    "robust_lose_standard_accuracy": Rule(1, 1000),
+    "adversarial_training_helps_with_few_examples": Rule(1, 1000),
+    "adversarial_training_hurts_with_many_examples": Rule(1, 1000),
+    "gradients_align": Rule(1, 100),
+    "large_eps_look_like_target": Rule(1, 270),
+    "thresholding_filters": Rule(2, 1),
+    "linear_sparser": Rule(1, 0),
+    "linear_more_robust": Rule(1, 100),
+}
+"""Minimum seeds and images per claim (images: per seed, after pairing)."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One claim row before judging."""
+
+    claim: str
+    paper: str
+    metric: str
+    recipe: str
+    size: float
+    direction: int
+    standard: float
+    robust: float
+    boot: Bootstrap
+    estimator: str
+    mcnemar_p: float = float("nan")
+
+
+def judge_table(comparisons: Sequence[Comparison], *, level: float = stats.LEVEL) -> pd.DataFrame:
+    """The claims table (CLAIM_COLUMNS) of one family of claims, Holm-corrected together."""
+    if not comparisons:
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
+    unknown = sorted({c.claim for c in comparisons} - set(RULES))
+    if unknown:
+        raise ValueError(f"claims without a rule in tradeoff.claims.RULES (docs/CLAIMS.md): {unknown}")
+    verdicts = stats.judge([c.boot for c in comparisons], [c.direction for c in comparisons],
+                           min_seeds=[RULES[c.claim].min_seeds for c in comparisons],
+                           min_images=[RULES[c.claim].min_images for c in comparisons], level=level)
+    rows = []
+    for c, v in zip(comparisons, verdicts, strict=True):
+        rows.append({"claim": c.claim, "paper": c.paper, "metric": c.metric, "recipe": c.recipe, "size": c.size,
+                     "direction": c.direction, "standard": c.standard, "robust": c.robust,
+                     "difference": v["estimate"], "low": v["low"], "high": v["high"],
+                     "interval_level": v["interval_level"], "p": v["p"], "p_holm": v["p_holm"],
+                     "mcnemar_p": c.mcnemar_p, "verdict": v["verdict"], "reason": v["reason"],
+                     "n_seeds": v["n_seeds"], "n_images": v["n_images"], "n_resamples": v["n_resamples"],
+                     "estimator": c.estimator})
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def _num(v: float) -> str:
+    return "—" if pd.isna(v) else f"{v:.4g}"
+
+
+def _verdict(r: pd.Series) -> str:
+    v = str(r["verdict"])
+    text = {"holds": "holds", "does not hold": "**does not hold**", "inconclusive": "*inconclusive*"}[v]
+    return text + (f" ({r['reason']})" if isinstance(r["reason"], str) and r["reason"] else "")
 
 
 def claims_markdown(table: pd.DataFrame) -> str:
-    """A claims table as Markdown: one line per (claim, metric, robust model)."""
-    lines = ["| claim (paper) | metric | robust model | standard | robust | holds |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    """A claims table as Markdown: one line per (claim, metric, robust model), each verdict with its
+    interval (Holm level), seeds, images and resamples."""
+    lines = ["| claim (paper) | metric | robust model | standard | robust | difference [interval] | "
+             "verdict | seeds | images | resamples |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for _, r in table.iterrows():
         model = r["recipe"] if pd.isna(r["size"]) else f"{r['recipe']} (n = {int(r['size'])})"
-        std = "—" if pd.isna(r["standard"]) else f"{r['standard']:.4g}"
-        lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} | {model} | {std} | "
-                     f"{r['robust']:.4g} | {'yes' if r['holds'] else '**no**'} |")
+        sign = ">" if int(r["direction"]) > 0 else "<"
+        interval = f"{_num(r['difference'])} [{_num(r['low'])}, {_num(r['high'])}] ({100 * r['interval_level']:.2f}%)"
+        lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} (claim: {sign} 0) | {model} | "
+                     f"{_num(r['standard'])} | {_num(r['robust'])} | {interval} | {_verdict(r)} | "
+                     f"{int(r['n_seeds'])} | {int(r['n_images'])} | {int(r['n_resamples'])} |")
     return "\n".join(lines) + "\n"
+
+
+BEGIN: Final = "<!-- verdicts:begin (generated by `python -m tradeoff.claims`; do not edit) -->"
+END: Final = "<!-- verdicts:end -->"
+
+
+def readme_block(tables: dict[str, pd.DataFrame]) -> str:
+    """The README's verdict block: per claims table, a count of verdicts and each claim's line."""
+    lines = [BEGIN]
+    for title, table in tables.items():
+        counts = table["verdict"].value_counts()
+        summary = ", ".join(f"{int(counts.get(v, 0))} {v}" for v in stats.VERDICTS)
+        lines += ["", f"**{title}** ({summary}; Holm over the table, family-wise level {stats.LEVEL:g}):", ""]
+        for _, r in table.iterrows():
+            model = r["recipe"] if pd.isna(r["size"]) else f"{r['recipe']} (n = {int(r['size'])})"
+            lines.append(f"- {r['claim']} ({r['paper']}), {r['metric']}, {model}: {_num(r['difference'])} "
+                         f"[{_num(r['low'])}, {_num(r['high'])}], {_verdict(r)}; {int(r['n_seeds'])} seed(s), "
+                         f"{int(r['n_images'])} images")
+    lines += ["", END]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: str, block: str) -> str:
+    """``readme`` with the text between the verdict markers (inclusive) replaced by ``block``."""
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
+    if len(pattern.findall(readme)) != 1:
+        raise ValueError("README needs exactly one verdict block between the markers "
+                         f"{BEGIN!r} and {END!r}")
+    return pattern.sub(lambda _: block, readme)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    from tradeoff import io
+
+    ap = argparse.ArgumentParser(prog="python -m tradeoff.claims",
+                                 description="Write the README's verdict block from committed claims tables.")
+    ap.add_argument("tables", nargs="+", help="TITLE=claims.csv pairs, in the order they appear")
+    ap.add_argument("--readme", default="README.md")
+    ap.add_argument("--check", action="store_true", help="exit 1 if the README differs, write nothing")
+    args = ap.parse_args(argv)
+    tables = {}
+    for spec in args.tables:
+        title, _, path = spec.partition("=")
+        if not path:
+            ap.error(f"expected TITLE=path, got {spec!r}")
+        tables[title] = pd.read_csv(path)
+    text = Path(args.readme).read_text()
+    new = update_readme(text, readme_block(tables))
+    if args.check:
+        return int(new != text)
+    if new != text:
+        with io.atomic_path(args.readme) as tmp:
+            tmp.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

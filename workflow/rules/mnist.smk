@@ -59,6 +59,7 @@ rule mnist_eval:
     output:
         table="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.csv",
         sanity="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.sanity.json",
+        outcomes="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.outcomes.npz",
     log:
         "logs/mnist_eval/{recipe}/n~{size}/seed~{seed}.log",
     benchmark:
@@ -81,6 +82,7 @@ rule mnist_tables:
     input:
         tables=expand(rules.mnist_eval.output.table, zip, **plan.mnist_model_columns(CONFIG)),
         sanity=expand(rules.mnist_eval.output.sanity, zip, **plan.mnist_model_columns(CONFIG)),
+        outcomes=expand(rules.mnist_eval.output.outcomes, zip, **plan.mnist_model_columns(CONFIG)),
     output:
         merged=report(
             "results/mnist/robustness.csv",

@@ -89,6 +89,7 @@ rule saliency_tables:
         ),
         judges=expand(rules.saliency_judge.output.history, seed=SALIENCY["models"]["seeds"]),
         linear=rules.saliency_linear.output.table,
+        linear_arrays=rules.saliency_linear.output.arrays,
     output:
         alignment="results/mnist/saliency/alignment.csv",
         alignment_summary=report(

@@ -8,6 +8,7 @@ evaluate_model(
     snakemake.input.source,
     snakemake.output.table,
     snakemake.output.sanity,
+    outcomes=snakemake.output.outcomes,
     recipe_name=snakemake.wildcards.recipe,
     size=int(snakemake.wildcards.size),
     seed=int(snakemake.wildcards.seed),

@@ -5,6 +5,7 @@ _adapter.setup(snakemake)
 write_tables(
     list(snakemake.input.tables),
     list(snakemake.input.sanity),
+    list(snakemake.input.outcomes),
     snakemake.output,
     recipes=snakemake.params.recipes,
     **snakemake.params.compare,

@@ -10,4 +10,5 @@ write_tables(
     snakemake.input.linear,
     snakemake.output,
     objectives=snakemake.params.objectives,
+    linear_arrays=snakemake.input.linear_arrays,
 )

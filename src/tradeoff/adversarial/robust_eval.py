@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_LARGE_EPS",
     "accuracy",
     "evaluate_grid",
+    "evaluate_grid_outcomes",
     "normalize_spec",
     "predict",
     "run_attack",
@@ -303,20 +305,40 @@ def evaluate_grid(
     ``device`` defaults to the model's; an ``nn.Module`` is moved there (in place). ``engine``:
     see the module docstring. Returns one
     tidy row per spec: attack, norm, eps, steps, restarts, alpha, random_start, n, n_correct,
-    accuracy, seconds.
+    accuracy, seconds. :func:`evaluate_grid_outcomes` also returns the per-example outcomes.
     """
+    return evaluate_grid_outcomes(model, x, y, grid, batch_size=batch_size, device=device, seed=seed,
+                                  engine=engine)[0]
+
+
+def evaluate_grid_outcomes(
+    model: Model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    grid: Sequence[Mapping[str, Any]],
+    *,
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    engine: str = "auto",
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`evaluate_grid`'s table and the per-example outcomes: a boolean array of shape
+    (len(grid), len(x)), row i True where example j is robust under spec i (clean-correct for
+    "clean"); row i's mean is the table's accuracy of row i."""
     dev = torch.device(device) if device is not None else _device_of(model)
     if isinstance(model, nn.Module):
         model.to(dev)
     y = y.cpu().long()
     clean_ok = predict(model, x, batch_size=batch_size, device=dev) == y
     rows = []
+    masks = []
     for spec in grid:
         s = normalize_spec(spec)
         t0 = time.perf_counter()
         ok = _robust_mask(model, x, y, s, clean_ok, batch_size=batch_size, dev=dev, seed=seed,
                           engine=engine)
         n = len(ok)
+        masks.append(ok.numpy().astype(bool))
         rows.append({
             "attack": s["attack"], "norm": s["norm"], "eps": s["eps"], "steps": s["steps"],
             "restarts": s["restarts"], "alpha": s["alpha"],
@@ -325,7 +347,8 @@ def evaluate_grid(
             "accuracy": float(ok.float().mean()) if n else float("nan"),
             "seconds": time.perf_counter() - t0,
         })
-    return pd.DataFrame(rows)
+    outcomes = np.stack(masks) if masks else np.zeros((0, len(y)), dtype=bool)
+    return pd.DataFrame(rows), outcomes
 
 
 def sanity_checks(

@@ -11,10 +11,11 @@ import pandas as pd
 import torch
 
 from tradeoff import io
-from tradeoff.adversarial.robust_eval import evaluate_grid, sanity_checks
+from tradeoff.adversarial.robust_eval import evaluate_grid_outcomes, sanity_checks
 from tradeoff.datasets.mnist import balanced_subset_indices, load_npz
 from tradeoff.nets.checkpoints import load_weights
 from tradeoff.nets.device import resolve_device
+from tradeoff.outcomes import write_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +23,19 @@ EVAL_COLUMNS = ["recipe", "size", "seed", "attack", "norm", "eps", "steps", "res
                 "device", "precision"]
 
 
-def test_subset(data: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A seeded, class-balanced subset of ``n`` test images (all of them if fewer), in [0, 1]."""
+def eval_subset_indices(data: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """A seeded, class-balanced subset of ``n`` test images (all of them if fewer), in [0, 1], with
+    the images' indices in the test set."""
     mnist = load_npz(data)
     idx = balanced_subset_indices(mnist.y_test, min(n, len(mnist.y_test)), seed)
     x = torch.from_numpy(mnist.x_test[idx]).unsqueeze(1).float().div_(255)
-    return x, torch.from_numpy(mnist.y_test[idx])
+    return x, torch.from_numpy(mnist.y_test[idx]), np.asarray(idx, dtype=np.int64)
+
+
+def test_subset(data: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded, class-balanced subset of ``n`` test images (all of them if fewer), in [0, 1]."""
+    x, y, _ = eval_subset_indices(data, n, seed)
+    return x, y
 
 
 def _autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager[Any]:
@@ -44,13 +52,16 @@ def _load(path: str, device: torch.device) -> torch.nn.Module:
 
 def evaluate_model(data: str, weights: str, source_weights: str, table: str, sanity: str, *, recipe_name: str,
                    size: int, seed: int, grid: list[dict[str, Any]], n: int, batch_size: int, eval_seed: int,
-                   sanity_spec: dict[str, Any], device: str, precision: str) -> pd.DataFrame:
-    """Write the model's tidy accuracy table (EVAL_COLUMNS first) and its sanity-check JSON."""
+                   sanity_spec: dict[str, Any], device: str, precision: str,
+                   outcomes: str | None = None) -> pd.DataFrame:
+    """Write the model's tidy accuracy table (EVAL_COLUMNS first), its sanity-check JSON and (when
+    ``outcomes`` is given) its per-example outcomes (:func:`write_outcomes`)."""
     dev = resolve_device(device)
-    x, y = test_subset(data, n, eval_seed)
+    x, y, index = eval_subset_indices(data, n, eval_seed)
     model = _load(weights, dev)
     with _autocast(precision, dev):
-        rows = evaluate_grid(model, x, y, grid, batch_size=batch_size, device=dev, seed=eval_seed)
+        rows, correct = evaluate_grid_outcomes(model, x, y, grid, batch_size=batch_size, device=dev,
+                                               seed=eval_seed)
         source = _load(source_weights, dev) if source_weights != weights else None
         checks = sanity_checks(model, x, y, norm=sanity_spec["norm"], eps=sanity_spec["eps"],
                                steps=sanity_spec["steps"], source_model=source, batch_size=batch_size,
@@ -67,6 +78,8 @@ def evaluate_model(data: str, weights: str, source_weights: str, table: str, san
     rows = rows.drop(columns=["seconds"])
     rows = rows[EVAL_COLUMNS + [c for c in rows.columns if c not in EVAL_COLUMNS]]
     io.write_csv(rows, table)
+    if outcomes is not None:
+        write_outcomes(outcomes, rows, correct, index)
     checks = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in checks.items()}
     io.write_json({"recipe": recipe_name, "size": size, "seed": seed, "device": str(dev), "precision": precision,
                    "torch": torch.__version__, "source": source_weights if source is not None else None,

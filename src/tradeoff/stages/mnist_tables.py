@@ -8,12 +8,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
-from tradeoff import io
-from tradeoff.adversarial.published import PUBLISHED
-from tradeoff.claims import CLAIM_COLUMNS, claims_markdown
+from tradeoff import io, stats
+from tradeoff.adversarial.published import PUBLISHED, attack_matches, recipe_mismatch
+from tradeoff.claims import Comparison, claims_markdown, judge_table
+from tradeoff.outcomes import read_outcomes
+from tradeoff.stats import hierarchical_bootstrap, mcnemar_exact
 
-KEY = ["recipe", "size", "attack", "norm", "eps", "steps", "restarts", "device", "precision"]
+KEY = ["recipe", "size", "attack", "norm", "eps", "steps", "restarts", "alpha", "device", "precision"]
 
 
 def merge_eval(tables: list[str], sanity: list[str], merged: str, summary: str, sanity_out: str) -> pd.DataFrame:
@@ -35,115 +38,185 @@ def merge_eval(tables: list[str], sanity: list[str], merged: str, summary: str, 
     return summ
 
 
-def _ours(summary: pd.DataFrame, recipe: str, size: int, attack: str, steps: int | None,
-          restarts: int | None) -> pd.Series | None:
-    rows = summary[(summary["recipe"] == recipe) & (summary["size"] == size) & (summary["attack"] == attack)]
-    if attack != "clean":
-        rows = rows[(rows["norm"] == "linf") & np.isclose(rows["eps"], 0.3)]
-    if attack == "pgd" and len(rows):
-        # the same steps and restarts if we ran them, else our strongest PGD (most steps x restarts)
-        same = rows[(rows["steps"] == steps) & (rows["restarts"] == restarts)]
-        rows = same if len(same) else rows.assign(_w=rows["steps"] * rows["restarts"]).sort_values("_w").tail(1)
-    return rows.iloc[-1] if len(rows) else None
+def _attack_label(attack: str, steps: Any, restarts: Any, alpha: Any) -> str:
+    if attack == "pgd":
+        return f"PGD-{int(steps)} x {int(restarts)}, step {float(alpha):g}"
+    if attack == "fgsm":
+        return f"FGSM, step {float(alpha):g}"
+    return {"autoattack": "AutoAttack", "clean": "clean"}.get(attack, attack)
 
 
-def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: dict[str, str], size: int) -> None:
-    """Our MNIST numbers beside PAPER.md section 3's, for each recipe mapped to a published model."""
+def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: dict[str, str], size: int,
+                     recipes: list[dict[str, Any]]) -> pd.DataFrame:
+    """Our MNIST numbers beside PAPER.md section 3's, like for like only: for each recipe mapped to a
+    published model, each published row says "different recipe (...)" when our recipe or architecture
+    differs from the published one, "not run" when we ran no attack with its steps, restarts and step
+    size at l_inf 0.3, else "like for like" with our mean over seeds."""
     summary = pd.read_csv(summary_path)
+    by_name = {r["recipe"]: r for r in recipes}
     rows = []
     for recipe, key in compare.items():
-        clean = _ours(summary, recipe, size, "clean", None, None)
+        ours_all = summary[(summary["recipe"] == recipe) & (summary["size"] == size)]
+        clean = ours_all[ours_all["attack"] == "clean"]
+        mismatch = recipe_mismatch(by_name.get(recipe, {}), key)
         for pub in (p for p in PUBLISHED if p["key"] == key):
-            ours = _ours(summary, recipe, size, pub["attack"], pub["steps"], pub["restarts"])
+            match = ours_all[[attack_matches(r, pub) for _, r in ours_all.iterrows()]] if not mismatch else ours_all[:0]
+            ours = match.iloc[0] if len(match) else None
+            status = (f"different recipe ({mismatch})" if mismatch else
+                      "not run" if ours is None or not len(clean) else "like for like")
+            like = status == "like for like"
             rows.append({
                 "published_model": pub["model"], "attack": pub["attack"],
                 "published_steps": pub["steps"], "published_restarts": pub["restarts"],
+                "published_alpha": pub["alpha"],
                 "published_clean": pub["clean"], "published_robust": pub["robust"],
-                "recipe": recipe, "size": size,
-                "our_steps": None if ours is None else ours["steps"],
-                "our_restarts": None if ours is None else ours["restarts"],
-                "our_clean": None if clean is None else clean["accuracy_mean"],
-                "our_robust": None if ours is None else ours["accuracy_mean"],
-                "n_seeds": None if clean is None else int(clean["n_seeds"]),
+                "recipe": recipe, "size": size, "status": status,
+                "our_steps": ours["steps"] if like else None,
+                "our_restarts": ours["restarts"] if like else None,
+                "our_alpha": ours["alpha"] if like else None,
+                "our_clean": float(clean["accuracy_mean"].iloc[0]) if like else None,
+                "our_robust": float(ours["accuracy_mean"]) if like else None,
+                "n_seeds": int(clean["n_seeds"].iloc[0]) if like else None,
                 "source": pub["source"],
             })
     table = pd.DataFrame(rows)
     io.write_csv(table, csv_out)
     lines = ["| published model | attack (l_inf 0.3) | published clean / robust | our recipe (n) | "
-             "our attack | our clean / robust |", "| --- | --- | --- | --- | --- | --- |"]
+             "our clean / robust (seeds) |", "| --- | --- | --- | --- | --- |"]
     for r in rows:
-        pub_attack = r["attack"] + (f"-{r['published_steps']} x {r['published_restarts']}"
-                                    if r["published_steps"] else "")
-        our_attack = "not run" if r["our_robust"] is None else r["attack"] + (
-            f"-{int(r['our_steps'])} x {int(r['our_restarts'])}" if r["attack"] == "pgd" else "")
-        ours = "—" if r["our_clean"] is None else (
-            f"{100 * r['our_clean']:.2f}% / " + ("—" if r["our_robust"] is None else f"{100 * r['our_robust']:.2f}%"))
+        pub_attack = _attack_label(r["attack"], r["published_steps"], r["published_restarts"], r["published_alpha"])
+        ours = (f"{100 * r['our_clean']:.2f}% / {100 * r['our_robust']:.2f}% ({r['n_seeds']})"
+                if r["status"] == "like for like" else r["status"])
         lines.append(f"| {r['published_model']} | {pub_attack} | {100 * r['published_clean']:.2f}% / "
-                     f"{100 * r['published_robust']:.2f}% | {r['recipe']} ({r['size']}) | {our_attack} | {ours} |")
+                     f"{100 * r['published_robust']:.2f}% | {r['recipe']} ({r['size']}) | {ours} |")
     with io.atomic_path(md_out) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+    return table
 
 
-def mnist_claims(summary: pd.DataFrame, recipes: pd.DataFrame) -> pd.DataFrame:
-    """Paper Figs. 7 and 1 as numbers (clean accuracy, mean over seeds; standard = mean of the
-    standard recipes at that size):
+CleanOutcomes = dict[tuple[str, int], dict[int, pd.Series]]
+"""(recipe, size) -> seed -> clean correctness (bool) indexed by test-set image index."""
+
+ESTIMATOR = (f"paired two-level bootstrap (seeds, then the same test images within seeds; "
+             f"{stats.N_RESAMPLES} resamples), percentile interval, Holm over the table")
+
+
+def clean_outcomes(paths: list[str]) -> CleanOutcomes:
+    """Each model's clean per-example outcomes from its outcomes files."""
+    out: CleanOutcomes = {}
+    for path in paths:
+        (recipe, size, seed), specs, correct, index = read_outcomes(path)
+        rows = np.flatnonzero(specs["attack"].to_numpy() == "clean")
+        if len(rows) != 1:
+            raise ValueError(f"{path}: expected one clean row among its outcomes, found {len(rows)}")
+        out.setdefault((recipe, size), {})[seed] = pd.Series(correct[rows[0]], index=index)
+    return out
+
+
+def paired(clean: CleanOutcomes, models: list[tuple[str, int]]) -> list[np.ndarray]:
+    """Per shared seed, an (images, models) 0/1 array on the images every model was evaluated on."""
+    seeds = sorted(set.intersection(*(set(clean[m]) for m in models)))
+    data = []
+    for s in seeds:
+        cols = [clean[m][s] for m in models]
+        idx = cols[0].index
+        for c in cols[1:]:
+            idx = idx.intersection(c.index)
+        data.append(np.column_stack([c.loc[idx].to_numpy() for c in cols]).astype(np.float64))
+    return data
+
+
+def _difference(m: np.ndarray) -> np.ndarray:
+    """Last column minus the mean of the others (robust recipe minus the standard recipes)."""
+    return m[..., -1] - m[..., :-1].mean(-1)
+
+
+def _spearman(x: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation of the fixed ``x`` with each row of ``means`` (ties: average ranks;
+    0 where ``means`` is constant)."""
+    rx = rankdata(x)
+    ry = rankdata(means, axis=-1)
+    rx, ry = rx - rx.mean(), ry - ry.mean(-1, keepdims=True)
+    den = np.sqrt((rx * rx).sum() * (ry * ry).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (ry * rx).sum(-1) / np.where(den > 0, den, 1.0), 0.0)
+
+
+def mnist_claims(clean: CleanOutcomes, recipes: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
+                 seed: int = 0) -> pd.DataFrame:
+    """Paper Figs. 7 and 1 as verdicts on clean accuracy (per-example outcomes, paired on the same
+    test images; standard = the mean of the standard recipes at that size):
 
     * ``robust_lose_standard_accuracy`` (Fig. 7): at each size, per PGD threat model, the recipe of
-      the largest training eps has lower clean accuracy than standard training; and, with two or
-      more PGD eps values, the Spearman rank correlation of (training eps, clean accuracy), standard
-      as eps 0, is negative;
+      the largest training eps minus standard is < 0; and, with two or more PGD eps values, the
+      Spearman rank correlation of (training eps, clean accuracy), standard as eps 0, is < 0;
     * ``adversarial_training_helps_with_few_examples`` / ``..._hurts_with_many_examples`` (Fig. 1):
       per robust recipe trained at two or more sizes that standard is trained at too, its clean
       accuracy minus standard's is > 0 at the smallest size and < 0 at the largest.
+
+    Judged together (:func:`tradeoff.claims.judge_table`).
     """
-    clean = summary[summary["attack"] == "clean"].set_index(["recipe", "size"])["accuracy_mean"]
     rec = recipes.set_index("recipe")
     objective = rec["objective"].fillna("standard") if "objective" in rec else pd.Series("standard", rec.index)
     standard = [r for r in rec.index if objective[r] == "standard"]
-    rows: list[dict[str, Any]] = []
+    comps: list[Comparison] = []
 
-    def row(claim: str, paper: str, metric: str, recipe: str, size: int, std: float, rob: float,
-            holds: bool) -> None:
-        rows.append({"claim": claim, "paper": paper, "metric": metric, "recipe": recipe, "size": size,
-                     "standard": std, "robust": rob, "difference": rob - std if np.isfinite(std) else np.nan,
-                     "holds": bool(holds)})
+    def diff(claim: str, paper: str, metric: str, recipe: str, size: int, direction: int) -> None:
+        models = [(r, size) for r in standard if (r, size) in clean] + [(recipe, size)]
+        data = paired(clean, models)
+        if not data:
+            return
+        boot = hierarchical_bootstrap(data, _difference, n_resamples=n_resamples, seed=seed)
+        means = np.mean([d.mean(0) for d in data], axis=0)
+        mc = float("nan")
+        if len(models) == 2:
+            pooled = np.concatenate(data)
+            mc = mcnemar_exact(pooled[:, 0] > 0, pooled[:, 1] > 0)[2]
+        comps.append(Comparison(claim, paper, metric, recipe, size, direction, float(means[:-1].mean()),
+                                float(means[-1]), boot, ESTIMATOR + "; exact McNemar (pooled over seeds)", mc))
 
-    sizes = sorted({int(n) for _, n in clean.index})
-    base = {n: float(np.mean([clean[(r, n)] for r in standard if (r, n) in clean.index]))
-            for n in sizes if any((r, n) in clean.index for r in standard)}
-    for n, b in base.items():
-        pgd = [r for r in rec.index if objective[r] == "pgd" and (r, n) in clean.index]
+    sizes = sorted({n for _, n in clean})
+    base = [n for n in sizes if any((r, n) in clean for r in standard)]
+    for n in base:
+        pgd = [r for r in rec.index if objective[r] == "pgd" and (r, n) in clean]
         for norm in sorted({rec.loc[r, "norm"] for r in pgd}):
             pts = sorted((float(rec.loc[r, "eps"]), r) for r in pgd if rec.loc[r, "norm"] == norm)
             eps_max, r_max = pts[-1]
-            row("robust_lose_standard_accuracy", "Fig. 7", f"clean accuracy, {norm} PGD training at eps {eps_max:g}",
-                r_max, n, b, float(clean[(r_max, n)]), clean[(r_max, n)] < b)
+            diff("robust_lose_standard_accuracy", "Fig. 7", f"clean accuracy, {norm} PGD training at eps {eps_max:g}",
+                 r_max, n, -1)
             if len(pts) >= 2:
-                eps = [0.0] + [e for e, _ in pts]
-                acc = [b] + [float(clean[(r, n)]) for _, r in pts]
-                rho = float(pd.Series(eps).corr(pd.Series(acc), method="spearman"))
-                row("robust_lose_standard_accuracy", "Fig. 7",
-                    f"Spearman rho(training eps, clean accuracy), {norm} PGD with standard as eps 0",
-                    f"{norm} PGD recipes", n, np.nan, rho, rho < 0)
+                stds = [(r, n) for r in standard if (r, n) in clean]
+                data = paired(clean, stds + [(r, n) for _, r in pts])
+                if not data:
+                    continue
+                eps = np.array([0.0] + [e for e, _ in pts])
+                k = len(stds)
+
+                def rho(m: np.ndarray, k: int = k, eps: np.ndarray = eps) -> np.ndarray:
+                    return _spearman(eps, np.concatenate([m[..., :k].mean(-1, keepdims=True), m[..., k:]], -1))
+
+                boot = hierarchical_bootstrap(data, rho, n_resamples=n_resamples, seed=seed)
+                comps.append(Comparison("robust_lose_standard_accuracy", "Fig. 7",
+                                        f"Spearman rho(training eps, clean accuracy), {norm} PGD with standard as eps 0",
+                                        f"{norm} PGD recipes", n, -1, float("nan"), boot.estimate, boot, ESTIMATOR))
     for r in (r for r in rec.index if objective[r] != "standard"):
-        shared = [n for n in sizes if (r, n) in clean.index and n in base]
+        shared = [n for n in base if (r, n) in clean]
         if len(shared) < 2:
             continue
         lo, hi = shared[0], shared[-1]
-        row("adversarial_training_helps_with_few_examples", "Fig. 1", f"clean accuracy at n = {lo}", r, lo,
-            base[lo], float(clean[(r, lo)]), clean[(r, lo)] > base[lo])
-        row("adversarial_training_hurts_with_many_examples", "Fig. 1", f"clean accuracy at n = {hi}", r, hi,
-            base[hi], float(clean[(r, hi)]), clean[(r, hi)] < base[hi])
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+        diff("adversarial_training_helps_with_few_examples", "Fig. 1", f"clean accuracy at n = {lo}", r, lo, 1)
+        diff("adversarial_training_hurts_with_many_examples", "Fig. 1", f"clean accuracy at n = {hi}", r, hi, -1)
+    return judge_table(comps)
 
 
-def write_tables(tables: list[str], sanity: list[str], out: Any, *, recipes: list[dict[str, Any]],
-                 compare: dict[str, str], size: int) -> None:
-    """All MNIST tables: merged, summary, sanity, the recipes' settings, the paper comparison, claims."""
-    summ = merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
+def write_tables(tables: list[str], sanity: list[str], outcomes: list[str], out: Any, *,
+                 recipes: list[dict[str, Any]], compare: dict[str, str], size: int) -> None:
+    """All MNIST tables: merged, summary, sanity, the recipes' settings, the paper comparison, claims
+    (from the per-example ``outcomes``)."""
+    merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
     io.write_csv(pd.DataFrame(recipes), out.recipes)
-    paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size)
-    claims = mnist_claims(summ, pd.DataFrame(recipes))
+    paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size, recipes=recipes)
+    claims = mnist_claims(clean_outcomes(outcomes), pd.DataFrame(recipes))
     io.write_csv(claims, out.claims)
     with io.atomic_path(out.claims_md) as tmp:
         tmp.write_text(claims_markdown(claims))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 
 from tradeoff import io
@@ -15,7 +16,8 @@ log = logging.getLogger(__name__)
 
 def linear_classifiers(data: str, arrays: str, table: str, *, digits: list[int], C: float, eps_train: list[float],
                        eps_test: list[float], tol: float, max_iter: int) -> pd.DataFrame:
-    """Standard and robust-margin l_inf SVMs on one digit pair; weights (.npz), exact accuracies (.csv)."""
+    """Standard and robust-margin l_inf SVMs on one digit pair; weights and per-test-image exact robust
+    outcomes ``correct`` (fits x eps_test x images, with ``eps_test``) (.npz), exact accuracies (.csv)."""
     mnist = load_npz(data)
     a, b = (int(d) for d in digits)
     X, s = lin.digit_pair(mnist.x_train, mnist.y_train, a, b)
@@ -30,6 +32,11 @@ def linear_classifiers(data: str, arrays: str, table: str, *, digits: list[int],
                  r["n_nonzero"], r["converged"])
     if not acc["converged"].all():
         log.warning("some linear fits did not reach tol=%g within max_iter=%d", tol, max_iter)
-    io.write_npz(arrays, weights=fits.weights, intercepts=fits.intercepts, eps_train=fits.eps_train)
+    eps_test_all = sorted({0.0, *map(float, eps_test)})
+    # per test image: exact (box-aware) robust correctness of each fit at each test eps, for paired claims
+    correct = np.array([[lin.box_robust_margins(w.ravel(), b, Xt, st, t) > 0 for t in eps_test_all]
+                        for w, b in zip(fits.weights, fits.intercepts, strict=True)])
+    io.write_npz(arrays, weights=fits.weights, intercepts=fits.intercepts, eps_train=fits.eps_train,
+                 eps_test=np.asarray(eps_test_all), correct=correct)
     io.write_csv(acc, table)
     return acc

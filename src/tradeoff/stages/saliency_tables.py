@@ -1,18 +1,19 @@
-"""Stage: merge the per-model saliency tables and turn paper Section 4's claims into numbers.
+"""Stage: merge the per-model saliency tables and judge paper Section 4's claims.
 
 Each claim compares every robust (pgd / trades) studied recipe with the standard ones (the mean
-over the standard recipes when there are several), per training-set size, averaged over seeds:
+over the standard recipes when there are several), per training-set size, on paired per-example
+values (the same test images under each model), with the two-level bootstrap over seeds and images
+(:mod:`tradeoff.stats`), Holm over the table (:func:`tradeoff.claims.judge_table`):
 
-* ``gradients_align`` (Fig. 2): mean ``abs_grad_mask_corr`` and mean ``energy_on_mask`` per image
-  are higher for the robust model;
+* ``gradients_align`` (Fig. 2): per image ``abs_grad_mask_corr`` and ``energy_on_mask`` are higher
+  for the robust model (paired on the image index);
 * ``large_eps_look_like_target`` (Figs. 3-4): the judge labels a larger share of the robust
-  model's large-eps examples as their target;
-* ``thresholding_filters`` (Madry et al.): the robust model has more thresholding filters;
+  model's large-eps examples as their target (paired on source image and target; exact McNemar);
+* ``thresholding_filters`` (Madry et al.): the robust model has more thresholding filters (one
+  number per model: resampled over seeds only);
 * ``linear_sparser`` and ``linear_more_robust`` (App. E): the robust SVM (largest training eps)
-  has fewer non-zero weights than the standard one, and higher exact robust accuracy at every
-  test eps > 0 that it was trained for or beyond.
-
-``holds`` is the strict inequality; nothing is thresholded beyond that.
+  has fewer non-zero weights than the standard one (exact: one deterministic fit), and higher exact
+  robust accuracy at every test eps > 0 that it was trained for or beyond (paired over test images).
 """
 
 from __future__ import annotations
@@ -22,50 +23,88 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradeoff import io
-from tradeoff.claims import CLAIM_COLUMNS, claims_markdown
+from tradeoff import io, stats
+from tradeoff.claims import CLAIM_COLUMNS, Comparison, claims_markdown, judge_table
+from tradeoff.stats import Bootstrap, hierarchical_bootstrap, mcnemar_exact
+
+__all__ = ["CLAIM_COLUMNS", "linear_claims", "paired_claims", "wilson_interval", "write_tables"]
+
+ESTIMATOR = (f"paired two-level bootstrap (seeds, then the same images within seeds; {stats.N_RESAMPLES} "
+             "resamples), percentile interval, Holm over the table")
 
 
 def _concat(paths: list[str]) -> pd.DataFrame:
     return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
 
 
-def _claims_for(per_model: pd.DataFrame, objectives: dict[str, str], metric: str, claim: str,
-                paper: str) -> list[dict[str, Any]]:
-    """``per_model``: columns recipe, size, value (already averaged over seeds)."""
-    rows = []
-    for size, group in per_model.groupby("size", sort=True):
-        values = group.set_index("recipe")["value"]
-        std = [r for r in values.index if objectives.get(r) == "standard"]
+def _difference(m: np.ndarray) -> np.ndarray:
+    return m[..., -1] - m[..., :-1].mean(-1)
+
+
+def paired_claims(values: pd.DataFrame, key: list[str], objectives: dict[str, str], metric: str, claim: str,
+                  paper: str, *, binary: bool = False, n_resamples: int = stats.N_RESAMPLES) -> list[Comparison]:
+    """``values``: columns recipe, size, seed, ``key`` (what pairs rows across models, e.g. the image
+    index) and value. Per size and robust recipe: robust minus the standard recipes' mean, > 0,
+    on the keys every compared model has, per shared seed. ``binary``: 0/1 values (exact McNemar when
+    there is one standard recipe)."""
+    comps = []
+    for size, group in values.groupby("size", sort=True):
+        recipes = sorted(group["recipe"].unique())
+        std = [r for r in recipes if objectives.get(r) == "standard"]
         if not std:
             continue
-        base = float(values[std].mean())
-        for recipe in (r for r in values.index if objectives.get(r) != "standard"):
-            v = float(values[recipe])
-            rows.append({"claim": claim, "paper": paper, "metric": metric, "recipe": recipe, "size": int(size),
-                         "standard": base, "robust": v, "difference": v - base, "holds": bool(v > base)})
-    return rows
+        for recipe in (r for r in recipes if objectives.get(r) != "standard"):
+            models = std + [recipe]
+            sub = group[group["recipe"].isin(models)]
+            seeds = sorted(set.intersection(*(set(sub.loc[sub["recipe"] == m, "seed"]) for m in models)))
+            data = []
+            for s in seeds:
+                wide = (sub[sub["seed"] == s].pivot_table(index=key, columns="recipe", values="value",
+                                                          aggfunc="mean")
+                        .reindex(columns=models).dropna())
+                data.append(wide.to_numpy(dtype=np.float64))
+            if not data or any(len(d) == 0 for d in data):
+                continue
+            boot = hierarchical_bootstrap(data, _difference, n_resamples=n_resamples)
+            means = np.mean([d.mean(0) for d in data], axis=0)
+            mc = float("nan")
+            if binary and len(models) == 2:
+                pooled = np.concatenate(data)
+                mc = mcnemar_exact(pooled[:, 0] > 0, pooled[:, 1] > 0)[2]
+            est = ESTIMATOR + ("; exact McNemar (pooled over seeds)" if binary and len(models) == 2 else "")
+            comps.append(Comparison(claim, paper, metric, recipe, int(size), 1, float(means[:-1].mean()),
+                                    float(means[-1]), boot, est, mc))
+    return comps
 
 
-def linear_claims(acc: pd.DataFrame) -> list[dict[str, Any]]:
-    """App. E: the robust SVM of the largest training eps against the standard SVM."""
-    rows: list[dict[str, Any]] = []
+def linear_claims(acc: pd.DataFrame, correct: np.ndarray | None = None, eps_test: np.ndarray | None = None,
+                  eps_train: np.ndarray | None = None, *, n_resamples: int = stats.N_RESAMPLES) -> list[Comparison]:
+    """App. E: the robust SVM of the largest training eps against the standard SVM. ``correct``
+    (fits x eps_test x test images, fits in ``eps_train`` order) gives the paired per-image outcomes
+    of the accuracy claims; without it they are not made."""
+    comps: list[Comparison] = []
     e_max = float(acc["eps_train"].max())
     if e_max == 0:
-        return rows
+        return comps
     std, rob = acc[acc["eps_train"] == 0], acc[acc["eps_train"] == e_max]
     digits = str(acc["digits"].iloc[0])
     s_nnz, r_nnz = float(std["n_nonzero"].iloc[0]), float(rob["n_nonzero"].iloc[0])
-    rows.append({"claim": "linear_sparser", "paper": "App. E", "metric": f"non-zero weights ({digits})",
-                 "recipe": f"robust SVM eps {e_max:g}", "size": np.nan, "standard": s_nnz, "robust": r_nnz,
-                 "difference": r_nnz - s_nnz, "holds": bool(r_nnz < s_nnz)})
+    exact = Bootstrap(r_nnz - s_nnz, np.full(n_resamples, r_nnz - s_nnz), 1, 0)
+    comps.append(Comparison("linear_sparser", "App. E", f"non-zero weights ({digits})", f"robust SVM eps {e_max:g}",
+                            np.nan, -1, s_nnz, r_nnz, exact, "exact: one deterministic fit on fixed data"))
+    if correct is None or eps_test is None or eps_train is None:
+        return comps
+    k_std, k_rob = int(np.flatnonzero(eps_train == 0)[0]), int(np.flatnonzero(np.isclose(eps_train, e_max))[0])
     for t in sorted(float(t) for t in acc["eps_test"].unique() if t >= e_max and t > 0):
-        s = float(std.loc[np.isclose(std["eps_test"], t), "accuracy"].iloc[0])
-        r = float(rob.loc[np.isclose(rob["eps_test"], t), "accuracy"].iloc[0])
-        rows.append({"claim": "linear_more_robust", "paper": "App. E",
-                     "metric": f"exact l_inf accuracy at eps {t:g} ({digits})", "recipe": f"robust SVM eps {e_max:g}",
-                     "size": np.nan, "standard": s, "robust": r, "difference": r - s, "holds": bool(r > s)})
-    return rows
+        j = int(np.flatnonzero(np.isclose(eps_test, t))[0])
+        a, b = correct[k_std, j], correct[k_rob, j]
+        boot = hierarchical_bootstrap([np.column_stack([a, b]).astype(np.float64)], _difference,
+                                      n_resamples=n_resamples)
+        comps.append(Comparison("linear_more_robust", "App. E", f"exact l_inf accuracy at eps {t:g} ({digits})",
+                                f"robust SVM eps {e_max:g}", np.nan, 1, float(a.mean()), float(b.mean()), boot,
+                                "paired bootstrap over test images (one deterministic fit; "
+                                f"{n_resamples} resamples); exact McNemar", mcnemar_exact(a, b)[2]))
+    return comps
 
 
 def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = 1.959963984540054) -> tuple[np.ndarray, np.ndarray]:
@@ -75,11 +114,13 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = 1.959963984
     p = k / m
     centre = (p + z * z / (2 * m)) / (1 + z * z / m)
     half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / (1 + z * z / m)
-    return centre - half, centre + half
+    # exactly 0 at k = 0 and 1 at k = n (the formula's value; rounding would leave ~1e-19)
+    return np.where(k == 0, 0.0, centre - half), np.where(k == m, 1.0, centre + half)
 
 
 def write_tables(alignment: list[str], large_eps: list[str], filters: list[str], judges: list[str], linear: str,
-                 out: Any, *, objectives: dict[str, str]) -> pd.DataFrame:
+                 out: Any, *, objectives: dict[str, str], linear_arrays: str | None = None,
+                 n_resamples: int = stats.N_RESAMPLES) -> pd.DataFrame:
     """The merged saliency tables and the claims table; returns the claims."""
     al = _concat(alignment).sort_values(["recipe", "size", "seed", "score", "index"], ignore_index=True)
     io.write_csv(al, out.alignment)
@@ -111,19 +152,24 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
     fs["share_thresholding"] = fs["n_thresholding"] / fs["n_filters"]
     io.write_csv(fs, out.filters)
 
-    claims: list[dict[str, Any]] = []
+    claims: list[Comparison] = []
     for score in ("abs_grad_mask_corr", "energy_on_mask"):
-        per = (al[al["score"] == score].groupby(["recipe", "size", "seed"])["value"].mean()
-               .groupby(["recipe", "size"]).mean().rename("value").reset_index())
-        claims += _claims_for(per, objectives, f"mean {score} per image", "gradients_align", "Fig. 2")
-    per = jt.groupby(["recipe", "size"])["judged_target"].mean().rename("value").reset_index()
-    claims += _claims_for(per, objectives, "share of large-eps examples the judge labels as the target",
-                          "large_eps_look_like_target", "Figs. 3-4")
-    per = fs.groupby(["recipe", "size"])["n_thresholding"].mean().rename("value").reset_index()
-    claims += _claims_for(per, objectives, "thresholding first-layer filters", "thresholding_filters",
-                          "Madry et al. 2018")
-    claims += linear_claims(pd.read_csv(linear))
-    table = pd.DataFrame(claims, columns=CLAIM_COLUMNS)
+        claims += paired_claims(al[al["score"] == score], ["index"], objectives, f"{score} per image",
+                                "gradients_align", "Fig. 2", n_resamples=n_resamples)
+    le_values = le.assign(value=le["judged_target"].astype(float))
+    claims += paired_claims(le_values, ["source", "target"], objectives,
+                            "share of large-eps examples the judge labels as the target",
+                            "large_eps_look_like_target", "Figs. 3-4", binary=True, n_resamples=n_resamples)
+    counts = fs.assign(value=fs["n_thresholding"].astype(float), unit=0)
+    claims += paired_claims(counts, ["unit"], objectives, "thresholding first-layer filters (one number per model)",
+                            "thresholding_filters", "Madry et al. 2018", n_resamples=n_resamples)
+    if linear_arrays is None:
+        claims += linear_claims(pd.read_csv(linear), n_resamples=n_resamples)
+    else:
+        with np.load(linear_arrays) as z:
+            claims += linear_claims(pd.read_csv(linear), z["correct"], z["eps_test"], z["eps_train"],
+                                    n_resamples=n_resamples)
+    table = judge_table(claims)
     io.write_csv(table, out.claims)
     with io.atomic_path(out.claims_md) as tmp:
         tmp.write_text(claims_markdown(table))

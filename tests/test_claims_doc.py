@@ -1,0 +1,52 @@
+"""The rules page and the README agree with the code and the committed claims tables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tradeoff.claims import BEGIN, END, RULES, readme_block, update_readme
+
+ROOT = Path(__file__).resolve().parents[1]
+VERDICT_TABLES = {"MNIST (results/mnist/claims.csv)": ROOT / "docs/results/mnist_claims.csv",
+                  "Saliency (results/mnist/saliency/claims.csv)": ROOT / "docs/results/saliency_claims.csv"}
+"""The default run's claims tables, committed; the README's verdict block is generated from them:
+``python -m tradeoff.claims 'MNIST (results/mnist/claims.csv)=docs/results/mnist_claims.csv'
+'Saliency (results/mnist/saliency/claims.csv)=docs/results/saliency_claims.csv'``."""
+
+
+def test_claims_md_states_the_rules_in_code() -> None:
+    text = (ROOT / "docs/CLAIMS.md").read_text()
+    section = text.split("## 2. The rules, per claim")[1].split("## 3.")[0]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if re.match(r"\| [a-z_]+ \(", line) and not line.startswith("| claim (paper)")]
+    stated = {}
+    for cells in rows:
+        claim = cells[0].strip().split(" (")[0]
+        rule = (int(cells[-2]), int(cells[-1]))
+        assert stated.setdefault(claim, rule) == rule, claim  # one rule per claim
+    assert stated == {c: (r.min_seeds, r.min_images) for c, r in RULES.items()}
+    assert "2,000 resamples" in text and "Holm" in text
+
+
+def test_readme_verdict_block_is_generated_from_the_committed_tables() -> None:
+    tables = {title: pd.read_csv(path) for title, path in VERDICT_TABLES.items()}
+    readme = (ROOT / "README.md").read_text()
+    assert update_readme(readme, readme_block(tables)) == readme, (
+        "README.md's verdict block differs from docs/results/*_claims.csv: regenerate it with "
+        "python -m tradeoff.claims (see tests/test_claims_doc.py)")
+
+
+def test_update_readme_replaces_only_the_block() -> None:
+    table = pd.DataFrame([{"claim": "c", "paper": "Fig. 1", "metric": "m", "recipe": "r", "size": 10,
+                           "difference": -0.1, "low": -0.2, "high": -0.05, "verdict": "holds", "reason": "",
+                           "n_seeds": 1, "n_images": 1000}])
+    text = f"intro\n{BEGIN}\nold\n{END}\nrest\n"
+    new = update_readme(text, readme_block({"T": table}))
+    assert new.startswith("intro\n") and new.endswith("rest\n") and "\nold\n" not in new
+    assert "**T** (1 holds, 0 does not hold, 0 inconclusive" in new
+    assert "- c (Fig. 1), m, r (n = 10): -0.1 [-0.2, -0.05], holds; 1 seed(s), 1000 images" in new
+    with pytest.raises(ValueError, match="exactly one verdict block"):
+        update_readme("no markers", "x")
