@@ -21,7 +21,7 @@ from tradeoff.config import (  # noqa: E402
     sweep_test_norms,
     validate_config,
 )
-from tradeoff.provenance import code_hash  # noqa: E402
+from tradeoff.provenance import code_hash, report_safe_json  # noqa: E402
 
 try:
     validate_config(config, REPO / "workflow/schemas/config.schema.yaml")

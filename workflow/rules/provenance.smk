@@ -18,7 +18,7 @@ rule provenance:
     conda:
         "../../envs/torch.yaml"
     params:
-        config=canonical(config),
+        config=report_safe_json(config),
         code=CODE["provenance"],
     script:
         "../scripts/provenance.py"

@@ -24,8 +24,12 @@ def _device() -> dict[str, Any]:
             "cpu": platform.processor() or platform.machine()}
 
 
-def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: dict[str, Any]) -> None:
-    """Write the manifest as JSON and as a Markdown summary (for the report)."""
+def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: dict[str, Any] | str) -> None:
+    """Write the manifest as JSON and as a Markdown summary (for the report). ``config`` may come as the
+    text of :func:`tradeoff.provenance.report_safe_json` (how the workflow passes it)."""
+    if isinstance(config, str):
+        config = json.loads(config)
+    assert isinstance(config, dict)
     digests = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in sorted(tables)}
     mnist = config.get("mnist") or {}
     record = {
