@@ -241,3 +241,36 @@ def test_nan_in_a_configfile_stops_snakemake_naming_the_key(scratch: Path) -> No
     proc = snakemake(scratch, "--dry-run", "--configfile", str(extra), check=False)
     assert proc.returncode != 0
     assert "config key theory.base.p: nan is not a finite number" in proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- item 7: weights files
+def test_identical_tensors_and_metadata_give_byte_identical_weights(tmp_path: Path) -> None:
+    import torch
+
+    from tradeoff.nets.checkpoints import load_weights_and_metadata, save_weights
+    from tradeoff.nets.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("mlp")
+    meta = {"architecture": "mlp", "recipe": "linf-0.3", "size": "300", "seed": "0", "note": "x", "z": "1"}
+    files = [tmp_path / f"w{i}.safetensors" for i in range(8)]
+    for f in files:
+        save_weights(model, f, meta)
+    assert len({f.read_bytes() for f in files}) == 1  # safetensors alone: 8 different headers
+    loaded, got = load_weights_and_metadata(None, files[0])
+    assert got == meta
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_unknown_architecture_in_weights_metadata_names_the_file(tmp_path: Path) -> None:
+    import torch
+
+    from tradeoff.nets.checkpoints import CheckpointError, load_weights, save_weights
+
+    path = tmp_path / "weights.safetensors"
+    save_weights(torch.nn.Linear(2, 2), path, {"architecture": "resnet9000"})
+    with pytest.raises(CheckpointError) as err:
+        load_weights(None, path)
+    assert str(err.value).startswith(f"{path}: its metadata names an unknown architecture")
+    assert "'resnet9000'" in str(err.value)

@@ -96,7 +96,19 @@ def _serialise(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> by
     cpu = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     meta = dict(metadata)
     meta[_DIGEST_KEY] = _digest(cpu)
-    return _st_save(cpu, metadata=meta)
+    return _canonical_header(_st_save(cpu, metadata=meta))
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header written in one canonical form (keys sorted,
+    compact, space-padded to 8 bytes as safetensors does), so that identical tensors and metadata give
+    identical bytes: safetensors writes the header from a hash map whose order varies from call to call.
+    The data section is untouched; its offsets are relative to its start."""
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + n :]
 
 
 def _read_safetensors(path: PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -460,7 +472,10 @@ def load_weights_and_metadata(
             path,
             f"wrong architecture: file holds {meta.get('architecture')!r}, expected {model_name!r}",
         )
-    model = build_model(model_name)
+    try:
+        model = build_model(model_name)
+    except ValueError as err:  # an architecture this version does not know
+        raise CheckpointError(path, f"its metadata names an unknown architecture: {err}") from None
     _check_state_dict(Path(path), f"model ({model_name})", model.state_dict(), tensors)
     model.load_state_dict(tensors, strict=True)
     return model.to(device).eval(), meta
