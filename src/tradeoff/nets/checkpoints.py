@@ -25,12 +25,13 @@ bit-flipped file, a wrong architecture, missing/extra keys or a shape mismatch a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import random
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -479,3 +480,26 @@ def load_weights_and_metadata(
     _check_state_dict(Path(path), f"model ({model_name})", model.state_dict(), tensors)
     model.load_state_dict(tensors, strict=True)
     return model.to(device).eval(), meta
+
+
+# --------------------------------------------------------------------------------------------------
+# corrupt final weights: discarded by the job that finds them (tradeoff.nets.integrity finds them
+# cheaply before a run)
+
+
+@contextlib.contextmanager
+def discarding_corrupt(*paths: PathLike) -> Iterator[None]:
+    """Inside, a :class:`CheckpointError` about one of ``paths`` (a workflow output another job reads)
+    removes that file before it propagates: Snakemake keeps an existing output that is newer than its
+    inputs, so a corrupt model would otherwise stay, and every later run fail on it, until someone
+    deleted it by hand. Removed, it is rebuilt by the next run."""
+    try:
+        yield
+    except CheckpointError as err:
+        wanted = {Path(os.path.abspath(p)) for p in paths}
+        target = Path(os.path.abspath(err.path))
+        if target in wanted and target.exists():
+            target.unlink()
+            raise CheckpointError(err.path, f"{err.problem}; removed it, so that the next run rebuilds it "
+                                            "(run snakemake again)") from err
+        raise
