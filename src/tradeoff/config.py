@@ -5,6 +5,7 @@ Errors name the offending key as a dotted path (``theory.base.p``) so a user kno
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import re
@@ -54,8 +55,10 @@ class DuplicateKeyError(yaml.YAMLError):
 def parse_yaml(text: str, source: str | Path) -> Any:
     """Parse YAML text strictly: syntax errors and duplicate keys become a ConfigError naming
     ``source`` and the line(s)."""
+    stream = io.StringIO(text)
+    stream.name = str(source)  # PyYAML's marks name the stream: "in 'config/x.yaml', line 3"
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except DuplicateKeyError as err:
         raise ConfigError(f"{source}: {err}") from None
     except yaml.YAMLError as err:
@@ -156,17 +159,21 @@ def mnist_pools(data: dict[str, Any]) -> tuple[int, int]:
 def check_caps(config: dict[str, Any]) -> None:
     """Stated caps on sizes and dimensions (a typo such as ``d: 1000000000`` must not reach a job)."""
     th = config["theory"]
+
+    def where(sweep: str, key: str) -> str:  # the key that set this value: the sweep's axis, else base
+        return f"theory.sweeps.{sweep}.{key}" if key in th["sweeps"][sweep] else f"theory.base.{key}"
+
     for sweep in sorted(th["sweeps"]):
         for point in sweep_points(config, sweep):
-            where = f"theory.sweeps.{sweep} (or theory.base)"
             if point.d > MAX_DIM:
-                raise ConfigError(f"config key {where}: d = {point.d} exceeds the cap of {MAX_DIM:,}")
+                raise ConfigError(f"config key {where(sweep, 'd')}: d = {point.d} exceeds the cap of {MAX_DIM:,}")
             for key, n in (("n_train", point.n_train), ("n_test", point.n_test)):
                 if n > MAX_EXAMPLES:
-                    raise ConfigError(f"config key {where}: {key} = {n} exceeds the cap of {MAX_EXAMPLES:,}")
+                    raise ConfigError(f"config key {where(sweep, key)}: {key} = {n} exceeds the cap of "
+                                      f"{MAX_EXAMPLES:,}")
                 if n * point.d > MAX_SAMPLE_ENTRIES:
-                    raise ConfigError(f"config key {where}: {key} x d = {n} x {point.d} exceeds the cap of "
-                                      f"{MAX_SAMPLE_ENTRIES:,} entries per sample")
+                    raise ConfigError(f"config key {where(sweep, key)}: {key} x d = {n} x {point.d} exceeds the cap "
+                                      f"of {MAX_SAMPLE_ENTRIES:,} entries per sample (with {where(sweep, 'd')})")
     counts = [("theory.solver.max_iter", th["solver"]["max_iter"])]
     if "mnist" in config:
         mn = config["mnist"]

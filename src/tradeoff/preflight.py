@@ -97,3 +97,31 @@ def check_run_yaml_files(argv: Sequence[str], environ: Mapping[str, str], workdi
         except UnicodeDecodeError as err:
             raise ConfigError(f"{shown}: not UTF-8 text ({err.reason} at byte {err.start})") from None
         parse_yaml(text, shown)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tradeoff.preflight FILE...``: check YAML files strictly, naming file and line.
+
+    Snakemake reads ``--configfile`` files and profiles before the workflow, so for a syntax error in
+    one of them it prints its own message ("Config file is not valid JSON or YAML"), naming neither
+    file nor line; this command names both (the workflow's check covers duplicate keys)."""
+    import sys
+
+    files = list(sys.argv[1:] if argv is None else argv)
+    if not files:
+        print("usage: python -m tradeoff.preflight FILE.yaml...", file=sys.stderr)
+        return 2
+    status = 0
+    for f in files:
+        try:
+            parse_yaml(Path(f).read_text(), f)
+        except (ConfigError, OSError, UnicodeDecodeError) as err:
+            print(err, file=sys.stderr)
+            status = 1
+        else:
+            print(f"{f}: ok")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
