@@ -66,8 +66,7 @@ def run_yaml_files(argv: Sequence[str], environ: Mapping[str, str], workdir: Pat
     default = workdir / "config" / "config.yaml"
     if default.is_file():
         files.append(default)
-    files += [Path(f) for f in configfiles]
-    files += [workdir / f for f in _option_values(argv, "--configfile", "--configfiles")]
+    files += [Path(f) for f in configfiles]  # Snakemake's own list of --configfile files
     profiles = _option_values(argv, "--profile") or ([environ["SNAKEMAKE_PROFILE"]]
                                                      if environ.get("SNAKEMAKE_PROFILE") else [])
     workflow_profile = _option_values(argv, "--workflow-profile") or ["profiles/default"]
