@@ -389,3 +389,15 @@ def test_preflight_command_names_file_and_line(tmp_path: Path) -> None:
     assert f'{bad}: malformed YAML' in proc.stderr and f'in "{bad}", line 2' in proc.stderr, proc.stderr
     assert f"{TINY}: ok" in proc.stdout
     assert main([str(TINY)]) == 0
+
+
+def test_a_project_inside_a_system_folder_keeps_its_relative_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clone under /usr/src (as in many containers) may keep cache_dir: resources/mnist; a relative
+    path that climbs out into /usr is still refused."""
+    monkeypatch.chdir("/usr")
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["mnist"]["data"]["cache_dir"] = "resources/mnist"
+    validate_config(cfg, SCHEMA)
+    cfg["mnist"]["data"]["cache_dir"] = "../etc/mnist"
+    with pytest.raises(ConfigError, match="system folder /etc"):
+        validate_config(cfg, SCHEMA)

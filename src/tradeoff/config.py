@@ -238,7 +238,8 @@ SYSTEM_FOLDERS = ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib6
                   "/sbin", "/sys", "/usr", "/var")
 """Folders (and everything below them) that a data path may not name unless
 ``mnist.data.allow_system_paths`` is true: the download source writes into ``cache_dir``, and jobs often
-run as root. ``/var/tmp`` and ``/tmp`` are allowed."""
+run as root. A path inside the working directory (the project, wherever it lives), ``/tmp`` or
+``/var/tmp`` is always allowed."""
 _ALLOWED_UNDER_SYSTEM = ("/var/tmp", "/tmp")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
@@ -265,7 +266,8 @@ def check_paths(config: dict[str, Any]) -> None:
         if data.get("allow_system_paths", False):
             continue
         resolved = Path(value).expanduser().resolve()
-        if any(resolved == Path(a) or Path(a) in resolved.parents for a in _ALLOWED_UNDER_SYSTEM):
+        inside = [Path.cwd().resolve(), *map(Path, _ALLOWED_UNDER_SYSTEM)]  # the project folder, /tmp
+        if any(resolved == a or a in resolved.parents for a in inside):
             continue
         for folder in SYSTEM_FOLDERS:
             if resolved == Path(folder) or (folder != "/" and Path(folder) in resolved.parents):
