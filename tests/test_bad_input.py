@@ -368,9 +368,10 @@ def test_a_corrupt_model_is_rebuilt(tiny_run: Path) -> None:
     data[_data_start(model) + 100] ^= 0xFF  # same size, same header: only the digest can tell
     model.write_bytes(bytes(data))
     proc = snakemake(tiny_run, check=False)
-    out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "does not match the stored sha256 digest; removed it, so that the next run rebuilds it" in out, out
+    logs = "".join(p.read_text() for p in (tiny_run / "logs" / "mnist_eval").rglob("seed~0.log") if "n~300" in str(p))
+    assert f"{rel}: corrupt: tensor data does not match the stored sha256 digest; removed it, so that the next " \
+        "run rebuilds it (run snakemake again)" in logs, logs
     assert not model.exists()
     snakemake(tiny_run)
     assert {p: p.read_bytes() for p in before} == before
