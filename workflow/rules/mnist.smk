@@ -146,14 +146,12 @@ rule mnist:
         mnist_outputs(),
 
 
-# A corrupt model file that is not older than its inputs would be kept by Snakemake, and every run
-# fail on it: stop first, naming each such file and the commands that rebuild it (the jobs that
-# read a model remove it themselves when its digest fails). tradeoff.nets.integrity; cheap.
-from tradeoff.nets.integrity import corrupt_weights_message  # noqa: E402
+# Snakemake keeps a corrupt model file that is not older than its inputs, and does not rebuild a
+# removed one while what was made from it is up to date: stop first, naming each such file and the
+# command that rebuilds it (tradeoff.nets.integrity; header and size only, cheap).
+from tradeoff.nets.integrity import corrupt_weights_message, model_files  # noqa: E402
 
 if workflow.is_main_process:
-    _corrupt = corrupt_weights_message(
-        sorted(Path("results/mnist").glob("**/weights.safetensors")), sys.argv
-    )
+    _corrupt = corrupt_weights_message(model_files("results/mnist"), sys.argv)
     if _corrupt:
         raise WorkflowError(_corrupt)

@@ -492,7 +492,8 @@ def discarding_corrupt(*paths: PathLike) -> Iterator[None]:
     """Inside, a :class:`CheckpointError` about one of ``paths`` (a workflow output another job reads)
     removes that file before it propagates: Snakemake keeps an existing output that is newer than its
     inputs, so a corrupt model would otherwise stay, and every later run fail on it, until someone
-    deleted it by hand. Removed, it is rebuilt by the next run."""
+    deleted it by hand. Removed (its ``history.json`` stays), the next run stops before any job, naming
+    it and the command that rebuilds it (:func:`tradeoff.nets.integrity.corrupt_weights_message`)."""
     try:
         yield
     except CheckpointError as err:
@@ -500,6 +501,6 @@ def discarding_corrupt(*paths: PathLike) -> Iterator[None]:
         target = Path(os.path.abspath(err.path))
         if target in wanted and target.exists():
             target.unlink()
-            raise CheckpointError(err.path, f"{err.problem}; removed it, so that the next run rebuilds it "
-                                            "(run snakemake again)") from err
+            raise CheckpointError(err.path, f"{err.problem}; removed it: the next run stops naming it and the "
+                                            "command that rebuilds it") from err
         raise

@@ -60,11 +60,24 @@ def _forced(argv: Sequence[str]) -> tuple[bool, set[str]]:
     return everything, {os.path.normpath(f) for f in forced}
 
 
+def model_files(root: str | os.PathLike[str]) -> list[str]:
+    """Every model file under ``root`` that exists or once did: each ``weights.safetensors``, and the
+    one beside each ``history.json`` (the training rules write both)."""
+    base = Path(root)
+    found = {str(p) for p in base.glob("**/weights.safetensors")}
+    found |= {str(p.with_name("weights.safetensors")) for p in base.glob("**/history.json")}
+    return sorted(found)
+
+
 def corrupt_weights_message(paths: Sequence[str | os.PathLike[str]], argv: Sequence[str]) -> str | None:
-    """If any of ``paths`` (existing model files, relative to the working directory) is structurally
-    corrupt and this command line does not already rebuild it: a message naming each such file, its
-    problem, and the exact command that rebuilds it (this one, with ``--forcerun`` naming the files);
-    None otherwise. ``argv`` is Snakemake's command line."""
+    """If any of ``paths`` (model files, relative to the working directory) is structurally corrupt, or
+    missing beside its ``history.json``, and this command line does not already rebuild it: a message
+    naming each such file, its problem, and the exact command that rebuilds it (this one, with
+    ``--forcerun`` naming the files); None otherwise. ``argv`` is Snakemake's command line.
+
+    Snakemake alone keeps a corrupt file that is not older than its inputs, and does not rebuild a
+    missing intermediate file while what was made from it is up to date: either way the tables keep
+    rows of a model that no longer exists intact ("Nothing to be done")."""
     everything, forced = _forced(argv)
     if everything or {"mnist_train", "saliency_judge"} <= forced:
         return None
@@ -73,6 +86,11 @@ def corrupt_weights_message(paths: Sequence[str | os.PathLike[str]], argv: Seque
         rel = os.path.normpath(p)
         rule = "saliency_judge" if "/saliency/judge/" in f"/{rel}" else "mnist_train"
         if rel in forced or rule in forced:
+            continue
+        if not os.path.exists(p):
+            if os.path.exists(os.path.join(os.path.dirname(p), "history.json")):
+                bad.append((rel, "missing, though the history.json written with it is here: it was removed after "
+                                 "its run (a job that found it corrupt removes it)"))
             continue
         problem = weights_file_problem(p)
         if problem is not None:
