@@ -409,3 +409,37 @@ def test_a_project_inside_a_system_folder_keeps_its_relative_paths(monkeypatch: 
     cfg["mnist"]["data"]["cache_dir"] = "../etc/mnist"
     with pytest.raises(ConfigError, match="system folder /etc"):
         validate_config(cfg, SCHEMA)
+
+
+def test_model_check_names_corrupt_and_removed_files_and_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    ) -> None:
+    """The parse-time check behind item 6, without Snakemake: which files it flags, which command
+    lines it leaves alone (they rebuild the files, or run no job)."""
+    import torch
+
+    from tradeoff.nets.checkpoints import save_weights
+    from tradeoff.nets.integrity import corrupt_weights_message, model_files
+
+    monkeypatch.chdir(tmp_path)
+    good, cut, gone = (Path(f"results/mnist/models/{r}/n~10/seed~0") for r in ("a", "b", "c"))
+    for d in (good, cut, gone):
+        d.mkdir(parents=True)
+        save_weights(torch.nn.Linear(2, 2), d / "weights.safetensors", {"architecture": "x"})
+        (d / "history.json").write_text("{}")
+    data = (cut / "weights.safetensors").read_bytes()
+    (cut / "weights.safetensors").write_bytes(data[:-1])
+    (gone / "weights.safetensors").unlink()
+    new = Path("results/mnist/models/d/n~10/seed~0")  # never trained: neither file, not flagged
+    new.mkdir(parents=True)
+    files = model_files("results/mnist")
+    assert files == [str(d / "weights.safetensors") for d in (good, cut, gone)]
+    message = corrupt_weights_message(files, ["/x/snakemake", "--cores", "2"])
+    assert message is not None
+    assert f"{cut}/weights.safetensors: truncated or padded" in message
+    assert f"{gone}/weights.safetensors: missing, though the history.json" in message
+    assert str(good) not in message
+    assert message.splitlines()[-1].strip() == (f"snakemake --cores 2 --forcerun '{cut}/weights.safetensors' "
+                                                f"'{gone}/weights.safetensors'")
+    for argv in (["s", "-F"], ["s", "--forcerun", "mnist_train", "saliency_judge"], ["s", "--unlock"],
+                 ["s", "--forcerun", f"{cut}/weights.safetensors", f"{gone}/weights.safetensors", "--cores", "1"]):
+        assert corrupt_weights_message(files, argv) is None, argv

@@ -40,6 +40,11 @@ def weights_file_problem(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+MAINTENANCE = {"--unlock", "--cleanup-metadata", "--cm", "--delete-all-output", "--delete-temp-output", "--lint",
+               "--list-rules", "--list", "-l", "--summary", "-S", "--detailed-summary", "-D", "--touch", "-t"}
+"""Command-line flags that run no job (or only touch files): the model check stays out of their way."""
+
+
 def _forced(argv: Sequence[str]) -> tuple[bool, set[str]]:
     """Whether ``--forceall`` is given, and what ``--forcerun``/``-R`` name (files or rules)."""
     forced: set[str] = set()
@@ -79,7 +84,7 @@ def corrupt_weights_message(paths: Sequence[str | os.PathLike[str]], argv: Seque
     missing intermediate file while what was made from it is up to date: either way the tables keep
     rows of a model that no longer exists intact ("Nothing to be done")."""
     everything, forced = _forced(argv)
-    if everything or {"mnist_train", "saliency_judge"} <= forced:
+    if everything or {"mnist_train", "saliency_judge"} <= forced or MAINTENANCE & set(argv):
         return None
     bad = []
     for p in paths:
