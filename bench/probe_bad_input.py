@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,9 @@ TINY = REPO / "tests" / "config" / "tiny.yaml"
 PARTS = ("Snakefile", "workflow", "src", "config", "envs", "pyproject.toml", "profiles")
 MNIST = Path(os.environ.get("TRADEOFF_MNIST_DIR", REPO.parent / "shared" / "datasets" / "mnist"))
 MODEL = "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
-BOILERPLATE = ("Using workflow specific profile", "Using profile", "Building DAG", "Assuming unrestricted",
+BOILERPLATE = ("SNAKEMAKE", "=========", "Date:", "Workflow ID:", "Platform:", "Host:", "User:", "Snakemake version:",
+               "Python version:", "Command:", "Snakefile:", "Base directory:", "Run directory:", "Working directory:",
+               "Config file(s):", "Config MD5:", "Using shell", "Conda environments", "Using workflow specific profile", "Using profile", "Building DAG", "Assuming unrestricted",
                "Provided cores", "Rules claiming", "host:", "Config file config/config.yaml is extended",
                "WorkflowError in file", "WorkflowError:", "Traceback", "File \"", "Error in rule",
                "Select jobs", "Execute ", "Job stats", "job ", "----", "total", "[", "jobid:", "log:",
@@ -281,16 +284,28 @@ PROBES = [
 
 
 def first_line(out: str) -> str:
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    usage = [line for line in lines if ": error: " in line]  # argparse (Snakemake's command line)
+    if usage:
+        return usage[0][:150]
+    if "Error in rule" in out:  # a job failed: the error its log ends with (show-failed-logs prints it)
+        errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception): ", line)
+                  and not line.startswith(("CalledProcessError", "WorkflowError", "RuleException"))]
+        if errors:
+            return errors[-1] if len(errors[-1]) <= 150 else errors[-1][:147] + "..."
+    if "Traceback (most recent call last)" in out and "WorkflowError" not in out:
+        last = lines[-1]  # a Python error: its last line says what it is
+        return last if len(last) <= 150 else last[:147] + "..."
     lead = ""
     for line in out.splitlines():
         s = line.strip()
-        if s == "invalid config:":  # the schema's errors follow, one a line
-            lead = "invalid config: "
+        if s == "invalid config:" or re.fullmatch(r"\w+(Exception|Error):", s):  # its message is the next line
+            lead = s + " "
             continue
         if s and not s.startswith(BOILERPLATE):
             s = lead + s
             return s if len(s) <= 150 else s[:147] + "..."
-    return lead
+    return lead or "(no message)"
 
 
 def run(probe: Probe, bases: dict[str, Path], scratch: Path, n: int) -> tuple[str, int, str, str]:
