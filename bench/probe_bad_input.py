@@ -9,6 +9,12 @@ line that says what is wrong, boilerplate skipped) and the files the attempt lef
 results/ and resources/ (and any temporary file anywhere). Rows that need data or a model start
 from a copy that already holds them (one small model trained once, about a minute on one core).
 Takes a few minutes on two cores. Not collected by pytest.
+
+Not probed here, each held by its test instead: the download source's checksum mismatch (needs a
+mirror), a job killed with SIGKILL (tests/test_kill.py), the report of a hostile config (one full
+run and two report builds: tests/test_bad_input.py), the profile rows whose value Snakemake itself
+names beyond those below (tests/test_profiles.py), and the direct reader checks of IDX, npz and
+checkpoint files beyond one of each (tests/test_data.py, tests/test_checkpoints.py).
 """
 
 from __future__ import annotations
