@@ -14,7 +14,7 @@ from conftest import REPO, copy_workflow, snakemake
 from tradeoff.config import (
     ConfigError,
     all_fits,
-    check_mnist,
+    check_caps,
     fmt,
     load_yaml,
     sweep_fits,
@@ -186,7 +186,7 @@ def test_job_grid_of_default_config() -> None:
 def test_model_sizes_beyond_the_training_pool_are_refused_at_parse_time() -> None:
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["mnist"]["models"][0]["sizes"] = [56000]
-    with pytest.raises(ConfigError, match=r"mnist.models\[0\].sizes\[0\]: 56000 exceeds the 55000 training"):
-        check_mnist(cfg)
+    with pytest.raises(ConfigError, match=r"mnist.models\[0\].sizes\[0\]: 56000 exceeds the 55,000 training"):
+        check_caps(cfg)
     cfg["mnist"]["data"]["validation"] = 0
-    check_mnist(cfg)
+    check_caps(cfg)

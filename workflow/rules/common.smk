@@ -6,6 +6,7 @@ import re
 from tradeoff import workflow_plan as plan
 from tradeoff.config import ConfigError, validate_config
 from tradeoff.datasets.mnist import DataError
+from tradeoff.provenance import report_safe_json
 
 try:
     # Validated, the schema's defaults filled in, keys sorted: every rule reads CONFIG, not config.

@@ -157,3 +157,14 @@ rule mnist:
     input:
         rules.mnist_tables.output,
         expand(rules.mnist_figure.output, kind=plan.mnist_figures(CONFIG)),
+
+
+# Snakemake keeps a corrupt model file that is not older than its inputs, and does not rebuild a
+# removed one while what was made from it is up to date: stop first, naming each such file and the
+# command that rebuilds it (tradeoff.nets.integrity; header and size only, cheap).
+from tradeoff.nets.integrity import corrupt_weights_message, model_files  # noqa: E402
+
+if workflow.is_main_process:
+    _corrupt = corrupt_weights_message(model_files("results/mnist"), sys.argv)
+    if _corrupt:
+        raise WorkflowError(_corrupt)

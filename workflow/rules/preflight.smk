@@ -1,18 +1,24 @@
-# Runs before `configfile:` so that a malformed config file is reported with its name and line
-# (Snakemake's own message names neither). The default config file is named once, here; the
-# Snakefile's `configfile:` reads this name. (Files given with --configfile are not checked here.)
+# Runs before `configfile:`: every YAML file that drives the run (the default config file, named
+# once here and read by the Snakefile's `configfile:`; each --configfile; the profiles in effect) is
+# read strictly, so that a malformed file is reported with its name and line, and a repeated key
+# with both lines (Snakemake's reader names neither and lets the last repeat win silently). See
+# tradeoff.preflight.
+import os
 import sys
 from pathlib import Path
 
 REPO = Path(workflow.basedir)
 sys.path.insert(0, str(REPO / "src"))
 
-from tradeoff.config import ConfigError, load_yaml  # noqa: E402
+from tradeoff.config import ConfigError  # noqa: E402
+from tradeoff.preflight import check_run_yaml_files  # noqa: E402
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
 
-if Path(DEFAULT_CONFIGFILE).is_file():
+if workflow.is_main_process:
     try:
-        load_yaml(DEFAULT_CONFIGFILE)
+        check_run_yaml_files(
+            sys.argv, os.environ, Path.cwd(), getattr(workflow, "overwrite_configfiles", None) or ()
+        )
     except ConfigError as err:
         raise WorkflowError(str(err)) from None

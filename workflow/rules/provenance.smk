@@ -19,7 +19,7 @@ rule provenance:
     conda:
         "../../envs/torch.yaml"
     params:
-        config=CONFIG,
+        config=report_safe_json(CONFIG),
         code=CODE["provenance"],
     script:
         "../scripts/provenance.py"

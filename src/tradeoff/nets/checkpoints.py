@@ -25,12 +25,13 @@ bit-flipped file, a wrong architecture, missing/extra keys or a shape mismatch a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import random
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,19 @@ def _serialise(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> by
     cpu = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     meta = dict(metadata)
     meta[_DIGEST_KEY] = _digest(cpu)
-    return _st_save(cpu, metadata=meta)
+    return _canonical_header(_st_save(cpu, metadata=meta))
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header written in one canonical form (keys sorted,
+    compact, space-padded to 8 bytes as safetensors does), so that identical tensors and metadata give
+    identical bytes: safetensors writes the header from a hash map whose order varies from call to call.
+    The data section is untouched; its offsets are relative to its start."""
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + n :]
 
 
 def _read_safetensors(path: PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -474,7 +487,34 @@ def load_weights_and_metadata(
             path,
             f"wrong architecture: file holds {meta.get('architecture')!r}, expected {model_name!r}",
         )
-    model = build_model(model_name)
+    try:
+        model = build_model(model_name)
+    except ValueError as err:  # an architecture this version does not know
+        raise CheckpointError(path, f"its metadata names an unknown architecture: {err}") from None
     _check_state_dict(Path(path), f"model ({model_name})", model.state_dict(), tensors)
     model.load_state_dict(tensors, strict=True)
     return model.to(device).eval(), meta
+
+
+# --------------------------------------------------------------------------------------------------
+# corrupt final weights: discarded by the job that finds them (tradeoff.nets.integrity finds them
+# cheaply before a run)
+
+
+@contextlib.contextmanager
+def discarding_corrupt(*paths: PathLike) -> Iterator[None]:
+    """Inside, a :class:`CheckpointError` about one of ``paths`` (a workflow output another job reads)
+    removes that file before it propagates: Snakemake keeps an existing output that is newer than its
+    inputs, so a corrupt model would otherwise stay, and every later run fail on it, until someone
+    deleted it by hand. Removed (its ``history.json`` stays), the next run stops before any job, naming
+    it and the command that rebuilds it (:func:`tradeoff.nets.integrity.corrupt_weights_message`)."""
+    try:
+        yield
+    except CheckpointError as err:
+        wanted = {Path(os.path.abspath(p)) for p in paths}
+        target = Path(os.path.abspath(err.path))
+        if target in wanted and target.exists():
+            target.unlink()
+            raise CheckpointError(err.path, f"{err.problem}; removed it: the next run stops naming it and the "
+                                            "command that rebuilds it") from err
+        raise

@@ -13,7 +13,7 @@ import torch
 from tradeoff import io
 from tradeoff.adversarial.robust_eval import evaluate_grid_outcomes, sanity_checks
 from tradeoff.datasets.mnist import balanced_subset_indices, load_npz
-from tradeoff.nets.checkpoints import load_weights
+from tradeoff.nets.checkpoints import discarding_corrupt, load_weights
 from tradeoff.nets.device import resolve_device
 from tradeoff.outcomes import write_outcomes
 
@@ -47,7 +47,8 @@ def _autocast(precision: str, device: torch.device) -> contextlib.AbstractContex
 
 
 def _load(path: str, device: torch.device) -> torch.nn.Module:
-    return load_weights(None, path, device=device)
+    with discarding_corrupt(path):  # a corrupt model is removed, so the next run retrains it
+        return load_weights(None, path, device=device)
 
 
 def evaluate_model(data: str, weights: str, source_weights: str, table: str, sanity: str, *, recipe_name: str,

@@ -34,10 +34,14 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: dict[str, Any],
+def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: dict[str, Any] | str,
                      data: Sequence[str] = ()) -> None:
-    """Write the manifest as JSON and as a Markdown summary (for the report). ``data``: the data
-    files the run read (MNIST's source files and the validated npz), hashed like the tables."""
+    """Write the manifest as JSON and as a Markdown summary (for the report). ``config`` may come as the
+    text of :func:`tradeoff.provenance.report_safe_json` (how the workflow passes it). ``data``: the
+    data files the run read (MNIST's source files and the validated npz), hashed like the tables."""
+    if isinstance(config, str):
+        config = json.loads(config)
+    assert isinstance(config, dict)
     digests = {p: _sha256(p) for p in sorted(tables)}
     data_digests = {p: _sha256(p) for p in sorted(data)}
     mnist = config.get("mnist") or {}

@@ -26,7 +26,12 @@ import torch
 from tradeoff import io
 from tradeoff.adversarial.training import TrainConfig, train
 from tradeoff.datasets.mnist import MnistData, balanced_subset_indices, load_npz
-from tradeoff.nets.checkpoints import load_weights, load_weights_and_metadata, save_weights
+from tradeoff.nets.checkpoints import (
+    discarding_corrupt,
+    load_weights,
+    load_weights_and_metadata,
+    save_weights,
+)
 from tradeoff.nets.device import resolve_device
 from tradeoff.saliency import analysis as sal
 
@@ -94,10 +99,11 @@ def extract(data: str, weights: str, judge_weights: str, out: Any, *, recipe: st
     """Gradients + alignment, large-eps examples + judge, filters of one model; ``out`` has
     ``arrays`` (.npz), ``alignment``, ``large_eps``, ``filters`` (.csv)."""
     dev = resolve_device(device)
-    model, meta = load_weights_and_metadata(None, weights, device=dev)
+    with discarding_corrupt(weights, judge_weights):  # removed if corrupt: the next run rebuilds it
+        model, meta = load_weights_and_metadata(None, weights, device=dev)
+        judge = load_weights(None, judge_weights, device=dev)
     _check_model(weights, meta, recipe, size, seed)
     mnist: MnistData = load_npz(data)
-    judge = load_weights(None, judge_weights, device=dev)
     train_idx, _ = judge_indices(mnist.y_train, size, seed)
     mean_image = sal.as_images(mnist.x_train[train_idx]).mean(0)
 
