@@ -75,7 +75,7 @@ BAD = [
      "theory.figures.tradeoff_sweep: refers to sweep 'nosuch', which is not defined"),
     ("mnist-undefined-recipe", _set("mnist.models", [{"recipes": ["nosuch"], "sizes": [100], "seeds": [0]}]),
      "mnist.models[0].recipes[0]: refers to recipe 'nosuch', which is not defined"),
-    ("mnist-epochs-and-iterations", _set("mnist.recipes.standard", {"objective": "standard", "epochs": 2}),
+    ("mnist-epochs-and-iterations", _set("mnist.recipes.standard", {"objective": "standard", "epochs": 2, "iterations": 5}),
      "mnist.recipes.standard: set exactly one of epochs and iterations"),
     ("mnist-pgd-without-eps", _set("mnist.recipes.trades-1", {"objective": "pgd", "norm": "linf"}),
      "objective 'pgd' needs norm, eps > 0, alpha and steps"),
@@ -190,3 +190,21 @@ def test_model_sizes_beyond_the_training_pool_are_refused_at_parse_time() -> Non
         check_caps(cfg)
     cfg["mnist"]["data"]["validation"] = 0
     check_caps(cfg)
+
+
+def test_readme_fast_recipes_validate_over_the_default_config() -> None:
+    """The README's issue-13 recipes (epochs over the defaults' iterations) pass the schema and the
+    cross-field checks, and train for epochs."""
+    import re
+
+    from tradeoff.config import mnist_recipes
+
+    block = re.search(r"```yaml\n(fgsm-rs:.*?)```", (REPO / "README.md").read_text(), re.S)
+    assert block, "README example missing"
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["mnist"]["recipes"].update(yaml.safe_load(block.group(1)))
+    cfg["mnist"]["models"].append({"recipes": ["fgsm-rs", "nfgsm"], "sizes": [4000], "seeds": [0]})
+    filled = validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    recipes = mnist_recipes(filled)
+    assert recipes["fgsm-rs"]["epochs"] == 10 and "iterations" not in recipes["fgsm-rs"]
+    assert recipes["standard"]["iterations"] == 250 and "epochs" not in recipes["standard"]

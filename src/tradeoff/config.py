@@ -469,9 +469,17 @@ RECIPE_RUNTIME_KEYS = ("seed", "device", "precision", "deterministic")
 
 
 def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every named recipe, defaults filled in, sweeps expanded into ``<sweep>-<value>`` recipes."""
+    """Every named recipe, defaults filled in, sweeps expanded into ``<sweep>-<value>`` recipes. A
+    run's length is one setting: a recipe that sets ``epochs`` overrides the defaults' ``iterations``
+    and vice versa."""
     mn = config["mnist"]
-    recipes = {name: {**mn["defaults"], **spec} for name, spec in mn["recipes"].items()}
+
+    def merged(spec: dict[str, Any]) -> dict[str, Any]:
+        length = {"epochs", "iterations"} & set(spec)
+        base = {k: v for k, v in mn["defaults"].items() if not (length and k in ("epochs", "iterations"))}
+        return {**base, **spec}
+
+    recipes = {name: merged(spec) for name, spec in mn["recipes"].items()}
     for sweep, spec in mn["sweeps"].items():
         if spec["recipe"] not in mn["recipes"]:
             raise ConfigError(
