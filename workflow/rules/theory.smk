@@ -218,8 +218,7 @@ rule theory:
     input:
         rules.theory_merge.output,
         rules.theory_frontier.output,
-        rules.theory_claims.output.claims,
-        rules.theory_claims.output.claims_md,
+        rules.theory_claims.output,
         rules.theory_frontier_figure.output,
         expand(rules.theory_figure.output, kind=plan.THEORY_FIGURES),
         expand(rules.theory_sweep_figure.output, sweep=THEORY["figures"]["axis_sweeps"]),
