@@ -4,7 +4,9 @@ overfitting."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import torch
 from conftest import synthetic
 from torch import nn
 
-from tradeoff.adversarial.attacks import fgsm, nfgsm
+from tradeoff.adversarial.attacks import fgsm_rs, nfgsm
 from tradeoff.adversarial.guard import Guard, GuardSpec
 from tradeoff.adversarial.objectives import OBJECTIVES, Parts
 from tradeoff.adversarial.training import TrainConfig, _eager_step, train
@@ -57,37 +59,42 @@ def test_nfgsm_hand_computed() -> None:
     np.testing.assert_allclose(x_adv.numpy(), expected, atol=1e-6)
 
 
-def test_fgsm_objective_is_one_projected_step_from_a_random_start() -> None:
-    """FGSM-RS (Wong et al.): uniform start in the eps-cube, one step of alpha = 1.25 eps, projected."""
+def test_fgsm_objective_is_wong_et_al_fgsm_rs() -> None:
+    """FGSM-RS as Wong et al.'s code computes it: a uniform start in the eps-cube, NOT clipped to the
+    box (the gradient is taken outside it), one step of alpha = 1.25 eps, the ball, then the box."""
     model = Linear4()
-    x = torch.rand(6, 1, 2, 2, generator=torch.Generator().manual_seed(1))
-    y = torch.tensor([0, 1, 0, 1, 1, 0])
+    x = torch.tensor([[0.0, 0.0, 1.0, 0.3], [0.05, 1.0, 0.4, 0.0]]).reshape(2, 1, 2, 2)  # box edges
+    y = torch.tensor([0, 1])
     eps, alpha = 0.1, 0.125
-    x_adv = fgsm(model, x, y, norm="linf", eps=eps, alpha=alpha, random_start=True,
-                 generator=torch.Generator().manual_seed(2))
     u = torch.rand(x.shape, generator=torch.Generator().manual_seed(2))
-    start = np.clip(np.clip(x.numpy() + (2 * u.numpy() - 1) * eps, x.numpy() - eps, x.numpy() + eps), 0, 1)
-    step = start + alpha * _ce_grad_sign(model, torch.tensor(start), y)
-    expected = np.clip(np.clip(step, x.numpy() - eps, x.numpy() + eps), 0, 1)
+    x_adv = fgsm_rs(model, x, y, eps=eps, alpha=alpha, noise=u)
+    delta0 = (2 * u.numpy() - 1) * eps
+    x0 = x.numpy() + delta0  # outside [0, 1] where x is 0 or 1 and delta0 points out
+    assert x0.min() < 0 and x0.max() > 1
+    delta = np.clip(delta0 + alpha * _ce_grad_sign(model, torch.tensor(x0), y), -eps, eps)
+    expected = np.clip(x.numpy() + delta, 0, 1)
     np.testing.assert_allclose(x_adv.numpy(), expected, atol=1e-6)
-    # and the training step's inner maximisation for objective "fgsm" is exactly this
+    # the training step's inner maximisation for objective "fgsm" draws the same start from its generator
     cfg = TrainConfig(model="small", objective="fgsm", eps=eps, alpha=alpha, steps=1, iterations=1,
                       device="cpu")
     seen: dict[str, torch.Tensor] = {}
-    loss_fn = OBJECTIVES["fgsm"].loss
+    entry = OBJECTIVES["fgsm"]
 
     def spy(p: Parts, xb: torch.Tensor, yb: torch.Tensor):  # record the inner maximisation's output
         seen["x_adv"] = p.attack(xb, yb)
-        return loss_fn(Parts(p.model, p.forward, p.autocast, lambda *_: seen["x_adv"]), xb, yb)
+        return entry.loss(Parts(p.model, p.forward, p.autocast, lambda *_: seen["x_adv"]), xb, yb)
 
-    OBJECTIVES["fgsm"] = OBJECTIVES["fgsm"].__class__(spy, inner="ce", max_steps=1)
+    OBJECTIVES["fgsm"] = dataclasses.replace(entry, loss=spy)
     try:
-        opt = torch.optim.SGD(model.parameters(), lr=0.0)
-        _eager_step(cfg, model, opt, x, y, torch.Generator().manual_seed(2),
-                    lambda: torch.autocast("cpu", enabled=False))
+        _eager_step(cfg, model, torch.optim.SGD(model.parameters(), lr=0.0), x, y,
+                    torch.Generator().manual_seed(2), nullcontext)
     finally:
-        OBJECTIVES["fgsm"] = OBJECTIVES["fgsm"].__class__(loss_fn, inner="ce", max_steps=1)
+        OBJECTIVES["fgsm"] = entry
     np.testing.assert_allclose(seen["x_adv"].numpy(), expected, atol=1e-6)
+    # without a random start it is plain FGSM from x (the recipe that overfits catastrophically)
+    plain = fgsm_rs(model, x, y, eps=eps, alpha=alpha, random_start=False)
+    expected_plain = np.clip(x.numpy() + np.clip(alpha * _ce_grad_sign(model, x, y), -eps, eps), 0, 1)
+    np.testing.assert_allclose(plain.numpy(), expected_plain, atol=1e-6)
 
 
 @pytest.mark.parametrize("noise_mult", [2.0, 0.5])

@@ -539,7 +539,7 @@ def check_mnist(config: dict[str, Any]) -> None:
                     f"config key {where}: objective {r['objective']!r} needs norm, eps > 0, alpha and steps "
                     f"(missing: {', '.join(missing) or 'eps > 0'})"
                 )
-        if r.get("objective") in ("trades", "nfgsm") and r.get("norm") != "linf":
+        if r.get("objective") in ("trades", "nfgsm", "fgsm") and r.get("norm") != "linf":
             raise ConfigError(f"config key {where}.norm: {r['objective'].upper()} is implemented for linf only")
         if r.get("objective") in ("fgsm", "nfgsm") and r.get("steps") != 1:
             raise ConfigError(f"config key {where}.steps: {r['objective']} takes one attack step (steps: 1)")

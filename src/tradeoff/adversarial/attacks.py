@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FGSM", "NORMS", "PGD", "PGDResult", "eval_mode", "fgsm", "nfgsm", "pgd", "pgd_with_info"]
+__all__ = ["FGSM", "NORMS", "PGD", "PGDResult", "eval_mode", "fgsm", "fgsm_rs", "nfgsm", "pgd", "pgd_with_info"]
 
 NORMS: tuple[str, ...] = ("linf", "l2")
 Model = Callable[[torch.Tensor], torch.Tensor]
@@ -274,6 +274,47 @@ def fgsm(
         random_start=random_start, restarts=1, keep_best=False, targeted=targeted,
         generator=generator, use_eval=use_eval,
     )
+
+
+def fgsm_rs(
+    model: Model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float | torch.Tensor,
+    alpha: float | torch.Tensor,
+    random_start: bool = True,
+    generator: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """FGSM-RS's training perturbation exactly as Wong, Rice and Kolter (2020) compute it (l_inf,
+    their ``train_mnist.py``): a start ``delta0`` uniform in the eps-cube, *not* clipped to the
+    [0, 1] box (the gradient is taken at ``x + delta0``, which may leave the box); one sign step
+    ``delta = clamp(delta0 + alpha * sign(grad), -eps, eps)``; then ``x + delta`` clipped to [0, 1].
+    Clipping the start first (as :func:`fgsm` with ``random_start`` does) would put half of the
+    starts on MNIST's black background exactly at 0 and make the step there deterministic, the
+    failure the random start exists to prevent. Without ``random_start``: plain FGSM from ``x``.
+
+    ``noise``: the uniform draws in [0, 1) (the CUDA-graph engine pre-draws them); else drawn from
+    ``generator`` as a linf PGD start is. The model runs as the caller left it; ``eps``/``alpha``
+    may be 0-dim tensors.
+    """
+    eps_t = torch.as_tensor(eps, dtype=x.dtype, device=x.device)
+    if random_start:
+        if noise is None:
+            dev = generator.device if generator is not None else x.device
+            noise = torch.rand(x.shape, generator=generator, device=dev).to(x.device, x.dtype)
+        delta0 = (2.0 * noise - 1.0) * eps_t
+    else:
+        delta0 = torch.zeros_like(x)
+    x0 = (x + delta0).requires_grad_(True)
+    with torch.enable_grad():
+        loss = F.cross_entropy(model(x0).float(), y, reduction="sum")
+    grad = torch.autograd.grad(loss, [x0])[0]
+    with torch.no_grad():
+        step = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
+        delta = torch.maximum(torch.minimum(torch.addcmul(delta0, grad.sign(), step), eps_t), -eps_t)
+        return (x + delta).clamp_(0.0, 1.0)
 
 
 def nfgsm(

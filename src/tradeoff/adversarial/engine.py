@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tradeoff.adversarial.attacks import PGDResult, _check, _l2, eval_mode, nfgsm
+from tradeoff.adversarial.attacks import PGDResult, _check, _l2, eval_mode, fgsm_rs, nfgsm
 from tradeoff.adversarial.objectives import (
     Parts,
     Recipe,
@@ -413,6 +413,11 @@ class TrainStep(Step):
             with self._autocast():
                 return nfgsm(self._forward, x, y, eps=self.eps_t, alpha=self.alpha_t,
                              noise_mult=self.recipe.nfgsm_noise, noise=noise[0])
+        if self.objective.inner == "fgsm_rs":
+            with self._autocast():
+                return fgsm_rs(self._forward, x, y, eps=self.eps_t, alpha=self.alpha_t,
+                               random_start=self._kind == "start",
+                               noise=noise[0] if noise else None)
         return self._pgd(x, y, noise)
 
     def _pgd(self, x: torch.Tensor, y: torch.Tensor, noise: Sequence[torch.Tensor]

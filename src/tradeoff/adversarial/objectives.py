@@ -11,9 +11,10 @@ computed) and in how the step is launched.
 * ``pgd`` (Madry et al. 2018): the attack (``inner="ce"``: PGD ascent of the cross-entropy, the
   last iterate of one start) runs in eval mode; the loss is the cross-entropy at the adversarial
   batch (train mode). The clean accuracy is measured in eval mode before the attack.
-* ``fgsm`` (Wong, Rice and Kolter 2020, "Fast is better than free"): Madry's loss with a one-step
-  inner attack from a uniform random start (``steps: 1``, ``alpha`` 1.25 eps in their recipe): the
-  ``ce`` inner maximisation with one step, projected to the eps-ball and the box.
+* ``fgsm`` (Wong, Rice and Kolter 2020, "Fast is better than free", l_inf): Madry's loss at the
+  FGSM-RS point (:func:`tradeoff.adversarial.attacks.fgsm_rs`: a uniform start in the eps-cube, not
+  clipped to the box, one step of ``alpha``, 1.25 eps in their recipe, projected to the ball and the
+  box; ``random_start: false`` is plain FGSM, the known failure).
 * ``nfgsm`` (de Jorge et al. 2022, l_inf): Madry's loss at the N-FGSM point
   (:func:`tradeoff.adversarial.attacks.nfgsm`: noise of ``nfgsm_noise`` eps, one step of ``alpha``,
   no projection to the eps-ball).
@@ -117,7 +118,8 @@ def _trades(p: Parts, x: torch.Tensor, y: torch.Tensor) -> Outcome:
 @dataclass(frozen=True)
 class Objective:
     """A registry entry. ``inner``: the inner maximisation the step must provide ("none"; "ce":
-    Madry's PGD on the cross-entropy; "kl": :func:`trades_attack`; "nfgsm":
+    Madry's PGD on the cross-entropy; "kl": :func:`trades_attack`; "fgsm_rs":
+    :func:`tradeoff.adversarial.attacks.fgsm_rs`; "nfgsm":
     :func:`tradeoff.adversarial.attacks.nfgsm`). ``norms``: the threat models implemented.
     ``needs_random_start``: the attack is meaningless from ``x`` itself. ``max_steps``: the most
     attack steps the objective takes (FGSM-type objectives: one)."""
@@ -132,7 +134,7 @@ class Objective:
 OBJECTIVES: dict[str, Objective] = {
     "standard": Objective(_standard, inner="none"),
     "pgd": Objective(_pgd, inner="ce"),
-    "fgsm": Objective(_pgd, inner="ce", max_steps=1),
+    "fgsm": Objective(_pgd, inner="fgsm_rs", norms=("linf",), max_steps=1),
     "nfgsm": Objective(_pgd, inner="nfgsm", norms=("linf",), max_steps=1),
     "trades": Objective(_trades, inner="kl", norms=("linf",), needs_random_start=True),
 }
@@ -217,7 +219,7 @@ def noise_kind(objective: str, random_start: bool) -> str:
     inner = OBJECTIVES[objective].inner
     if inner == "kl":
         return "trades"
-    if inner == "nfgsm":
+    if inner == "nfgsm" or (inner == "fgsm_rs" and random_start):
         return "start"  # its noise is a linf start's draw (uniform, image-shaped)
     return "start" if inner == "ce" and random_start else "none"
 

@@ -67,7 +67,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tradeoff.adversarial.attacks import NORMS, nfgsm, pgd
+from tradeoff.adversarial.attacks import NORMS, fgsm_rs, nfgsm, pgd
 from tradeoff.adversarial.engine import (
     ENGINES,
     EngineOptions,
@@ -330,6 +330,9 @@ def _eager_step(
             if objective.inner == "nfgsm":
                 return nfgsm(model, x, y, eps=eps, alpha=alpha, noise_mult=cfg.nfgsm_noise,
                              generator=attack_gen)
+            if objective.inner == "fgsm_rs":
+                return fgsm_rs(model, x, y, eps=eps, alpha=alpha, random_start=cfg.random_start,
+                               generator=attack_gen)
             return pgd(model, x, y, norm=cfg.norm, eps=eps, alpha=alpha, steps=cfg.steps,
                        random_start=cfg.random_start, restarts=1, keep_best=False,
                        generator=attack_gen)
