@@ -16,6 +16,7 @@ from sklearn.svm import SVC
 from tradeoff.theory import model as T
 from tradeoff.theory.claims import (
     COLUMNS,
+    EXACT,
     TOL,
     frontier_excess,
     theorem_2_1_points,
@@ -260,7 +261,7 @@ def test_theorem_2_1_violations_counted_and_a_planted_one_is_caught(sweep: pd.Da
     assert hit == 2.0
     claims, _ = theory_claims(bad, frontiers, 2.0)
     row = claims[claims["claim"].str.startswith("Theorem 2.1:")]
-    assert row["robust"].sum() == 1 and not row["holds"].all()
+    assert row["robust"].sum() == 1 and (row["verdict"] == "does not hold").all()
     assert row["difference"].max() == pytest.approx(0.01)
     # the same excess at a budget below 2 eta is outside the theorem and not counted
     below = planted.copy()
@@ -276,14 +277,15 @@ def test_theory_claims_table(sweep: pd.DataFrame, frontiers: pd.DataFrame) -> No
 
     claims, t22 = theory_claims(sweep, frontiers, 2.0)
     assert set(claims.columns) <= set(CLAIM_COLUMNS) and list(claims.columns) == list(COLUMNS)
-    assert claims["holds"].dtype == bool
+    holds = claims["verdict"] == "holds"
+    assert set(claims["verdict"]) <= {"holds", "does not hold"} and (claims["estimator"] == EXACT).all()
     t21 = claims[claims["claim"].str.startswith("Theorem 2.1")]
-    assert len(t21) == 1 and t21["holds"].all() and (t21["robust"] == 0).all()
+    assert len(t21) == 1 and holds[t21.index].all() and (t21["robust"] == 0).all()
     # Theorem 2.2 rows only inside its conditions (eta >= 4/sqrt(d), p <= 0.975, eps_train >= 2 and < 2p - 1)
     inside = t22[t22["conditions"]]
     assert set(inside["eta"]) == {4.0} and (t22.loc[t22["eta"] < 4, "conditions"] == False).all()  # noqa: E712
     t22_claims = claims[claims["paper"] == "Thm 2.2"]
-    assert len(t22_claims) == len(inside) > 0 and t22_claims["holds"].all()
+    assert len(t22_claims) == len(inside) > 0 and holds[t22_claims.index].all()
     # the numbers are the fits' population accuracies (worst seed)
     svm = inside[inside["classifier"] == "svm"].iloc[0]
     sel = sweep[(sweep["classifier"] == "svm") & np.isclose(sweep["p"], svm["p"]) & (sweep["d"] == svm["d"])
@@ -291,10 +293,10 @@ def test_theory_claims_table(sweep: pd.DataFrame, frontiers: pd.DataFrame) -> No
     assert svm["standard"] == sel.loc[sel["eps_test"] == 0, "accuracy_population"].min()
     assert svm["robust"] == sel.loc[sel["eps_test"] == 2, "accuracy_population"].max()
     dom = claims[claims["claim"].str.contains("above the linear frontier")]
-    assert len(dom) == 1 and dom["holds"].all() and (dom["robust"] == 0).all()
+    assert len(dom) == 1 and holds[dom.index].all() and (dom["robust"] == 0).all()
     md = theory_claims_markdown(claims)
     assert md.count("\n") == len(claims) + 2 and "does not hold" not in md and "| holds |" in md
-    failing = claims.assign(holds=False)
+    failing = claims.assign(verdict="does not hold")
     assert theory_claims_markdown(failing).count("**does not hold**") == len(claims)
 
 

@@ -83,10 +83,10 @@ def test_tiny_run_outputs(tiny_run: Path) -> None:
     claims = pd.read_csv(tiny_run / "results" / "theory" / "claims.csv")
     t21 = claims[claims["claim"].str.startswith("Theorem 2.1")]
     assert set(t21["recipe"]) == {f"sweep {s}" for s in cfg["theory"]["sweeps"]}
-    assert (t21["robust"] == 0).all() and t21["holds"].all()
+    assert (t21["robust"] == 0).all() and (t21["verdict"] == "holds").all()
     dominance = claims[claims["claim"].str.contains("above the linear frontier")]
-    assert len(dominance) == 1 and (dominance["robust"] == 0).all() and dominance["holds"].all()
-    assert claims.loc[claims["claim"].str.contains("on or below Theorem 2.1"), "holds"].all()
+    assert len(dominance) == 1 and (dominance["robust"] == 0).all() and (dominance["verdict"] == "holds").all()
+    assert (claims.loc[claims["claim"].str.contains("on or below Theorem 2.1"), "verdict"] == "holds").all()
     assert (claims["paper"] == "Thm 2.2").any()
     assert "| holds |" in (tiny_run / "results" / "theory" / "claims.md").read_text()
     frontier = pd.read_csv(tiny_run / "results" / "theory" / "frontier.csv")

@@ -85,5 +85,5 @@ def claims_stage(metrics: str, frontier: str, outputs: dict[str, str], *, eps_te
     io.write_csv(t22, outputs["theorem_2_2"])
     io.write_csv(table, outputs["claims"])
     io.write_bytes(theory_claims_markdown(table).encode(), outputs["claims_md"])
-    log.info("%d claims, %d hold", len(table), int(table["holds"].sum()))
+    log.info("%d claims, %d hold", len(table), int((table["verdict"] == "holds").sum()))
     return table

@@ -43,9 +43,12 @@ __all__ = [
 ]
 
 COLUMNS: Final[tuple[str, ...]] = (
-    "claim", "paper", "metric", "recipe", "size", "standard", "robust", "difference", "holds",
+    "claim", "paper", "metric", "recipe", "size", "standard", "robust", "difference", "verdict", "estimator",
 )  # fmt: skip
-"""The claims table's columns (those of :data:`tradeoff.claims.CLAIM_COLUMNS`)."""
+"""The claims table's columns (a subset of :data:`tradeoff.claims.CLAIM_COLUMNS`): ``verdict`` is
+"holds" or "does not hold", decided on exact numbers (``estimator``: closed-form population
+accuracies; no sampling, so no interval and never "inconclusive")."""
+EXACT: Final = "exact: closed-form population accuracies"
 
 TOL: Final = 1e-9
 """Slack for exact comparisons of closed forms (sign(x1) attains Theorem 2.1's bound up to rounding)."""
@@ -213,9 +216,10 @@ def theory_claims(metrics: pd.DataFrame, frontier: pd.DataFrame, eps_test: float
                     "standard": float(pt.loc[i, "standard"]), "robust": float(pt.loc[i, "robust"]),
                     "difference": float(gap.max()), "holds": bool(gap.max() > P_TOL),
                 })  # fmt: skip
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-    table["holds"] = table["holds"].astype(bool)
-    return table, t22
+    table = pd.DataFrame(rows)
+    table["verdict"] = ["holds" if h else "does not hold" for h in table.pop("holds").astype(bool)]
+    table["estimator"] = EXACT
+    return table[list(COLUMNS)], t22
 
 
 def theory_claims_markdown(table: pd.DataFrame) -> str:
@@ -227,7 +231,7 @@ def theory_claims_markdown(table: pd.DataFrame) -> str:
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for _, r in table.iterrows():
         size = "—" if pd.isna(r["size"]) else f"{int(r['size'])}"
-        verdict = "holds" if r["holds"] else "**does not hold**"
+        verdict = "holds" if r["verdict"] == "holds" else "**does not hold**"
         lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} | {r['recipe']} | {size} | {num(r['standard'])} | "
                      f"{num(r['robust'])} | {num(r['difference'])} | {verdict} |")
     return "\n".join(lines) + "\n"
