@@ -7,9 +7,8 @@ both lines) from ``workflow/rules/preflight.smk``, before the ``configfile:`` di
 
 Which files: the default config, every ``--configfile``, and the profiles in effect: each
 ``--profile`` (or ``$SNAKEMAKE_PROFILE``) and the workflow profile (``--workflow-profile``, else
-``profiles/default``), resolved the way Snakemake documents it (a folder holding ``profile.yaml`` or
-``config.yaml``, or the file itself; a bare name is looked up in ``~/.config/snakemake`` and
-``/etc/xdg/snakemake`` too).
+``profiles/default``), found by :func:`tradeoff.profile_check.profile_files`, the way Snakemake
+documents it.
 """
 
 from __future__ import annotations
@@ -19,44 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from tradeoff.config import ConfigError, parse_yaml
-
-PROFILE_FILES = ("profile.yaml", "config.yaml")
-PROFILE_SEARCH = (Path("~/.config/snakemake").expanduser(), Path("/etc/xdg/snakemake"))
-
-
-def _option_values(argv: Sequence[str], *names: str) -> list[str]:
-    """Values given to any of ``names`` (``--x v``, ``--x v w``, ``--x=v``) on a command line."""
-    values: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        name, eq, inline = arg.partition("=")
-        if name in names:
-            if eq:
-                values.append(inline)
-            else:
-                i += 1
-                while i < len(argv) and not argv[i].startswith("-"):
-                    values.append(argv[i])
-                    i += 1
-                continue
-        i += 1
-    return values
-
-
-def _profile_file(profile: str, base: Path) -> Path | None:
-    """The YAML file of a profile given as a file, a folder or a name; None if there is none."""
-    candidates = [Path(profile)]
-    if not Path(profile).is_absolute():
-        candidates = [base / profile] + [d / profile for d in PROFILE_SEARCH]
-    for cand in candidates:
-        if cand.is_file():
-            return cand
-        if cand.is_dir():
-            for name in PROFILE_FILES:
-                if (cand / name).is_file():
-                    return cand / name
-    return None
+from tradeoff.profile_check import profile_files, snakemake_major
 
 
 def run_yaml_files(argv: Sequence[str], environ: Mapping[str, str], workdir: Path,
@@ -67,13 +29,8 @@ def run_yaml_files(argv: Sequence[str], environ: Mapping[str, str], workdir: Pat
     if default.is_file():
         files.append(default)
     files += [Path(f) for f in configfiles]  # Snakemake's own list of --configfile files
-    profiles = _option_values(argv, "--profile") or ([environ["SNAKEMAKE_PROFILE"]]
-                                                     if environ.get("SNAKEMAKE_PROFILE") else [])
-    workflow_profile = _option_values(argv, "--workflow-profile") or ["profiles/default"]
-    for name in [*profiles, *(p for p in workflow_profile if p != "none")]:
-        found = _profile_file(name, workdir)
-        if found is not None:
-            files.append(found)
+    # the profiles in effect, found as the profile check finds them (one implementation)
+    files += profile_files(argv, environ, workdir, snakemake_major())
     unique: dict[Path, None] = {}
     for f in files:
         unique.setdefault(Path(os.path.abspath(f)), None)

@@ -337,15 +337,19 @@ def snakemake_arguments(argv: Sequence[str]) -> list[str] | None:
     return None
 
 
+def snakemake_major() -> int:
+    """The installed Snakemake's major version (which versioned profile files it reads)."""
+    from importlib.metadata import version
+
+    return int(version("snakemake").split(".")[0])
+
+
 def check_run(argv: Sequence[str], env: Mapping[str, str], basedir: Path, rules: Collection[str],
               major: int | None = None) -> None:
     """Check the profile files a run with these arguments reads and the arguments themselves; raise
     ProfileError on the first malformed setting. (A profile file that is not valid YAML is
     Snakemake's to report, and it does, naming the file.)"""
-    if major is None:
-        from importlib.metadata import version
-
-        major = int(version("snakemake").split(".")[0])
+    major = snakemake_major() if major is None else major
     sources: list[tuple[Mapping[str, Any], Source]] = []
     for path in profile_files(argv, env, basedir, major):
         try:
