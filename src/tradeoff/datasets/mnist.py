@@ -186,9 +186,13 @@ def _gunzip(path: Path, raw: bytes, limit: int | None = None) -> bytes:
     return bytes(out)
 
 
-def _parse_idx(path: Path, magic: int, ndim: int, what: str) -> tuple[tuple[int, ...], bytes]:
-    """Parse an IDX header; return the dimensions and the payload, checking its exact size."""
+def _parse_idx(path: Path, magic: int, ndim: int, what: str, verify: bool = False
+               ) -> tuple[tuple[int, ...], bytes]:
+    """Parse an IDX header; return the dimensions and the payload, checking its exact size (and,
+    with ``verify``, the content's official SHA-256, on the bytes read once)."""
     data = _read_bytes(path)
+    if verify:
+        _check_official(path, data)
     header_len = 4 + 4 * ndim
     if len(data) < header_len:
         raise DataError(
@@ -219,20 +223,22 @@ def _check_count(path: Path, n: int, expected_count: int | None, what: str) -> N
         raise DataError(f"{path}: holds {n} {what}, expected {expected_count}")
 
 
-def read_idx_images(path: PathLike, expected_count: int | None = None) -> np.ndarray:
-    """Read an IDX3 image file (``.gz`` or not) as ``(N, 28, 28)`` uint8, fully validated."""
+def read_idx_images(path: PathLike, expected_count: int | None = None, verify: bool = False) -> np.ndarray:
+    """Read an IDX3 image file (``.gz`` or not) as ``(N, 28, 28)`` uint8, fully validated
+    (``verify``: against the official SHA-256 too, :func:`verify_official`)."""
     p = Path(path)
-    (n, rows, cols), payload = _parse_idx(p, IMAGE_MAGIC, 3, "images")
+    (n, rows, cols), payload = _parse_idx(p, IMAGE_MAGIC, 3, "images", verify)
     if (rows, cols) != (SIDE, SIDE):
         raise DataError(f"{p}: images are {rows}x{cols}, expected {SIDE}x{SIDE}")
     _check_count(p, n, expected_count, "images")
     return np.frombuffer(payload, dtype=np.uint8).reshape(n, rows, cols).copy()
 
 
-def read_idx_labels(path: PathLike, expected_count: int | None = None) -> np.ndarray:
-    """Read an IDX1 label file (``.gz`` or not) as ``(N,)`` int64 in 0..9, fully validated."""
+def read_idx_labels(path: PathLike, expected_count: int | None = None, verify: bool = False) -> np.ndarray:
+    """Read an IDX1 label file (``.gz`` or not) as ``(N,)`` int64 in 0..9, fully validated
+    (``verify``: against the official SHA-256 too, :func:`verify_official`)."""
     p = Path(path)
-    (n,), payload = _parse_idx(p, LABEL_MAGIC, 1, "labels")
+    (n,), payload = _parse_idx(p, LABEL_MAGIC, 1, "labels", verify)
     _check_count(p, n, expected_count, "labels")
     labels = np.frombuffer(payload, dtype=np.uint8)
     bad = np.flatnonzero(labels >= NUM_CLASSES)
@@ -245,11 +251,12 @@ def read_idx_labels(path: PathLike, expected_count: int | None = None) -> np.nda
 
 
 def read_idx_split(
-    images_path: PathLike, labels_path: PathLike, expected_count: int | None = None
+    images_path: PathLike, labels_path: PathLike, expected_count: int | None = None,
+    verify: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read one split's images and labels and check that their counts agree."""
-    y = read_idx_labels(labels_path, expected_count)
-    x = read_idx_images(images_path, expected_count)
+    y = read_idx_labels(labels_path, expected_count, verify)
+    x = read_idx_images(images_path, expected_count, verify)
     if len(x) != len(y):
         raise DataError(
             f"{images_path}: holds {len(x)} images but {labels_path} holds {len(y)} labels"
@@ -279,22 +286,22 @@ def find_idx_files(folder: PathLike) -> dict[str, tuple[Path, Path]]:
 
 def _load_idx_folder(folder: PathLike, verify: bool = False) -> tuple[np.ndarray, ...]:
     files = find_idx_files(folder)
-    if verify:
-        for pair in files.values():
-            for path in pair:
-                verify_official(path)
-    x_tr, y_tr = read_idx_split(*files["train"], expected_count=FULL_COUNTS["train"])
-    x_te, y_te = read_idx_split(*files["test"], expected_count=FULL_COUNTS["test"])
+    x_tr, y_tr = read_idx_split(*files["train"], expected_count=FULL_COUNTS["train"], verify=verify)
+    x_te, y_te = read_idx_split(*files["test"], expected_count=FULL_COUNTS["test"], verify=verify)
     return x_tr, y_tr, x_te, y_te
 
 
 def verify_official(path: PathLike) -> None:
     """Check one IDX file (``.gz`` or not) against the official SHA-256 of its uncompressed content."""
     p = Path(path)
+    _check_official(p, _read_bytes(p))
+
+
+def _check_official(p: Path, content: bytes) -> None:
     name = p.name.removesuffix(".gz")
     if name not in OFFICIAL_SHA256:
         raise DataError(f"{p}: not one of the four MNIST files ({', '.join(OFFICIAL_SHA256)})")
-    found = hashlib.sha256(_read_bytes(p)).hexdigest()
+    found = hashlib.sha256(content).hexdigest()
     if found != OFFICIAL_SHA256[name]:
         raise DataError(f"{p}: corrupted copy: SHA-256 of its content is {found}, the official "
                         f"{name} has {OFFICIAL_SHA256[name]}")
