@@ -276,6 +276,27 @@ def fgsm(
     )
 
 
+def _uniform(x: torch.Tensor, generator: torch.Generator | None, noise: torch.Tensor | None
+             ) -> torch.Tensor:
+    """Uniform draws in [0, 1) of ``x``'s shape: ``noise`` when given (pre-drawn by the engine), else
+    drawn from ``generator`` on its device, as a linf PGD start draws them."""
+    if noise is not None:
+        return noise
+    dev = generator.device if generator is not None else x.device
+    return torch.rand(x.shape, generator=generator, device=dev).to(x.device, x.dtype)
+
+
+def _sign_step(model: Model, x0: torch.Tensor, y: torch.Tensor, alpha: float | torch.Tensor
+               ) -> torch.Tensor:
+    """``alpha * sign(grad)`` of the summed cross-entropy at ``x0`` (the one step of FGSM-type
+    training attacks; the model runs as the caller left it)."""
+    x0 = x0.detach().requires_grad_(True)
+    with torch.enable_grad():
+        loss = F.cross_entropy(model(x0).float(), y, reduction="sum")
+    grad = torch.autograd.grad(loss, [x0])[0]
+    return grad.sign() * torch.as_tensor(alpha, dtype=x0.dtype, device=x0.device)
+
+
 def fgsm_rs(
     model: Model,
     x: torch.Tensor,
@@ -300,20 +321,10 @@ def fgsm_rs(
     may be 0-dim tensors.
     """
     eps_t = torch.as_tensor(eps, dtype=x.dtype, device=x.device)
-    if random_start:
-        if noise is None:
-            dev = generator.device if generator is not None else x.device
-            noise = torch.rand(x.shape, generator=generator, device=dev).to(x.device, x.dtype)
-        delta0 = (2.0 * noise - 1.0) * eps_t
-    else:
-        delta0 = torch.zeros_like(x)
-    x0 = (x + delta0).requires_grad_(True)
-    with torch.enable_grad():
-        loss = F.cross_entropy(model(x0).float(), y, reduction="sum")
-    grad = torch.autograd.grad(loss, [x0])[0]
+    delta0 = (2.0 * _uniform(x, generator, noise) - 1.0) * eps_t if random_start else torch.zeros_like(x)
     with torch.no_grad():
-        step = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
-        delta = torch.maximum(torch.minimum(torch.addcmul(delta0, grad.sign(), step), eps_t), -eps_t)
+        delta = delta0 + _sign_step(model, x + delta0, y, alpha)
+        delta = torch.maximum(torch.minimum(delta, eps_t), -eps_t)
         return (x + delta).clamp_(0.0, 1.0)
 
 
@@ -337,19 +348,10 @@ def nfgsm(
     ``generator`` as a linf PGD start is. The model runs as the caller left it (training steps
     put it in eval mode); ``eps``/``alpha`` may be 0-dim tensors.
     """
-    if noise is None:
-        dev = generator.device if generator is not None else x.device
-        noise = torch.rand(x.shape, generator=generator, device=dev).to(x.device, x.dtype)
+    radius = torch.as_tensor(eps, dtype=x.dtype, device=x.device) * noise_mult
     with torch.no_grad():
-        x0 = (x + (2.0 * noise - 1.0) * (torch.as_tensor(eps, dtype=x.dtype, device=x.device)
-                                         * noise_mult)).clamp_(0.0, 1.0)
-    x0.requires_grad_(True)
-    with torch.enable_grad():
-        loss = F.cross_entropy(model(x0).float(), y, reduction="sum")
-    grad = torch.autograd.grad(loss, [x0])[0]
-    with torch.no_grad():
-        step = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
-        return torch.addcmul(x0.detach(), grad.sign(), step).clamp_(0.0, 1.0)
+        x0 = (x + (2.0 * _uniform(x, generator, noise) - 1.0) * radius).clamp_(0.0, 1.0)
+        return (x0 + _sign_step(model, x0, y, alpha)).clamp_(0.0, 1.0)
 
 
 @dataclass
