@@ -29,6 +29,7 @@ Adding an objective: one function below, one entry of :data:`OBJECTIVES` (the co
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -239,7 +240,7 @@ class Recipe(Protocol):
     batch_size: int
 
 
-class Step:
+class Step(ABC):
     """The interface of a training step (eager: :class:`tradeoff.adversarial.training.EagerStep`;
     CUDA graph: :class:`tradeoff.adversarial.engine.TrainStep`).
 
@@ -263,9 +264,9 @@ class Step:
         self.device = x.device
         self._totals = Totals(x.device)
 
+    @abstractmethod
     def step(self, idx: torch.Tensor, scale: float = 1.0) -> None:
         """One optimizer step on the examples ``idx``, the attack at ``scale``."""
-        raise NotImplementedError
 
     def reset_totals(self) -> None:
         """Zero the device accumulators (start of an epoch)."""
