@@ -6,7 +6,10 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("tradeoff")
 
@@ -89,3 +92,52 @@ def cpu_capabilities(cpuinfo: str | None = None) -> dict[str, bool]:
     caps = {f: f in flags for f in CPU_FLAGS}
     caps["bf16"] = caps["avx512_bf16"] or caps["amx_bf16"]
     return caps
+
+
+@dataclass(frozen=True)
+class Levers:
+    """The speed levers a torch job uses, as resolved for its device (recorded in the provenance).
+
+    ``precision``: fp32, or bf16 autocast; ``channels_last``: NHWC weights and activations;
+    ``compile``: forward passes through ``torch.compile``; ``threads``: torch's intra-op threads;
+    ``dropped``: why a requested lever was not used ("" when none was dropped); ``cpu``: the
+    capability check it was resolved from (empty on CUDA).
+    """
+
+    precision: str
+    channels_last: bool
+    compile: bool
+    threads: int
+    dropped: str = ""
+    cpu: Mapping[str, bool] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the fields."""
+        return {"precision": self.precision, "channels_last": self.channels_last,
+                "compile": self.compile, "threads": self.threads, "dropped": self.dropped,
+                "cpu": dict(self.cpu)}
+
+
+def resolve_levers(precision: str, device_type: str, *, channels_last: bool = False,
+                   compile: bool = False, caps: Mapping[str, bool] | None = None) -> Levers:
+    """The levers a job asking for ``precision`` / ``channels_last`` / ``compile`` uses on a
+    ``device_type`` ("cpu" or "cuda") device.
+
+    bf16 is kept on CUDA, and on a CPU whose :func:`cpu_capabilities` (``caps``; read from this
+    machine when None) report bf16 hardware; elsewhere the job runs fp32 and ``dropped`` says
+    why. The fp32 levers (``channels_last``, ``compile``) are kept as asked.
+    """
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision: valid: fp32, bf16 (got {precision!r})")
+    cpu: Mapping[str, bool] = {}
+    dropped = ""
+    if device_type == "cpu":
+        cpu = dict(cpu_capabilities() if caps is None else caps)
+        if precision == "bf16" and not cpu.get("bf16", False):
+            precision = "fp32"
+            dropped = ("bf16 asked for, but this CPU has neither AVX512-BF16 nor AMX-BF16 (bf16 "
+                       "would be emulated, slower than fp32): running fp32")
+    import torch  # here: runtime is imported by jobs that never load torch
+
+    return Levers(precision, bool(channels_last), bool(compile), torch.get_num_threads(),
+                  dropped, cpu)

@@ -16,8 +16,14 @@ Choices, stated once:
   batch), each projected to the eps-ball and [0, 1]; loss ``CE(f(x), y) + beta * KL(f(x) ||
   f(x_adv))`` (batch mean, gradient through both arms). Needs ``random_start=True`` (at ``x`` itself
   the KL gradient is exactly zero).
-* **Precision.** ``bf16`` autocast (forward passes of both the attack and the update) is CUDA-only;
-  asking for it on the CPU raises ``ValueError`` rather than silently changing the numerics.
+* **Levers** (speed, not science; :func:`tradeoff.runtime.resolve_levers`). ``precision: bf16``
+  is autocast of the forward passes of both the attack and the update, on CUDA or on a CPU with
+  bf16 hardware (AVX512-BF16 or AMX-BF16); a CPU without it runs fp32 and says so in the log and
+  the provenance (emulated bf16 is slower than fp32). ``channels_last`` stores the model's
+  weights and activations NHWC (the same arithmetic in another order); ``compile`` runs the
+  forward passes through ``torch.compile``. bf16 is opt-in per recipe: a recipe uses it only
+  where the acceptance run of ``bench/RESULTS.md`` found it keeps the recipe's robustness. The
+  levers actually used enter the config hash when they are not the defaults, so old hashes stay.
 * **Randomness.** The seed is expanded (``numpy.random.SeedSequence``) into three streams: the
   torch global RNG (model initialisation), the data-order generator and the attack generator
   (random starts; a CPU generator, so starts do not depend on the device). These, plus numpy's and
@@ -94,8 +100,9 @@ from tradeoff.nets.checkpoints import (
 )
 from tradeoff.nets.device import resolve_device
 from tradeoff.nets.models import MODEL_NAMES, build_model
+from tradeoff.runtime import Levers, resolve_levers
 
-__all__ = ["OBJECTIVES", "EagerStep", "TrainConfig", "config_hash", "trades_attack", "train"]
+__all__ = ["OBJECTIVES", "EagerStep", "TrainConfig", "config_hash", "run_config", "trades_attack", "train"]
 
 _CKPT_GLOB = "epoch-*.safetensors"
 EpochCallback = Callable[[int, dict[str, Any]], None]
@@ -139,6 +146,8 @@ class TrainConfig:
     nfgsm_noise: float = 2.0
     lr_schedule: Mapping[str, Any] | None = None
     guard: Mapping[str, Any] | None = None
+    channels_last: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -205,6 +214,9 @@ class TrainConfig:
             raise bad("device", "valid: auto, cpu, cuda, cuda:N")
         if self.precision not in ("fp32", "bf16"):
             raise bad("precision", "valid: fp32, bf16")
+        for f in ("channels_last", "compile"):
+            if not isinstance(getattr(self, f), bool):
+                raise bad(f, "must be true or false")
         if self.engine not in ENGINES:
             raise bad("engine", f"valid: {', '.join(ENGINES)}")
 
@@ -257,8 +269,10 @@ def _prepare_data(
 def config_hash(cfg: TrainConfig, device: torch.device, x: torch.Tensor, y: torch.Tensor) -> str:
     """sha256 of the config (device and engine resolved) and of the prepared (CPU) data.
 
-    The engine enters the hash only when it resolves to ``graph``, so eager runs keep the hashes
-    (and checkpoint folders) they had before the engine existed.
+    The engine enters the hash only when it resolves to ``graph``, and the ``channels_last`` and
+    ``compile`` levers only when on, so runs keep the hashes (and checkpoint folders) they had
+    before these existed. ``cfg.precision`` must be the precision the run uses
+    (:func:`run_config`).
     """
     h = hashlib.sha256()
     d = cfg.to_dict()
@@ -266,6 +280,9 @@ def config_hash(cfg: TrainConfig, device: torch.device, x: torch.Tensor, y: torc
     engine = resolve_engine(d.pop("engine"), device)
     if engine != "eager":
         d["engine"] = engine
+    for lever in ("channels_last", "compile"):  # in the hash only when on: old hashes stay
+        if not d[lever]:
+            del d[lever]
     h.update(json.dumps({"format": 1, "config": d}, sort_keys=True).encode())
     h.update(x.numpy().tobytes())
     h.update(y.numpy().tobytes())
@@ -299,10 +316,20 @@ def _make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def _autocast(precision: str) -> Callable[[], AbstractContextManager[Any]]:
+def _autocast(precision: str, device: torch.device) -> Callable[[], AbstractContextManager[Any]]:
+    """bf16: autocast on the run's device (CUDA or a CPU with bf16 hardware); fp32: nothing."""
     if precision == "bf16":
-        return lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext
+
+
+def run_config(cfg: TrainConfig, device: torch.device,
+               caps: Mapping[str, bool] | None = None) -> tuple[TrainConfig, Levers]:
+    """The config as it runs on ``device`` (its precision resolved by the capability check of
+    :func:`tradeoff.runtime.resolve_levers`) and the levers it uses (for the provenance)."""
+    levers = resolve_levers(cfg.precision, device.type, channels_last=cfg.channels_last,
+                            compile=cfg.compile, caps=caps)
+    return dataclasses.replace(cfg, precision=levers.precision), levers
 
 
 def _eager_step(
@@ -365,12 +392,16 @@ class EagerStep(Step):
     def __init__(self, recipe: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
                  x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None) -> None:
         super().__init__(recipe, model, optimizer, x, y, generator)
-        self._autocast = _autocast(recipe.precision)
+        self._autocast = _autocast(recipe.precision, x.device)
+        # compile: the forward passes (attack and update) go through the compiled module, which
+        # shares the model's parameters (the optimizer's) and its train/eval flag
+        self._forward: nn.Module = (torch.compile(model, dynamic=False)  # type: ignore[assignment]
+                                    if recipe.compile else model)
 
     def step(self, idx: torch.Tensor, scale: float = 1.0) -> None:
         """One optimizer step on the examples ``idx``, the attack at ``scale``."""
         assert isinstance(self.recipe, TrainConfig)
-        out = _eager_step(self.recipe, self.model, self.optimizer, self.x[idx], self.y[idx],
+        out = _eager_step(self.recipe, self._forward, self.optimizer, self.x[idx], self.y[idx],
                           self.generator, self._autocast, scale)
         self._totals.add(out, idx.numel())
 
@@ -396,6 +427,8 @@ def _build(cfg: TrainConfig, device: torch.device, engine: str, total: int,
     seeds = np.random.SeedSequence(cfg.seed).generate_state(3)
     torch.manual_seed(int(seeds[0]))
     model = build_model(cfg.model, spec).to(device)
+    if cfg.channels_last:  # in place: the parameters (and so the optimizer's) stay the same objects
+        model = model.to(memory_format=torch.channels_last)
     if engine == "eager":
         optimizer = _make_optimizer(cfg, model)
         attack_gen = torch.Generator().manual_seed(int(seeds[2]))
@@ -579,9 +612,10 @@ def train(
     """
     log = log or logging.getLogger("tradeoff.adversarial.training")
     device = resolve_device(cfg.device)
-    if cfg.precision == "bf16" and device.type != "cuda":
-        raise ValueError("precision 'bf16' is supported on CUDA only (autocast); "
-                         "use precision='fp32' on the CPU")
+    cfg, levers = run_config(cfg, device)
+    if levers.dropped:
+        log.warning("levers: %s", levers.dropped)
+    log.info("levers: %s", levers.to_dict())
     if cfg.guard is not None and validation is None:
         raise ValueError("TrainConfig.guard needs validation data (train(..., validation=(x, y)))")
     x_cpu, y_cpu = _prepare_data(x_train, y_train, dataset)
@@ -609,4 +643,4 @@ def train(
         _run_epochs(run, step, n, saving, log, progress, on_epoch_end, guard)
         if guard is not None:
             guard.restore_best(run.model, log)
-    return run.model.eval(), run.history
+    return run.model.to(memory_format=torch.contiguous_format).eval(), run.history

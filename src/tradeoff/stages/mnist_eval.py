@@ -16,6 +16,7 @@ from tradeoff.datasets.mnist import balanced_subset_indices, load_npz
 from tradeoff.nets.checkpoints import discarding_corrupt, load_weights
 from tradeoff.nets.device import resolve_device
 from tradeoff.outcomes import write_outcomes
+from tradeoff.runtime import resolve_levers
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,14 @@ def test_subset(data: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 def _autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """bf16 (an evaluation option; fp32 is the default): autocast on CUDA or a CPU with bf16
+    hardware. Asked for on a CPU without it, evaluation refuses rather than change precision
+    silently: the table's ``precision`` column must say what ran."""
+    levers = resolve_levers(precision, device.type)
+    if levers.dropped:
+        raise ValueError(f"mnist.precision: {levers.dropped.split(':')[0]}; set it to fp32")
     if precision == "bf16":
-        if device.type != "cuda":
-            raise ValueError("precision 'bf16' is supported on CUDA only; use fp32 on the CPU")
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
