@@ -229,8 +229,6 @@ def test_config_validation():
         TrainConfig.from_dict({"epochs": 1, "learning_rate": 0.1})
     assert TrainConfig.from_dict(CFG.to_dict()) == CFG
     x, y = _random_data(8)
-    with pytest.raises(ValueError, match="bf16.*CUDA only"):
-        train(TrainConfig(model="mlp", epochs=1, device="cpu", precision="bf16"), x, y)
     with pytest.raises(ValueError, match="y_train"):
         train(TrainConfig(model="mlp", epochs=1, device="cpu"), x, y[:4])
     if not torch.cuda.is_available():

@@ -465,9 +465,6 @@ def sweep_axis(config: dict[str, Any], sweep: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 # The MNIST stage: recipes, trained models and the attack grid
 
-RECIPE_RUNTIME_KEYS = ("seed", "device", "precision", "deterministic")
-
-
 def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every named recipe, defaults filled in, sweeps expanded into ``<sweep>-<value>`` recipes. A
     run's length is one setting: a recipe that sets ``epochs`` overrides the defaults' ``iterations``

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from tradeoff import io
-from tradeoff.adversarial.training import TrainConfig, train
+from tradeoff.adversarial.training import TrainConfig, run_config, train
 from tradeoff.datasets.mnist import balanced_subset_indices, load_npz
 from tradeoff.nets.checkpoints import save_weights
 from tradeoff.nets.device import resolve_device
@@ -31,10 +31,13 @@ def train_model(data: str, weights: str, history: str, *, recipe_name: str, reci
     idx = balanced_subset_indices(mnist.y_train, size, seed)
     x = torch.from_numpy(mnist.x_train[idx]).unsqueeze(1).float().div_(255)
     y = torch.from_numpy(mnist.y_train[idx])
-    cfg = TrainConfig.from_dict({**recipe, "seed": seed, "device": device, "precision": precision})
+    # the recipe's own precision (an opt-in lever) wins over mnist.precision
+    cfg = TrainConfig.from_dict({"precision": precision, **recipe, "seed": seed, "device": device})
     dev = resolve_device(device)
-    log.info("recipe %s, %d images, seed %d, device %s, precision %s, torch %s", recipe_name, size, seed, dev,
-             precision, torch.__version__)
+    run_cfg, levers = run_config(cfg, dev)  # what train() will run: bf16 only with bf16 hardware
+    precision = run_cfg.precision
+    log.info("recipe %s, %d images, seed %d, device %s, levers %s, torch %s", recipe_name, size, seed, dev,
+             levers.to_dict(), torch.__version__)
     validation = None
     if cfg.guard is not None:  # the guard attacks the validation split, never the test set
         if not len(mnist.y_val):
@@ -54,4 +57,5 @@ def train_model(data: str, weights: str, history: str, *, recipe_name: str, reci
                  "collapse_epoch": last["collapse_epoch"],
                  "best_val_robust": max(r["val_robust"] for r in records)}
     io.write_json({"recipe": recipe_name, "size": size, "seed": seed, "device": str(dev), "precision": precision,
-                   "torch": torch.__version__, "config": cfg.to_dict(), "guard": guard, "epochs": records}, history)
+                   "levers": levers.to_dict(), "torch": torch.__version__, "config": cfg.to_dict(), "guard": guard,
+                   "epochs": records}, history)
