@@ -161,3 +161,22 @@ def test_hash_without_levers_unchanged_and_levers_enter_it() -> None:
     assert len(hashes) == 4
     with pytest.raises(ValueError, match="TrainConfig.channels_last"):
         TrainConfig(epochs=1, channels_last="yes")  # type: ignore[arg-type]
+
+
+def test_channels_last_evaluation_same_outcomes(synthetic_model) -> None:
+    """The evaluation lever: the attacked model NHWC gives the same per-example outcomes (a pixel's
+    gradient sign may flip on rounding; allowed on at most 1% of the examples, 0 measured)."""
+    import copy
+
+    from conftest import synthetic
+
+    from tradeoff.adversarial.robust_eval import evaluate_grid_outcomes
+
+    x, y = synthetic(200, seed=5)
+    grid = [{"attack": "clean"}, {"attack": "pgd", "norm": "linf", "eps": 0.02, "steps": 5},
+            {"attack": "pgd", "norm": "l2", "eps": 0.3, "steps": 5}]
+    ref, ref_ok = evaluate_grid_outcomes(synthetic_model, x, y, grid, batch_size=100, device="cpu")
+    nhwc = copy.deepcopy(synthetic_model).to(memory_format=torch.channels_last)
+    got, got_ok = evaluate_grid_outcomes(nhwc, x, y, grid, batch_size=100, device="cpu")
+    assert 0.05 < ref["accuracy"].iloc[1] < ref["accuracy"].iloc[0]  # the attack bites: not vacuous
+    assert (ref_ok != got_ok).mean() <= 0.01

@@ -210,7 +210,7 @@ def recipe_params(config: dict[str, Any], recipe: str) -> dict[str, Any]:
 def mnist_eval_params(config: dict[str, Any]) -> dict[str, Any]:
     ev = config["mnist"]["evaluation"]
     return canonical({"grid": attack_grid(config), "n": ev["n"], "batch_size": ev["batch_size"],
-                      "eval_seed": ev["seed"], "sanity_spec": ev["sanity"]})
+                      "eval_seed": ev["seed"], "sanity_spec": ev["sanity"], "channels_last": ev["channels_last"]})
 
 
 def mnist_recipe_table(config: dict[str, Any]) -> list[dict[str, Any]]:

@@ -31,8 +31,9 @@ What the engine does differently from the reference code, and why:
   in a different order, so iterates can differ from the reference in the last bit; with
   ``fused_projection=False`` the engine's eager path reproduces the reference bit for bit on the
   CPU (tested). For TRADES' projection (``min``/``max`` only) the fused form is exact.
-* **Optional bf16 autocast and channels_last** (``EngineOptions``). bf16 is CUDA-only and
-  refused on the CPU, as in :mod:`tradeoff.adversarial.training`.
+* **Optional bf16 autocast and channels_last** (``EngineOptions``). bf16 here is CUDA-only and
+  refused on the CPU; bf16 on a CPU with bf16 hardware is the eager step's
+  (:class:`tradeoff.adversarial.training.EagerStep`, the CPU levers).
 
 On the CPU every class runs the same body eagerly (no graph, no device generator needed), so
 the CPU path is testable; :mod:`tradeoff.adversarial.training` runs its reference step

@@ -59,16 +59,18 @@ def _load(path: str, device: torch.device) -> torch.nn.Module:
 def evaluate_model(data: str, weights: str, source_weights: str, table: str, sanity: str, *, recipe_name: str,
                    size: int, seed: int, grid: list[dict[str, Any]], n: int, batch_size: int, eval_seed: int,
                    sanity_spec: dict[str, Any], device: str, precision: str,
-                   outcomes: str | None = None) -> pd.DataFrame:
+                   outcomes: str | None = None, channels_last: bool = False) -> pd.DataFrame:
     """Write the model's tidy accuracy table (EVAL_COLUMNS first), its sanity-check JSON and (when
-    ``outcomes`` is given) its per-example outcomes (:func:`write_outcomes`)."""
+    ``outcomes`` is given) its per-example outcomes (:func:`write_outcomes`). ``channels_last``:
+    the models run NHWC (a speed lever; the same function up to fp32 rounding)."""
     dev = resolve_device(device)
     x, y, index = eval_subset_indices(data, n, eval_seed)
-    model = _load(weights, dev)
+    memory = torch.channels_last if channels_last else torch.contiguous_format
+    model = _load(weights, dev).to(memory_format=memory)
     with _autocast(precision, dev):
         rows, correct = evaluate_grid_outcomes(model, x, y, grid, batch_size=batch_size, device=dev,
                                                seed=eval_seed)
-        source = _load(source_weights, dev) if source_weights != weights else None
+        source = _load(source_weights, dev).to(memory_format=memory) if source_weights != weights else None
         checks = sanity_checks(model, x, y, norm=sanity_spec["norm"], eps=sanity_spec["eps"],
                                steps=sanity_spec["steps"], source_model=source, batch_size=batch_size,
                                device=dev, seed=eval_seed)
