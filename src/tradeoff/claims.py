@@ -52,6 +52,7 @@ RULES: Final[dict[str, Rule]] = {
     "large_eps_look_like_target": Rule(1, 270),
     "thresholding_filters": Rule(2, 1),
     "linear_sparser": Rule(1, 0),
+    "linear_weak_weight": Rule(1, 0),
     "linear_more_robust": Rule(1, 100),
 }
 """Minimum seeds and images per claim (images: per seed, after pairing)."""
