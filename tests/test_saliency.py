@@ -262,8 +262,12 @@ def test_thresholding_rule_on_handmade_filters() -> None:
         "bias not negative enough": (*_filter(1.0, 0.02, -0.1), False),
         "positive bias": (*_filter(1.0, 0.0, 0.2), False),
         "weight spread over taps": (*_filter(1.0, 0.2, -0.5), False),  # share 1/5.8
-        "dominant weight negative": (*_filter(-1.0, 0.0, -0.5), False),
+        "dominant weight negative, negative bias": (*_filter(-1.0, 0.0, -0.5), False),  # never fires
         "all zero": (np.zeros((1, 5, 5)), -1.0, False),
+        "inverted, off above 0.5": (*_filter(-1.0, 0.02, 0.5), True),  # ReLU(0.5 - x)
+        "inverted, exactly at the threshold": (*_filter(-2.0, 0.0, 0.6), True),  # b = 0.3 |w_max|
+        "inverted, cut-off too faint": (*_filter(-1.0, 0.0, 0.1), False),  # off already at x = 0.1
+        "inverted, spread over taps": (*_filter(-1.0, -0.2, 0.5), False),
     }
     w = np.stack([c[0] for c in cases.values()])
     b = np.array([c[1] for c in cases.values()])
@@ -278,6 +282,13 @@ def test_thresholding_rule_on_handmade_filters() -> None:
     assert sal.thresholding_filters(w[:1], b[:1], min_threshold=0.6).tolist() == [False]
     assert sal.thresholding_filters(w[:1], b[:1], dominance=0.7).tolist() == [False]
     assert sal.thresholding_filters(w[4:5], b[4:5], dominance=0.15).tolist() == [True]
+    # inverted thresholds: ReLU(b - a x) with threshold b / a, flagged as such
+    assert table.loc[7, "threshold"] == pytest.approx(0.5) and table.loc[7, "inverted"]
+    assert not table.loc[0, "inverted"] and table.loc[8, "threshold"] == pytest.approx(0.3)
+    assert sal.thresholding_filters(w[7:8], b[7:8], min_threshold=0.6).tolist() == [False]
+    # the rule is symmetric: (w, b) -> (-w, -b) maps ReLU(a x - c) onto ReLU(c - a x), same threshold
+    np.testing.assert_array_equal(sal.thresholding_filters(-w, -b), got)
+    np.testing.assert_allclose(sal.filter_table(-w, -b)["threshold"], table["threshold"])
 
 
 # ----------------------------------------------------------------------------------------------
