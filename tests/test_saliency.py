@@ -157,8 +157,41 @@ def test_alignment_scores_on_handmade_gradients() -> None:
         "cosine_to_centered_image"][0] == pytest.approx(1.0)
     table = sal.alignment_table("toy", g, x, np.array([1, 1, 1, 1]), indices=[10, 11, 12, 13])
     assert list(table.columns) == list(sal.SCORE_COLUMNS)
-    assert len(table) == 4 * 4 and set(table["score"]) == {*sal.ALIGNMENT_SCORES, "mask_area_fraction"}
+    nulls = {f"{k}_null" for k in sal.ALIGNMENT_SCORES}
+    assert len(table) == 4 * 7 and set(table["score"]) == {*sal.ALIGNMENT_SCORES, *nulls, "mask_area_fraction"}
     assert set(table["index"]) == {10, 11, 12, 13}
+
+
+def test_alignment_null_permutes_within_the_stroke() -> None:
+    """The null keeps the sign-agnostic scores exactly and sends a structured signed gradient's
+    cosine to chance; a gradient that is already noise on the stroke scores like its null."""
+    rng = np.random.default_rng(0)
+    x = np.zeros((2, 28, 28), dtype=np.float32)
+    x[:, 6:22, 8:20] = rng.random((2, 16, 12)) * 0.9 + 0.1  # textured ink, stroke = pixels > 0.5
+    mask = x > 0.5
+    g = np.zeros_like(x)
+    g[0] = -(x[0] - 0.5) * mask[0]  # signed, aligned with the centred image
+    g[1] = rng.standard_normal((28, 28)) * mask[1]  # noise confined to the stroke
+    g[1, 0, 0] = 0.01  # one off-mask pixel: must stay where it is
+    perm = sal.permute_within_mask(g, mask, seed=3)
+    assert perm.shape == (2, 784) and perm[1, 0] == pytest.approx(0.01)
+    for i in range(2):  # same values on the mask, same values off it
+        np.testing.assert_allclose(np.sort(perm[i][mask[i].ravel()]), np.sort(g[i][mask[i]]))
+        np.testing.assert_array_equal(perm[i][~mask[i].ravel()], g[i][~mask[i]])
+    assert not np.allclose(perm[0], g[0].ravel())  # it did move values
+    np.testing.assert_array_equal(perm, sal.permute_within_mask(g, mask, seed=3))  # seeded
+    mean = np.full((28, 28), 0.5)
+    s = sal.alignment_scores(g, x, mean_image=mean, null_seed=3)
+    for k in ("abs_grad_mask_corr", "energy_on_mask"):  # sign-agnostic: unchanged by construction
+        np.testing.assert_allclose(s[f"{k}_null"], s[k])
+    c = (x[0] - 0.5).ravel()
+    # the structured gradient: cosine = ||c on M|| / ||c|| (it is -c on M, 0 elsewhere)
+    assert s["cosine_to_centered_image"][0] == pytest.approx(np.linalg.norm(c * mask[0].ravel()) / np.linalg.norm(c))
+    by_hand = -perm[0] @ c / (np.linalg.norm(perm[0]) * np.linalg.norm(c))
+    assert s["cosine_to_centered_image_null"][0] == pytest.approx(by_hand)
+    # rearrangement inequality: a permutation of c on M has a smaller inner product with c
+    assert s["cosine_to_centered_image_null"][0] < s["cosine_to_centered_image"][0] - 0.01
+    assert abs(s["cosine_to_centered_image"][1]) < 0.15 and abs(s["cosine_to_centered_image_null"][1]) < 0.15
 
 
 def test_disjoint_halves_and_interpolate(mnist: Any) -> None:
