@@ -431,3 +431,28 @@ def test_figures(trained: dict[str, Any], large_eps: dict[str, Any], tmp_path: P
     _check(fig, _paths(tmp_path, "filters"))
     counts = {n: int(sal.thresholding_filters(*f).sum()) for n, f in filters.items()}
     print(f"\n[saliency] thresholding filters (dominance 0.5, threshold 0.3): {counts}")
+
+
+def test_weak_weight_share_on_a_known_dataset() -> None:
+    """4 strongly correlated pixels (shift 0.2 y, noise 0.1: corr ~0.9) and 36 weakly correlated ones
+    (shift 0.01 y, noise 0.15: corr ~0.07). The standard SVM spends part of its weight on the weak
+    pixels; at eps 0.1 their shift is below eps, so the robust SVM spends none (App. E)."""
+    rng = np.random.default_rng(0)
+    n, y = 600, np.where(np.arange(600) % 2 == 0, 1.0, -1.0)
+    shift = np.r_[np.full(4, 0.2), np.full(36, 0.01)]
+    noise = np.r_[np.full(4, 0.1), np.full(36, 0.15)]
+    X = np.clip(0.5 + y[:, None] * shift + noise * rng.standard_normal((n, 40)), 0, 1)
+    corr = lin.pixel_label_correlation(X, y)
+    np.testing.assert_allclose(corr, [np.corrcoef(X[:, j], y)[0, 1] for j in range(40)], atol=1e-12)
+    weak = np.abs(corr) < 0.2
+    assert weak.tolist() == [False] * 4 + [True] * 36  # the construction, read back
+    assert lin.pixel_label_correlation(np.c_[X[:, :1], np.zeros(n)], y)[1] == 0  # a constant pixel
+    w = np.r_[np.ones(4), 0.5 * np.ones(36)]
+    assert lin.weak_weight_share(w, corr, 0.2) == pytest.approx(18 / 22)  # by hand
+    assert np.isnan(lin.weak_weight_share(np.zeros(40), corr, 0.2))
+    with pytest.raises(ValueError, match="saliency.linear.weak_corr"):
+        lin.weak_weight_share(w, corr, 0.0)
+    fits = lin.fit_linear_classifiers(X[:400], y[:400], X[400:], y[400:], [0.1], [0.1], C=1.0, weak_corr=0.2)
+    share = fits.accuracy.groupby("eps_train")["weak_weight_share"].first()
+    print(f"\n[saliency] weak-pixel weight share: standard {share[0.0]:.3f}, robust eps 0.1 {share[0.1]:.3f}")
+    assert share[0.0] > 0.2 and share[0.1] < 0.05
