@@ -106,6 +106,7 @@ BAD = [
     ("saliency-small-eps-not-small", _set("saliency.controls.small_eps", 4.0),
      "config key saliency.controls.small_eps: 4.0 must be below saliency.large_eps.eps"),
     ("saliency-weak-corr", _set("saliency.linear.weak_corr", 0), "saliency.linear.weak_corr"),
+    ("recipe-unknown-init", _set("mnist.recipes.standard.init", "xavier"), "mnist.recipes.standard.init"),
     ("saliency-same-digits", _set("saliency.linear.digits", [3, 3]), "saliency.linear.digits"),
     ("saliency-eps-negative", _set("saliency.large_eps.eps", -4), "saliency.large_eps.eps"),
     ("saliency-unknown-key", _set("saliency.judge.epochs", 3), "saliency.judge.epochs: unknown key"),

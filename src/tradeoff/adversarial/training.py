@@ -93,7 +93,7 @@ from tradeoff.nets.checkpoints import (
     save_checkpoint,
 )
 from tradeoff.nets.device import resolve_device
-from tradeoff.nets.models import MODEL_NAMES, build_model
+from tradeoff.nets.models import INITS, MODEL_NAMES, build_model
 
 __all__ = ["OBJECTIVES", "EagerStep", "TrainConfig", "config_hash", "trades_attack", "train"]
 
@@ -113,6 +113,9 @@ class TrainConfig:
     docstring). ``nfgsm_noise``: N-FGSM's noise, in multiples of eps. ``lr_schedule``: a
     :mod:`tradeoff.adversarial.schedules` mapping (None: constant). ``guard``: a
     :class:`tradeoff.adversarial.guard.GuardSpec` mapping (None: no guard; needs validation data).
+    ``init``: the model's initialisation, ``torch`` (default) or ``madry`` (truncated normal std 0.1,
+    bias 0.1: :func:`tradeoff.nets.models.madry_init`); it enters the config hash only when not
+    ``torch``, so existing checkpoints keep their hashes.
     """
 
     model: str = "madry"
@@ -139,6 +142,7 @@ class TrainConfig:
     nfgsm_noise: float = 2.0
     lr_schedule: Mapping[str, Any] | None = None
     guard: Mapping[str, Any] | None = None
+    init: str = "torch"
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -207,6 +211,8 @@ class TrainConfig:
             raise bad("precision", "valid: fp32, bf16")
         if self.engine not in ENGINES:
             raise bad("engine", f"valid: {', '.join(ENGINES)}")
+        if self.init not in INITS:
+            raise bad("init", f"valid: {', '.join(INITS)}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the fields (JSON-serialisable)."""
@@ -266,6 +272,8 @@ def config_hash(cfg: TrainConfig, device: torch.device, x: torch.Tensor, y: torc
     engine = resolve_engine(d.pop("engine"), device)
     if engine != "eager":
         d["engine"] = engine
+    if d["init"] == "torch":  # the default before the field existed: hashes (checkpoint folders) unchanged
+        del d["init"]
     h.update(json.dumps({"format": 1, "config": d}, sort_keys=True).encode())
     h.update(x.numpy().tobytes())
     h.update(y.numpy().tobytes())
@@ -395,7 +403,7 @@ def _build(cfg: TrainConfig, device: torch.device, engine: str, total: int,
     """Seed, build the model, its optimizer and the data-order and attack generators."""
     seeds = np.random.SeedSequence(cfg.seed).generate_state(3)
     torch.manual_seed(int(seeds[0]))
-    model = build_model(cfg.model, spec).to(device)
+    model = build_model(cfg.model, spec, init=cfg.init).to(device)
     if engine == "eager":
         optimizer = _make_optimizer(cfg, model)
         attack_gen = torch.Generator().manual_seed(int(seeds[2]))
