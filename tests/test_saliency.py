@@ -9,12 +9,12 @@ first run and are not tuned to pass:
   (thresholding first layer), so the robust gradient sits on the stroke while the standard one
   also spreads over the background. Expected: mean Pearson(|g|, stroke mask) higher by >= 0.10,
   and mean share of gradient energy on the dilated stroke higher by >= 0.05.
-* Judge: targeted l2 eps = 4 examples of a robust model add target-class strokes, those of a
-  standard model are mostly noise that transfers only partly; expected share labelled as the
-  target by the judge higher by >= 0.10 (absolute). **Measured: refuted** (standard 0.744,
-  robust 0.339): the judge, itself a standard model, is fooled by the standard model's
-  transferable l2-4 noise far more often than it recognises the robust model's edits. The test is
-  kept with its margin as a strict xfail, so a change that makes it pass is noticed.
+* Judge panel (issue 15; the single standard judge it replaces measured transfer: standard 0.744,
+  robust 0.339 labelled as the target, a strict xfail): the MLP judge, an l2-PGD MLP and a kNN
+  pixel judge, all on half B; controls at l2 eps 0.5 (targeted) and a random direction at eps 4.
+  Rule fixed before the first run: at least 2 of the 3 judges show a larger excess over the controls
+  for the robust model, each 95% paired bootstrap interval above 0. **Measured: fails** (only the
+  pixel judge, +0.128 [0.083, 0.178]); kept as a strict xfail.
 * Linear: a robust l_inf SVM trained at eps 0.1 on 3-vs-7 beats the standard SVM's exact
   robust accuracy at 0.1 by >= 0.30 (the standard SVM spreads weight over many weakly correlated
   pixels, so eps ||w||_1 exceeds most margins).
@@ -253,22 +253,50 @@ def test_robust_gradients_align_better_with_strokes(trained: dict[str, Any], mni
     assert energy["robust"] - energy["standard"] >= ALIGN_ENERGY_MARGIN, means
 
 
+def _panel_excess_difference(trained: dict[str, Any], large_eps: dict[str, Any], mnist: Any) -> dict[str, Any]:
+    """Per judge of the panel (the MLP judge; an l2-PGD MLP and a kNN pixel judge, both on half B): the
+    robust-minus-standard excess over the controls, with its paired bootstrap over (image, target) pairs."""
+    from tradeoff.saliency import panel as pnl
+    from tradeoff.stages.saliency_tables import _panel_difference
+    from tradeoff.stats import hierarchical_bootstrap
+
+    half_b = trained["half_b"]
+    robust_judge, _ = train(TrainConfig(model="mlp", objective="pgd", norm="l2", eps=1.5, alpha=0.75, steps=5,
+                                        eps_warmup=100, lr=1e-3, batch_size=64, iterations=300, device="cpu",
+                                        seed=1), mnist.x_train[half_b], mnist.y_train[half_b])  # fmt: skip
+    judges = {"standard": trained["judge"], "robust": robust_judge,
+              "pixel": pnl.PixelJudge("knn", 5).fit(mnist.x_train[half_b], mnist.y_train[half_b])}
+    columns = {j: [] for j in judges}
+    for name in ("standard", "robust"):
+        ex = large_eps[name]
+        small = sal.large_eps_examples(trained[name], large_eps["x"], large_eps["y"], eps=0.5, steps=40)
+        images = (ex.x_adv, small.x_adv, pnl.random_directions(large_eps["x"][ex.source], LARGE_EPS, 0))
+        for j, judge in judges.items():
+            for img in images:
+                lab = judge.predict(img) if isinstance(judge, pnl.PixelJudge) else sal.predict(judge, img)
+                columns[j].append(lab == ex.target)
+    out = {}
+    for j, cols in columns.items():
+        boot = hierarchical_bootstrap([np.column_stack(cols).astype(float)], _panel_difference, n_resamples=2000)
+        out[j] = (boot.estimate, *np.quantile(boot.resamples, [0.025, 0.975]))
+    return out
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="hypothesis refuted at this scale (margin kept as fixed before the run): the standard "
-    "MLP judge labels 74% of the standard model's eps=4 examples as the target but only 34% of "
-    "the robust model's; a non-robust judge is fooled by the standard model's transferable "
-    "examples. docs/JUDGE.md: the same with a Madry-CNN judge and l2-robust models "
-    "(bench/judge_study.py)",
+    reason="rule fixed before its first run; measured (robust minus standard excess, 95% interval): MLP "
+    "judge -0.406 [-0.478, -0.333], l2-robust MLP judge -0.056 [-0.117, 0.000], kNN pixel judge +0.128 "
+    "[0.083, 0.178]: 1 of 3 judges, the rule needs 2 (docs/JUDGE.md)",
 )
-def test_judge_prefers_robust_models_large_eps_examples(
-    trained: dict[str, Any], large_eps: dict[str, Any]
+def test_judge_panel_prefers_robust_models_large_eps_examples(
+    trained: dict[str, Any], large_eps: dict[str, Any], mnist: Any
 ) -> None:
+    """The claim under the panel rule (docs/CLAIMS.md), at test scale: at least 2 of the 3 judges show a
+    larger excess over the controls for the robust model, each with its 95% paired interval above 0."""
     assert not set(trained["half_a"].tolist()) & set(trained["half_b"].tolist())
-    share = {name: sal.judge_agreement(trained["judge"], large_eps[name].x_adv, large_eps[name].target)
-             for name in ("standard", "robust")}  # fmt: skip
-    print(f"\n[saliency] judge (MLP, half B) labels as target: {share}")
-    assert share["robust"] - share["standard"] >= JUDGE_MARGIN, share
+    diff = _panel_excess_difference(trained, large_eps, mnist)
+    print(f"\n[saliency] judge panel, robust minus standard excess (estimate, 2.5%, 97.5%): {diff}")
+    assert sum(low > 0 for _, low, _ in diff.values()) >= 2, diff
 
 
 def test_first_layer_filters_of_models() -> None:
