@@ -135,7 +135,11 @@ def combine(table: pd.DataFrame, claim: str, *, need: int | None, label: str) ->
                      "n_seeds": int(g["n_seeds"].min()), "n_images": int(g["n_images"].min()),
                      "n_resamples": int(g["n_resamples"].min()),
                      "estimator": "combination of the rows above (docs/CLAIMS.md); no test of its own"})
-    return pd.concat([table, pd.DataFrame(rows, columns=CLAIM_COLUMNS)], ignore_index=True) if rows else table
+    if not rows:
+        return table
+    out = pd.concat([table, pd.DataFrame(rows, columns=CLAIM_COLUMNS)], ignore_index=True)
+    first = {c: i for i, c in reversed(list(enumerate(out["claim"])))}  # panel rows follow their claim's rows
+    return out.iloc[sorted(range(len(out)), key=lambda i: (first[out["claim"].iloc[i]], i))].reset_index(drop=True)
 
 
 def linear_claims(acc: pd.DataFrame, correct: np.ndarray | None = None, eps_test: np.ndarray | None = None,
