@@ -43,7 +43,7 @@ rule saliency_robust_judge:
     threads: 1
     resources:
         gpu=plan.mnist_gpus(CONFIG),
-        runtime=plan.mnist_minutes(CONFIG, "saliency_judge"),
+        runtime=plan.mnist_minutes(CONFIG, "saliency_robust_judge"),
     params:
         size=SALIENCY["models"]["size"],
         judge={"objective": "pgd", **SALIENCY["robust_judge"]},
