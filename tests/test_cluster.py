@@ -57,6 +57,7 @@ def test_cpu_minutes_closed_form() -> None:
         },
         "saliency": {
             "judge": {"model": "madry", "iterations": 400, "batch_size": 64},
+            "robust_judge": {"model": "mlp", "iterations": 400, "batch_size": 64, "steps": 5},
             "large_eps": {"per_class": 3, "steps": 100},
             "examples": {"per_class": 10},
             "models": {"recipes": ["pgd"]},
@@ -80,7 +81,8 @@ def test_cpu_minutes_closed_form() -> None:
     # evaluation: 1000 images x (clean 1 + fgsm 2 + pgd 2 x 11 + sanity 2 x 11 + 2)
     assert got["mnist_eval"] == limit(1000 * (1 + 2 + 22 + 22 + 2), "madry")
     assert got["saliency_judge"] == limit(400 * 64, "madry")
-    assert got["saliency_extract"] == limit(10 * 3 * 9 * 101 + 10 * 10 * 2, "madry")
+    assert got["saliency_robust_judge"] == limit(400 * 64 * 6, "mlp")  # l2 PGD, 5 steps: 6 passes per example
+    assert got["saliency_extract"] == limit(2 * 10 * 3 * 9 * 101 + 10 * 10 * 2, "madry")  # + the small-eps control
     # epochs instead of iterations: epochs x training-set size examples
     assert cluster._train_passes({"objective": "standard", "epochs": 2}, 500) == 1000
     # a GPU job's limit is the provisional one, a CPU job's the estimate

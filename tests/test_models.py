@@ -179,3 +179,50 @@ def test_schema_model_enums_equal_the_registry() -> None:
 
     walk(schema)
     assert len(enums) >= 2 and all(sorted(e) == sorted(MODEL_NAMES) for e in enums), enums
+
+
+@pytest.mark.parametrize("name", ["madry", "small", "mlp"])
+def test_madry_init_truncated_normal_and_bias(name: str) -> None:
+    from tradeoff.nets.models import madry_init
+
+    torch.manual_seed(0)
+    model = build_model(name, init="madry")
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert layers
+    w = torch.cat([m.weight.detach().flatten() for m in layers])
+    assert w.abs().max() <= 0.2  # truncated at two standard deviations
+    # std of N(0, 0.1) truncated at +-2 sd: 0.1 * sqrt(1 - 2 * 2 * phi(2) / (2 Phi(2) - 1)) = 0.0880
+    assert w.std().item() == pytest.approx(0.0880, rel=0.03) and abs(w.mean().item()) < 0.003
+    assert all(torch.all(m.bias == 0.1) for m in layers)
+    torch.manual_seed(0)
+    default = build_model(name)
+    assert not all(torch.all(m.bias == 0.1) for m in default.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+    torch.manual_seed(0)
+    again = madry_init(build_model(name))  # the same as asking build_model for it
+    for a, b in zip(model.parameters(), again.parameters(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="unknown init 'xavier'"):
+        build_model(name, init="xavier")
+
+
+def test_init_enters_the_training_hash_only_when_not_default() -> None:
+    from tradeoff.adversarial.training import TrainConfig, config_hash
+
+    x, y = torch.zeros(4, 1, 28, 28), torch.arange(4)
+    base = dict(model="small", iterations=1, device="cpu")
+    h_default = config_hash(TrainConfig(**base), torch.device("cpu"), x, y)  # type: ignore[arg-type]
+    h_torch = config_hash(TrainConfig(**base, init="torch"), torch.device("cpu"), x, y)  # type: ignore[arg-type]
+    h_madry = config_hash(TrainConfig(**base, init="madry"), torch.device("cpu"), x, y)  # type: ignore[arg-type]
+    assert h_default == h_torch != h_madry
+    # the hash of a default config is the one it had before the field existed
+    import hashlib
+    import json
+
+    d = TrainConfig(**base).to_dict()  # type: ignore[arg-type]
+    del d["init"], d["engine"], d["channels_last"], d["compile"]
+    h = hashlib.sha256(json.dumps({"format": 1, "config": d}, sort_keys=True).encode())
+    h.update(x.numpy().tobytes())
+    h.update(y.numpy().tobytes())
+    assert h.hexdigest() == h_default
+    with pytest.raises(ValueError, match="TrainConfig.init"):
+        TrainConfig(**base, init="xavier")  # type: ignore[arg-type]

@@ -9,12 +9,12 @@ first run and are not tuned to pass:
   (thresholding first layer), so the robust gradient sits on the stroke while the standard one
   also spreads over the background. Expected: mean Pearson(|g|, stroke mask) higher by >= 0.10,
   and mean share of gradient energy on the dilated stroke higher by >= 0.05.
-* Judge: targeted l2 eps = 4 examples of a robust model add target-class strokes, those of a
-  standard model are mostly noise that transfers only partly; expected share labelled as the
-  target by the judge higher by >= 0.10 (absolute). **Measured: refuted** (standard 0.744,
-  robust 0.339): the judge, itself a standard model, is fooled by the standard model's
-  transferable l2-4 noise far more often than it recognises the robust model's edits. The test is
-  kept with its margin as a strict xfail, so a change that makes it pass is noticed.
+* Judge panel (issue 15; the single standard judge it replaces measured transfer: standard 0.744,
+  robust 0.339 labelled as the target, a strict xfail): the MLP judge, an l2-PGD MLP and a kNN
+  pixel judge, all on half B; controls at l2 eps 0.5 (targeted) and a random direction at eps 4.
+  Rule fixed before the first run: at least 2 of the 3 judges show a larger excess over the controls
+  for the robust model, each 95% paired bootstrap interval above 0. **Measured: fails** (only the
+  pixel judge, +0.128 [0.083, 0.178]); kept as a strict xfail.
 * Linear: a robust l_inf SVM trained at eps 0.1 on 3-vs-7 beats the standard SVM's exact
   robust accuracy at 0.1 by >= 0.30 (the standard SVM spreads weight over many weakly correlated
   pixels, so eps ||w||_1 exceeds most margins).
@@ -157,8 +157,41 @@ def test_alignment_scores_on_handmade_gradients() -> None:
         "cosine_to_centered_image"][0] == pytest.approx(1.0)
     table = sal.alignment_table("toy", g, x, np.array([1, 1, 1, 1]), indices=[10, 11, 12, 13])
     assert list(table.columns) == list(sal.SCORE_COLUMNS)
-    assert len(table) == 4 * 4 and set(table["score"]) == {*sal.ALIGNMENT_SCORES, "mask_area_fraction"}
+    nulls = {f"{k}_null" for k in sal.ALIGNMENT_SCORES}
+    assert len(table) == 4 * 7 and set(table["score"]) == {*sal.ALIGNMENT_SCORES, *nulls, "mask_area_fraction"}
     assert set(table["index"]) == {10, 11, 12, 13}
+
+
+def test_alignment_null_permutes_within_the_stroke() -> None:
+    """The null keeps the sign-agnostic scores exactly and sends a structured signed gradient's
+    cosine to chance; a gradient that is already noise on the stroke scores like its null."""
+    rng = np.random.default_rng(0)
+    x = np.zeros((2, 28, 28), dtype=np.float32)
+    x[:, 6:22, 8:20] = rng.random((2, 16, 12)) * 0.9 + 0.1  # textured ink, stroke = pixels > 0.5
+    mask = x > 0.5
+    g = np.zeros_like(x)
+    g[0] = -(x[0] - 0.5) * mask[0]  # signed, aligned with the centred image
+    g[1] = rng.standard_normal((28, 28)) * mask[1]  # noise confined to the stroke
+    g[1, 0, 0] = 0.01  # one off-mask pixel: must stay where it is
+    perm = sal.permute_within_mask(g, mask, seed=3)
+    assert perm.shape == (2, 784) and perm[1, 0] == pytest.approx(0.01)
+    for i in range(2):  # same values on the mask, same values off it
+        np.testing.assert_allclose(np.sort(perm[i][mask[i].ravel()]), np.sort(g[i][mask[i]]))
+        np.testing.assert_array_equal(perm[i][~mask[i].ravel()], g[i][~mask[i]])
+    assert not np.allclose(perm[0], g[0].ravel())  # it did move values
+    np.testing.assert_array_equal(perm, sal.permute_within_mask(g, mask, seed=3))  # seeded
+    mean = np.full((28, 28), 0.5)
+    s = sal.alignment_scores(g, x, mean_image=mean, null_seed=3)
+    for k in ("abs_grad_mask_corr", "energy_on_mask"):  # sign-agnostic: unchanged by construction
+        np.testing.assert_allclose(s[f"{k}_null"], s[k])
+    c = (x[0] - 0.5).ravel()
+    # the structured gradient: cosine = ||c on M|| / ||c|| (it is -c on M, 0 elsewhere)
+    assert s["cosine_to_centered_image"][0] == pytest.approx(np.linalg.norm(c * mask[0].ravel()) / np.linalg.norm(c))
+    by_hand = -perm[0] @ c / (np.linalg.norm(perm[0]) * np.linalg.norm(c))
+    assert s["cosine_to_centered_image_null"][0] == pytest.approx(by_hand)
+    # rearrangement inequality: a permutation of c on M has a smaller inner product with c
+    assert s["cosine_to_centered_image_null"][0] < s["cosine_to_centered_image"][0] - 0.01
+    assert abs(s["cosine_to_centered_image"][1]) < 0.15 and abs(s["cosine_to_centered_image_null"][1]) < 0.15
 
 
 def test_disjoint_halves_and_interpolate(mnist: Any) -> None:
@@ -220,22 +253,50 @@ def test_robust_gradients_align_better_with_strokes(trained: dict[str, Any], mni
     assert energy["robust"] - energy["standard"] >= ALIGN_ENERGY_MARGIN, means
 
 
+def _panel_excess_difference(trained: dict[str, Any], large_eps: dict[str, Any], mnist: Any) -> dict[str, Any]:
+    """Per judge of the panel (the MLP judge; an l2-PGD MLP and a kNN pixel judge, both on half B): the
+    robust-minus-standard excess over the controls, with its paired bootstrap over (image, target) pairs."""
+    from tradeoff.saliency import panel as pnl
+    from tradeoff.stages.saliency_tables import _panel_difference
+    from tradeoff.stats import hierarchical_bootstrap
+
+    half_b = trained["half_b"]
+    robust_judge, _ = train(TrainConfig(model="mlp", objective="pgd", norm="l2", eps=1.5, alpha=0.75, steps=5,
+                                        eps_warmup=100, lr=1e-3, batch_size=64, iterations=300, device="cpu",
+                                        seed=1), mnist.x_train[half_b], mnist.y_train[half_b])  # fmt: skip
+    judges = {"standard": trained["judge"], "robust": robust_judge,
+              "pixel": pnl.PixelJudge("knn", 5).fit(mnist.x_train[half_b], mnist.y_train[half_b])}
+    columns = {j: [] for j in judges}
+    for name in ("standard", "robust"):
+        ex = large_eps[name]
+        small = sal.large_eps_examples(trained[name], large_eps["x"], large_eps["y"], eps=0.5, steps=40)
+        images = (ex.x_adv, small.x_adv, pnl.random_directions(large_eps["x"][ex.source], LARGE_EPS, 0))
+        for j, judge in judges.items():
+            for img in images:
+                lab = judge.predict(img) if isinstance(judge, pnl.PixelJudge) else sal.predict(judge, img)
+                columns[j].append(lab == ex.target)
+    out = {}
+    for j, cols in columns.items():
+        boot = hierarchical_bootstrap([np.column_stack(cols).astype(float)], _panel_difference, n_resamples=2000)
+        out[j] = (boot.estimate, *np.quantile(boot.resamples, [0.025, 0.975]))
+    return out
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="hypothesis refuted at this scale (margin kept as fixed before the run): the standard "
-    "MLP judge labels 74% of the standard model's eps=4 examples as the target but only 34% of "
-    "the robust model's; a non-robust judge is fooled by the standard model's transferable "
-    "examples. docs/JUDGE.md: the same with a Madry-CNN judge and l2-robust models "
-    "(bench/judge_study.py)",
+    reason="rule fixed before its first run; measured (robust minus standard excess, 95% interval): MLP "
+    "judge -0.406 [-0.478, -0.333], l2-robust MLP judge -0.056 [-0.117, 0.000], kNN pixel judge +0.128 "
+    "[0.083, 0.178]: 1 of 3 judges, the rule needs 2 (docs/JUDGE.md)",
 )
-def test_judge_prefers_robust_models_large_eps_examples(
-    trained: dict[str, Any], large_eps: dict[str, Any]
+def test_judge_panel_prefers_robust_models_large_eps_examples(
+    trained: dict[str, Any], large_eps: dict[str, Any], mnist: Any
 ) -> None:
+    """The claim under the panel rule (docs/CLAIMS.md), at test scale: at least 2 of the 3 judges show a
+    larger excess over the controls for the robust model, each with its 95% paired interval above 0."""
     assert not set(trained["half_a"].tolist()) & set(trained["half_b"].tolist())
-    share = {name: sal.judge_agreement(trained["judge"], large_eps[name].x_adv, large_eps[name].target)
-             for name in ("standard", "robust")}  # fmt: skip
-    print(f"\n[saliency] judge (MLP, half B) labels as target: {share}")
-    assert share["robust"] - share["standard"] >= JUDGE_MARGIN, share
+    diff = _panel_excess_difference(trained, large_eps, mnist)
+    print(f"\n[saliency] judge panel, robust minus standard excess (estimate, 2.5%, 97.5%): {diff}")
+    assert sum(low > 0 for _, low, _ in diff.values()) >= 2, diff
 
 
 def test_first_layer_filters_of_models() -> None:
@@ -262,8 +323,12 @@ def test_thresholding_rule_on_handmade_filters() -> None:
         "bias not negative enough": (*_filter(1.0, 0.02, -0.1), False),
         "positive bias": (*_filter(1.0, 0.0, 0.2), False),
         "weight spread over taps": (*_filter(1.0, 0.2, -0.5), False),  # share 1/5.8
-        "dominant weight negative": (*_filter(-1.0, 0.0, -0.5), False),
+        "dominant weight negative, negative bias": (*_filter(-1.0, 0.0, -0.5), False),  # never fires
         "all zero": (np.zeros((1, 5, 5)), -1.0, False),
+        "inverted, off above 0.5": (*_filter(-1.0, 0.02, 0.5), True),  # ReLU(0.5 - x)
+        "inverted, exactly at the threshold": (*_filter(-2.0, 0.0, 0.6), True),  # b = 0.3 |w_max|
+        "inverted, cut-off too faint": (*_filter(-1.0, 0.0, 0.1), False),  # off already at x = 0.1
+        "inverted, spread over taps": (*_filter(-1.0, -0.2, 0.5), False),
     }
     w = np.stack([c[0] for c in cases.values()])
     b = np.array([c[1] for c in cases.values()])
@@ -278,6 +343,13 @@ def test_thresholding_rule_on_handmade_filters() -> None:
     assert sal.thresholding_filters(w[:1], b[:1], min_threshold=0.6).tolist() == [False]
     assert sal.thresholding_filters(w[:1], b[:1], dominance=0.7).tolist() == [False]
     assert sal.thresholding_filters(w[4:5], b[4:5], dominance=0.15).tolist() == [True]
+    # inverted thresholds: ReLU(b - a x) with threshold b / a, flagged as such
+    assert table.loc[7, "threshold"] == pytest.approx(0.5) and table.loc[7, "inverted"]
+    assert not table.loc[0, "inverted"] and table.loc[8, "threshold"] == pytest.approx(0.3)
+    assert sal.thresholding_filters(w[7:8], b[7:8], min_threshold=0.6).tolist() == [False]
+    # the rule is symmetric: (w, b) -> (-w, -b) maps ReLU(a x - c) onto ReLU(c - a x), same threshold
+    np.testing.assert_array_equal(sal.thresholding_filters(-w, -b), got)
+    np.testing.assert_allclose(sal.filter_table(-w, -b)["threshold"], table["threshold"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -387,3 +459,28 @@ def test_figures(trained: dict[str, Any], large_eps: dict[str, Any], tmp_path: P
     _check(fig, _paths(tmp_path, "filters"))
     counts = {n: int(sal.thresholding_filters(*f).sum()) for n, f in filters.items()}
     print(f"\n[saliency] thresholding filters (dominance 0.5, threshold 0.3): {counts}")
+
+
+def test_weak_weight_share_on_a_known_dataset() -> None:
+    """4 strongly correlated pixels (shift 0.2 y, noise 0.1: corr ~0.9) and 36 weakly correlated ones
+    (shift 0.01 y, noise 0.15: corr ~0.07). The standard SVM spends part of its weight on the weak
+    pixels; at eps 0.1 their shift is below eps, so the robust SVM spends none (App. E)."""
+    rng = np.random.default_rng(0)
+    n, y = 600, np.where(np.arange(600) % 2 == 0, 1.0, -1.0)
+    shift = np.r_[np.full(4, 0.2), np.full(36, 0.01)]
+    noise = np.r_[np.full(4, 0.1), np.full(36, 0.15)]
+    X = np.clip(0.5 + y[:, None] * shift + noise * rng.standard_normal((n, 40)), 0, 1)
+    corr = lin.pixel_label_correlation(X, y)
+    np.testing.assert_allclose(corr, [np.corrcoef(X[:, j], y)[0, 1] for j in range(40)], atol=1e-12)
+    weak = np.abs(corr) < 0.2
+    assert weak.tolist() == [False] * 4 + [True] * 36  # the construction, read back
+    assert lin.pixel_label_correlation(np.c_[X[:, :1], np.zeros(n)], y)[1] == 0  # a constant pixel
+    w = np.r_[np.ones(4), 0.5 * np.ones(36)]
+    assert lin.weak_weight_share(w, corr, 0.2) == pytest.approx(18 / 22)  # by hand
+    assert np.isnan(lin.weak_weight_share(np.zeros(40), corr, 0.2))
+    with pytest.raises(ValueError, match="saliency.linear.weak_corr"):
+        lin.weak_weight_share(w, corr, 0.0)
+    fits = lin.fit_linear_classifiers(X[:400], y[:400], X[400:], y[400:], [0.1], [0.1], C=1.0, weak_corr=0.2)
+    share = fits.accuracy.groupby("eps_train")["weak_weight_share"].first()
+    print(f"\n[saliency] weak-pixel weight share: standard {share[0.0]:.3f}, robust eps 0.1 {share[0.1]:.3f}")
+    assert share[0.0] > 0.2 and share[0.1] < 0.05

@@ -41,30 +41,43 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     """Known per-image values: robust above standard by a wide margin (holds), a weak recipe below it
     (does not hold), thresholding counts from one seed of the standard model (inconclusive: the rule
     needs two seeds)."""
-    objectives = {"standard": "standard", "linf": "pgd", "weak": "pgd"}
+    objectives = {"standard": "standard", "linf": "pgd", "weak": "pgd", "l2": "pgd"}
+    norms = {"standard": "linf", "linf": "linf", "weak": "linf", "l2": "l2"}
     rng = np.random.default_rng(0)
     n_img, n_le = 120, 280
-    align, large, filt = [], [], []
+    align, large, filt, panel = [], [], [], []
     # alignment: standard 0.2/0.5, linf 0.6/0.9, weak 0.1/0.4 (+ noise per image; two seeds for linf)
     for recipe, corr, energy, seeds in (("standard", 0.2, 0.5, [0]), ("linf", 0.6, 0.9, [0, 1]),
-                                        ("weak", 0.1, 0.4, [0])):
+                                        ("weak", 0.1, 0.4, [0]), ("l2", 0.6, 0.9, [0])):
         for seed in seeds:
             rows = [{"recipe": recipe, "size": 100, "seed": seed, "index": i, "label": i % 10, "score": s,
                      "value": v + 0.05 * rng.standard_normal()}
                     for i in range(n_img) for s, v in (("abs_grad_mask_corr", corr + 0.01 * seed),
-                                                       ("energy_on_mask", energy), ("mask_area_fraction", 0.3))]
+                                                       ("energy_on_mask", energy), ("mask_area_fraction", 0.3),
+                                                       ("cosine_to_centered_image", corr),
+                                                       ("cosine_to_centered_image_null", 0.1))]
             align.append(_write(pd.DataFrame(rows), tmp_path / f"a_{recipe}_{seed}.csv"))
-            share = {"standard": 0.25, "linf": 0.75, "weak": 0.0}[recipe]
+            share = {"standard": 0.25, "linf": 0.75, "weak": 0.0, "l2": 0.5}[recipe]
             judged = np.arange(n_le) % 4 < round(4 * share)
             large.append(_write(pd.DataFrame({"recipe": recipe, "size": 100, "seed": seed, "source": np.arange(n_le) // 4,
                                               "label": 0, "target": 1 + np.arange(n_le) % 4,
                                               "success": [recipe != "linf" or i % 4 != 2 for i in range(n_le)],
                                               "distance": 4.0, "judge_label": 0, "judged_target": judged}),
                                 tmp_path / f"l_{recipe}_{seed}.csv"))
-            n_thr = {"standard": 0, "linf": 3, "weak": 0}[recipe]
+            n_thr = {"standard": 0, "linf": 3, "weak": 0, "l2": 5}[recipe]
             filt.append(_write(pd.DataFrame({"recipe": recipe, "size": 100, "seed": seed, "filter": range(8),
-                                             "thresholding": [k < n_thr for k in range(8)]}),
+                                             "thresholding": [k < n_thr for k in range(8)],
+                                             "inverted": [k == 0 for k in range(8)]}),
                                tmp_path / f"f_{recipe}_{seed}.csv"))
+            # panel: target shares as above; controls 0.25 (small eps) and 0 (random) for every model, so the
+            # excesses are standard 0, linf 0.5, weak -0.25, l2 0.25; the pixel judge sees no target anywhere
+            ctl = {"target": judged, "small_eps": np.arange(n_le) % 4 < 1, "random": np.zeros(n_le, bool)}
+            rows = [pd.DataFrame({"recipe": recipe, "size": 100, "seed": seed, "source": np.arange(n_le) // 4,
+                                  "label": 0, "target": 1 + np.arange(n_le) % 4, "success": True, "judge": j,
+                                  "condition": c, "judge_label": 0,
+                                  "judged_target": v if j != "pixel" else np.zeros(n_le, bool)})
+                    for j in ("standard", "robust", "pixel") for c, v in ctl.items()]
+            panel.append(_write(pd.concat(rows), tmp_path / f"p_{recipe}_{seed}.csv"))
     judges = []
     for seed in (0, 1):
         io.write_json({"seed": seed, "architecture": "mlp", "clean_accuracy": 0.9, "n_train": 50},
@@ -72,7 +85,8 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
         judges.append(str(tmp_path / f"j{seed}.json"))
     linear = _write(pd.DataFrame({"digits": "3-vs-7", "C": 0.1, "classifier": ["standard"] * 3 + ["robust"] * 3,
                                   "eps_train": [0.0] * 3 + [0.1] * 3, "eps_test": [0.0, 0.1, 0.2] * 2,
-                                  "accuracy": [0.99, 0.4, 0.1, 0.97, 0.9, 0.5], "n_nonzero": [500] * 3 + [40] * 3}),
+                                  "accuracy": [0.99, 0.4, 0.1, 0.97, 0.9, 0.5], "n_nonzero": [500] * 3 + [40] * 3,
+                                  "weak_corr": 0.1, "weak_weight_share": [0.3] * 3 + [0.05] * 3}),
                     tmp_path / "linear.csv")
     n_t = 1000
     correct = np.zeros((2, 3, n_t), bool)
@@ -82,9 +96,10 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     io.write_npz(tmp_path / "linear.npz", correct=correct, eps_test=np.array([0.0, 0.1, 0.2]),
                  eps_train=np.array([0.0, 0.1]))
     out = SimpleNamespace(**{k: str(tmp_path / f"out_{k}") for k in
-                             ("alignment", "alignment_summary", "judge", "filters", "claims", "claims_md")})
-    claims = write_tables(align, large, filt, judges, linear, out, objectives=objectives,
-                          linear_arrays=str(tmp_path / "linear.npz"), n_resamples=500)
+                             ("alignment", "alignment_summary", "judge", "judge_panel", "filters", "claims",
+                              "claims_md")})
+    claims = write_tables(align, large, filt, judges, linear, out, objectives=objectives, norms=norms, panel=panel,
+                          robust_judges=judges[:1], linear_arrays=str(tmp_path / "linear.npz"), n_resamples=500)
     assert list(claims.columns) == CLAIM_COLUMNS
     by = claims.set_index(["claim", "metric", "recipe"]).sort_index()
     corr = by.loc[("gradients_align", "abs_grad_mask_corr per image")]
@@ -93,17 +108,38 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     assert corr.loc["linf", "n_seeds"] == 1  # only seed 0 is shared with the standard model
     assert corr.loc["linf", "verdict"] == "holds" and corr.loc["weak", "verdict"] == "does not hold"
     assert corr.loc["linf", "n_images"] == n_img
-    judge = by.loc[("large_eps_look_like_target", "share of large-eps examples the judge labels as the target")]
-    assert judge.loc["linf", "standard"] == 0.25 and judge.loc["linf", "robust"] == 0.75
-    assert judge.loc["linf", "verdict"] == "holds" and judge.loc["linf", "mcnemar_p"] < 1e-6
-    assert judge.loc["weak", "difference"] == -0.25 and judge.loc["weak", "verdict"] == "does not hold"
-    thr = by.loc[("thresholding_filters", "thresholding first-layer filters (one number per model)")]
+    net = by.loc[("gradients_align", "cosine_to_centered_image minus its within-stroke permutation null, per image")]
+    assert net.loc["linf", "difference"] == pytest.approx(0.4, abs=0.02) and net.loc["linf", "verdict"] == "holds"
+    panel_rows = claims[claims["metric"].str.startswith("panel")].set_index(["claim", "recipe"])
+    assert panel_rows.loc[("gradients_align", "linf"), "verdict"] == "holds"  # all three rows hold
+    assert panel_rows.loc[("gradients_align", "weak"), "verdict"] == "does not hold"
+    le = claims[claims["claim"] == "large_eps_look_like_target"].set_index(["metric", "recipe"])
+    std_row = le.loc[("standard judge: excess of the target share over the larger control share", "linf")]
+    assert std_row["standard"] == pytest.approx(0.0) and std_row["robust"] == pytest.approx(0.5)
+    assert std_row["difference"] == pytest.approx(0.5) and std_row["verdict"] == "holds"
+    pix = le.loc[("pixel judge: excess of the target share over the larger control share", "linf")]
+    assert pix["difference"] == 0 and pix["verdict"] == "inconclusive"
+    assert le.loc[("standard judge: excess of the target share over the larger control share", "weak"),
+                  "difference"] == pytest.approx(-0.25)
+    # 2 of 3 judges hold for linf and l2; 2 of 3 do not hold for weak
+    assert panel_rows.loc[("large_eps_look_like_target", "linf"), "verdict"] == "holds"
+    assert panel_rows.loc[("large_eps_look_like_target", "linf"), "difference"] == 2
+    assert panel_rows.loc[("large_eps_look_like_target", "weak"), "verdict"] == "does not hold"
+    jp = pd.read_csv(out.judge_panel).set_index(["recipe", "judge"])
+    assert jp.loc[("linf", "standard"), "excess"].tolist() == pytest.approx([0.5, 0.5])
+    assert jp.loc[("standard", "robust"), "judge_clean_accuracy"] == 0.9
+    assert np.isnan(jp.loc[("standard", "pixel"), "judge_clean_accuracy"])
+    thr = by.loc[("thresholding_filters", "thresholding first-layer filters, either orientation (one number per model)")]
     assert thr.loc["linf", "robust"] == 3 and thr.loc["linf", "verdict"] == "inconclusive"
     assert thr.loc["linf", "reason"] == "1 seed(s) < minimum 2"
+    assert "l2" not in thr.index  # Madry et al.'s observation is about l_inf models
+    assert pd.read_csv(out.filters).set_index("recipe").loc["l2", "n_inverted"] == 1
     lin = claims[claims["claim"].str.startswith("linear")].set_index("metric")
     assert lin.loc["non-zero weights (3-vs-7)", "verdict"] == "holds"
     assert lin.loc["non-zero weights (3-vs-7)", "low"] == lin.loc["non-zero weights (3-vs-7)", "high"] == -460
-    assert list(lin.index[1:]) == ["exact l_inf accuracy at eps 0.1 (3-vs-7)", "exact l_inf accuracy at eps 0.2 (3-vs-7)"]
+    weak = "share of l1 weight on pixels with |corr(x_j, y)| < 0.1 (3-vs-7)"
+    assert lin.loc[weak, "difference"] == pytest.approx(-0.25) and lin.loc[weak, "verdict"] == "holds"
+    assert list(lin.index[2:]) == ["exact l_inf accuracy at eps 0.1 (3-vs-7)", "exact l_inf accuracy at eps 0.2 (3-vs-7)"]
     assert (lin["verdict"] == "holds").all()
     assert lin.loc["exact l_inf accuracy at eps 0.1 (3-vs-7)", "difference"] == pytest.approx(0.5)
     jt = pd.read_csv(out.judge)
@@ -118,6 +154,7 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     assert summ.loc[(summ["recipe"] == "linf") & (summ["score"] == "energy_on_mask"), "n"].item() == 2 * n_img
     md = Path(out.claims_md).read_text()
     assert "| large_eps_look_like_target (Figs. 3-4) |" in md and "**does not hold**" in md
+    assert "panel: rows that hold, of 3" in md
 
 
 def test_linear_claims_need_a_robust_fit() -> None:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))
 COMPUTE_RULES = {"theory_sample", "theory_fit", "theory_evaluate", "mnist_data", "mnist_train", "mnist_eval",
-                 "saliency_judge", "saliency_extract", "saliency_linear"}
+                 "saliency_judge", "saliency_robust_judge", "saliency_extract", "saliency_linear"}
 
 
 def _rule_blocks() -> dict[str, str]:
@@ -194,9 +194,17 @@ def test_tiny_saliency_outputs(tiny_run: Path) -> None:
     assert set(jt["recipe"]) == set(cfg["models"]["recipes"]) and jt["judged_target"].between(0, 1).all()
     claims = pd.read_csv(sal / "claims.csv")
     assert set(claims["claim"]) == {"gradients_align", "large_eps_look_like_target", "thresholding_filters",
-                                    "linear_sparser", "linear_more_robust"}
+                                    "linear_sparser", "linear_weak_weight", "linear_more_robust"}
     assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive"}
-    assert claims[["low", "high", "n_seeds", "n_images"]].notna().all().all()
+    panel = claims["metric"].str.startswith("panel")  # combinations of the rows above: a count, no interval
+    assert panel.sum() == 2 and claims[panel]["low"].isna().all()
+    assert claims.loc[~panel, ["low", "high", "n_seeds", "n_images"]].notna().all().all()
+    assert set(claims.loc[claims["claim"] == "large_eps_look_like_target", "metric"].str.split(" ").str[0]) == {
+        "standard", "robust", "pixel", "panel:"}
+    jp = pd.read_csv(sal / "judge_panel.csv")
+    assert set(jp["judge"]) == {"standard", "robust", "pixel"} and len(jp) == 3 * len(cfg["models"]["recipes"])
+    robust_judge = json.loads((sal / "robust_judge" / "seed~0" / "history.json").read_text())
+    assert robust_judge["role"] == "robust_judge" and robust_judge["objective"] == "pgd"
     assert "| claim (paper) |" in (sal / "claims.md").read_text()
     lin = pd.read_csv(sal / "linear" / "accuracy.csv")
     assert lin["converged"].all() and set(lin["eps_train"]) == {0.0, 0.1}

@@ -213,7 +213,9 @@ def test_saliency_grid_and_params(tiny: dict[str, Any]) -> None:
     assert shown == {"recipe": ["standard", "linf-0.3"], "size": [1000, 1000], "seed": [3, 3]}
     assert len(plan.saliency_model_columns(two_seeds)["seed"]) == 4
     assert plan.saliency_objectives(tiny) == {"linf-0.3": "pgd", "standard": "standard"}
-    assert set(plan.saliency_extract_params(tiny)) == {"alignment", "examples", "filters", "large_eps"}
+    assert set(plan.saliency_extract_params(tiny)) == {"alignment", "examples", "filters", "large_eps",
+                                                       "pixel_judge", "controls"}
+    assert plan.saliency_norms(tiny) == {"linf-0.3": "linf", "standard": "linf"}
 
 
 def test_tables_are_the_csv_and_md_targets() -> None:

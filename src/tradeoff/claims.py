@@ -52,6 +52,7 @@ RULES: Final[dict[str, Rule]] = {
     "large_eps_look_like_target": Rule(1, 270),
     "thresholding_filters": Rule(2, 1),
     "linear_sparser": Rule(1, 0),
+    "linear_weak_weight": Rule(1, 0),
     "linear_more_robust": Rule(1, 100),
 }
 """Minimum seeds and images per claim (images: per seed, after pairing)."""
@@ -115,7 +116,8 @@ def claims_markdown(table: pd.DataFrame) -> str:
     for _, r in table.iterrows():
         model = r["recipe"] if pd.isna(r["size"]) else f"{r['recipe']} (n = {int(r['size'])})"
         sign = ">" if int(r["direction"]) > 0 else "<"
-        interval = f"{_num(r['difference'])} [{_num(r['low'])}, {_num(r['high'])}] ({100 * r['interval_level']:.2f}%)"
+        interval = (f"{_num(r['difference'])} [{_num(r['low'])}, {_num(r['high'])}] ({100 * r['interval_level']:.2f}%)"
+                    if not pd.isna(r["interval_level"]) else f"{_num(r['difference'])} (no interval: {r['estimator']})")
         lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} (claim: {sign} 0) | {model} | "
                      f"{_num(r['standard'])} | {_num(r['robust'])} | {interval} | {_verdict(r)} | "
                      f"{int(r['n_seeds'])} | {int(r['n_images'])} | {int(r['n_resamples'])} |")
@@ -135,9 +137,9 @@ def readme_block(tables: dict[str, pd.DataFrame]) -> str:
         lines += ["", f"**{title}** ({summary}; Holm over the table, family-wise level {stats.LEVEL:g}):", ""]
         for _, r in table.iterrows():
             model = r["recipe"] if pd.isna(r["size"]) else f"{r['recipe']} (n = {int(r['size'])})"
-            lines.append(f"- {r['claim']} ({r['paper']}), {r['metric']}, {model}: {_num(r['difference'])} "
-                         f"[{_num(r['low'])}, {_num(r['high'])}], {_verdict(r)}; {int(r['n_seeds'])} seed(s), "
-                         f"{int(r['n_images'])} images")
+            interval = "" if pd.isna(r.get("low")) and pd.isna(r.get("high")) else f" [{_num(r['low'])}, {_num(r['high'])}]"
+            lines.append(f"- {r['claim']} ({r['paper']}), {r['metric']}, {model}: {_num(r['difference'])}"
+                         f"{interval}, {_verdict(r)}; {int(r['n_seeds'])} seed(s), {int(r['n_images'])} images")
     lines += ["", END]
     return "\n".join(lines) + "\n"
 

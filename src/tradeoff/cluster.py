@@ -23,7 +23,7 @@ import os
 from typing import Any
 
 #: the rules whose jobs may run on a GPU (training and attacks)
-GPU_RULES = ("mnist_train", "mnist_eval", "saliency_judge", "saliency_extract")
+GPU_RULES = ("mnist_train", "mnist_eval", "saliency_judge", "saliency_robust_judge", "saliency_extract")
 
 #: forward+backward passes of one 28x28 example per second, one CPU thread, batch 64: measured with
 #: `OMP_NUM_THREADS=1 python bench/throughput_cpu.py` on the 2-core development machine while it was
@@ -127,8 +127,10 @@ def cpu_minutes(config: dict[str, Any], recipes: dict[str, dict[str, Any]],
     if sal:
         judge = sal["judge"]
         out["saliency_judge"] = _minutes(judge["iterations"] * judge["batch_size"], judge["model"])
-        le = sal["large_eps"]
-        passes = 10 * le["per_class"] * 9 * (le["steps"] + 1) + 10 * sal["examples"]["per_class"] * 2
+        rj = sal["robust_judge"]  # PGD training: (1 + steps) passes per example
+        out["saliency_robust_judge"] = _minutes(rj["iterations"] * rj["batch_size"] * (rj["steps"] + 1), rj["model"])
+        le = sal["large_eps"]  # the large-eps examples and the small-eps control: two targeted attacks per pair
+        passes = 2 * 10 * le["per_class"] * 9 * (le["steps"] + 1) + 10 * sal["examples"]["per_class"] * 2
         out["saliency_extract"] = max(
             _minutes(passes, _model(recipes[r])) for r in sal["models"]["recipes"]
         )

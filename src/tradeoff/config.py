@@ -608,11 +608,16 @@ def check_saliency(config: dict[str, Any]) -> None:
     if "standard" not in objectives or objectives == {"standard"}:
         raise ConfigError("config key saliency.models.recipes: needs at least one standard and one robust "
                           "(pgd or trades) recipe, to compare them")
-    judge = sal["judge"]["model"]
-    for j, name in enumerate(sal["models"]["recipes"]):
-        if recipes[name].get("model") == judge:
-            raise ConfigError(f"config key saliency.judge.model: {judge!r} is the architecture of studied recipe "
-                              f"{name!r} (saliency.models.recipes[{j}]); the judge must be another architecture")
+    for key in ("judge", "robust_judge"):
+        judge = sal[key]["model"]
+        for j, name in enumerate(sal["models"]["recipes"]):
+            if recipes[name].get("model") == judge:
+                raise ConfigError(f"config key saliency.{key}.model: {judge!r} is the architecture of studied recipe "
+                                  f"{name!r} (saliency.models.recipes[{j}]); the judge must be another architecture")
+    if float(sal["controls"]["small_eps"]) >= float(sal["large_eps"]["eps"]):
+        raise ConfigError(f"config key saliency.controls.small_eps: {sal['controls']['small_eps']} must be below "
+                          f"saliency.large_eps.eps ({sal['large_eps']['eps']}): the control is where nothing can "
+                          "look like the target")
     pool = training_pool(config)
     size = int(sal["models"]["size"])
     if size > pool - pool // 2:

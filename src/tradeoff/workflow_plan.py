@@ -244,7 +244,7 @@ def mnist_figures(config: dict[str, Any]) -> list[str]:
 
 def saliency_extract_params(config: dict[str, Any]) -> dict[str, Any]:
     sal = config["saliency"]
-    return canonical({k: sal[k] for k in ("examples", "alignment", "large_eps", "filters")})
+    return canonical({k: sal[k] for k in ("examples", "alignment", "large_eps", "filters", "pixel_judge", "controls")})
 
 
 def saliency_model_columns(config: dict[str, Any]) -> Columns:
@@ -264,6 +264,12 @@ def saliency_objectives(config: dict[str, Any]) -> dict[str, str]:
     """Studied recipe -> its training objective (a recipe without one trains the standard way)."""
     recipes = mnist_recipes(config)
     return canonical({r: recipes[r].get("objective", "standard") for r in config["saliency"]["models"]["recipes"]})
+
+
+def saliency_norms(config: dict[str, Any]) -> dict[str, str]:
+    """Studied recipe -> its threat model (``linf`` when it names none: the TrainConfig default)."""
+    recipes = mnist_recipes(config)
+    return canonical({r: recipes[r].get("norm", "linf") for r in config["saliency"]["models"]["recipes"]})
 
 
 def tables(files: list[str]) -> list[str]:

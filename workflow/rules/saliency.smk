@@ -28,15 +28,44 @@ rule saliency_judge:
         "../scripts/saliency_judge.py"
 
 
+rule saliency_robust_judge:
+    input:
+        data=rules.mnist_data.output[0],
+    output:
+        weights="results/mnist/saliency/robust_judge/seed~{seed}/weights.safetensors",
+        history="results/mnist/saliency/robust_judge/seed~{seed}/history.json",
+    log:
+        "logs/saliency_robust_judge/seed~{seed}.log",
+    benchmark:
+        "benchmarks/saliency_robust_judge/seed~{seed}.tsv"
+    conda:
+        plan.torch_env(CONFIG)
+    threads: 1
+    resources:
+        gpu=plan.mnist_gpus(CONFIG),
+        runtime=plan.mnist_minutes(CONFIG, "saliency_robust_judge"),
+    params:
+        size=SALIENCY["models"]["size"],
+        judge={"objective": "pgd", **SALIENCY["robust_judge"]},
+        role="robust_judge",
+        runtime=plan.mnist_runtime(CONFIG),
+        checkpoints="resources/checkpoints/saliency_robust_judge/seed~{seed}",
+        code=CODE["saliency"],
+    script:
+        "../scripts/saliency_judge.py"
+
+
 rule saliency_extract:
     input:
         data=rules.mnist_data.output[0],
         weights=rules.mnist_train.output.weights,
         judge=rules.saliency_judge.output.weights,
+        robust_judge=rules.saliency_robust_judge.output.weights,
     output:
         arrays="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/arrays.npz",
         alignment="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/alignment.csv",
         large_eps="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/large_eps.csv",
+        panel="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/panel.csv",
         filters="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/filters.csv",
     log:
         "logs/saliency_extract/{recipe}/n~{size}/seed~{seed}.log",
@@ -87,7 +116,13 @@ rule saliency_tables:
         filters=expand(
             rules.saliency_extract.output.filters, zip, **plan.saliency_model_columns(CONFIG)
         ),
+        panel=expand(
+            rules.saliency_extract.output.panel, zip, **plan.saliency_model_columns(CONFIG)
+        ),
         judges=expand(rules.saliency_judge.output.history, seed=SALIENCY["models"]["seeds"]),
+        robust_judges=expand(
+            rules.saliency_robust_judge.output.history, seed=SALIENCY["models"]["seeds"]
+        ),
         linear=rules.saliency_linear.output.table,
         linear_arrays=rules.saliency_linear.output.arrays,
     output:
@@ -103,6 +138,12 @@ rule saliency_tables:
             caption="../report/saliency_judge.rst",
             category="Saliency",
             labels={"table": "judge"},
+        ),
+        judge_panel=report(
+            "results/mnist/saliency/judge_panel.csv",
+            caption="../report/saliency_judge_panel.rst",
+            category="Saliency",
+            labels={"table": "judge panel"},
         ),
         filters=report(
             "results/mnist/saliency/filters.csv",
@@ -124,6 +165,7 @@ rule saliency_tables:
     threads: 1
     params:
         objectives=plan.saliency_objectives(CONFIG),
+        norms=plan.saliency_norms(CONFIG),
         code=CODE["saliency_tables"],
     script:
         "../scripts/saliency_tables.py"

@@ -10,6 +10,7 @@ extract(
     recipe=snakemake.wildcards.recipe,
     size=int(snakemake.wildcards.size),
     seed=int(snakemake.wildcards.seed),
+    robust_judge_weights=snakemake.input.robust_judge,
     device=snakemake.params.device,
     **snakemake.params.spec,
 )

@@ -10,5 +10,6 @@ train_judge(
     seed=int(snakemake.wildcards.seed),
     judge=snakemake.params.judge,
     checkpoint_dir=snakemake.params.checkpoints,
+    role=snakemake.params.get("role", "judge"),
     **snakemake.params.runtime,
 )

@@ -10,5 +10,8 @@ write_tables(
     snakemake.input.linear,
     snakemake.output,
     objectives=snakemake.params.objectives,
+    norms=snakemake.params.norms,
+    panel=list(snakemake.input.panel),
+    robust_judges=list(snakemake.input.robust_judges),
     linear_arrays=snakemake.input.linear_arrays,
 )

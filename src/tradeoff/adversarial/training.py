@@ -99,7 +99,7 @@ from tradeoff.nets.checkpoints import (
     save_checkpoint,
 )
 from tradeoff.nets.device import resolve_device
-from tradeoff.nets.models import MODEL_NAMES, build_model
+from tradeoff.nets.models import INITS, MODEL_NAMES, build_model
 from tradeoff.runtime import Levers, resolve_levers
 
 __all__ = ["OBJECTIVES", "EagerStep", "TrainConfig", "config_hash", "run_config", "trades_attack", "train"]
@@ -120,6 +120,9 @@ class TrainConfig:
     docstring). ``nfgsm_noise``: N-FGSM's noise, in multiples of eps. ``lr_schedule``: a
     :mod:`tradeoff.adversarial.schedules` mapping (None: constant). ``guard``: a
     :class:`tradeoff.adversarial.guard.GuardSpec` mapping (None: no guard; needs validation data).
+    ``init``: the model's initialisation, ``torch`` (default) or ``madry`` (truncated normal std 0.1,
+    bias 0.1: :func:`tradeoff.nets.models.madry_init`); it enters the config hash only when not
+    ``torch``, so existing checkpoints keep their hashes.
     """
 
     model: str = "madry"
@@ -148,6 +151,7 @@ class TrainConfig:
     guard: Mapping[str, Any] | None = None
     channels_last: bool = False
     compile: bool = False
+    init: str = "torch"
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -219,6 +223,8 @@ class TrainConfig:
                 raise bad(f, "must be true or false")
         if self.engine not in ENGINES:
             raise bad("engine", f"valid: {', '.join(ENGINES)}")
+        if self.init not in INITS:
+            raise bad("init", f"valid: {', '.join(INITS)}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the fields (JSON-serialisable)."""
@@ -283,6 +289,8 @@ def config_hash(cfg: TrainConfig, device: torch.device, x: torch.Tensor, y: torc
     for lever in ("channels_last", "compile"):  # in the hash only when on: old hashes stay
         if not d[lever]:
             del d[lever]
+    if d["init"] == "torch":  # the default before the field existed: hashes (checkpoint folders) unchanged
+        del d["init"]
     h.update(json.dumps({"format": 1, "config": d}, sort_keys=True).encode())
     h.update(x.numpy().tobytes())
     h.update(y.numpy().tobytes())
@@ -426,7 +434,7 @@ def _build(cfg: TrainConfig, device: torch.device, engine: str, total: int,
     """Seed, build the model, its optimizer and the data-order and attack generators."""
     seeds = np.random.SeedSequence(cfg.seed).generate_state(3)
     torch.manual_seed(int(seeds[0]))
-    model = build_model(cfg.model, spec).to(device)
+    model = build_model(cfg.model, spec, init=cfg.init).to(device)
     if cfg.channels_last:  # in place: the parameters (and so the optimizer's) stay the same objects
         model = model.to(memory_format=torch.channels_last)
     if engine == "eager":

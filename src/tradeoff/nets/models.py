@@ -1,8 +1,10 @@
 """Image classifiers: inputs (N, C, H, W) in [0, 1], outputs logits (N, n_classes).
 
 The shape comes from the dataset's :class:`tradeoff.datasets.spec.ImageSpec` (default MNIST:
-1 x 28 x 28, 10 classes). All initialisation is PyTorch's default, so
-``torch.manual_seed(s); build_model(name)`` is deterministic.
+1 x 28 x 28, 10 classes). Initialisation is PyTorch's default (TradesCNN: its reference code's),
+so ``torch.manual_seed(s); build_model(name)`` is deterministic; ``build_model(name, init="madry")``
+re-initialises every convolution and linear layer as Madry et al.'s MNIST code does
+(:func:`madry_init`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from torch import nn
 
 from tradeoff.datasets.spec import MNIST, ImageSpec
 
-__all__ = ["MLP", "MODEL_NAMES", "MadryCNN", "SmallCNN", "TradesCNN", "WongNet", "build_model",
-           "count_parameters"]
+__all__ = ["INITS", "MLP", "MODEL_NAMES", "MadryCNN", "SmallCNN", "TradesCNN", "WongNet", "build_model",
+           "count_parameters", "madry_init"]
 
 
 class _ConvNet(nn.Module):
@@ -149,16 +151,36 @@ _REGISTRY: dict[str, Callable[[ImageSpec], nn.Module]] = {
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
-def build_model(name: str, spec: ImageSpec = MNIST) -> nn.Module:
+INITS: tuple[str, ...] = ("torch", "madry")
+"""Initialisations: ``torch`` (each layer's default), ``madry`` (:func:`madry_init`)."""
+
+
+def madry_init(model: nn.Module) -> nn.Module:
+    """Madry et al.'s MNIST initialisation, in place: every ``Conv2d`` and ``Linear`` weight from a
+    normal of std 0.1 truncated at two standard deviations (TensorFlow's ``truncated_normal``), every
+    bias 0.1. Draws from torch's global RNG (seed it first). Returns ``model``."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.trunc_normal_(m.weight, mean=0.0, std=0.1, a=-0.2, b=0.2)
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0.1)
+    return model
+
+
+def build_model(name: str, spec: ImageSpec = MNIST, init: str = "torch") -> nn.Module:
     """Build a freshly initialised model by name (:data:`MODEL_NAMES`) for images of
-    ``spec``'s shape and class count."""
+    ``spec``'s shape and class count, initialised by ``init`` (:data:`INITS`)."""
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise ValueError(
             f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}"
         ) from None
-    return factory(spec)
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
+    model = factory(spec)
+    return madry_init(model) if init == "madry" else model
 
 
 def count_parameters(model: nn.Module) -> int:

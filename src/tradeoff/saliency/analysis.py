@@ -27,17 +27,22 @@ Conventions, stated once:
   - ``cosine_to_centered_image``: cosine similarity between ``-g`` (the direction that lowers the
     loss, i.e. makes the image "more its own class") and ``x - mean_image`` (``mean_image``: the
     caller's, e.g. the training-set mean; by default the mean of the images passed in). NaN when
-    either vector is 0.
+    either vector is 0. The only *sign-aware* score: the first two are maximised by any gradient
+    confined to the stroke, whatever its arrangement or sign.
+  - ``<score>_null``: each score of the gradient with its values permuted among the pixels of
+    ``M`` (:func:`permute_within_mask`, seeded): noise confined to the stroke. The first two
+    scores equal their nulls by construction; the cosine's null is its chance level.
 
 * **Large-eps examples** (:func:`large_eps_examples`): targeted l2 PGD
   (:func:`tradeoff.adversarial.attacks.pgd_with_info` with ``targeted=True, keep_best=True,
   random_start=False``): per (image, target) the iterate classified as the target with the lowest
   target cross-entropy (or, if none is, the lowest-loss iterate). Every returned point lies in the
   l2 ball of radius ``eps`` around its image and in the [0, 1] box.
-* **Judge**: a standard model of another architecture (the MLP) trained on the other half of the
-  training data (:func:`disjoint_halves`); :func:`judge_agreement` is the share of the large-eps
-  examples it labels as their target (the paper's "the examples look like the target class",
-  measured instead of eyeballed).
+* **Judges**: models that label the large-eps examples, trained on training images the studied
+  models never saw (the pipeline: :mod:`tradeoff.stages.saliency`; a panel of a standard CNN, an
+  l2-robust model and a pixel-space judge, :mod:`tradeoff.saliency.panel`);
+  :func:`judge_agreement` is the share of the examples a judge labels as their target (the paper's
+  "the examples look like the target class", measured instead of eyeballed).
 * **Thresholding filters** (:func:`thresholding_filters`): see its docstring for the rule.
 * **Linear classifiers on MNIST** (paper App. E): in :mod:`tradeoff.saliency.linear`.
 """
@@ -79,6 +84,7 @@ __all__ = [
     "interpolate",
     "judge_agreement",
     "large_eps_examples",
+    "permute_within_mask",
     "predict",
     "stroke_mask",
     "thresholding_filters",
@@ -184,6 +190,35 @@ def _pearson(a: FloatArray, b: FloatArray) -> FloatArray:
         return np.where(den > 0, (a * b).sum(1) / np.where(den > 0, den, 1.0), np.nan)
 
 
+def permute_within_mask(grads: ArrayLike, mask: ArrayLike, seed: int) -> FloatArray:
+    """``grads`` ``(N, ...)`` with each image's values permuted among its ``mask`` pixels (seeded).
+
+    Pixels outside the mask keep their values; so does every statistic of ``|g|`` or ``g^2`` summed
+    over the mask. It is the null of the alignment scores: a gradient that puts the same values on
+    the stroke, in no particular arrangement (noise confined to the stroke).
+    """
+    g = np.array(grads, dtype=np.float64).reshape(len(grads), -1)
+    m = np.asarray(mask, dtype=bool).reshape(g.shape)
+    rng = np.random.default_rng(seed)
+    for i in range(len(g)):
+        on = np.flatnonzero(m[i])
+        g[i, on] = g[i, rng.permutation(on)]
+    return g
+
+
+def _scores(g: FloatArray, imgs: FloatArray, mask: NDArray[np.bool_], mask_d: NDArray[np.bool_],
+            mean: FloatArray) -> dict[str, FloatArray]:
+    corr = _pearson(np.abs(g), mask.astype(np.float64))
+    energy = (g * g).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        on_mask = np.where(energy > 0, (g * g * mask_d).sum(1) / np.where(energy > 0, energy, 1), np.nan)
+    centred = imgs - mean
+    den = np.linalg.norm(g, axis=1) * np.linalg.norm(centred, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosine = np.where(den > 0, (-g * centred).sum(1) / np.where(den > 0, den, 1), np.nan)
+    return {"abs_grad_mask_corr": corr, "energy_on_mask": on_mask, "cosine_to_centered_image": cosine}
+
+
 def alignment_scores(
     grads: ArrayLike,
     x: ArrayLike,
@@ -191,8 +226,11 @@ def alignment_scores(
     threshold: float = 0.5,
     dilation: int = 1,
     mean_image: ArrayLike | None = None,
+    null_seed: int = 0,
 ) -> dict[str, FloatArray]:
-    """Per-image scores (module docstring): :data:`ALIGNMENT_SCORES` and ``mask_area_fraction``.
+    """Per-image scores (module docstring): :data:`ALIGNMENT_SCORES`, each also as ``<score>_null``
+    (the score of the gradient permuted within the stroke mask ``M`` by ``null_seed``:
+    :func:`permute_within_mask`), and ``mask_area_fraction``.
 
     ``grads`` has the shape of ``x``; returns ``{score: (N,) float64}``.
     """
@@ -204,24 +242,13 @@ def alignment_scores(
         raise ValueError("gradients must be finite")
     mask = stroke_mask(x, threshold=threshold).reshape(len(g), -1)
     mask_d = stroke_mask(x, threshold=threshold, dilation=dilation).reshape(len(g), -1)
-    corr = _pearson(np.abs(g), mask.astype(np.float64))
-    energy = (g * g).sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        on_mask = np.where(energy > 0, (g * g * mask_d).sum(1) / np.where(energy > 0, energy, 1), np.nan)
     if mean_image is None:
         mean = imgs.mean(0, keepdims=True)
     else:
         mean = as_images(np.asarray(mean_image).reshape(1, SIDE, SIDE)).reshape(1, -1).astype(np.float64)
-    centred = imgs - mean
-    den = np.linalg.norm(g, axis=1) * np.linalg.norm(centred, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = np.where(den > 0, (-g * centred).sum(1) / np.where(den > 0, den, 1), np.nan)
-    return {
-        "abs_grad_mask_corr": corr,
-        "energy_on_mask": on_mask,
-        "cosine_to_centered_image": cosine,
-        "mask_area_fraction": mask_d.mean(1),
-    }
+    out = _scores(g, imgs, mask, mask_d, mean)
+    null = _scores(permute_within_mask(g, mask, null_seed), imgs, mask, mask_d, mean)
+    return {**out, **{f"{k}_null": v for k, v in null.items()}, "mask_area_fraction": mask_d.mean(1)}
 
 
 def alignment_table(
@@ -234,12 +261,14 @@ def alignment_table(
     threshold: float = 0.5,
     dilation: int = 1,
     mean_image: ArrayLike | None = None,
+    null_seed: int = 0,
 ) -> pd.DataFrame:
     """Tidy per-image scores: columns :data:`SCORE_COLUMNS` (one row per image and score).
 
     ``index`` is ``indices`` (e.g. the test-set rows from :func:`fixed_examples`) or 0..N-1.
     """
-    scores = alignment_scores(grads, x, threshold=threshold, dilation=dilation, mean_image=mean_image)
+    scores = alignment_scores(grads, x, threshold=threshold, dilation=dilation, mean_image=mean_image,
+                              null_seed=null_seed)
     n = len(next(iter(scores.values())))
     labels = _labels(y, n)
     idx = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)

@@ -22,7 +22,7 @@ from tradeoff.datasets.images import SIDE, _labels, as_images
 from tradeoff.theory.svm import RobustSVC
 
 __all__ = ["LinearFits", "box_robust_margins", "box_worst_case", "digit_pair", "fit_linear_classifiers",
-           "linear_accuracy"]
+           "linear_accuracy", "pixel_label_correlation", "weak_weight_share"]
 
 FloatArray = NDArray[np.float64]
 
@@ -99,6 +99,32 @@ def linear_accuracy(
     return float(np.mean(box_robust_margins(w, b, X, y, eps, box=box) > 0))
 
 
+def pixel_label_correlation(X: ArrayLike, y: ArrayLike) -> FloatArray:
+    """Pearson correlation of each pixel (column of ``X``) with the labels ``y``; 0 for a constant
+    pixel (it carries no information about the label)."""
+    Xa = np.asarray(X, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64).ravel()
+    if Xa.ndim != 2 or len(ya) != len(Xa):
+        raise ValueError(f"shapes do not fit: X {Xa.shape}, y {ya.shape}")
+    xc, yc = Xa - Xa.mean(0), ya - ya.mean()
+    den = np.sqrt((xc * xc).sum(0) * (yc * yc).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (xc * yc[:, None]).sum(0) / np.where(den > 0, den, 1.0), 0.0)
+
+
+def weak_weight_share(w: ArrayLike, corr: ArrayLike, weak_corr: float) -> float:
+    """Share of ``||w||_1`` on the *weakly correlated* pixels, ``|corr_j| < weak_corr`` (paper App. E:
+    the standard classifier spreads weight over them, the robust one does not). NaN when ``w = 0``."""
+    wv = np.abs(np.asarray(w, dtype=np.float64)).ravel()
+    c = np.asarray(corr, dtype=np.float64).ravel()
+    if wv.shape != c.shape:
+        raise ValueError(f"w {wv.shape} and corr {c.shape} differ")
+    if not 0 < weak_corr <= 1:
+        raise ValueError(f"config key saliency.linear.weak_corr: must be in (0, 1], got {weak_corr}")
+    total = wv.sum()
+    return float(wv[np.abs(c) < weak_corr].sum() / total) if total > 0 else float("nan")
+
+
 @dataclass(frozen=True)
 class LinearFits:
     """Linear classifiers fitted per training eps (index ``k`` = ``eps_train[k]``).
@@ -107,7 +133,8 @@ class LinearFits:
     ``accuracy``: tidy, one row per (eps_train, eps_test) with columns ``classifier``
     ("standard" / "robust"), ``eps_train``, ``eps_test``, ``accuracy`` (exact, box-aware),
     ``accuracy_no_box``, ``weight_l1``, ``n_nonzero`` (weights with ``|w_j| > 1e-8 max|w|``),
-    ``converged``.
+    ``weak_corr`` and ``weak_weight_share`` (:func:`weak_weight_share` with the training pair's
+    :func:`pixel_label_correlation`), ``converged``.
     """
 
     weights: FloatArray
@@ -128,6 +155,7 @@ def fit_linear_classifiers(
     norm: str = "linf",
     tol: float = 1e-4,
     max_iter: int = 5000,
+    weak_corr: float = 0.1,
 ) -> LinearFits:
     """Fit :class:`tradeoff.theory.svm.RobustSVC` (l_inf threat by default) for each training eps.
 
@@ -139,6 +167,7 @@ def fit_linear_classifiers(
     tests = sorted({0.0, *map(float, eps_test)})
     Xtr = np.asarray(X_train, dtype=np.float64)
     ytr = np.asarray(y_train, dtype=np.float64)
+    corr = pixel_label_correlation(Xtr, ytr)
     weights, intercepts, rows = [], [], []
     for e in eps_list:
         svm = RobustSVC(C=C, eps=e, norm=norm, tol=tol, max_iter=max_iter).fit(Xtr, ytr)  # type: ignore[arg-type]
@@ -148,12 +177,14 @@ def fit_linear_classifiers(
         weights.append(w.reshape(SIDE, SIDE) if w.size == SIDE * SIDE else w)
         intercepts.append(b)
         nnz = int(np.sum(np.abs(w) > 1e-8 * max(float(np.abs(w).max(initial=0.0)), 1e-300)))
+        weak = weak_weight_share(w, corr, weak_corr)
         for t in tests:
             rows.append({
                 "classifier": "standard" if e == 0 else "robust", "eps_train": e, "eps_test": t,
                 "accuracy": linear_accuracy(w, b, X_test, y_test, t, box=True),
                 "accuracy_no_box": linear_accuracy(w, b, X_test, y_test, t, box=False),
-                "weight_l1": float(np.abs(w).sum()), "n_nonzero": nnz,
+                "weight_l1": float(np.abs(w).sum()), "n_nonzero": nnz, "weak_corr": float(weak_corr),
+                "weak_weight_share": weak,
                 "converged": bool(svm.converged_),
             })  # fmt: skip
     return LinearFits(np.asarray(weights), np.asarray(intercepts), np.asarray(eps_list),

@@ -47,9 +47,10 @@ def filter_table(
     """Per-filter quantities of the thresholding rule (:func:`thresholding_filters`).
 
     Columns: ``filter``, ``w_max`` (the weight of largest magnitude, signed), ``dominance``
-    (``|w_max| / ||w||_1``), ``bias``, ``threshold`` (``-bias / w_max`` when ``w_max > 0``, else
-    NaN: the pixel intensity the dominant weight must exceed for the unit to fire) and
-    ``thresholding`` (bool).
+    (``|w_max| / ||w||_1``), ``bias``, ``threshold`` (``-bias / w_max``, NaN when ``w_max = 0``: the
+    intensity of the dominant pixel at which the unit switches, on above it when ``w_max > 0``,
+    off above it when ``w_max < 0``), ``inverted`` (``w_max < 0``: the ``ReLU(b - a x)``
+    orientation) and ``thresholding`` (bool, either orientation).
     """
     w = np.asarray(weights, dtype=np.float64)
     b = np.asarray(biases, dtype=np.float64).ravel()
@@ -61,30 +62,37 @@ def filter_table(
     j = np.abs(flat).argmax(1)
     w_max = flat[np.arange(len(flat)), j]
     l1 = np.abs(flat).sum(1)
+    nonzero = w_max != 0
     with np.errstate(invalid="ignore", divide="ignore"):
         dom = np.where(l1 > 0, np.abs(w_max) / np.where(l1 > 0, l1, 1), 0.0)
-        thr = np.where(w_max > 0, -b / np.where(w_max > 0, w_max, 1), np.nan)
-    is_thr = (w_max > 0) & (dom >= dominance) & (b <= -min_threshold * w_max)
-    return pd.DataFrame({"filter": np.arange(len(flat)), "w_max": w_max, "dominance": dom,
-                         "bias": b, "threshold": thr, "thresholding": is_thr})  # fmt: skip
+        thr = np.where(nonzero, -b / np.where(nonzero, w_max, 1), np.nan)
+    # the cut-off in either orientation: b <= -min_threshold w_max (w_max > 0), b >= min_threshold |w_max| (< 0)
+    cut = np.where(w_max > 0, b <= -min_threshold * w_max, b >= min_threshold * np.abs(w_max))
+    is_thr = nonzero & (dom >= dominance) & cut
+    return pd.DataFrame({"filter": np.arange(len(flat)), "w_max": w_max, "dominance": dom, "bias": b,
+                         "threshold": thr, "inverted": w_max < 0, "thresholding": is_thr})  # fmt: skip
 
 
 def thresholding_filters(
     weights: ArrayLike, biases: ArrayLike, *, dominance: float = 0.5, min_threshold: float = 0.3
 ) -> NDArray[np.bool_]:
-    """Which filters act as thresholding filters ``ReLU(a x_j - c)`` (Madry et al. 2018).
+    """Which filters act as thresholding filters (Madry et al. 2018), in either orientation.
 
     Rule, per filter with weights ``w`` (all input channels and taps) and bias ``b``; ``w_max`` is
-    its weight of largest magnitude:
+    its weight of largest magnitude, ``a = |w_max|``:
 
-    1. *one dominant weight*: ``|w_max| >= dominance * ||w||_1`` (default: at least half of the
-       filter's l1 mass on one tap), and it is positive (the unit responds to ink, not to its
-       absence);
-    2. *a cut-off*: ``b <= -min_threshold * w_max``, i.e. the unit stays silent until the
-       dominant pixel exceeds ``min_threshold`` (default 0.3 = the l_inf training eps, so faint
-       perturbations of a blank pixel cannot switch it on).
+    1. *one dominant weight*: ``a >= dominance * ||w||_1`` (default: at least half of the
+       filter's l1 mass on one tap);
+    2. *a cut-off at least ``min_threshold`` into the pixel range*:
 
-    A filter with only non-positive weights is never thresholding. Returns a bool ``(C_out,)``.
+       - ``w_max > 0``, the unit ``ReLU(a x_j - c)``: ``b = -c <= -min_threshold * a``, silent until
+         the dominant pixel exceeds ``c / a >= min_threshold`` (default 0.3 = the l_inf training
+         eps, so faint perturbations of a blank pixel cannot switch it on);
+       - ``w_max < 0``, the inverted unit ``ReLU(b - a x_j)``: ``b >= min_threshold * a``, on for
+         blank pixels and silent once the dominant pixel exceeds ``b / a >= min_threshold`` (the
+         same cut-off, read the other way: faint perturbations cannot switch it off).
+
+    An all-zero filter is never thresholding. Returns a bool ``(C_out,)``.
     """
     table = filter_table(weights, biases, dominance=dominance, min_threshold=min_threshold)
     return table["thresholding"].to_numpy(dtype=bool)

@@ -1,15 +1,18 @@
-"""Stage: paper Section 4 on the trained MNIST models: the judge, saliency per model, linear SVMs.
+"""Stage: paper Section 4 on the trained MNIST models: the judges, saliency per model, linear SVMs.
 
-* :func:`train_judge`: a standard model of another architecture, trained on the half of the
-  training images that the studied models never saw. The studied models of seed ``s`` were trained
+* :func:`train_judge`: a judge model (``saliency.judge``: standard, e.g. the Madry CNN;
+  ``saliency.robust_judge``: l2-PGD-trained, of an architecture no studied model has), trained on
+  the half of the training images that the studied models never saw. The studied models of seed ``s`` were trained
   on the prefix of length ``size`` of the seeded, class-balanced ordering
   ``balanced_subset_indices(y_train, N, s)`` (nested subsets); the judge of seed ``s`` trains on
   the last ``N // 2`` images of that same ordering, so the two sets are disjoint whenever
   ``size <= N - N // 2`` (checked; the config key is named otherwise). No attack ever runs on
-  the judge: it only labels the large-eps examples.
-* :func:`extract`: one model's loss gradients on fixed test images, their alignment scores, its
-  targeted large-eps l2 examples towards every other class with the judge's labels, and its first
-  convolution's filters with the thresholding rule. Tables are tidy CSVs, images one ``.npz``.
+  the judges: they only label the large-eps examples.
+* :func:`extract`: one model's loss gradients on fixed test images, their alignment scores (and
+  their within-stroke nulls), its targeted large-eps l2 examples towards every other class with the
+  judge panel's labels of them and of the two controls (:mod:`tradeoff.saliency.panel`; the pixel
+  judge is fitted here, on the same held-out half), and its first convolution's filters with the
+  thresholding rule. Tables are tidy CSVs, images one ``.npz``.
   Saliency runs in fp32 whatever ``mnist.precision`` says (gradients are the measurement).
 """
 
@@ -34,6 +37,7 @@ from tradeoff.nets.checkpoints import (
 )
 from tradeoff.nets.device import resolve_device
 from tradeoff.saliency import analysis as sal
+from tradeoff.saliency import panel as pnl
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +60,37 @@ def judge_indices(y_train: np.ndarray, size: int, seed: int) -> tuple[np.ndarray
     return models, judge
 
 
+ADVERSARIAL_KEYS = ("objective", "norm", "eps", "alpha", "steps", "eps_warmup")
+"""Judge config keys passed on to :class:`TrainConfig` when present (the robust judge's)."""
+
+
+def judge_config(judge: dict[str, Any], *, seed: int, device: str, precision: str) -> TrainConfig:
+    """The judge's :class:`TrainConfig`: standard unless ``judge`` names an objective (the robust
+    judge: ``objective: pgd`` with its norm, eps, alpha, steps and eps_warmup)."""
+    extra = {k: judge[k] for k in ADVERSARIAL_KEYS if k in judge}
+    return TrainConfig(model=judge["model"], lr=float(judge["lr"]), batch_size=int(judge["batch_size"]),
+                       iterations=int(judge["iterations"]), seed=seed, device=device, precision=precision,
+                       **extra)
+
+
 def train_judge(data: str, weights: str, history: str, *, size: int, seed: int, judge: dict[str, Any],
-                device: str, precision: str, checkpoint_dir: str | None = None) -> None:
-    """Train the judge of seed ``seed`` (see the module docstring) and record its clean accuracy."""
+                device: str, precision: str, checkpoint_dir: str | None = None, role: str = "judge") -> None:
+    """Train the judge of seed ``seed`` (see the module docstring) and record its clean accuracy.
+    ``role``: ``judge`` (the standard one) or ``robust_judge``."""
     mnist = load_npz(data)
     _, idx = judge_indices(mnist.y_train, size, seed)
-    cfg = TrainConfig(model=judge["model"], objective="standard", lr=float(judge["lr"]),
-                      batch_size=int(judge["batch_size"]), iterations=int(judge["iterations"]), seed=seed,
-                      device=device, precision=precision)
-    log.info("judge %s on %d training images disjoint from the studied models' %d (seed %d)",
-             cfg.model, len(idx), size, seed)
+    cfg = judge_config(judge, seed=seed, device=device, precision=precision)
+    log.info("%s %s (%s) on %d training images disjoint from the studied models' %d (seed %d)",
+             role, cfg.model, cfg.objective, len(idx), size, seed)
     x, y = torch.from_numpy(sal.as_images(mnist.x_train[idx])), torch.from_numpy(mnist.y_train[idx])
     model, records = train(cfg, x, y, checkpoint_dir=checkpoint_dir, log=log)
     clean = float(np.mean(sal.predict(model, mnist.x_test) == mnist.y_test))
     log.info("judge clean test accuracy %.4f", clean)
     dev = resolve_device(device)
-    meta = {"architecture": cfg.model, "role": "judge", "size": str(size), "seed": str(seed),
+    meta = {"architecture": cfg.model, "role": role, "size": str(size), "seed": str(seed),
             "device": str(dev), "torch": torch.__version__, "train_config": json.dumps(cfg.to_dict(), sort_keys=True)}
     save_weights(model, weights, meta)
-    io.write_json({"role": "judge", "architecture": cfg.model, "seed": seed, "n_train": len(idx),
+    io.write_json({"role": role, "architecture": cfg.model, "objective": cfg.objective, "seed": seed, "n_train": len(idx),
                    "studied_size": size, "clean_accuracy": clean, "n_test": len(mnist.y_test),
                    "device": str(dev), "torch": torch.__version__, "config": cfg.to_dict(), "epochs": records},
                   history)
@@ -93,49 +109,78 @@ def _tag(df: pd.DataFrame, recipe: str, size: int, seed: int) -> pd.DataFrame:
     return df
 
 
+def _large_eps_panel(model: torch.nn.Module, judges: dict[str, Any], lx: np.ndarray, ly: np.ndarray,
+                     large_eps: dict[str, Any], controls: dict[str, Any]) -> tuple[Any, dict[str, np.ndarray], Any]:
+    """The large-eps examples, the two controls on the same pairs, and every judge's labels of the
+    three: (examples, {condition: images}, {(judge, condition): labels})."""
+    eps, steps = float(large_eps["eps"]), int(large_eps["steps"])
+    ex = sal.large_eps_examples(model, lx, ly, eps=eps, steps=steps)
+    small = sal.large_eps_examples(model, lx, ly, eps=float(controls["small_eps"]), steps=steps)
+    if not (np.array_equal(small.source, ex.source) and np.array_equal(small.target, ex.target)):
+        raise AssertionError("the small-eps control must pair with the large-eps examples")
+    images = {"target": ex.x_adv, "small_eps": small.x_adv,
+              "random": pnl.random_directions(lx[ex.source], eps, int(controls["seed"]))}
+    labels = {}
+    for name, judge in judges.items():
+        for condition, imgs in images.items():
+            labels[(name, condition)] = judge.predict(imgs) if isinstance(judge, pnl.PixelJudge) else sal.predict(judge, imgs)
+    return ex, images, labels
+
+
 def extract(data: str, weights: str, judge_weights: str, out: Any, *, recipe: str, size: int, seed: int,
             examples: dict[str, Any], alignment: dict[str, Any], large_eps: dict[str, Any],
-            filters: dict[str, Any], device: str) -> None:
-    """Gradients + alignment, large-eps examples + judge, filters of one model; ``out`` has
-    ``arrays`` (.npz), ``alignment``, ``large_eps``, ``filters`` (.csv)."""
+            filters: dict[str, Any], device: str, robust_judge_weights: str,
+            pixel_judge: dict[str, Any], controls: dict[str, Any]) -> None:
+    """Gradients + alignment, large-eps examples + judge panel + controls, filters of one model;
+    ``out`` has ``arrays`` (.npz), ``alignment``, ``large_eps``, ``panel``, ``filters`` (.csv)."""
     dev = resolve_device(device)
-    with discarding_corrupt(weights, judge_weights):  # removed if corrupt: the next run rebuilds it
+    with discarding_corrupt(weights, judge_weights, robust_judge_weights):  # removed if corrupt: rebuilt
         model, meta = load_weights_and_metadata(None, weights, device=dev)
         judge = load_weights(None, judge_weights, device=dev)
+        robust_judge = load_weights(None, robust_judge_weights, device=dev)
     _check_model(weights, meta, recipe, size, seed)
     mnist: MnistData = load_npz(data)
-    train_idx, _ = judge_indices(mnist.y_train, size, seed)
+    train_idx, judge_idx = judge_indices(mnist.y_train, size, seed)
     mean_image = sal.as_images(mnist.x_train[train_idx]).mean(0)
 
     idx = sal.fixed_examples(mnist.y_test, int(examples["per_class"]), int(examples["seed"]))
     x, y = sal.as_images(mnist.x_test[idx]), mnist.y_test[idx]
     grads = sal.input_gradients(model, x, y)
     table = sal.alignment_table(recipe, grads, x, y, indices=idx, threshold=float(alignment["threshold"]),
-                                dilation=int(alignment["dilation"]), mean_image=mean_image)
+                                dilation=int(alignment["dilation"]), mean_image=mean_image,
+                                null_seed=int(alignment["null_seed"]))
     table = _tag(table.drop(columns="model"), recipe, size, seed)
     io.write_csv(table, out.alignment)
     means = table.groupby("score")["value"].mean()
     log.info("mean alignment over %d images: %s", len(idx), means.round(4).to_dict())
 
+    pixel = pnl.PixelJudge(str(pixel_judge["method"]), int(pixel_judge["k"]))
+    pixel.fit(mnist.x_train[judge_idx], mnist.y_train[judge_idx])
     lidx = sal.fixed_examples(mnist.y_test, int(large_eps["per_class"]), int(large_eps["seed"]))
     lx, ly = sal.as_images(mnist.x_test[lidx]), mnist.y_test[lidx]
-    ex = sal.large_eps_examples(model, lx, ly, eps=float(large_eps["eps"]), steps=int(large_eps["steps"]))
-    judged = sal.predict(judge, ex.x_adv)
+    ex, images, labels = _large_eps_panel(model, {"standard": judge, "robust": robust_judge, "pixel": pixel},
+                                          lx, ly, large_eps, controls)
+    judged = labels[("standard", "target")]
     le = ex.table()
     le["source"] = lidx[ex.source]
     le["judge_label"] = judged
     le["judged_target"] = judged == ex.target
     le = _tag(le, recipe, size, seed)[LARGE_EPS_COLUMNS]
     io.write_csv(le, out.large_eps)
-    log.info("large-eps l2 %.3g: %d examples, success on the model %.4f, judged as the target %.4f",
-             ex.eps, len(le), float(ex.success.mean()), float(le["judged_target"].mean()))
+    panel = _tag(pnl.panel_rows(lidx[ex.source], ex.label, ex.target, ex.success, labels), recipe, size, seed)
+    io.write_csv(panel, out.panel)
+    shares = panel.groupby(["judge", "condition"])["judged_target"].mean().round(4).to_dict()
+    log.info("large-eps l2 %.3g: %d examples, success on the model %.4f; judged as the target: %s",
+             ex.eps, len(le), float(ex.success.mean()), shares)
 
     w, b = sal.first_layer_filters(model)
     ft = sal.filter_table(w, b, dominance=float(filters["dominance"]), min_threshold=float(filters["min_threshold"]))
     io.write_csv(_tag(ft, recipe, size, seed), out.filters)
-    log.info("thresholding filters: %d of %d", int(ft["thresholding"].sum()), len(ft))
+    log.info("thresholding filters: %d of %d (%d inverted)", int(ft["thresholding"].sum()), len(ft),
+             int((ft["thresholding"] & ft["inverted"]).sum()))
 
     io.write_npz(out.arrays, example_index=idx, example_x=x, example_y=y, gradients=grads,
                  large_index=lidx, large_x=lx, large_y=ly, pair_row=ex.source, pair_target=ex.target,
-                 x_adv=ex.x_adv, pair_success=ex.success, judge_label=judged, filter_w=w, filter_b=b,
+                 x_adv=ex.x_adv, x_small_eps=images["small_eps"], x_random=images["random"],
+                 pair_success=ex.success, judge_label=judged, filter_w=w, filter_b=b,
                  eps=np.float64(ex.eps), interpolation_steps=np.int64(large_eps["interpolation_steps"]))

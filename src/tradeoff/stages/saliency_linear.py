@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def linear_classifiers(data: str, arrays: str, table: str, *, digits: list[int], C: float, eps_train: list[float],
-                       eps_test: list[float], tol: float, max_iter: int) -> pd.DataFrame:
+                       eps_test: list[float], tol: float, max_iter: int, weak_corr: float = 0.1) -> pd.DataFrame:
     """Standard and robust-margin l_inf SVMs on one digit pair; weights and per-test-image exact robust
     outcomes ``correct`` (fits x eps_test x images, with ``eps_test``) (.npz), exact accuracies (.csv)."""
     mnist = load_npz(data)
@@ -23,13 +23,14 @@ def linear_classifiers(data: str, arrays: str, table: str, *, digits: list[int],
     X, s = lin.digit_pair(mnist.x_train, mnist.y_train, a, b)
     Xt, st = lin.digit_pair(mnist.x_test, mnist.y_test, a, b)
     log.info("digits %d (+1) vs %d (-1): %d training, %d test images", a, b, len(s), len(st))
-    fits = lin.fit_linear_classifiers(X, s, Xt, st, eps_train, eps_test, C=C, tol=tol, max_iter=max_iter)
+    fits = lin.fit_linear_classifiers(X, s, Xt, st, eps_train, eps_test, C=C, tol=tol, max_iter=max_iter,
+                                      weak_corr=weak_corr)
     acc = fits.accuracy
     acc.insert(0, "digits", f"{a}-vs-{b}")
     acc.insert(1, "C", C)
     for _, r in acc[acc["eps_test"] == 0].iterrows():
-        log.info("eps_train %g: clean %.4f, %d non-zero weights, converged %s", r["eps_train"], r["accuracy"],
-                 r["n_nonzero"], r["converged"])
+        log.info("eps_train %g: clean %.4f, %d non-zero weights, %.3f of the l1 weight on |corr| < %g, converged %s",
+                 r["eps_train"], r["accuracy"], r["n_nonzero"], r["weak_weight_share"], weak_corr, r["converged"])
     if not acc["converged"].all():
         log.warning("some linear fits did not reach tol=%g within max_iter=%d", tol, max_iter)
     eps_test_all = sorted({0.0, *map(float, eps_test)})

@@ -5,15 +5,22 @@ over the standard recipes when there are several), per training-set size, on pai
 values (the same test images under each model), with the two-level bootstrap over seeds and images
 (:mod:`tradeoff.stats`), Holm over the table (:func:`tradeoff.claims.judge_table`):
 
-* ``gradients_align`` (Fig. 2): per image ``abs_grad_mask_corr`` and ``energy_on_mask`` are higher
-  for the robust model (paired on the image index);
-* ``large_eps_look_like_target`` (Figs. 3-4): the judge labels a larger share of the robust
-  model's large-eps examples as their target (paired on source image and target; exact McNemar);
-* ``thresholding_filters`` (Madry et al.): the robust model has more thresholding filters (one
-  number per model: resampled over seeds only);
-* ``linear_sparser`` and ``linear_more_robust`` (App. E): the robust SVM (largest training eps)
-  has fewer non-zero weights than the standard one (exact: one deterministic fit), and higher exact
-  robust accuracy at every test eps > 0 that it was trained for or beyond (paired over test images).
+* ``gradients_align`` (Fig. 2): per image ``abs_grad_mask_corr``, ``energy_on_mask`` and the signed
+  ``cosine_to_centered_image`` net of its within-stroke permutation null are higher for the robust
+  model (paired on the image index); a panel row holds when all three do;
+* ``large_eps_look_like_target`` (Figs. 3-4): per judge of the panel (:mod:`tradeoff.saliency.panel`)
+  the robust model's excess (share of large-eps examples labelled as the target over the larger
+  control share) exceeds the standard model's (paired on source image and target, the six shares
+  resampled jointly); a panel row holds when 2 of the 3 judges' rows do;
+* ``thresholding_filters`` (Madry et al.): each l_inf robust model has more thresholding filters
+  (either orientation; one number per model: resampled over seeds only);
+* ``linear_sparser``, ``linear_weak_weight`` and ``linear_more_robust`` (App. E): the robust SVM
+  (largest training eps) has fewer non-zero weights than the standard one and a smaller share of
+  its l1 weight on weakly correlated pixels (exact: one deterministic fit), and higher exact robust
+  accuracy at every test eps > 0 that it was trained for or beyond (paired over test images).
+
+The panel rows' rules (``docs/CLAIMS.md``, section 2) combine verdicts already Holm-corrected; they
+add no test of their own.
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ import pandas as pd
 
 from tradeoff import io, stats
 from tradeoff.claims import CLAIM_COLUMNS, Comparison, claims_markdown, judge_table
+from tradeoff.saliency.panel import CONDITIONS, excess
 from tradeoff.stats import Bootstrap, hierarchical_bootstrap, mcnemar_exact
 
-__all__ = ["CLAIM_COLUMNS", "linear_claims", "paired_claims", "wilson_interval", "write_tables"]
+__all__ = ["CLAIM_COLUMNS", "combine", "linear_claims", "paired_claims", "panel_claims", "wilson_interval",
+           "write_tables"]
 
 ESTIMATOR = (f"paired two-level bootstrap (seeds, then the same images within seeds; {stats.N_RESAMPLES} "
              "resamples), percentile interval, Holm over the table")
@@ -77,6 +86,62 @@ def paired_claims(values: pd.DataFrame, key: list[str], objectives: dict[str, st
     return comps
 
 
+def _panel_difference(m: np.ndarray) -> np.ndarray:
+    """Robust excess minus standard excess; ``m[..., :3]`` the standard model's shares (CONDITIONS order),
+    ``m[..., 3:]`` the robust model's."""
+    return excess(m[..., 3:]) - excess(m[..., :3])
+
+
+def panel_claims(panel: pd.DataFrame, objectives: dict[str, str], *,
+                 n_resamples: int = stats.N_RESAMPLES) -> list[Comparison]:
+    """``large_eps_look_like_target`` per judge: robust minus standard excess over the controls, on the
+    (source, target) pairs both models have, per shared seed (one standard recipe: the first)."""
+    comps = []
+    for (size, judge), group in panel.groupby(["size", "judge"], sort=True):
+        recipes = sorted(group["recipe"].unique())
+        std = [r for r in recipes if objectives.get(r) == "standard"][:1]
+        for recipe in (r for r in recipes if std and objectives.get(r) != "standard"):
+            data = []
+            for s in sorted(set(group.loc[group["recipe"] == std[0], "seed"]) & set(group.loc[group["recipe"] == recipe, "seed"])):
+                sub = group[(group["seed"] == s) & group["recipe"].isin([std[0], recipe])]
+                wide = (sub.pivot_table(index=["source", "target"], columns=["recipe", "condition"],
+                                        values="judged_target", aggfunc="mean")
+                        .reindex(columns=pd.MultiIndex.from_product([[std[0], recipe], list(CONDITIONS)])).dropna())
+                if len(wide):
+                    data.append(wide.to_numpy(dtype=np.float64))
+            if not data:
+                continue
+            boot = hierarchical_bootstrap(data, _panel_difference, n_resamples=n_resamples)
+            means = np.mean([d.mean(0) for d in data], axis=0)
+            comps.append(Comparison("large_eps_look_like_target", "Figs. 3-4",
+                                    f"{judge} judge: excess of the target share over the larger control share",
+                                    recipe, int(size), 1, float(excess(means[:3])), float(excess(means[3:])), boot,
+                                    ESTIMATOR + "; the six shares resampled jointly over (image, target) pairs"))
+    return comps
+
+
+def combine(table: pd.DataFrame, claim: str, *, need: int | None, label: str) -> pd.DataFrame:
+    """``table`` with one *panel* row per (size, recipe) of ``claim`` appended: **holds** when at least
+    ``need`` of its rows hold (``None``: all of them), **does not hold** when at least ``need`` do not
+    (``None``: any), else inconclusive. ``difference`` is the number of rows that hold."""
+    rows = []
+    for (size, recipe), g in table[table["claim"] == claim].groupby(["size", "recipe"], sort=True, dropna=False):
+        n, holds, fails = len(g), int((g["verdict"] == "holds").sum()), int((g["verdict"] == "does not hold").sum())
+        k = n if need is None else need
+        verdict = "holds" if holds >= k else ("does not hold" if fails >= (1 if need is None else need) else "inconclusive")
+        rows.append({**{c: np.nan for c in CLAIM_COLUMNS}, "claim": claim, "paper": g["paper"].iloc[0],
+                     "metric": f"panel: rows that hold, of {n} ({label})", "recipe": recipe, "size": size,
+                     "direction": 1, "difference": float(holds), "verdict": verdict, "reason": "",
+                     "n_seeds": int(g["n_seeds"].min()), "n_images": int(g["n_images"].min()),
+                     "n_resamples": int(g["n_resamples"].min()),
+                     "estimator": "combination of the rows above (docs/CLAIMS.md); no test of its own"})
+    if not rows:
+        return table
+    out = pd.concat([table, pd.DataFrame(rows, columns=CLAIM_COLUMNS)], ignore_index=True)
+    first = {c: i for i, c in reversed(list(enumerate(out["claim"])))}  # panel rows follow their claim's rows
+    return out.iloc[sorted(range(len(out)), key=lambda i: (first[out["claim"].iloc[i]], i))].reset_index(drop=True)
+
+
 def linear_claims(acc: pd.DataFrame, correct: np.ndarray | None = None, eps_test: np.ndarray | None = None,
                   eps_train: np.ndarray | None = None, *, n_resamples: int = stats.N_RESAMPLES) -> list[Comparison]:
     """App. E: the robust SVM of the largest training eps against the standard SVM. ``correct``
@@ -92,6 +157,13 @@ def linear_claims(acc: pd.DataFrame, correct: np.ndarray | None = None, eps_test
     exact = Bootstrap(r_nnz - s_nnz, np.full(n_resamples, r_nnz - s_nnz), 1, 0)
     comps.append(Comparison("linear_sparser", "App. E", f"non-zero weights ({digits})", f"robust SVM eps {e_max:g}",
                             np.nan, -1, s_nnz, r_nnz, exact, "exact: one deterministic fit on fixed data"))
+    if "weak_weight_share" in acc.columns:
+        s_w, r_w = float(std["weak_weight_share"].iloc[0]), float(rob["weak_weight_share"].iloc[0])
+        weak = Bootstrap(r_w - s_w, np.full(n_resamples, r_w - s_w), 1, 0)
+        comps.append(Comparison("linear_weak_weight", "App. E",
+                                f"share of l1 weight on pixels with |corr(x_j, y)| < {float(acc['weak_corr'].iloc[0]):g} "
+                                f"({digits})", f"robust SVM eps {e_max:g}", np.nan, -1, s_w, r_w, weak,
+                                "exact: one deterministic fit on fixed data"))
     if correct is None or eps_test is None or eps_train is None:
         return comps
     k_std, k_rob = int(np.flatnonzero(eps_train == 0)[0]), int(np.flatnonzero(np.isclose(eps_train, e_max))[0])
@@ -118,10 +190,44 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = 1.959963984
     return np.where(k == 0, 0.0, centre - half), np.where(k == m, 1.0, centre + half)
 
 
+def _panel_summary(panel: pd.DataFrame) -> pd.DataFrame:
+    """Per (recipe, size, seed, judge): each condition's share labelled as the target, the excess, and the
+    same among the pairs whose large-eps example fooled its own model (``*_given_success``)."""
+    def shares(df: pd.DataFrame) -> pd.DataFrame:
+        return df.pivot_table(index=["recipe", "size", "seed", "judge"], columns="condition",
+                              values="judged_target", aggfunc="mean").reindex(columns=list(CONDITIONS))
+    allp = shares(panel)
+    fooled = shares(panel[panel["success"].astype(bool)]).add_suffix("_given_success")
+    out = allp.join(fooled)
+    out["excess"] = excess(allp.to_numpy(dtype=np.float64))
+    out["excess_given_success"] = excess(fooled.reindex(allp.index).to_numpy(dtype=np.float64))
+    out["success_on_model"] = panel[panel["condition"] == "target"].groupby(
+        ["recipe", "size", "seed", "judge"])["success"].mean()
+    return out.reset_index()
+
+
+def _alignment_claims(al: pd.DataFrame, objectives: dict[str, str], n_resamples: int) -> list[Comparison]:
+    claims: list[Comparison] = []
+    for score in ("abs_grad_mask_corr", "energy_on_mask"):
+        claims += paired_claims(al[al["score"] == score], ["index"], objectives, f"{score} per image",
+                                "gradients_align", "Fig. 2", n_resamples=n_resamples)
+    wide = al.pivot_table(index=["recipe", "size", "seed", "index"], columns="score", values="value")
+    if "cosine_to_centered_image_null" in wide.columns:
+        net = (wide["cosine_to_centered_image"] - wide["cosine_to_centered_image_null"]).rename("value").reset_index()
+        claims += paired_claims(net, ["index"], objectives,
+                                "cosine_to_centered_image minus its within-stroke permutation null, per image",
+                                "gradients_align", "Fig. 2", n_resamples=n_resamples)
+    return claims
+
+
 def write_tables(alignment: list[str], large_eps: list[str], filters: list[str], judges: list[str], linear: str,
-                 out: Any, *, objectives: dict[str, str], linear_arrays: str | None = None,
-                 n_resamples: int = stats.N_RESAMPLES) -> pd.DataFrame:
-    """The merged saliency tables and the claims table; returns the claims."""
+                 out: Any, *, objectives: dict[str, str], norms: dict[str, str] | None = None,
+                 panel: list[str] | None = None, robust_judges: list[str] | None = None,
+                 linear_arrays: str | None = None, n_resamples: int = stats.N_RESAMPLES) -> pd.DataFrame:
+    """The merged saliency tables and the claims table; returns the claims. ``norms``: each studied
+    recipe's threat model (the thresholding claim is made for l_inf robust recipes only; None: all);
+    ``panel``: the per-model judge-panel tables (None: the large-eps claim is not made); ``robust_judges``:
+    the robust judges' histories (their clean accuracy goes into ``judge_panel``)."""
     al = _concat(alignment).sort_values(["recipe", "size", "seed", "score", "index"], ignore_index=True)
     io.write_csv(al, out.alignment)
     summ = (al.groupby(["recipe", "size", "score"], sort=True)["value"]
@@ -150,19 +256,24 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
     fs = (ft.groupby(["recipe", "size", "seed"], sort=True)
           .agg(n_filters=("filter", "size"), n_thresholding=("thresholding", "sum")).reset_index())
     fs["share_thresholding"] = fs["n_thresholding"] / fs["n_filters"]
+    if "inverted" in ft.columns:  # of the thresholding filters, those of the ReLU(b - a x) orientation
+        inv = ft[ft["thresholding"].astype(bool) & ft["inverted"].astype(bool)].groupby(["recipe", "size", "seed"]).size()
+        fs["n_inverted"] = [int(inv.get((r, n, s), 0)) for r, n, s in zip(fs["recipe"], fs["size"], fs["seed"], strict=True)]
     io.write_csv(fs, out.filters)
 
-    claims: list[Comparison] = []
-    for score in ("abs_grad_mask_corr", "energy_on_mask"):
-        claims += paired_claims(al[al["score"] == score], ["index"], objectives, f"{score} per image",
-                                "gradients_align", "Fig. 2", n_resamples=n_resamples)
-    le_values = le.assign(value=le["judged_target"].astype(float))
-    claims += paired_claims(le_values, ["source", "target"], objectives,
-                            "share of large-eps examples the judge labels as the target",
-                            "large_eps_look_like_target", "Figs. 3-4", binary=True, n_resamples=n_resamples)
-    counts = fs.assign(value=fs["n_thresholding"].astype(float), unit=0)
-    claims += paired_claims(counts, ["unit"], objectives, "thresholding first-layer filters (one number per model)",
-                            "thresholding_filters", "Madry et al. 2018", n_resamples=n_resamples)
+    claims = _alignment_claims(al, objectives, n_resamples)
+    if panel is not None:
+        pt = _concat(panel)
+        summary = _panel_summary(pt)
+        accuracy = {("standard", int(j["seed"])): j["clean_accuracy"] for j in judge_info.values()}
+        accuracy.update({("robust", int(j["seed"])): j["clean_accuracy"] for j in map(io.read_json, robust_judges or [])})
+        summary["judge_clean_accuracy"] = [accuracy.get((j, int(s)), np.nan) for j, s in zip(summary["judge"], summary["seed"], strict=True)]
+        io.write_csv(summary, out.judge_panel)
+        claims += panel_claims(pt, objectives, n_resamples=n_resamples)
+    linf = {r: o for r, o in objectives.items() if o == "standard" or norms is None or norms.get(r) == "linf"}
+    counts = fs[fs["recipe"].isin(linf)].assign(value=lambda d: d["n_thresholding"].astype(float), unit=0)
+    claims += paired_claims(counts, ["unit"], linf, "thresholding first-layer filters, either orientation (one number "
+                            "per model)", "thresholding_filters", "Madry et al. 2018", n_resamples=n_resamples)
     if linear_arrays is None:
         claims += linear_claims(pd.read_csv(linear), n_resamples=n_resamples)
     else:
@@ -170,6 +281,8 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
             claims += linear_claims(pd.read_csv(linear), z["correct"], z["eps_test"], z["eps_train"],
                                     n_resamples=n_resamples)
     table = judge_table(claims)
+    table = combine(table, "gradients_align", need=None, label="holds when all hold")
+    table = combine(table, "large_eps_look_like_target", need=2, label="holds when 2 judges hold")
     io.write_csv(table, out.claims)
     with io.atomic_path(out.claims_md) as tmp:
         tmp.write_text(claims_markdown(table))
