@@ -81,6 +81,8 @@ BAD = [
      "objective 'pgd' needs norm, eps > 0, alpha and steps"),
     ("mnist-no-transfer-source", _set("mnist.evaluation.sanity.source_recipe", "trades-1"),
      "the transfer source 'trades-1' must be trained at every size and seed"),
+    ("mnist-recipe-named-same", _set("mnist.recipes.same", {"objective": "standard"}),
+     "mnist.recipes.same: the name is reserved"),
     ("mnist-bad-source", _set("mnist.data.source", "internet"), "mnist.data.source"),
     ("mnist-local-without-path", _set("mnist.data.source", "local"), "mnist.data.path: source 'local' needs"),
     ("mnist-sweep-undefined-recipe", _set("mnist.sweeps", {"e": {"recipe": "nosuch", "key": "eps", "values": [1]}}),

@@ -250,3 +250,28 @@ def test_optional_sections_plan(drop: tuple[str, ...], tmp_path: Path) -> None:
     assert jobs["theory_figure"] == 4 and jobs["provenance"] == 1 and jobs["all"] == 1
     assert ("mnist_train" in jobs) == ("mnist" not in drop)
     assert not any(rule.startswith("saliency") for rule in jobs)
+
+
+def test_transfer_source_is_another_seed_of_the_same_recipe() -> None:
+    """sanity.source_recipe: same: the next configured seed of the model's (recipe, size),
+    cyclically; a single-seed model gets a copy at seed + 1000; a recipe name keeps the old rule."""
+    from tradeoff.config import COPY_SEED_OFFSET, transfer_source
+
+    config = {"mnist": {"models": [{"recipes": ["a"], "sizes": [10], "seeds": [0, 1, 2]},
+                                   {"recipes": ["b"], "sizes": [10], "seeds": [0]}],
+                        "evaluation": {"sanity": {"source_recipe": "same"}}}}
+    assert [transfer_source(config, "a", 10, s) for s in (0, 1, 2)] == [("a", 10, 1), ("a", 10, 2), ("a", 10, 0)]
+    assert transfer_source(config, "b", 10, 0) == ("b", 10, COPY_SEED_OFFSET)
+    config["mnist"]["evaluation"]["sanity"]["source_recipe"] = "b"
+    assert transfer_source(config, "a", 10, 2) == ("b", 10, 2)
+
+
+def test_default_run_trains_a_copy_of_each_model_for_the_transfer_check(tmp_path: Path) -> None:
+    """The default config trains one seed per model, so each gets a copy (seed + 1000) whose PGD
+    examples its transfer check replays, and the copies are trained, never evaluated."""
+    from tradeoff.config import mnist_models
+
+    work = copy_workflow(tmp_path)
+    n = len(mnist_models(validate_config(copy.deepcopy(DEFAULT), SCHEMA_PATH)))
+    jobs = dry_run_jobs(work)
+    assert jobs["mnist_train"] == 2 * n and jobs["mnist_eval"] == n

@@ -492,6 +492,28 @@ def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return recipes
 
 
+#: ``mnist.evaluation.sanity.source_recipe: same``: each model's transfer source is an independently
+#: trained copy of its own recipe (:func:`transfer_source`).
+SAME_RECIPE = "same"
+#: The seed offset of a copy trained only to be a transfer source (no configured seed to reuse).
+COPY_SEED_OFFSET = 1000
+
+
+def transfer_source(config: dict[str, Any], recipe: str, size: int, seed: int) -> tuple[str, int, int]:
+    """The (recipe, size, seed) whose PGD examples the gradient-masking transfer check of model
+    (recipe, size, seed) replays. With ``source_recipe: same``: the same recipe and size at another
+    seed, the next configured seed of that (recipe, size) (cyclically) when it has two or more,
+    else ``seed + COPY_SEED_OFFSET`` (a copy trained for this check only). Otherwise the source
+    recipe's model of the same size and seed."""
+    source = config["mnist"]["evaluation"]["sanity"]["source_recipe"]
+    if source != SAME_RECIPE:
+        return source, size, seed
+    seeds = sorted(s for r, n, s in mnist_models(config) if (r, n) == (recipe, size))
+    if len(seeds) >= 2 and seed in seeds:
+        return recipe, size, seeds[(seeds.index(seed) + 1) % len(seeds)]
+    return recipe, size, seed + COPY_SEED_OFFSET
+
+
 def mnist_models(config: dict[str, Any]) -> list[tuple[str, int, int]]:
     """Every trained model as (recipe, training-set size, seed), sorted, without duplicates."""
     return sorted({(r, int(n), int(s)) for group in config["mnist"]["models"]
@@ -546,13 +568,17 @@ def check_mnist(config: dict[str, Any]) -> None:
         if name not in recipes:
             raise ConfigError(f"config key mnist.compare.{name}: refers to recipe {name!r}, which is not defined")
     source = mn["evaluation"]["sanity"]["source_recipe"]
-    if source not in recipes:
+    if source == SAME_RECIPE:  # a copy of each model's own recipe: trained on demand (transfer_source)
+        if SAME_RECIPE in recipes:
+            raise ConfigError(f"config key mnist.recipes.{SAME_RECIPE}: the name is reserved "
+                              "(mnist.evaluation.sanity.source_recipe: same means each model's own recipe)")
+    elif source not in recipes:
         raise ConfigError(
             f"config key mnist.evaluation.sanity.source_recipe: refers to recipe {source!r}, which is not defined"
         )
     trained = set(mnist_models(config))
     for _recipe, size, seed in sorted(trained):
-        if (source, size, seed) not in trained:
+        if source != SAME_RECIPE and (source, size, seed) not in trained:
             raise ConfigError(
                 f"config key mnist.evaluation.sanity.source_recipe: the transfer source {source!r} must be trained "
                 f"at every size and seed that another model is (missing: size {size}, seed {seed})"

@@ -25,6 +25,7 @@ from tradeoff.config import (
     sweep_fits,
     sweep_points,
     sweep_test_norms,
+    transfer_source,
 )
 
 Columns = dict[str, list[Any]]
@@ -205,6 +206,13 @@ def mnist_model_columns(config: dict[str, Any]) -> Columns:
 def recipe_params(config: dict[str, Any], recipe: str) -> dict[str, Any]:
     """A recipe's training settings (defaults filled in, sweeps expanded)."""
     return canonical(mnist_recipes(config)[recipe])
+
+
+def transfer_source_wildcards(config: dict[str, Any], wildcards: Any) -> dict[str, str]:
+    """The ``mnist_train`` wildcards of the model whose examples the transfer check of the model
+    ``wildcards`` (recipe, size, seed) replays (:func:`tradeoff.config.transfer_source`)."""
+    recipe, size, seed = transfer_source(config, wildcards.recipe, int(wildcards.size), int(wildcards.seed))
+    return {"recipe": recipe, "size": str(size), "seed": str(seed)}
 
 
 def mnist_eval_params(config: dict[str, Any]) -> dict[str, Any]:
