@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from tradeoff.adversarial.attacks import pgd  # noqa: E402
 from tradeoff.adversarial.training import TrainConfig, train  # noqa: E402
 from tradeoff.datasets.mnist import load_mnist  # noqa: E402
+from tradeoff.nets.checkpoints import save_weights  # noqa: E402
 
 CYCLIC = {"kind": "cyclic", "peak_at": 0.4}
 GUARD = {"n": 1000, "steps": 10}
@@ -37,6 +38,14 @@ RECIPES = {
     # de Jorge et al. (2022): noise 2 eps, step eps, no projection; same net and schedule
     "nfgsm": dict(model="wong", objective="nfgsm", norm="linf", eps=0.3, alpha=0.3, steps=1,
                   nfgsm_noise=2.0, lr=5e-3, lr_schedule=CYCLIC, batch_size=100),
+    # issue 17's headline candidates (CPU levers on; bf16 only where bench/RESULTS.md accepted it)
+    # Madry et al.'s CNN (20x the FLOPs of Wong's net) with Wong's FGSM-RS, a lower peak lr
+    "madry-fgsm-rs": dict(model="madry", objective="fgsm", norm="linf", eps=0.3, alpha=0.375, steps=1,
+                          random_start=True, lr=2e-3, lr_schedule=CYCLIC, batch_size=100,
+                          channels_last=True),
+    # Wong's net trained by Madry's PGD, 5 steps of 0.1 (travel 0.5 > eps), Wong's schedule
+    "wong-pgd5": dict(model="wong", objective="pgd", norm="linf", eps=0.3, alpha=0.1, steps=5,
+                      lr=5e-3, lr_schedule=CYCLIC, batch_size=100, channels_last=True),
     # the provoked failure: FGSM without a random start at a large step
     "fgsm-nors": dict(model="wong", objective="fgsm", norm="linf", eps=0.3, alpha=0.375, steps=1,
                       random_start=False, lr=5e-3, lr_schedule=CYCLIC, batch_size=100),
@@ -49,6 +58,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true", help="train with bf16 autocast (a lever)")
+    ap.add_argument("--save", default=None, help="write the trained weights here (safetensors)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -58,11 +69,16 @@ def main() -> None:
     xv = torch.from_numpy(data.x_val).unsqueeze(1).float().div_(255)
     yv = torch.from_numpy(data.y_val)
     cfg = TrainConfig(**RECIPES[args.recipe], epochs=args.epochs, seed=args.seed, device="cpu",
-                      guard=GUARD)
+                      guard=GUARD, precision="bf16" if args.bf16 else "fp32")
     t0 = time.perf_counter()
     model, hist = train(cfg, x, y, validation=(xv, yv), log=logging.getLogger("train"))
     train_s = time.perf_counter() - t0
+    if args.save:
+        save_weights(model, args.save, {"architecture": cfg.model, "recipe": args.recipe, "seed": str(args.seed),
+                                        "train_config": json.dumps(cfg.to_dict(), sort_keys=True),
+                                        "torch": torch.__version__, "train_seconds": f"{train_s:.1f}"})
     t0 = time.perf_counter()
+    model = model.to(memory_format=torch.channels_last)  # the evaluation lever: the same function
     with torch.no_grad():
         clean = sum(int((model(xv[i:i + 1000]).argmax(1) == yv[i:i + 1000]).sum())
                     for i in range(0, 5000, 1000)) / 5000

@@ -1,0 +1,89 @@
+"""Stage: the final, once-only test-set evaluation of a headline model, logged.
+
+A headline model's recipe is chosen on the validation split; this stage then attacks the chosen
+model on the test set with the protocol of ``docs/CLAIMS.md`` (by default: clean accuracy on all
+10,000 test images, PGD-50 x 10 on 2,000, AutoAttack on 1,000; each subset a seeded,
+class-balanced prefix of the same ordering, so the smaller sets are nested in the larger) and
+appends one line per evaluation to a JSON-lines *test-set log*, so that every look at the test
+set is on record (``docs/results/cpu/test_set_log.jsonl``, listed in ``docs/CLAIMS.md``).
+
+    python -m tradeoff.stages.headline WEIGHTS OUT.json --log LOG.jsonl [--data DATA.npz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tradeoff import io
+from tradeoff.adversarial.robust_eval import evaluate_grid_outcomes
+from tradeoff.nets.checkpoints import load_weights_and_metadata
+from tradeoff.stages.mnist_eval import eval_subset_indices
+from tradeoff.stages.saliency_tables import wilson_interval
+
+log = logging.getLogger(__name__)
+
+#: (attack spec, test images): the protocol table's headline row for an l_inf 0.3 model.
+LINF_PROTOCOL: tuple[tuple[dict[str, Any], int], ...] = (
+    ({"attack": "clean"}, 10000),
+    ({"attack": "pgd", "norm": "linf", "eps": 0.3, "steps": 50, "restarts": 10, "alpha": 0.01}, 2000),
+    ({"attack": "autoattack", "norm": "linf", "eps": 0.3, "version": "standard"}, 1000),
+)
+
+
+def evaluate_headline(data: str, weights: str, out: str, test_log: str, *,
+                      protocol: Sequence[tuple[dict[str, Any], int]] = LINF_PROTOCOL, seed: int = 0,
+                      batch_size: int = 500, note: str = "") -> list[dict[str, Any]]:
+    """Attack ``weights`` per ``protocol`` on the test set of ``data``; write the rows (accuracy,
+    95% Wilson interval, images, seconds) to ``out`` and append them to ``test_log``."""
+    model, meta = load_weights_and_metadata(None, weights, device="cpu")
+    model = model.to(memory_format=torch.channels_last)  # the evaluation lever: the same function
+    digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
+    rows = []
+    for spec, n in protocol:
+        x, y, _ = eval_subset_indices(data, n, seed)
+        t0 = time.perf_counter()
+        table, _ = evaluate_grid_outcomes(model, x, y, [spec], batch_size=batch_size, device="cpu", seed=seed)
+        acc = float(table["accuracy"].iloc[0])
+        k = np.array([round(acc * len(y))])
+        lo, hi = wilson_interval(k, np.array([len(y)]))
+        rows.append({"attack": spec["attack"], "spec": spec, "n": len(y), "accuracy": acc,
+                     "wilson95": [float(lo[0]), float(hi[0])], "seconds": round(time.perf_counter() - t0, 1)})
+        log.info("%s on %d test images: %.4f [%.4f, %.4f] in %.0f s", spec["attack"], len(y), acc, lo[0], hi[0],
+                 rows[-1]["seconds"])
+    record = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "weights": str(weights),
+              "weights_sha256": digest, "architecture": meta.get("architecture"),
+              "train_config": json.loads(meta["train_config"]) if "train_config" in meta else None,
+              "torch": torch.__version__, "threads": torch.get_num_threads(), "note": note, "results": rows}
+    io.write_json(record, out)
+    with open(test_log, "a") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: see the module docstring."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("weights")
+    ap.add_argument("out")
+    ap.add_argument("--log", required=True, help="the test-set log (JSON lines, appended)")
+    ap.add_argument("--data", default="results/mnist/data.npz")
+    ap.add_argument("--note", default="")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    evaluate_headline(args.data, args.weights, args.out, args.log, note=args.note)
+
+
+if __name__ == "__main__":
+    main()
