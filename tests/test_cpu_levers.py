@@ -180,3 +180,25 @@ def test_channels_last_evaluation_same_outcomes(synthetic_model) -> None:
     got, got_ok = evaluate_grid_outcomes(nhwc, x, y, grid, batch_size=100, device="cpu")
     assert 0.05 < ref["accuracy"].iloc[1] < ref["accuracy"].iloc[0]  # the attack bites: not vacuous
     assert (ref_ok != got_ok).mean() <= 0.01
+
+
+@needs_bf16
+def test_bf16_evaluation_crafts_in_bf16_and_judges_in_fp32(synthetic_model) -> None:
+    """The bf16 evaluation option: clean accuracy (an fp32 verdict) is exactly fp32's; robust
+    accuracy moves only by what the bf16-crafted examples change (bench/RESULTS.md measures it on
+    trained MNIST models against the 0.3-point criterion)."""
+    from conftest import synthetic
+
+    from tradeoff.adversarial.robust_eval import evaluate_grid_outcomes
+
+    x, y = synthetic(400, seed=6)
+    grid = [{"attack": "clean"}, {"attack": "pgd", "norm": "linf", "eps": 0.02, "steps": 10}]
+    ref, ref_ok = evaluate_grid_outcomes(synthetic_model, x, y, grid, batch_size=200, device="cpu")
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # an enclosing autocast must not leak into verdicts
+        got, got_ok = evaluate_grid_outcomes(synthetic_model, x, y, grid, batch_size=200, device="cpu",
+                                             attack_precision="bf16")
+    assert (got_ok[0] == ref_ok[0]).all()
+    assert 0.05 < ref["accuracy"].iloc[1] < ref["accuracy"].iloc[0]
+    assert abs(got["accuracy"].iloc[1] - ref["accuracy"].iloc[1]) <= 0.03
+    with pytest.raises(ValueError, match="attack precision"):
+        evaluate_grid_outcomes(synthetic_model, x, y, grid, device="cpu", attack_precision="fp16")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,14 +263,23 @@ def _generator(dev: torch.device, seed: int) -> torch.Generator:
     return torch.Generator(device=dev).manual_seed(seed)
 
 
+def _precision(precision: str, dev: torch.device) -> AbstractContextManager[Any]:
+    """bf16: autocast on ``dev``; fp32: autocast explicitly off (an enclosing one cannot leak in)."""
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"attack precision: valid: fp32, bf16 (got {precision!r})")
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def _robust_mask(
     model: Model, x: torch.Tensor, y: torch.Tensor, spec: Mapping[str, Any], clean_ok: torch.Tensor,
     *, batch_size: int, dev: torch.device, seed: int, attack_model: Model | None = None,
-    engine: str = "auto",
+    engine: str = "auto", attack_precision: str | None = None,
 ) -> torch.Tensor:
     """Per-example robustness (CPU bool): clean-correct and correct at the attack's output.
 
     Adversarial examples are crafted on ``attack_model`` (default ``model``: white-box).
+    ``attack_precision`` (None: whatever an enclosing autocast says) sets the precision the
+    examples are crafted at; the verdict on them is then always fp32.
     """
     s = normalize_spec(spec)
     ok = clean_ok.clone()
@@ -283,8 +293,10 @@ def _robust_mask(
         fast = _fast_pgd(src, s, dev)  # one capture for all batches of this spec
     for sl in _batches(len(idx), batch_size):
         xb, yb = x[idx[sl]].to(dev), y[idx[sl]].to(dev)
-        x_adv = run_attack(src, xb, yb, s, generator=gen, seed=seed, engine=engine, fast=fast)
-        with torch.no_grad(), eval_mode(model):
+        with _precision(attack_precision, dev) if attack_precision else nullcontext():
+            x_adv = run_attack(src, xb, yb, s, generator=gen, seed=seed, engine=engine, fast=fast)
+        with torch.no_grad(), eval_mode(model), (_precision("fp32", dev) if attack_precision
+                                                  else nullcontext()):
             ok[idx[sl]] = (model(x_adv).argmax(1) == yb).cpu()
     return ok
 
@@ -321,22 +333,26 @@ def evaluate_grid_outcomes(
     device: str | torch.device | None = None,
     seed: int = 0,
     engine: str = "auto",
+    attack_precision: str | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """:func:`evaluate_grid`'s table and the per-example outcomes: a boolean array of shape
     (len(grid), len(x)), row i True where example j is robust under spec i (clean-correct for
-    "clean"); row i's mean is the table's accuracy of row i."""
+    "clean"); row i's mean is the table's accuracy of row i. ``attack_precision`` "bf16": the
+    examples are crafted under bf16 autocast (the costly part), every prediction that decides
+    the table is fp32 (None: all at the precision of an enclosing autocast, if any)."""
     dev = torch.device(device) if device is not None else _device_of(model)
     if isinstance(model, nn.Module):
         model.to(dev)
     y = y.cpu().long()
-    clean_ok = predict(model, x, batch_size=batch_size, device=dev) == y
+    with _precision("fp32", dev) if attack_precision else nullcontext():
+        clean_ok = predict(model, x, batch_size=batch_size, device=dev) == y
     rows = []
     masks = []
     for spec in grid:
         s = normalize_spec(spec)
         t0 = time.perf_counter()
         ok = _robust_mask(model, x, y, s, clean_ok, batch_size=batch_size, dev=dev, seed=seed,
-                          engine=engine)
+                          engine=engine, attack_precision=attack_precision)
         n = len(ok)
         masks.append(ok.numpy().astype(bool))
         rows.append({

@@ -67,9 +67,11 @@ def evaluate_model(data: str, weights: str, source_weights: str, table: str, san
     x, y, index = eval_subset_indices(data, n, eval_seed)
     memory = torch.channels_last if channels_last else torch.contiguous_format
     model = _load(weights, dev).to(memory_format=memory)
+    _autocast(precision, dev)  # refuses bf16 where the CPU cannot
+    # bf16: the examples are crafted under autocast, every prediction that decides the table is fp32
+    rows, correct = evaluate_grid_outcomes(model, x, y, grid, batch_size=batch_size, device=dev,
+                                           seed=eval_seed, attack_precision=precision)
     with _autocast(precision, dev):
-        rows, correct = evaluate_grid_outcomes(model, x, y, grid, batch_size=batch_size, device=dev,
-                                               seed=eval_seed)
         source = _load(source_weights, dev).to(memory_format=memory) if source_weights != weights else None
         checks = sanity_checks(model, x, y, norm=sanity_spec["norm"], eps=sanity_spec["eps"],
                                steps=sanity_spec["steps"], source_model=source, batch_size=batch_size,
