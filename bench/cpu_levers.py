@@ -158,6 +158,9 @@ def main() -> None:
     if args.repeats < 5:
         ap.error("--repeats: at least 5")
     torch.set_num_threads(args.threads)
+    # every compiled lever shares the nets' forward code; dynamo's default limit of 8 compiled
+    # variants per code object would send the later levers back to eager mid-run
+    torch._dynamo.config.recompile_limit = 256
     caps = cpu_capabilities()
     levers = [lv for lv in LEVERS if not (args.no_compile and lv[3])
               and not (lv[1] == "bf16" and not caps["bf16"])]
