@@ -127,6 +127,10 @@ def test_tiny_mnist_outputs(tiny_run: Path) -> None:
     sanity = pd.read_csv(mnist / "sanity.csv")
     assert len(sanity) == 4 and sanity["passed"].all()
     assert sanity.loc[sanity["recipe"] == "linf-0.3", "transfer_ok"].all()
+    # the transfer source is each model's twin: the same recipe and size at seed 1000, trained for it
+    for js in (mnist / "eval").glob("*/n~*/seed~0.sanity.json"):
+        recipe, size = js.parts[-3], js.parts[-2]
+        assert json.loads(js.read_text())["source"].endswith(f"{recipe}/{size}/seed~1000/weights.safetensors")
     # the paper comparison sets our numbers beside the published ones only like for like: the tiny
     # config's small CNNs are not the published architectures, so every row says so
     paper = pd.read_csv(mnist / "paper_comparison.csv")
