@@ -27,6 +27,8 @@ import torch
 from tradeoff import io
 from tradeoff.adversarial.robust_eval import evaluate_grid_outcomes
 from tradeoff.nets.checkpoints import load_weights_and_metadata
+from tradeoff.provenance import code_hash, git_commit, package_versions
+from tradeoff.runtime import cpu_capabilities
 from tradeoff.stages.mnist_eval import eval_subset_indices
 from tradeoff.stages.saliency_tables import wilson_interval
 
@@ -38,6 +40,14 @@ LINF_PROTOCOL: tuple[tuple[dict[str, Any], int], ...] = (
     ({"attack": "pgd", "norm": "linf", "eps": 0.3, "steps": 50, "restarts": 10, "alpha": 0.01}, 2000),
     ({"attack": "autoattack", "norm": "linf", "eps": 0.3, "version": "standard"}, 1000),
 )
+
+
+def headline_code_hashes() -> dict[str, str]:
+    """Hashes of the code behind a headline number (:func:`tradeoff.provenance.code_hash`): the
+    training loop and its objectives, attacks and models; this stage and the evaluation it calls.
+    A committed result whose hashes differ from the current ones was made by other code."""
+    return {"training": code_hash("tradeoff.adversarial.training"),
+            "evaluation": code_hash("tradeoff.stages.headline")}
 
 
 def evaluate_headline(data: str, weights: str, out: str, test_log: str, *,
@@ -60,7 +70,9 @@ def evaluate_headline(data: str, weights: str, out: str, test_log: str, *,
                      "wilson95": [float(lo[0]), float(hi[0])], "seconds": round(time.perf_counter() - t0, 1)})
         log.info("%s on %d test images: %.4f [%.4f, %.4f] in %.0f s", spec["attack"], len(y), acc, lo[0], hi[0],
                  rows[-1]["seconds"])
-    record = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "weights": str(weights),
+    record = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git_commit(),
+              "code": headline_code_hashes(), "versions": package_versions(), "cpu": cpu_capabilities(),
+              "weights": str(weights),
               "weights_sha256": digest, "architecture": meta.get("architecture"),
               "train_config": json.loads(meta["train_config"]) if "train_config" in meta else None,
               "torch": torch.__version__, "threads": torch.get_num_threads(), "note": note, "results": rows}

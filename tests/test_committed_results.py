@@ -1,0 +1,41 @@
+"""Committed results never drift silently: the headline models' test-set evaluations in
+docs/results/cpu/headline were made by the current code, or the README says they were not."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from tradeoff.stages.headline import headline_code_hashes
+
+HEADLINE = REPO / "docs" / "results" / "cpu" / "headline"
+README = (REPO / "README.md").read_text()
+
+
+def _records() -> list[tuple[Path, dict]]:
+    return [(p, json.loads(p.read_text())) for p in sorted(HEADLINE.glob("*.test.json"))]
+
+
+def test_headline_results_are_committed() -> None:
+    assert _records(), f"no committed headline evaluation (*.test.json) in {HEADLINE}"
+
+
+@pytest.mark.parametrize("path,record", _records(), ids=lambda v: v.name if isinstance(v, Path) else "")
+def test_committed_result_matches_the_code_or_the_readme_says_so(path: Path, record: dict) -> None:
+    if record["code"] != headline_code_hashes():
+        stale = f"produced by commit {record['commit']}; code changed since"
+        assert stale in README, (f"{path.name}: the code behind it changed (hashes {record['code']} -> "
+                                 f"{headline_code_hashes()}); re-run it, or mark it in README.md: '{stale}'")
+
+
+@pytest.mark.parametrize("path,record", _records(), ids=lambda v: v.name if isinstance(v, Path) else "")
+def test_committed_result_names_its_weights_and_is_logged(path: Path, record: dict) -> None:
+    weights = HEADLINE / Path(record["weights"]).name
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == record["weights_sha256"]
+    log = [json.loads(line) for line in (HEADLINE / "test_set_log.jsonl").read_text().splitlines()]
+    assert any(entry["weights_sha256"] == record["weights_sha256"] and entry["results"] == record["results"]
+               for entry in log), f"{path.name} is not in the test-set log"
