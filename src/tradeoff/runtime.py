@@ -137,7 +137,6 @@ def resolve_levers(precision: str, device_type: str, *, channels_last: bool = Fa
             precision = "fp32"
             dropped = ("bf16 asked for, but this CPU has neither AVX512-BF16 nor AMX-BF16 (bf16 "
                        "would be emulated, slower than fp32): running fp32")
-    import torch  # here: runtime is imported by jobs that never load torch
-
-    return Levers(precision, bool(channels_last), bool(compile), torch.get_num_threads(),
-                  dropped, cpu)
+    torch = sys.modules.get("torch")  # never imported here: theory jobs import runtime without torch
+    threads = torch.get_num_threads() if torch is not None else available_cpus()
+    return Levers(precision, bool(channels_last), bool(compile), threads, dropped, cpu)

@@ -51,7 +51,9 @@ rule mnist_eval:
         weights=rules.mnist_train.output.weights,
         # transfer attacks are crafted on the source model: another seed of the same recipe
         # (source_recipe: same) or the source recipe's model of the same size and seed
-        source=lambda w: expand(rules.mnist_train.output.weights, **plan.transfer_source_wildcards(CONFIG, w))[0],
+        source=lambda w: expand(
+            rules.mnist_train.output.weights, **plan.transfer_source_wildcards(CONFIG, w)
+        )[0],
     output:
         table="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.csv",
         sanity="results/mnist/eval/{recipe}/n~{size}/seed~{seed}.sanity.json",

@@ -161,7 +161,7 @@ rule saliency_tables:
     log:
         "logs/saliency_tables.log",
     conda:
-        "../../envs/theory.yaml"
+        plan.torch_env(CONFIG)  # the judge panel's controls import the image helpers (torch)
     threads: 1
     params:
         objectives=plan.saliency_objectives(CONFIG),
