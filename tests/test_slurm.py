@@ -25,12 +25,13 @@ from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
 from slurm_cluster import local_slurm_cluster
 
 from tradeoff.cluster import cpu_minutes
-from tradeoff.config import attack_grid, mnist_models, mnist_recipes
+from tradeoff.config import attack_grid, mnist_models, mnist_recipes, validate_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 PROFILE = REPO / "profiles" / "slurm"
 TINY = REPO / "tests" / "config" / "tiny.yaml"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 # rules of group "theory": all their jobs make one SLURM job (the profile's group-components)
 GROUPED = {"theory_sample", "theory_fit"}
 
@@ -160,7 +161,7 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
     # the profile's default-resources reached sbatch (--mem, -t); in the group x parallel jobs;
     # the torch rules' own time limits (tradeoff.cluster: measured CPU throughput) replace -t
     runtime = _at_attempt_1(profile["default-resources"]["runtime"])  # "30 * attempt"
-    config = yaml.safe_load(TINY.read_text())
+    config = validate_config(yaml.safe_load(TINY.read_text()), SCHEMA)  # with the schema's defaults, as the workflow
     estimated = cpu_minutes(config, mnist_recipes(config), mnist_models(config), attack_grid(config))
     assert config["mnist"]["device"] == "cpu" and set(estimated) <= expected.keys(), estimated
     for j in ours:

@@ -233,9 +233,10 @@ def test_changing_one_training_eps_reruns_only_that_model(tiny_run: Path) -> Non
 
     with edited(cfg_path, change):
         jobs = dry_run_jobs(tiny_run)
-    # the recipe's two models (sizes 300, 1000), their evaluations, the tables and the MNIST figures;
-    # the saliency of its studied model (size 1000), the saliency tables and figures; not the judge
-    assert jobs == {"mnist_train": 2, "mnist_eval": 2, "mnist_tables": 1, "mnist_figure": 4,
+    # the recipe's two models (sizes 300, 1000) and their twins (the masking check's transfer sources,
+    # sanity.source_recipe: same), their evaluations, the tables and the MNIST figures; the saliency of
+    # its studied model (size 1000), the saliency tables and figures; not the judge
+    assert jobs == {"mnist_train": 4, "mnist_eval": 2, "mnist_tables": 1, "mnist_figure": 4,
                     "saliency_extract": 1, "saliency_tables": 1, "saliency_figure": 8, "provenance": 1, "all": 1}
 
 

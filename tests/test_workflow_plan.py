@@ -193,8 +193,9 @@ def test_mnist_params(tiny: dict[str, Any], default: dict[str, Any]) -> None:
     cuda["mnist"]["device"] = "cuda"  # GPU requests follow an explicit cuda only (issue 18)
     assert plan.mnist_gpus(tiny) == plan.mnist_gpus(default) == 0 and plan.mnist_gpus(cuda) == 1
     assert plan.recipe_params(tiny, "linf-0.3") == {
-        "alpha": 0.1, "batch_size": 64, "eps": 0.3, "eps_warmup": 30, "iterations": 80, "lr": 0.002,
-        "model": "small", "norm": "linf", "objective": "pgd", "optimizer": "adam", "steps": 4}
+        "alpha": 0.1, "batch_size": 64, "channels_last": True, "eps": 0.3, "eps_warmup": 30, "iterations": 80,
+        "lr": 0.002, "model": "small", "norm": "linf", "objective": "pgd", "optimizer": "adam", "precision": "bf16",
+        "steps": 4}  # the tiny robust recipe takes the CPU levers (issue 14)
     grid = plan.mnist_eval_params(tiny)["grid"]
     assert [(g["attack"], g.get("eps")) for g in grid] == [("clean", None), ("fgsm", 0.3), ("pgd", 0.1),
                                                             ("pgd", 0.3), ("pgd", 1.5)]
