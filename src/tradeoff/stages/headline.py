@@ -4,10 +4,11 @@ A headline model's recipe is chosen on the validation split; this stage then att
 model on the test set with the protocol of ``docs/CLAIMS.md`` (by default: clean accuracy on all
 10,000 test images, PGD-50 x 10 on 2,000, AutoAttack on 1,000; each subset a seeded,
 class-balanced prefix of the same ordering, so the smaller sets are nested in the larger) and
-appends one line per evaluation to a JSON-lines *test-set log*, so that every look at the test
+appends one line per finished evaluation (AutoAttack: per finished component) to a JSON-lines
+*test-set log*, so that every look at the test
 set is on record (``docs/results/cpu/test_set_log.jsonl``, listed in ``docs/CLAIMS.md``).
 
-    python -m tradeoff.stages.headline WEIGHTS OUT.json --log LOG.jsonl [--data DATA.npz]
+    python -m tradeoff.stages.headline WEIGHTS OUT.json --log LOG.jsonl [--data DATA.npz] [--only ATTACK ...]
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from tradeoff import io
-from tradeoff.adversarial.robust_eval import evaluate_grid_outcomes
+from tradeoff.adversarial.robust_eval import autoattack_cascade, evaluate_grid_outcomes
 from tradeoff.nets.checkpoints import load_weights_and_metadata
 from tradeoff.provenance import code_hash, git_commit, package_versions
 from tradeoff.runtime import cpu_capabilities
@@ -50,35 +51,64 @@ def headline_code_hashes() -> dict[str, str]:
             "evaluation": code_hash("tradeoff.stages.headline")}
 
 
+def _row(spec: dict[str, Any], k: int, n: int, seconds: float) -> dict[str, Any]:
+    lo, hi = wilson_interval(np.array([k]), np.array([n]))
+    return {"attack": spec["attack"], "spec": spec, "n": n, "accuracy": k / n,
+            "wilson95": [float(lo[0]), float(hi[0])], "seconds": round(seconds, 1)}
+
+
 def evaluate_headline(data: str, weights: str, out: str, test_log: str, *,
                       protocol: Sequence[tuple[dict[str, Any], int]] = LINF_PROTOCOL, seed: int = 0,
-                      batch_size: int = 500, note: str = "") -> list[dict[str, Any]]:
-    """Attack ``weights`` per ``protocol`` on the test set of ``data``; write the rows (accuracy,
-    95% Wilson interval, images, seconds) to ``out`` and append them to ``test_log``."""
+                      batch_size: int = 500, note: str = "",
+                      only: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Attack ``weights`` per ``protocol`` (its rows whose attack is in ``only``, if given) on the
+    test set of ``data``; write the rows (accuracy, 95% Wilson interval, images, seconds) to ``out``.
+
+    Every look at the test set is logged as it ends: each finished row is appended to ``test_log``
+    at once (and ``out`` rewritten), and AutoAttack, run component by component
+    (:func:`~tradeoff.adversarial.robust_eval.autoattack_cascade`), appends a line after each of
+    its attacks, so that a run stopped part-way leaves on record what it looked at."""
     model, meta = load_weights_and_metadata(None, weights, device="cpu")
     model = model.to(memory_format=torch.channels_last)  # the evaluation lever: the same function
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
-    rows = []
+    base = {"commit": git_commit(), "code": headline_code_hashes(), "versions": package_versions(),
+            "cpu": cpu_capabilities(), "weights": str(weights), "weights_sha256": digest,
+            "architecture": meta.get("architecture"),
+            "train_config": json.loads(meta["train_config"]) if "train_config" in meta else None,
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "note": note}
+    rows: list[dict[str, Any]] = []
+
+    def record(results: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **base, "results": results}
+
+    def append(results: list[dict[str, Any]]) -> None:
+        with open(test_log, "a") as fh:
+            fh.write(json.dumps(record(results), sort_keys=True) + "\n")
+
     for spec, n in protocol:
+        if only is not None and spec["attack"] not in only:
+            continue
         x, y, _ = eval_subset_indices(data, n, seed)
         t0 = time.perf_counter()
-        table, _ = evaluate_grid_outcomes(model, x, y, [spec], batch_size=batch_size, device="cpu", seed=seed)
-        acc = float(table["accuracy"].iloc[0])
-        k = np.array([round(acc * len(y))])
-        lo, hi = wilson_interval(k, np.array([len(y)]))
-        rows.append({"attack": spec["attack"], "spec": spec, "n": len(y), "accuracy": acc,
-                     "wilson95": [float(lo[0]), float(hi[0])], "seconds": round(time.perf_counter() - t0, 1)})
-        log.info("%s on %d test images: %.4f [%.4f, %.4f] in %.0f s", spec["attack"], len(y), acc, lo[0], hi[0],
-                 rows[-1]["seconds"])
-    record = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git_commit(),
-              "code": headline_code_hashes(), "versions": package_versions(), "cpu": cpu_capabilities(),
-              "weights": str(weights),
-              "weights_sha256": digest, "architecture": meta.get("architecture"),
-              "train_config": json.loads(meta["train_config"]) if "train_config" in meta else None,
-              "torch": torch.__version__, "threads": torch.get_num_threads(), "note": note, "results": rows}
-    io.write_json(record, out)
-    with open(test_log, "a") as fh:
-        fh.write(json.dumps(record, sort_keys=True) + "\n")
+        if spec["attack"] == "autoattack":
+            def component(c: dict[str, Any], spec: dict[str, Any] = spec) -> None:
+                part = {**_row(spec, c["robust"], c["n"], c["seconds"]), "partial": True,
+                        "component": c["component"]}
+                log.info("autoattack after %s on %d test images: %.4f [%.4f, %.4f] in %.0f s", c["component"],
+                         c["n"], part["accuracy"], *part["wilson95"], c["seconds"])
+                append([part])
+
+            comps = autoattack_cascade(model, x, y, spec, seed=seed, batch_size=batch_size, on_component=component)
+            row = {**_row(spec, comps[-1]["robust"], len(y), time.perf_counter() - t0), "components": comps}
+        else:
+            table, _ = evaluate_grid_outcomes(model, x, y, [spec], batch_size=batch_size, device="cpu", seed=seed)
+            acc = float(table["accuracy"].iloc[0])
+            row = _row(spec, round(acc * len(y)), len(y), time.perf_counter() - t0)
+        rows.append(row)
+        log.info("%s on %d test images: %.4f [%.4f, %.4f] in %.0f s", spec["attack"], len(y), row["accuracy"],
+                 *row["wilson95"], row["seconds"])
+        append([row])
+        io.write_json(record(rows), out)
     return rows
 
 
@@ -91,10 +121,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--data", default="results/mnist/data.npz")
     ap.add_argument("--note", default="")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", nargs="+", default=None, metavar="ATTACK",
+                    help="run only these rows of the protocol (clean, pgd, autoattack)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    evaluate_headline(args.data, args.weights, args.out, args.log, note=args.note)
+    evaluate_headline(args.data, args.weights, args.out, args.log, note=args.note, only=args.only)
 
 
 if __name__ == "__main__":
