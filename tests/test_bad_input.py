@@ -198,7 +198,7 @@ def test_duplicate_top_level_section_is_named(tmp_path: Path) -> None:
 
 def test_merge_keys_and_distinct_keys_still_load() -> None:
     assert parse_yaml("a: &x {k: 1}\nb:\n  <<: *x\n  j: 2\n", "m.yaml") == {"a": {"k": 1}, "b": {"k": 1, "j": 2}}
-    for path in ("config/config.yaml", "config/paper.yaml", "config/sweeps.yaml", "tests/config/tiny.yaml",
+    for path in ("config/config.yaml", "config/paper.yaml", "config/sweeps.yaml", "config/cpu.yaml", "tests/config/tiny.yaml",
                  *(str(p.relative_to(REPO)) for p in (REPO / "profiles").glob("*/*.yaml"))):
         load_yaml(REPO / path)
 

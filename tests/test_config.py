@@ -126,7 +126,7 @@ def _bad_config(edit: Callable[[dict], None]) -> dict:
     return cfg
 
 
-@pytest.mark.parametrize("path", ["config/config.yaml", "config/paper.yaml", "config/sweeps.yaml",
+@pytest.mark.parametrize("path", ["config/config.yaml", "config/paper.yaml", "config/sweeps.yaml", "config/cpu.yaml",
                                   "tests/config/tiny.yaml"])
 def test_shipped_configs_are_valid(path: str) -> None:
     validate_config(load_yaml(REPO / path), SCHEMA)

@@ -246,6 +246,22 @@ def mnist_figures(config: dict[str, Any]) -> list[str]:
     return [*MNIST_FIGURES, *(["accuracy_vs_size"] if several else [])]
 
 
+def mnist_stage_models(config: dict[str, Any]) -> dict[str, Columns]:
+    """Stage name -> the wildcard columns (recipe, size, seed) of the models it trains and evaluates:
+    each model in the stage of the first ``mnist.models`` group listing it (groups without a
+    ``stage`` belong to none; :func:`tradeoff.costing.model_stages`)."""
+    from tradeoff.costing import model_stages
+
+    named = {g["stage"] for g in config["mnist"]["models"] if "stage" in g}
+    out: dict[str, Columns] = {name: {"recipe": [], "size": [], "seed": []} for name in sorted(named)}
+    for (recipe, size, seed), stage in sorted(model_stages(config).items()):
+        if stage in out:
+            out[stage]["recipe"].append(recipe)
+            out[stage]["size"].append(size)
+            out[stage]["seed"].append(seed)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------
 # Saliency (paper Section 4)
 

@@ -157,6 +157,19 @@ rule mnist:
         expand(rules.mnist_figure.output, kind=plan.mnist_figures(CONFIG)),
 
 
+# One target per named group of mnist.models (its `stage`): `snakemake stage_<name>` trains and
+# evaluates that group's models, so that a long config runs a stage at a time (tradeoff.costing).
+for _stage, _cols in plan.mnist_stage_models(CONFIG).items():
+
+    rule:
+        name:
+            f"stage_{_stage}"
+        input:
+            expand(rules.mnist_eval.output.table, zip, **_cols),
+            expand(rules.mnist_eval.output.sanity, zip, **_cols),
+        localrule: True
+
+
 # Snakemake keeps a corrupt model file that is not older than its inputs, and does not rebuild a
 # removed one while what was made from it is up to date: stop first, naming each such file and the
 # command that rebuilds it (tradeoff.nets.integrity; header and size only, cheap).

@@ -1,0 +1,189 @@
+"""The cost of a config on the CPU, from measured throughput: a costed plan, stage by stage.
+
+Pure Python (no torch at import). The unit prices are the medians of ``bench/cpu_levers.py``
+(``bench/cpu_levers.csv``: 2 threads on the 2-core Zen 4 machine, each lever set timed in the same
+process), per net and lever set (precision, channels_last):
+
+* ``t_step``: one training step of one example under FGSM with a random start (the attack's
+  gradient, then the weights' forward and backward): seconds = 1 / the ``train`` row;
+* ``t_attack``: one attack step of one example (a forward and an input gradient, the scoring pass
+  spread over the steps): seconds = 1 / the ``attack`` row.
+
+From these, seconds per training example: ``standard`` t_step - t_attack (no attack), ``fgsm`` and
+``nfgsm`` t_step, ``pgd`` t_step + (steps - 1) t_attack, ``trades`` one attack step more (its KL
+target's clean forward); the catastrophic-overfitting guard adds PGD-10 on its validation images
+after every epoch. An evaluation costs its attack steps (PGD: images x restarts x steps; FGSM one;
+clean a third of one; AutoAttack :data:`tradeoff.cluster.AUTOATTACK_PASSES`, an upper estimate) at
+the evaluation's levers, plus the gradient-masking checks. Jobs run with one thread each and
+``--cores 2`` runs two at once: a stage's wall time is its work at the 2-thread rates (the
+assumption the measured stage times check, ``docs/results/cpu/``).
+
+A model's stage is the ``stage`` of the first ``mnist.models`` group that lists it; its transfer
+source (``evaluation.sanity.source_recipe``) is costed where it is first needed.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tradeoff.cluster import AUTOATTACK_PASSES, CPU_EXAMPLES_PER_S
+from tradeoff.config import (
+    attack_grid,
+    mnist_models,
+    mnist_recipes,
+    saliency_models,
+    transfer_source,
+)
+
+#: the measured table this module prices work with
+LEVERS_CSV = Path(__file__).resolve().parents[2] / "bench" / "cpu_levers.csv"
+#: the lever-set names of bench/cpu_levers.py for (precision, channels_last)
+LEVER_ROWS = {("fp32", False): "eager fp32 NCHW", ("fp32", True): "channels_last",
+              ("bf16", False): "bf16", ("bf16", True): "channels_last + bf16"}
+#: a forward pass as a share of an attack step (forward + input gradient)
+FORWARD_SHARE = 1 / 3
+#: measured wall time / estimate, the median over the torch jobs of a run of the default config
+#: (its ``benchmarks/*.tsv``; ``bench/cost_calibration.py``): what the estimates leave out (start-up,
+#: data loading, the eps warm-up's short steps, logging, two jobs sharing the caches)
+CALIBRATION = 1.0
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Examples per second by (net, kind, lever name), kind ``train`` or ``attack``."""
+
+    rates: dict[tuple[str, str, str], float]
+
+    @classmethod
+    def from_csv(cls, path: str | Path = LEVERS_CSV) -> Prices:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        return cls({(r["net"], r["kind"], r["lever"]): float(r["examples_per_s"]) for r in rows})
+
+    def seconds(self, net: str, kind: str, precision: str, channels_last: bool) -> float:
+        """Seconds per example. A net the lever table lacks (the MLP judge) is priced at
+        :data:`tradeoff.cluster.CPU_EXAMPLES_PER_S` (one thread, a loaded machine: generous)."""
+        key = (net, kind, LEVER_ROWS[(precision, bool(channels_last))])
+        if key not in self.rates and not any(n == net for n, _, _ in self.rates) and net in CPU_EXAMPLES_PER_S:
+            return 1.0 / CPU_EXAMPLES_PER_S[net]
+        if key not in self.rates:
+            known = sorted({n for n, _, _ in self.rates})
+            raise KeyError(f"no measured {kind} throughput for net {net!r} with levers {key[2]!r} "
+                           f"(bench/cpu_levers.csv has nets {', '.join(known)})")
+        return 1.0 / self.rates[key]
+
+
+def train_examples(recipe: dict[str, Any], size: int) -> int:
+    """Examples a recipe trains on: ``iterations`` x ``batch_size``, or ``epochs`` x ``size``."""
+    if recipe.get("epochs"):
+        return int(recipe["epochs"]) * size
+    return int(recipe["iterations"]) * int(recipe["batch_size"])
+
+
+def train_seconds(recipe: dict[str, Any], size: int, prices: Prices, default_precision: str = "fp32") -> float:
+    """Estimated seconds to train ``recipe`` on ``size`` images (2 threads)."""
+    net, cl = recipe["model"], bool(recipe.get("channels_last", False))
+    precision = recipe.get("precision", default_precision)
+    t_step = prices.seconds(net, "train", precision, cl)
+    t_attack = prices.seconds(net, "attack", precision, cl)
+    objective = recipe.get("objective", "standard")
+    steps = int(recipe.get("steps", 1))
+    per_example = {"standard": t_step - t_attack, "fgsm": t_step, "nfgsm": t_step,
+                   "pgd": t_step + (steps - 1) * t_attack,
+                   "trades": t_step + steps * t_attack}[objective]
+    seconds = train_examples(recipe, size) * per_example
+    guard = recipe.get("guard")
+    if guard and recipe.get("epochs"):  # PGD on the guard's validation images after every epoch
+        seconds += int(recipe["epochs"]) * int(guard["n"]) * (int(guard["steps"]) + 1) * t_attack
+    return seconds
+
+
+def attack_steps(spec: dict[str, Any]) -> float:
+    """Attack steps per image of one grid entry (clean: a forward, a third of a step)."""
+    kind = spec["attack"]
+    if kind == "clean":
+        return FORWARD_SHARE
+    if kind == "fgsm":
+        return 1.0
+    if kind == "autoattack":
+        return float(AUTOATTACK_PASSES)
+    return float(spec.get("restarts", 1) * spec.get("steps", 40))
+
+
+def eval_seconds(config: dict[str, Any], recipe: dict[str, Any], prices: Prices) -> float:
+    """Estimated seconds of one model's evaluation job: the grid and the gradient-masking checks."""
+    mn = config["mnist"]
+    ev = mn["evaluation"]
+    t_attack = prices.seconds(recipe["model"], "attack", mn.get("precision", "fp32"),
+                              bool(ev.get("channels_last", False)))
+    sanity = ev["sanity"]
+    per_image = sum(attack_steps(s) for s in attack_grid(config)) + 2 * (int(sanity["steps"]) + 1) + 2
+    return int(ev["n"]) * per_image * t_attack
+
+
+def saliency_seconds(config: dict[str, Any], prices: Prices) -> float:
+    """Estimated seconds of the saliency stage's torch jobs (judges, extraction; 2 threads)."""
+    sal = config["saliency"]
+    mn_precision = config["mnist"].get("precision", "fp32")
+    judge = {**sal["judge"], "objective": "standard"}
+    robust = {**sal["robust_judge"], "objective": "pgd"}
+    seconds = sum(train_seconds(j, 0, prices, mn_precision) for j in (judge, robust))
+    recipes = mnist_recipes(config)
+    le = sal["large_eps"]
+    steps = 2 * 10 * le["per_class"] * 9 * (le["steps"] + 1) + 10 * sal["examples"]["per_class"] * 2
+    for recipe, _, _ in saliency_models(config):
+        seconds += steps * prices.seconds(recipes[recipe]["model"], "attack", mn_precision, False)
+    return seconds
+
+
+def model_stages(config: dict[str, Any]) -> dict[tuple[str, int, int], str]:
+    """(recipe, size, seed) -> stage: the ``stage`` of the first group listing it (``mnist``
+    where none is named)."""
+    out: dict[tuple[str, int, int], str] = {}
+    for group in config["mnist"]["models"]:
+        for r in group["recipes"]:
+            for n in group["sizes"]:
+                for s in group["seeds"]:
+                    out.setdefault((r, int(n), int(s)), group.get("stage", "mnist"))
+    return out
+
+
+def stage_plan(config: dict[str, Any], prices: Prices | None = None) -> dict[str, dict[str, float]]:
+    """Stage -> {``train``, ``eval``, ``total``} estimated minutes on 2 cores; the saliency stage
+    (its extraction and judges; its models are trained by the mnist stages) as ``saliency``."""
+    prices = prices or Prices.from_csv()
+    recipes = mnist_recipes(config)
+    precision = config["mnist"].get("precision", "fp32")
+    stages = model_stages(config)
+    trained: set[tuple[str, int, int]] = set()
+    plan: dict[str, dict[str, float]] = {name: {"train": 0.0, "eval": 0.0}
+                                         for name in dict.fromkeys(stages.values())}  # config order
+    for model in mnist_models(config):
+        stage = stages[model]
+        row = plan[stage]
+        for m in (model, transfer_source(config, *model)):
+            if m not in trained:
+                trained.add(m)
+                row["train"] += train_seconds(recipes[m[0]], m[1], prices, precision) / 60
+        row["eval"] += eval_seconds(config, recipes[model[0]], prices) / 60
+    if "saliency" in config:
+        plan["saliency"] = {"train": 0.0, "eval": saliency_seconds(config, prices) / 60}
+    for row in plan.values():
+        row["total"] = row["train"] + row["eval"]
+    return plan
+
+
+def plan_table(plan: dict[str, dict[str, float]], calibration: float = CALIBRATION) -> str:
+    """The plan as the comment block a config carries at its top: whole minutes (rounded up) of
+    the estimate times ``calibration``."""
+    lines = [f"#   {'stage':<14}{'train':>7}{'eval':>7}{'total':>7}  (minutes on 2 cores, x {calibration:.2f})"]
+    for name, row in plan.items():
+        t, e, a = (math.ceil(row[k] * calibration) for k in ("train", "eval", "total"))
+        lines.append(f"#   {name:<14}{t:>7}{e:>7}{a:>7}")
+    total = sum(row["total"] for row in plan.values()) * calibration
+    lines.append(f"#   {'all':<14}{'':>7}{'':>7}{math.ceil(total):>7}")
+    return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""The costed plan: prices from the measured lever table, the CPU config's plan and its stages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, copy_workflow, dry_run_jobs
+
+from tradeoff.config import load_yaml, mnist_models, mnist_recipes, validate_config
+from tradeoff.costing import (
+    CALIBRATION,
+    Prices,
+    attack_steps,
+    model_stages,
+    plan_table,
+    stage_plan,
+    train_seconds,
+)
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+CPU = REPO / "config" / "cpu.yaml"
+
+
+@pytest.fixture(scope="module")
+def cpu() -> dict[str, Any]:
+    return validate_config(load_yaml(CPU), SCHEMA)
+
+
+def test_training_prices_are_the_closed_form() -> None:
+    # one FGSM-RS training step 4 ms, one attack step 1 ms: PGD-5 costs 4 + 4 x 1, standard 4 - 1
+    prices = Prices({("n", "train", "channels_last"): 250.0, ("n", "attack", "channels_last"): 1000.0})
+    base = {"model": "n", "channels_last": True, "iterations": 10, "batch_size": 100}
+    assert train_seconds({**base, "objective": "pgd", "steps": 5}, 0, prices) == pytest.approx(1000 * 0.008)
+    assert train_seconds({**base, "objective": "standard"}, 0, prices) == pytest.approx(1000 * 0.003)
+    assert train_seconds({**base, "objective": "trades", "steps": 5}, 0, prices) == pytest.approx(1000 * 0.009)
+    by_epochs = {**base, "iterations": None, "epochs": 2, "objective": "fgsm"}
+    assert train_seconds(by_epochs, 300, prices) == pytest.approx(600 * 0.004)  # epochs x size examples
+    with pytest.raises(KeyError, match="no measured train throughput for net 'n' with levers 'bf16'"):
+        train_seconds({**base, "objective": "pgd", "steps": 5, "channels_last": False, "precision": "bf16"}, 0,
+                      prices)
+    assert attack_steps({"attack": "pgd", "steps": 50, "restarts": 10}) == 500
+    assert attack_steps({"attack": "fgsm"}) == 1
+
+
+def test_measured_prices_cover_the_configs_nets(cpu: dict[str, Any]) -> None:
+    prices = Prices.from_csv()
+    madry = prices.seconds("madry", "train", "bf16", True)
+    assert 1 / madry == 878.0  # bench/cpu_levers.csv's channels_last + bf16 Madry training row
+    for recipe in mnist_recipes(cpu).values():
+        assert train_seconds(recipe, 55000, prices) > 0
+
+
+def test_cpu_config_meets_the_issue_design(cpu: dict[str, Any]) -> None:
+    models = mnist_models(cpu)
+    recipes = mnist_recipes(cpu)
+    sizes = sorted({n for r, n, _ in models if r == "linf-0.3"})
+    assert len(sizes) >= 5 and sizes[0] <= 1000 and sizes[-1] == 55000
+    # at least 3 seeds for every model a claim compares: every (recipe, size) here
+    seeds: dict[tuple[str, int], set[int]] = {}
+    for r, n, s in models:
+        seeds.setdefault((r, n), set()).add(s)
+    assert min(len(s) for s in seeds.values()) >= 3, seeds
+    assert all(recipes[r]["model"] == "small" and "iterations" in recipes[r] for r, _, _ in models)
+    assert cpu["mnist"]["device"] == "cpu" and cpu["mnist"]["evaluation"]["n"] >= 1000
+    # every model belongs to a named stage: one target each
+    assert set(model_stages(cpu).values()) == {"fig1_linf", "fig1_l2", "fig7"}
+
+
+def test_cpu_plan_fits_the_budget_and_is_the_one_written_in_the_config(cpu: dict[str, Any]) -> None:
+    plan = stage_plan(cpu)
+    assert all(row["total"] * CALIBRATION <= 90 for row in plan.values()), plan
+    assert sum(row["total"] for row in plan.values()) * CALIBRATION <= 240
+    # the table at the top of config/cpu.yaml is this plan: editing the config without it fails here
+    lines = CPU.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if re.match(r"#   stage +train +eval +total", line))
+    last = next(i for i, line in enumerate(lines) if line.startswith("#   all "))
+    written = "\n".join(lines[first:last + 1])
+    assert written == plan_table(plan), "config/cpu.yaml's costed plan is stale: paste plan_table(stage_plan(...))"
+
+
+@pytest.mark.slow
+def test_stage_targets_train_and_evaluate_their_group(tmp_path: Path, cpu: dict[str, Any]) -> None:
+    work = copy_workflow(tmp_path / "w", CPU)
+    jobs = dry_run_jobs(work, "stage_fig1_l2")
+    # 5 sizes x 3 seeds of l2-1.5; the transfer sources are the same recipe's other seeds (no copies)
+    assert (jobs["mnist_train"], jobs["mnist_eval"], jobs["mnist_data"]) == (15, 15, 1), jobs
+    assert set(jobs) == {"mnist_data", "mnist_train", "mnist_eval", "stage_fig1_l2"}, jobs
