@@ -28,6 +28,11 @@ if SALIENCY:
     include: "workflow/rules/saliency.smk"
 
 
+if plan.reference_claims(CONFIG):
+
+    include: "workflow/rules/reference.smk"
+
+
 include: "workflow/rules/provenance.smk"
 
 

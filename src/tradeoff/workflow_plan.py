@@ -296,6 +296,25 @@ def saliency_norms(config: dict[str, Any]) -> dict[str, str]:
     return canonical({r: recipes[r].get("norm", "linf") for r in config["saliency"]["models"]["recipes"]})
 
 
+def reference_claims(config: dict[str, Any]) -> dict[str, str]:
+    """This run's claims tables set beside the paper-grade ones (title -> path), or none without
+    ``reference_results`` or the MNIST section."""
+    if not config.get("reference_results") or not config.get("mnist"):
+        return {}
+    out = {"MNIST claims": "results/mnist/claims.csv"}
+    if config.get("saliency"):
+        out["Saliency claims"] = "results/mnist/saliency/claims.csv"
+    return out
+
+
+def reference_files(config: dict[str, Any]) -> list[str]:
+    """The committed paper-grade claims tables that exist (inputs: a new commit of them re-runs
+    the comparison)."""
+    from tradeoff.stages.claims_reference import reference_files as existing
+
+    return existing(config.get("reference_results"), list(reference_claims(config)))
+
+
 def tables(files: list[str]) -> list[str]:
     """The tables among a stage's targets (what the provenance manifest hashes)."""
     return [f for f in files if str(f).endswith((".csv", ".md"))]

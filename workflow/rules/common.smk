@@ -42,4 +42,5 @@ wildcard_constraints:
 def stage_targets():
     """The targets of every configured stage (the rules theory, mnist and saliency)."""
     names = ["theory"] + ["mnist"] * bool(MNIST) + ["saliency"] * bool(SALIENCY)
-    return [f for name in names for f in getattr(rules, name).input]
+    beside = list(rules.claims_reference.output) if plan.reference_claims(CONFIG) else []
+    return [f for name in names for f in getattr(rules, name).input] + beside

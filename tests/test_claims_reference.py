@@ -1,0 +1,71 @@
+"""This run's verdicts beside the committed paper-grade ones: matched, flagged, never forced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from conftest import REPO
+
+from tradeoff.claims import beside_reference
+from tradeoff.config import load_yaml, validate_config
+from tradeoff.stages.claims_reference import write_beside
+from tradeoff.workflow_plan import reference_claims, reference_files
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _rows(*rows: tuple[str, str, str, float, str]) -> pd.DataFrame:
+    return pd.DataFrame([{"claim": c, "paper": "Fig. 1", "metric": m, "recipe": r, "size": n, "verdict": v,
+                          "reason": ""} for c, m, r, n, v in rows])
+
+
+OURS = _rows(
+    ("hurts", "clean accuracy at n = 4000", "linf-0.3", 4000, "holds"),
+    ("hurts", "clean accuracy at n = 4000", "l2-1.5", 4000, "does not hold"),
+    ("lose", "clean accuracy, linf PGD at eps 0.3", "linf-0.3", 500, "inconclusive"),
+    ("align", "energy", "linf-0.3", 2000, "holds"),
+)
+REFERENCE = _rows(
+    ("hurts", "clean accuracy at n = 55000", "linf-0.3", 55000, "holds"),  # another size: the same claim
+    ("hurts", "clean accuracy at n = 55000", "l2-1.5", 55000, "holds"),
+    ("lose", "clean accuracy, linf PGD at eps 0.3", "linf-0.3", 1000, "holds"),
+    ("lose", "clean accuracy, linf PGD at eps 0.3", "linf-0.3", 55000, "inconclusive"),
+)
+
+
+def test_verdicts_are_matched_by_claim_recipe_and_metric_and_disagreements_flagged() -> None:
+    out = beside_reference(OURS, REFERENCE)
+    assert list(out["verdict"]) == list(OURS["verdict"])  # ours unchanged
+    assert list(out["paper_grade"]) == ["holds", "holds", "mixed: holds at n = 1000; inconclusive at n = 55000",
+                                        "none"]
+    assert list(out["agreement"]) == ["agrees", "DISAGREES", "agrees at some sizes", "no paper-grade verdict"]
+    none = beside_reference(OURS, None)
+    assert set(none["agreement"]) == {"no paper-grade verdict"}
+
+
+def test_stage_writes_csv_and_markdown_and_tolerates_a_missing_reference(tmp_path: Path) -> None:
+    ours = tmp_path / "claims.csv"
+    OURS.to_csv(ours, index=False)
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    REFERENCE.to_csv(ref / "mnist_claims.csv", index=False)  # no saliency_claims.csv committed
+    out = write_beside({"MNIST claims": str(ours), "Saliency claims": str(ours)}, str(ref),
+                       str(tmp_path / "b.csv"), str(tmp_path / "b.md"))
+    assert list(out["table"]) == ["MNIST claims"] * 4 + ["Saliency claims"] * 4
+    assert set(out.loc[out["table"] == "Saliency claims", "agreement"]) == {"no paper-grade verdict"}
+    md = (tmp_path / "b.md").read_text()
+    assert "### MNIST claims (1 disagreement(s)" in md and "| **DISAGREES** |" in md
+    assert pd.read_csv(tmp_path / "b.csv").shape == out.shape
+
+
+def test_the_default_config_sets_its_claims_beside_the_committed_cpu_run() -> None:
+    default = validate_config(load_yaml(REPO / "config" / "config.yaml"), SCHEMA)
+    assert default["reference_results"] == "docs/results/cpu"
+    assert reference_claims(default) == {"MNIST claims": "results/mnist/claims.csv",
+                                         "Saliency claims": "results/mnist/saliency/claims.csv"}
+    # only committed files are inputs (none until the paper-grade run is committed)
+    assert all(Path(REPO / f).is_file() for f in reference_files({**default, "reference_results": str(
+        REPO / "docs" / "results" / "cpu")}))
+    tiny = validate_config(load_yaml(REPO / "tests" / "config" / "tiny.yaml"), SCHEMA)
+    assert reference_claims(tiny) == {}

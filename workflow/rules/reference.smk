@@ -1,0 +1,26 @@
+# This run's claims beside the committed paper-grade verdicts (reference_results): flagged, not forced.
+
+
+rule claims_reference:
+    input:
+        ours=list(plan.reference_claims(CONFIG).values()),
+        reference=plan.reference_files(CONFIG),
+    output:
+        csv="results/claims_beside_paper_grade.csv",
+        md=report(
+            "results/claims_beside_paper_grade.md",
+            caption="../report/claims_reference.rst",
+            category="Claims",
+            labels={"table": "beside the paper-grade run"},
+        ),
+    log:
+        "logs/claims_reference.log",
+    localrule: True
+    conda:
+        "../../envs/theory.yaml"
+    params:
+        ours=plan.reference_claims(CONFIG),
+        reference=CONFIG["reference_results"],
+        code=CODE["claims_reference"],
+    script:
+        "../scripts/claims_reference.py"
