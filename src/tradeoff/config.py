@@ -244,6 +244,9 @@ def check_caps(config: dict[str, Any]) -> None:
                 if size > train:
                     raise ConfigError(f"config key mnist.models[{i}].sizes[{j}]: {size} exceeds the {train:,} "
                                       f"training images of source {mn['data']['source']!r}")
+        if mn["evaluation"].get("attack_n", 0) > mn["evaluation"]["n"]:
+            raise ConfigError(f"config key mnist.evaluation.attack_n: {mn['evaluation']['attack_n']} exceeds "
+                              f"mnist.evaluation.n ({mn['evaluation']['n']}); attacks run on a prefix of those images")
         if mn["evaluation"]["n"] > test:
             raise ConfigError(f"config key mnist.evaluation.n: {mn['evaluation']['n']} exceeds the {test:,} test "
                               f"images of source {mn['data']['source']!r}")

@@ -121,8 +121,10 @@ def eval_seconds(config: dict[str, Any], recipe: dict[str, Any], prices: Prices)
     t_attack = prices.seconds(recipe["model"], "attack", mn.get("precision", "fp32"),
                               bool(ev.get("channels_last", False)))
     sanity = ev["sanity"]
-    per_image = sum(attack_steps(s) for s in attack_grid(config)) + 2 * (int(sanity["steps"]) + 1) + 2
-    return int(ev["n"]) * per_image * t_attack
+    grid = attack_grid(config)
+    attacked = sum(attack_steps(s) for s in grid if s["attack"] != "clean") + 2 * (int(sanity["steps"]) + 1) + 2
+    clean = sum(attack_steps(s) for s in grid if s["attack"] == "clean")
+    return (int(ev["n"]) * clean + int(ev.get("attack_n", ev["n"])) * attacked) * t_attack
 
 
 def saliency_seconds(config: dict[str, Any], prices: Prices) -> float:

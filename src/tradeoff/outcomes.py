@@ -18,12 +18,14 @@ OUTCOME_KEYS = ["attack", "norm", "eps", "steps", "restarts", "alpha"]
 
 def write_outcomes(path: str, rows: pd.DataFrame, outcomes: np.ndarray, index: np.ndarray) -> None:
     """Per-example outcomes beside the eval CSV: ``correct`` (entries x images, bool; row i belongs to
-    the CSV's row i), ``index`` (the images' test-set indices, the pairing key across models), the
+    the CSV's row i; an attack row evaluated on the first ``n`` images only, ``attack_n``, is False
+    past them), ``index`` (the images' test-set indices, the pairing key across models), ``n`` (each
+    row's images, the CSV's column), the
     spec columns OUTCOME_KEYS of each row and the model's ``recipe``, ``size`` and ``seed``."""
     if outcomes.shape != (len(rows), len(index)):
         raise ValueError(f"outcomes of shape {outcomes.shape} do not match {len(rows)} rows x {len(index)} images")
     first = rows.iloc[0]
-    io.write_npz(path, correct=outcomes.astype(bool), index=index.astype(np.int64),
+    io.write_npz(path, correct=outcomes.astype(bool), index=index.astype(np.int64), n=(rows["n"].to_numpy(np.int64) if "n" in rows else np.full(len(rows), len(index), dtype=np.int64)),
                  recipe=np.array(str(first["recipe"])), size=np.int64(first["size"]), seed=np.int64(first["seed"]),
                  **{k: rows[k].to_numpy(dtype=str if k in ("attack", "norm") else np.float64)
                     for k in OUTCOME_KEYS})
@@ -33,5 +35,7 @@ def read_outcomes(path: str) -> tuple[tuple[str, int, int], pd.DataFrame, np.nda
     """((recipe, size, seed), specs, correct, index) of a file written by :func:`write_outcomes`."""
     with np.load(path) as z:
         specs = pd.DataFrame({k: z[k] for k in OUTCOME_KEYS})
+        # images each row was evaluated on: the first n (files before attack_n: all of them)
+        specs["n"] = z["n"] if "n" in z else len(z["index"])
         model = (str(z["recipe"]), int(z["size"]), int(z["seed"]))
         return model, specs, z["correct"].astype(bool), z["index"]

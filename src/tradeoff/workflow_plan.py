@@ -217,8 +217,11 @@ def transfer_source_wildcards(config: dict[str, Any], wildcards: Any) -> dict[st
 
 def mnist_eval_params(config: dict[str, Any]) -> dict[str, Any]:
     ev = config["mnist"]["evaluation"]
-    return canonical({"grid": attack_grid(config), "n": ev["n"], "batch_size": ev["batch_size"],
-                      "eval_seed": ev["seed"], "sanity_spec": ev["sanity"], "channels_last": ev["channels_last"]})
+    params = {"grid": attack_grid(config), "n": ev["n"], "batch_size": ev["batch_size"],
+              "eval_seed": ev["seed"], "sanity_spec": ev["sanity"], "channels_last": ev["channels_last"]}
+    if "attack_n" in ev:  # only when set: configs without it keep their params (no re-run)
+        params["attack_n"] = ev["attack_n"]
+    return canonical(params)
 
 
 def mnist_recipe_table(config: dict[str, Any]) -> list[dict[str, Any]]:

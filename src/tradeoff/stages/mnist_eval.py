@@ -56,24 +56,50 @@ def _load(path: str, device: torch.device) -> torch.nn.Module:
         return load_weights(None, path, device=device)
 
 
+def _grid_outcomes(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, grid: list[dict[str, Any]], m: int, *,
+                   batch_size: int, device: torch.device, seed: int, precision: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The grid's rows and outcomes (grid order): clean entries on all images, the others on the
+    first ``m``; an attack row's outcomes past its ``n`` are False (not evaluated)."""
+    def run(specs: list[dict[str, Any]], k: int) -> tuple[pd.DataFrame, np.ndarray]:
+        return evaluate_grid_outcomes(model, x[:k], y[:k], specs, batch_size=batch_size, device=device, seed=seed,
+                                      attack_precision=precision)
+
+    if m >= len(y):
+        return run(grid, len(y))
+    clean = [i for i, s in enumerate(grid) if str(s["attack"]).lower() == "clean"]
+    other = [i for i in range(len(grid)) if i not in clean]
+    parts = [(clean, *run([grid[i] for i in clean], len(y))), (other, *run([grid[i] for i in other], m))]
+    rows: list[pd.Series] = [pd.Series(dtype=object)] * len(grid)
+    correct = np.zeros((len(grid), len(y)), dtype=bool)
+    for positions, table, ok in parts:
+        for j, i in enumerate(positions):
+            rows[i] = table.iloc[j]
+            correct[i, :ok.shape[1]] = ok[j]
+    return pd.DataFrame(rows).reset_index(drop=True), correct
+
+
 def evaluate_model(data: str, weights: str, source_weights: str, table: str, sanity: str, *, recipe_name: str,
                    size: int, seed: int, grid: list[dict[str, Any]], n: int, batch_size: int, eval_seed: int,
                    sanity_spec: dict[str, Any], device: str, precision: str,
-                   outcomes: str | None = None, channels_last: bool = False) -> pd.DataFrame:
+                   outcomes: str | None = None, channels_last: bool = False,
+                   attack_n: int | None = None) -> pd.DataFrame:
     """Write the model's tidy accuracy table (EVAL_COLUMNS first), its sanity-check JSON and (when
     ``outcomes`` is given) its per-example outcomes (:func:`write_outcomes`). ``channels_last``:
-    the models run NHWC (a speed lever; the same function up to fp32 rounding)."""
+    the models run NHWC (a speed lever; the same function up to fp32 rounding). ``attack_n``: the
+    attacks and the sanity checks run on the first ``attack_n`` of the ``n`` images (the subsets
+    are nested), clean accuracy on all ``n``; each row's ``n`` says which."""
     dev = resolve_device(device)
     x, y, index = eval_subset_indices(data, n, eval_seed)
+    m = len(y) if attack_n is None else min(int(attack_n), len(y))
     memory = torch.channels_last if channels_last else torch.contiguous_format
     model = _load(weights, dev).to(memory_format=memory)
     _autocast(precision, dev)  # refuses bf16 where the CPU cannot
     # bf16: the examples are crafted under autocast, every prediction that decides the table is fp32
-    rows, correct = evaluate_grid_outcomes(model, x, y, grid, batch_size=batch_size, device=dev,
-                                           seed=eval_seed, attack_precision=precision)
+    rows, correct = _grid_outcomes(model, x, y, grid, m, batch_size=batch_size, device=dev, seed=eval_seed,
+                                   precision=precision)
     with _autocast(precision, dev):
         source = _load(source_weights, dev).to(memory_format=memory) if source_weights != weights else None
-        checks = sanity_checks(model, x, y, norm=sanity_spec["norm"], eps=sanity_spec["eps"],
+        checks = sanity_checks(model, x[:m], y[:m], norm=sanity_spec["norm"], eps=sanity_spec["eps"],
                                steps=sanity_spec["steps"], source_model=source, batch_size=batch_size,
                                device=dev, seed=eval_seed)
     rows.insert(0, "recipe", recipe_name)
