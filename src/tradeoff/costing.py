@@ -15,8 +15,8 @@ target's clean forward); the catastrophic-overfitting guard adds PGD-10 on its v
 after every epoch. An evaluation costs its attack steps (PGD: images x restarts x steps; FGSM one;
 clean a third of one; AutoAttack :data:`tradeoff.cluster.AUTOATTACK_PASSES`, an upper estimate) at
 the evaluation's levers, plus the gradient-masking checks. Jobs run with one thread each and
-``--cores 2`` runs two at once: a stage's wall time is its work at the 2-thread rates (the
-assumption the measured stage times check, ``docs/results/cpu/``).
+``--cores 2`` runs two at once: a stage's wall time is its work at the 2-thread rates times
+:data:`CALIBRATION`, measured on a run of the default config.
 
 A model's stage is the ``stage`` of the first ``mnist.models`` group that lists it; its transfer
 source (``evaluation.sanity.source_recipe``) is costed where it is first needed.
@@ -46,10 +46,13 @@ LEVER_ROWS = {("fp32", False): "eager fp32 NCHW", ("fp32", True): "channels_last
               ("bf16", False): "bf16", ("bf16", True): "channels_last + bf16"}
 #: a forward pass as a share of an attack step (forward + input gradient)
 FORWARD_SHARE = 1 / 3
-#: measured wall time / estimate, the median over the torch jobs of a run of the default config
-#: (its ``benchmarks/*.tsv``; ``bench/cost_calibration.py``): what the estimates leave out (start-up,
-#: data loading, the eps warm-up's short steps, logging, two jobs sharing the caches)
-CALIBRATION = 1.0
+#: measured / estimated, per kind of job: the median over a cold run of the default config (idle,
+#: 2 cores, commit 550d30a; ``bench/cost_calibration.py``, table ``bench/cost_calibration_default.csv``)
+#: of each job's one-thread wall time over twice its 2-thread estimate. Below 1: two one-thread jobs
+#: side by side get more from the 2 cores than one 2-thread job (small nets scale poorly across
+#: threads). A stage's wall time is then about CALIBRATION x its 2-thread estimate. Those jobs were
+#: short (6-24 s, start-up included), so longer ones should come in under the calibrated figure.
+CALIBRATION: dict[str, float] = {"train": 0.479, "eval": 0.701}
 
 
 @dataclass(frozen=True)
@@ -179,13 +182,22 @@ def stage_plan(config: dict[str, Any], prices: Prices | None = None) -> dict[str
     return plan
 
 
-def plan_table(plan: dict[str, dict[str, float]], calibration: float = CALIBRATION) -> str:
+def plan_table(plan: dict[str, dict[str, float]], calibration: dict[str, float] | None = None) -> str:
     """The plan as the comment block a config carries at its top: whole minutes (rounded up) of
-    the estimate times ``calibration``."""
-    lines = [f"#   {'stage':<14}{'train':>7}{'eval':>7}{'total':>7}  (minutes on 2 cores, x {calibration:.2f})"]
+    each estimate times its kind's ``calibration`` (default :data:`CALIBRATION`)."""
+    cal = calibration or CALIBRATION
+    lines = [f"#   {'stage':<14}{'train':>7}{'eval':>7}{'total':>7}  (minutes on 2 cores: estimate x "
+             f"{cal['train']:.2f} train, x {cal['eval']:.2f} eval)"]
+    total = 0.0
     for name, row in plan.items():
-        t, e, a = (math.ceil(row[k] * calibration) for k in ("train", "eval", "total"))
-        lines.append(f"#   {name:<14}{t:>7}{e:>7}{a:>7}")
-    total = sum(row["total"] for row in plan.values()) * calibration
+        t, e = row["train"] * cal["train"], row["eval"] * cal["eval"]
+        total += t + e
+        lines.append(f"#   {name:<14}{math.ceil(t):>7}{math.ceil(e):>7}{math.ceil(t + e):>7}")
     lines.append(f"#   {'all':<14}{'':>7}{'':>7}{math.ceil(total):>7}")
     return "\n".join(lines)
+
+
+def calibrated_minutes(row: dict[str, float], calibration: dict[str, float] | None = None) -> float:
+    """A stage's expected wall minutes: its estimates times the calibration of their kind."""
+    cal = calibration or CALIBRATION
+    return row["train"] * cal["train"] + row["eval"] * cal["eval"]
