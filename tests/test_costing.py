@@ -13,9 +13,9 @@ from conftest import REPO, copy_workflow, dry_run_jobs
 from tradeoff.config import load_yaml, mnist_models, mnist_recipes, validate_config
 from tradeoff.costing import (
     CALIBRATION,
-    calibrated_minutes,
     Prices,
     attack_steps,
+    calibrated_minutes,
     model_stages,
     plan_table,
     stage_plan,
