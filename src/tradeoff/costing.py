@@ -47,7 +47,7 @@ LEVER_ROWS = {("fp32", False): "eager fp32 NCHW", ("fp32", True): "channels_last
 #: a forward pass as a share of an attack step (forward + input gradient)
 FORWARD_SHARE = 1 / 3
 #: measured / estimated, per kind of job: the median over a cold run of the default config (idle,
-#: 2 cores, commit 550d30a; ``bench/cost_calibration.py``, table ``bench/cost_calibration_default.csv``)
+#: 2 cores of an Intel Xeon with AMX-BF16, not the Zen 4 of the price table; commit 550d30a; ``bench/cost_calibration.py``, table ``bench/cost_calibration_default.csv``)
 #: of each job's one-thread wall time over twice its 2-thread estimate. Below 1: two one-thread jobs
 #: side by side get more from the 2 cores than one 2-thread job (small nets scale poorly across
 #: threads). A stage's wall time is then about CALIBRATION x its 2-thread estimate. Those jobs were
