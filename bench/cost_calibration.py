@@ -45,7 +45,7 @@ def main() -> None:
         for tsv in sorted((bench / rule).glob("*/n~*/seed~*.tsv")):
             recipe, size = tsv.parent.parent.name, int(tsv.parent.name.split("~")[1])
             est = (train_seconds(recipes[recipe], size, prices, precision) if rule == "mnist_train"
-                   else eval_seconds(config, recipes[recipe], prices))
+                   else eval_seconds(config, recipes[recipe], prices, recipe))
             measured = _seconds(tsv)
             rows.append({"rule": rule, "job": str(tsv.relative_to(bench / rule).with_suffix("")),
                          "measured_s": round(measured, 1), "estimate_2threads_s": round(est, 1),

@@ -58,3 +58,20 @@ def test_comparison_is_like_for_like_or_says_why_not(tmp_path: Path) -> None:
     md = (tmp_path / "p.md").read_text()
     assert "| Madry adversarial training | PGD-100 x 20, step 0.01 | 98.80% / 89.30% | linf-0.3 (60000) | not run |" in md
     assert "98.50% / 93.00% (2)" in md
+
+
+def test_fast_row_is_like_for_like_for_wongs_net_at_its_own_size(tmp_path: Path) -> None:
+    # Wong et al.'s net (ours: wong) with FGSM-RS is the Fast recipe; sizes are per recipe
+    summary = pd.DataFrame([{**_row("clean", 0, 0, 0.0, 0.986, "fast"), "size": 55000},
+                            {**_row("pgd", 50, 10, 0.01, 0.86, "fast"), "size": 55000},
+                            {**_row("clean", 0, 0, 0.0, 0.985), "size": 4000}])
+    summary.to_csv(tmp_path / "s.csv", index=False)
+    fast = {"recipe": "fast", "model": "wong", "objective": "fgsm", "norm": "linf", "eps": 0.3, "random_start": True,
+            "optimizer": "adam"}
+    table = paper_comparison(str(tmp_path / "s.csv"), str(tmp_path / "p.csv"), str(tmp_path / "p.md"),
+                             compare={"fast": "fast", "linf-0.3": "madry"}, size={"fast": 55000, "linf-0.3": 4000},
+                             recipes=[fast, MADRY])
+    row = table[table["recipe"] == "fast"].iloc[0]
+    assert (row["status"], row["size"], row["our_robust"], row["our_clean"]) == ("like for like", 55000, 0.86, 0.986)
+    assert set(table.loc[table["recipe"] == "linf-0.3", "size"]) == {4000}
+    assert "random_start False" in recipe_mismatch({**fast, "random_start": False}, "fast")

@@ -175,7 +175,7 @@ def test_evaluate_params_and_figure_axes(default: dict[str, Any]) -> None:
 def test_mnist_grid_and_figures(tiny: dict[str, Any], default: dict[str, Any]) -> None:
     tables = expand_zip(rule_output("mnist_eval", "table"), plan.mnist_model_columns(default))
     assert tables == [f"results/mnist/eval/{r}/n~{n}/seed~{s}.csv" for r, n, s in mnist_models(default)]
-    assert len(tables) == 5 + 2 * 3  # five recipes at 4000, three more at 500 and 2000
+    assert len(tables) == 5 + 2 * 3 + 1  # five recipes at 4000, three more at 500 and 2000, the fast one at 55000
     assert plan.mnist_figures(tiny)[-1] == "accuracy_vs_size"
     one_size = copy.deepcopy(tiny)
     one_size["mnist"]["models"] = [{"recipes": ["standard", "linf-0.3"], "sizes": [300], "seeds": [0, 1]}]
@@ -199,8 +199,13 @@ def test_mnist_params(tiny: dict[str, Any], default: dict[str, Any]) -> None:
     grid = plan.mnist_eval_params(tiny)["grid"]
     assert [(g["attack"], g.get("eps")) for g in grid] == [("clean", None), ("fgsm", 0.3), ("pgd", 0.1),
                                                             ("pgd", 0.3), ("pgd", 1.5)]
-    assert plan.mnist_compare(default) == {"compare": {"linf-0.3": "madry", "standard": "standard",
-                                                       "trades-1": "trades"}, "size": 4000}
+    assert plan.mnist_compare(default) == {
+        "compare": {"fast-linf-0.3": "fast", "linf-0.3": "madry", "standard": "standard", "trades-1": "trades"},
+        "size": {"fast-linf-0.3": 55000, "linf-0.3": 4000, "standard": 4000, "trades-1": 4000}}
+    # the PGD-50 x 10 entry is the fast model's only (recipes:), every other model keeps its grid
+    fast_grid = plan.mnist_eval_params(default, "fast-linf-0.3")["grid"]
+    assert fast_grid[-1] == {"alpha": 0.01, "attack": "pgd", "eps": 0.3, "norm": "linf", "restarts": 10, "steps": 50}
+    assert plan.mnist_eval_params(default, "linf-0.3")["grid"] == fast_grid[:-1]
     assert [r["recipe"] for r in plan.mnist_recipe_table(tiny)] == ["linf-0.3", "standard"]
     assert plan.mnist_frontier(tiny) == {"eps": 0.3, "norm": "linf"}
 

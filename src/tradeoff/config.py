@@ -523,15 +523,18 @@ def mnist_models(config: dict[str, Any]) -> list[tuple[str, int, int]]:
                    for r in group["recipes"] for n in group["sizes"] for s in group["seeds"]})
 
 
-def attack_grid(config: dict[str, Any]) -> list[dict[str, Any]]:
-    """The evaluation's attack specs, one per (entry, eps), in config order."""
+def attack_grid(config: dict[str, Any], recipe: str | None = None) -> list[dict[str, Any]]:
+    """The evaluation's attack specs, one per (entry, eps), in config order: those that the models
+    of ``recipe`` run (entries without ``recipes``, or listing it), or every entry (None)."""
     grid: list[dict[str, Any]] = []
     for entry in config["mnist"]["evaluation"]["attacks"]:
+        if recipe is not None and recipe not in entry.get("recipes", [recipe]):
+            continue
         if entry["attack"] == "clean":
             grid.append({"attack": "clean"})
             continue
         for eps in entry["eps"]:
-            spec = {k: v for k, v in entry.items() if k != "eps"}
+            spec = {k: v for k, v in entry.items() if k not in ("eps", "recipes")}
             spec["eps"] = float(eps)
             grid.append(spec)
     return grid
@@ -587,6 +590,13 @@ def check_mnist(config: dict[str, Any]) -> None:
                 f"at every size and seed that another model is (missing: size {size}, seed {seed})"
             )
     for i, entry in enumerate(mn["evaluation"]["attacks"]):
+        for j, name in enumerate(entry.get("recipes", [])):
+            if name not in recipes:
+                raise ConfigError(f"config key mnist.evaluation.attacks[{i}].recipes[{j}]: refers to recipe {name!r}, "
+                                  "which is not defined")
+        if entry["attack"] == "clean" and "recipes" in entry:
+            raise ConfigError(f"config key mnist.evaluation.attacks[{i}].recipes: clean accuracy is every model's "
+                              "(the claims pair it across models)")
         if entry["attack"] != "clean":
             missing = [k for k in ("norm", "eps") if k not in entry]
             if entry["attack"] == "pgd":

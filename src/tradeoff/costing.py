@@ -117,14 +117,14 @@ def attack_steps(spec: dict[str, Any]) -> float:
     return float(spec.get("restarts", 1) * spec.get("steps", 40))
 
 
-def eval_seconds(config: dict[str, Any], recipe: dict[str, Any], prices: Prices) -> float:
+def eval_seconds(config: dict[str, Any], recipe: dict[str, Any], prices: Prices, name: str | None = None) -> float:
     """Estimated seconds of one model's evaluation job: the grid and the gradient-masking checks."""
     mn = config["mnist"]
     ev = mn["evaluation"]
     t_attack = prices.seconds(recipe["model"], "attack", mn.get("precision", "fp32"),
                               bool(ev.get("channels_last", False)))
     sanity = ev["sanity"]
-    grid = attack_grid(config)
+    grid = attack_grid(config, name)  # the entries recipe ``name`` runs (None: all)
     attacked = sum(attack_steps(s) for s in grid if s["attack"] != "clean") + 2 * (int(sanity["steps"]) + 1) + 2
     clean = sum(attack_steps(s) for s in grid if s["attack"] == "clean")
     return (int(ev["n"]) * clean + int(ev.get("attack_n", ev["n"])) * attacked) * t_attack
@@ -174,7 +174,7 @@ def stage_plan(config: dict[str, Any], prices: Prices | None = None) -> dict[str
             if m not in trained:
                 trained.add(m)
                 row["train"] += train_seconds(recipes[m[0]], m[1], prices, precision) / 60
-        row["eval"] += eval_seconds(config, recipes[model[0]], prices) / 60
+        row["eval"] += eval_seconds(config, recipes[model[0]], prices, model[0]) / 60
     if "saliency" in config:
         plan["saliency"] = {"train": 0.0, "eval": saliency_seconds(config, prices) / 60}
     for row in plan.values():

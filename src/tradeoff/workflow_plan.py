@@ -215,9 +215,11 @@ def transfer_source_wildcards(config: dict[str, Any], wildcards: Any) -> dict[st
     return {"recipe": recipe, "size": str(size), "seed": str(seed)}
 
 
-def mnist_eval_params(config: dict[str, Any]) -> dict[str, Any]:
+def mnist_eval_params(config: dict[str, Any], recipe: str | None = None) -> dict[str, Any]:
+    """The evaluation params of a model of ``recipe``: its attack grid (entries restricted to
+    other recipes left out), images, batch, seed, masking checks, levers."""
     ev = config["mnist"]["evaluation"]
-    params = {"grid": attack_grid(config), "n": ev["n"], "batch_size": ev["batch_size"],
+    params = {"grid": attack_grid(config, recipe), "n": ev["n"], "batch_size": ev["batch_size"],
               "eval_seed": ev["seed"], "sanity_spec": ev["sanity"], "channels_last": ev["channels_last"]}
     if "attack_n" in ev:  # only when set: configs without it keep their params (no re-run)
         params["attack_n"] = ev["attack_n"]
@@ -230,9 +232,12 @@ def mnist_recipe_table(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def mnist_compare(config: dict[str, Any]) -> dict[str, Any]:
-    """Recipe -> published model it is compared with, and the training-set size compared."""
+    """Recipe -> published model it is compared with, and the training-set size compared: each
+    compared recipe's largest."""
+    models = mnist_models(config)
     return canonical({"compare": config["mnist"]["compare"],
-                      "size": max(n for _, n, _ in mnist_models(config))})
+                      "size": {r: max(n for m, n, _ in models if m == r) for r in config["mnist"]["compare"]
+                               if any(m == r for m, _, _ in models)}})
 
 
 def mnist_frontier(config: dict[str, Any]) -> dict[str, Any]:

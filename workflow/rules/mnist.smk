@@ -69,7 +69,7 @@ rule mnist_eval:
         gpu=plan.mnist_gpus(CONFIG),
         runtime=plan.mnist_minutes(CONFIG, "mnist_eval"),
     params:
-        evaluation=plan.mnist_eval_params(CONFIG),
+        evaluation=lambda w: plan.mnist_eval_params(CONFIG, w.recipe),
         runtime=plan.mnist_runtime(CONFIG),
         code=CODE["mnist_eval"],
     script:

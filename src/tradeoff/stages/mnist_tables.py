@@ -46,17 +46,19 @@ def _attack_label(attack: str, steps: Any, restarts: Any, alpha: Any) -> str:
     return {"autoattack": "AutoAttack", "clean": "clean"}.get(attack, attack)
 
 
-def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: dict[str, str], size: int,
-                     recipes: list[dict[str, Any]]) -> pd.DataFrame:
+def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: dict[str, str],
+                     size: int | dict[str, int], recipes: list[dict[str, Any]]) -> pd.DataFrame:
     """Our MNIST numbers beside PAPER.md section 3's, like for like only: for each recipe mapped to a
     published model, each published row says "different recipe (...)" when our recipe or architecture
     differs from the published one, "not run" when we ran no attack with its steps, restarts and step
-    size at l_inf 0.3, else "like for like" with our mean over seeds."""
+    size at l_inf 0.3, else "like for like" with our mean over seeds. ``size``: the training-set
+    size compared, one for all or per recipe."""
     summary = pd.read_csv(summary_path)
     by_name = {r["recipe"]: r for r in recipes}
     rows = []
     for recipe, key in compare.items():
-        ours_all = summary[(summary["recipe"] == recipe) & (summary["size"] == size)]
+        n = size.get(recipe, 0) if isinstance(size, dict) else size
+        ours_all = summary[(summary["recipe"] == recipe) & (summary["size"] == n)]
         clean = ours_all[ours_all["attack"] == "clean"]
         mismatch = recipe_mismatch(by_name.get(recipe, {}), key)
         for pub in (p for p in PUBLISHED if p["key"] == key):
@@ -70,7 +72,7 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
                 "published_steps": pub["steps"], "published_restarts": pub["restarts"],
                 "published_alpha": pub["alpha"],
                 "published_clean": pub["clean"], "published_robust": pub["robust"],
-                "recipe": recipe, "size": size, "status": status,
+                "recipe": recipe, "size": n, "status": status,
                 "our_steps": ours["steps"] if like else None,
                 "our_restarts": ours["restarts"] if like else None,
                 "our_alpha": ours["alpha"] if like else None,
@@ -210,7 +212,7 @@ def mnist_claims(clean: CleanOutcomes, recipes: pd.DataFrame, *, n_resamples: in
 
 
 def write_tables(tables: list[str], sanity: list[str], outcomes: list[str], out: Any, *,
-                 recipes: list[dict[str, Any]], compare: dict[str, str], size: int) -> None:
+                 recipes: list[dict[str, Any]], compare: dict[str, str], size: int | dict[str, int]) -> None:
     """All MNIST tables: merged, summary, sanity, the recipes' settings, the paper comparison, claims
     (from the per-example ``outcomes``)."""
     merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
