@@ -59,13 +59,13 @@ def test_stage_writes_csv_and_markdown_and_tolerates_a_missing_reference(tmp_pat
     assert pd.read_csv(tmp_path / "b.csv").shape == out.shape
 
 
-def test_the_default_config_sets_its_claims_beside_the_committed_cpu_run() -> None:
+def test_the_default_config_sets_its_claims_beside_the_committed_cpu_run(tmp_path: Path) -> None:
     default = validate_config(load_yaml(REPO / "config" / "config.yaml"), SCHEMA)
     assert default["reference_results"] == "docs/results/cpu"
     assert reference_claims(default) == {"MNIST claims": "results/mnist/claims.csv",
                                          "Saliency claims": "results/mnist/saliency/claims.csv"}
-    # only committed files are inputs (none until the paper-grade run is committed)
-    assert all(Path(REPO / f).is_file() for f in reference_files({**default, "reference_results": str(
-        REPO / "docs" / "results" / "cpu")}))
+    # only committed files are inputs: here a folder holding the MNIST table and no saliency one
+    (tmp_path / "mnist_claims.csv").write_text("claim,recipe,metric,size,verdict\n")
+    assert reference_files({**default, "reference_results": str(tmp_path)}) == [str(tmp_path / "mnist_claims.csv")]
     tiny = validate_config(load_yaml(REPO / "tests" / "config" / "tiny.yaml"), SCHEMA)
     assert reference_claims(tiny) == {}
