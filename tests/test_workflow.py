@@ -382,7 +382,10 @@ def test_provenance_hashes_the_data_files(tmp_path: Path) -> None:
     table, data = tmp_path / "t.csv", tmp_path / "d.npz"
     table.write_text("a\n1\n")
     data.write_bytes(b"data")
-    write_provenance([str(table)], str(tmp_path / "p.json"), str(tmp_path / "p.md"), config={}, data=[str(data)])
+    write_provenance([str(table)], str(tmp_path / "p.json"), str(tmp_path / "p.md"), config={}, data=[str(data)],
+                     code={"mnist_train": "abc123", "theory_fit": "def456"})
     record = json.loads((tmp_path / "p.json").read_text())
     assert record["data"] == {str(data): hashlib.sha256(b"data").hexdigest()}
-    assert str(data) in (tmp_path / "p.md").read_text()
+    assert record["code"] == {"mnist_train": "abc123", "theory_fit": "def456"}
+    md = (tmp_path / "p.md").read_text()
+    assert str(data) in md and "mnist_train `abc123`" in md

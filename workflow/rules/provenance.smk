@@ -21,5 +21,6 @@ rule provenance:
     params:
         config=report_safe_json(CONFIG),
         code=CODE["provenance"],
+        stage_code=CODE,
     script:
         "../scripts/provenance.py"

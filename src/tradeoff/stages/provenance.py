@@ -35,10 +35,12 @@ def _sha256(path: str) -> str:
 
 
 def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: dict[str, Any] | str,
-                     data: Sequence[str] = ()) -> None:
+                     data: Sequence[str] = (), code: dict[str, str] | None = None) -> None:
     """Write the manifest as JSON and as a Markdown summary (for the report). ``config`` may come as the
     text of :func:`tradeoff.provenance.report_safe_json` (how the workflow passes it). ``data``: the
-    data files the run read (MNIST's source files and the validated npz), hashed like the tables."""
+    data files the run read (MNIST's source files and the validated npz), hashed like the tables. ``code``:
+    each stage's code hash (:func:`tradeoff.workflow_plan.stage_code_hashes`), so a committed run can be
+    checked against the current code."""
     if isinstance(config, str):
         config = json.loads(config)
     assert isinstance(config, dict)
@@ -56,6 +58,7 @@ def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: d
         "mnist_precision": mnist.get("precision"),
         "tables": digests,
         "data": data_digests,
+        "code": dict(sorted((code or {}).items())),
         "config": config,
     }
     io.write_json(record, json_out)
@@ -66,6 +69,7 @@ def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: d
         f"- device: {json.dumps(record['device'])}; MNIST device `{record['mnist_device']}`, "
         f"precision `{record['mnist_precision']}`",
         f"- installed by: {record['install']['route']} (`{record['install']['prefix']}`)",
+        "- code hashes: " + (", ".join(f"{k} `{v}`" for k, v in record["code"].items()) or "not given"),
         "- versions: " + ", ".join(f"{k} {v}" for k, v in record["versions"].items()),
         "",
         "| table | SHA-256 |",
