@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= 8
 
-.PHONY: run test lint clean-results
+.PHONY: run test lint clean-results paper-grade
 
 $(VENV)/.installed: requirements/lock.txt requirements/no-deps.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,6 +19,17 @@ run: $(VENV)/.installed  ## install, then run the whole pipeline on the embedded
 
 test: $(VENV)/.installed  ## install, then run the test suite
 	$(PY) -m pytest
+
+# The paper-grade CPU run (config/cpu.yaml), cold, stage by stage, each stage timed; then its report,
+# and the run copied into docs/results/cpu/ (tradeoff.publish). About 2.5-3 hours on 2 cores.
+CPU_RUN := $(VENV)/bin/snakemake --cores 2 --configfile config/cpu.yaml --replace-workflow-config
+CPU_DEST ?= docs/results/cpu
+paper-grade: $(VENV)/.installed
+	mkdir -p $(CPU_DEST)/times
+	for t in stage_fig1_linf stage_fig1_l2 stage_fig7 all; do \
+	  /usr/bin/time -v -o $(CPU_DEST)/times/$$t.txt $(CPU_RUN) $$t || exit 1; done
+	$(CPU_RUN) --report $(CPU_DEST)/report.html
+	$(PY) -m tradeoff.publish results $(CPU_DEST)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint

@@ -96,6 +96,21 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield work
 
 
+def workflow_config_hash(path: Path) -> str:
+    """The config hash the provenance rule records for a run of the config file ``path`` (as the
+    workflow computes it: Snakemake's reader, the schema's defaults, the JSON the rule is given);
+    test_workflow checks it against a real run's manifest."""
+    import json
+
+    from snakemake.common.configfile import load_configfile
+
+    from tradeoff.config import validate_config
+    from tradeoff.provenance import config_hash, report_safe_json
+
+    config = validate_config(load_configfile(str(path)), REPO / "workflow" / "schemas" / "config.schema.yaml")
+    return config_hash(json.loads(report_safe_json(config)))
+
+
 def synthetic(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A synthetic 10-class image task: fixed class templates plus pixel noise, clipped to [0, 1]."""
     templates = torch.randn(10, 1, 28, 28, generator=torch.Generator().manual_seed(0))

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, workflow_config_hash
 
 from tradeoff.stages.headline import headline_code_hashes
 
@@ -39,3 +39,36 @@ def test_committed_result_names_its_weights_and_is_logged(path: Path, record: di
     log = [json.loads(line) for line in (HEADLINE / "test_set_log.jsonl").read_text().splitlines()]
     assert any(entry["weights_sha256"] == record["weights_sha256"] and entry["results"] == record["results"]
                for entry in log), f"{path.name} is not in the test-set log"
+
+
+# The paper-grade run of config/cpu.yaml (docs/results/cpu/, written by `make paper-grade`).
+PAPER_GRADE = REPO / "docs" / "results" / "cpu"
+NOT_COMMITTED = "the paper-grade results of config/cpu.yaml are not committed yet"
+
+
+def _current_cpu_config_hash() -> str:
+    return workflow_config_hash(REPO / "config" / "cpu.yaml")
+
+
+def test_paper_grade_results_match_the_config_and_code_or_the_readme_says_so() -> None:
+    from tradeoff.workflow_plan import stage_code_hashes
+
+    manifest = PAPER_GRADE / "provenance.json"
+    if not manifest.is_file():
+        assert NOT_COMMITTED in README, (f"{manifest} is missing and README.md does not say "
+                                         f"'{NOT_COMMITTED}'")
+        return
+    assert NOT_COMMITTED not in README, f"README.md says '{NOT_COMMITTED}', but {manifest} exists"
+    record = json.loads(manifest.read_text())
+    drift = []
+    if record["config_hash"] != _current_cpu_config_hash():
+        drift.append(f"config hash {record['config_hash']} -> {_current_cpu_config_hash()}")
+    current = stage_code_hashes()
+    drift += [f"stage {s}: code {h} -> {current.get(s)}" for s, h in record.get("code", {}).items()
+              if current.get(s) != h]
+    if not record.get("code"):
+        drift.append("the manifest records no code hashes")
+    stale = f"produced by commit {record['commit']}; code changed since"
+    assert not drift or stale in README, (f"{manifest}: {'; '.join(drift)}; re-run `make paper-grade`, or "
+                                          f"mark it in README.md: '{stale}'")
+

@@ -244,7 +244,14 @@ def test_provenance_manifest(tiny_run: Path) -> None:
     import hashlib
     import json
 
+    from conftest import workflow_config_hash
+
+    from tradeoff.workflow_plan import stage_code_hashes
+
     record = json.loads((tiny_run / "results" / "provenance.json").read_text())
+    # what tests/test_committed_results.py checks a committed run against: the config's hash and the code's
+    assert record["config_hash"] == workflow_config_hash(tiny_run / "config" / "config.yaml")
+    assert record["code"] == stage_code_hashes()
     assert len(record["config_hash"]) == 16 and record["versions"]["torch"] and record["versions"]["snakemake"]
     assert record["commit"] and record["mnist_device"] == "cpu" and record["mnist_precision"] == "fp32"
     assert record["install"]["route"] == "pip"  # the .venv route (no --use-conda): envs/README.md
