@@ -61,8 +61,9 @@ def test_paper_grade_results_match_the_config_and_code_or_the_readme_says_so() -
     assert NOT_COMMITTED not in README, f"README.md says '{NOT_COMMITTED}', but {manifest} exists"
     record = json.loads(manifest.read_text())
     drift = []
-    if record["config_hash"] != _current_cpu_config_hash():
-        drift.append(f"config hash {record['config_hash']} -> {_current_cpu_config_hash()}")
+    config_now = _current_cpu_config_hash()
+    if record["config_hash"] != config_now:
+        drift.append(f"config hash {record['config_hash']} -> {config_now}")
     current = stage_code_hashes()
     drift += [f"stage {s}: code {h} -> {current.get(s)}" for s, h in record.get("code", {}).items()
               if current.get(s) != h]

@@ -16,12 +16,12 @@ Command: ``python -m tradeoff.publish RESULTS DEST`` (RESULTS: a run's ``results
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
 from tradeoff.stages.claims_reference import REFERENCE_FILES
+from tradeoff.stages.provenance import _sha256  # the manifest's own digest, so the two agree
 
 PATTERNS: tuple[str, ...] = (
     "provenance.json", "provenance.md",
@@ -46,12 +46,8 @@ class PublishError(ValueError):
     """The run cannot be published: no manifest, or a table that differs from its manifest."""
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def check_manifest(results: Path) -> dict:
-    """The run's manifest, after checking that every table it hashes is present and unchanged."""
+def check_manifest(results: Path) -> None:
+    """Check that the run's manifest exists and every table it hashes is present and unchanged."""
     manifest = results / "provenance.json"
     if not manifest.is_file():
         raise PublishError(f"{manifest}: no provenance manifest; run the workflow to the end first")
@@ -61,9 +57,8 @@ def check_manifest(results: Path) -> dict:
         path = results.parent / name
         if not path.is_file():
             raise PublishError(f"{name}: hashed in {manifest} but missing")
-        if _sha256(path) != digest:
+        if _sha256(str(path)) != digest:
             raise PublishError(f"{name}: differs from its SHA-256 in {manifest} (changed after the run)")
-    return record
 
 
 def files_to_publish(results: Path) -> list[Path]:
