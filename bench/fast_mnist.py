@@ -3,7 +3,8 @@
 Issue 13's measurement: the shipped MNIST (55,000 training / 5,000 validation images, split seed 0;
 the test set is never loaded here), one recipe of ``RECIPES`` trained by ``tradeoff.adversarial.
 training.train`` with the catastrophic-overfitting guard, then clean accuracy on all 5,000
-validation images and PGD-50 x 10 (step 0.01, every iterate counted) on the first 1,000.
+validation images and PGD-50 x 10 (l_inf 0.3 step 0.01, or the recipe's l2 eps with step 2.5 eps / 50;
+every iterate counted) on the first 1,000.
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/fast_mnist.py fgsm-rs [--epochs 10] [--threads 2]
 
@@ -50,10 +51,25 @@ RECIPES = {
     # the first epoch; bf16 + channels_last (accepted for pgd): 8 epochs fit 20 minutes on 2 cores
     "madry-pgd5": dict(model="madry", objective="pgd", norm="linf", eps=0.3, alpha=0.1, steps=5,
                        lr=2e-3, lr_schedule=CYCLIC, batch_size=100, eps_warmup=550, channels_last=True),
+    # issue 17's l2 and TRADES headline candidates, fixed before their runs (docs/CLAIMS.md 4a): Wong's
+    # net (fp32; no lever pays on it) with PGD-5 at l2 1.5 (step 2.5 eps / 5), and TRADES (beta 6, the
+    # TRADES paper's MNIST value; 5 steps of 0.1 at l_inf 0.3); Wong's schedule
+    "wong-l2-pgd5": dict(model="wong", objective="pgd", norm="l2", eps=1.5, alpha=0.75, steps=5,
+                         lr=5e-3, lr_schedule=CYCLIC, batch_size=100, channels_last=True),
+    "wong-trades6": dict(model="wong", objective="trades", norm="linf", eps=0.3, alpha=0.1, steps=5,
+                         trades_beta=6.0, lr=5e-3, lr_schedule=CYCLIC, batch_size=100, channels_last=True),
     # the provoked failure: FGSM without a random start at a large step
     "fgsm-nors": dict(model="wong", objective="fgsm", norm="linf", eps=0.3, alpha=0.375, steps=1,
                       random_start=False, lr=5e-3, lr_schedule=CYCLIC, batch_size=100),
 }
+
+
+def validation_threat(norm: str, eps: float) -> dict:
+    """The validation PGD-50 x 10's threat model: l_inf 0.3 with step 0.01 (the protocol table's), or
+    the recipe's l2 eps with step 2.5 eps / 50."""
+    if norm == "linf":
+        return {"norm": "linf", "eps": 0.3, "alpha": 0.01}
+    return {"norm": "l2", "eps": eps, "alpha": 2.5 * eps / 50}
 
 
 def main() -> None:
@@ -88,7 +104,8 @@ def main() -> None:
                     for i in range(0, 5000, 1000)) / 5000
     gen = torch.Generator().manual_seed(1)
     xa, ya = xv[:1000], yv[:1000]
-    x_adv = torch.cat([pgd(model, xa[i:i + 500], ya[i:i + 500], norm="linf", eps=0.3, alpha=0.01,
+    threat = validation_threat(cfg.norm, cfg.eps)
+    x_adv = torch.cat([pgd(model, xa[i:i + 500], ya[i:i + 500], **threat,
                            steps=50, restarts=10, keep_best=True, generator=gen)
                        for i in range(0, 1000, 500)])
     with torch.no_grad():
@@ -97,7 +114,7 @@ def main() -> None:
     print(json.dumps({
         "recipe": args.recipe, "config": cfg.to_dict(), "torch": torch.__version__,
         "threads": args.threads, "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
-        "val_clean_5000": clean, "val_pgd50x10_1000": robust,
+        "val_clean_5000": clean, "val_pgd50x10_1000": robust, "val_threat": threat,
         "guard": {k: hist[-1][k] for k in ("best_epoch", "collapsed", "collapse_epoch")},
         "val_robust_per_epoch": [round(h["val_robust"], 4) for h in hist],
         "train_adv_acc_per_epoch": [round(h["adv_acc"], 4) for h in hist],
