@@ -25,6 +25,7 @@ test: $(VENV)/.installed  ## install, then run the test suite
 CPU_RUN := $(VENV)/bin/snakemake --cores 2 --configfile config/cpu.yaml --replace-workflow-config
 CPU_DEST ?= docs/results/cpu
 paper-grade: $(VENV)/.installed
+	$(PY) -m tradeoff.costing config/cpu.yaml --preflight $(if $(ALLOW_NO_BF16),--allow-no-bf16)
 	mkdir -p $(CPU_DEST)/times
 	for t in stage_fig1_linf stage_fig1_l2 stage_fig7 all; do \
 	  /usr/bin/time -v -o $(CPU_DEST)/times/$$t.txt $(CPU_RUN) $$t || exit 1; done

@@ -100,3 +100,25 @@ def test_stage_targets_train_and_evaluate_their_group(tmp_path: Path, cpu: dict[
     # 5 sizes x 3 seeds of l2-1.5; the transfer sources are the same recipe's other seeds (no copies)
     assert (jobs["mnist_train"], jobs["mnist_eval"], jobs["mnist_data"]) == (15, 15, 1), jobs
     assert set(jobs) == {"mnist_data", "mnist_train", "mnist_eval", "stage_fig1_l2"}, jobs
+
+
+def test_preflight_refuses_the_bf16_plan_on_a_cpu_without_bf16(cpu, monkeypatch, capsys) -> None:
+    """The plan prices bf16 training: on a CPU without AVX512-BF16/AMX-BF16 those recipes would run in
+    fp32 (measured about 3x slower), so `make paper-grade` stops before any job unless allowed."""
+    from tradeoff import costing, runtime
+
+    asked = costing.bf16_recipes(cpu)
+    assert asked and set(asked) <= set(mnist_recipes(cpu)) and "standard" not in asked
+    no_bf16 = runtime.cpu_capabilities("flags : fpu avx2\n")
+    assert not no_bf16["bf16"]
+    assert costing.preflight(cpu, runtime.cpu_capabilities("flags : avx2 avx512f avx512_bf16\n")) is None
+    why = costing.preflight(cpu, no_bf16)
+    assert why and "neither AVX512-BF16 nor AMX-BF16" in why and asked[0] in why
+    fp32 = {**cpu, "mnist": {**cpu["mnist"], "defaults": {**cpu["mnist"]["defaults"], "precision": "fp32"},
+                             "recipes": {k: {**r, "precision": "fp32"} for k, r in cpu["mnist"]["recipes"].items()}}}
+    assert costing.preflight(fp32, no_bf16) is None
+    monkeypatch.setattr(runtime, "cpu_capabilities", lambda: no_bf16)
+    assert costing.main([str(CPU), "--preflight"]) == 3
+    assert "--allow-no-bf16" in capsys.readouterr().out
+    assert costing.main([str(CPU), "--preflight", "--allow-no-bf16"]) == 0
+    assert "preflight: warning" in capsys.readouterr().out

@@ -201,3 +201,63 @@ def calibrated_minutes(row: dict[str, float], calibration: dict[str, float] | No
     """A stage's expected wall minutes: its estimates times the calibration of their kind."""
     cal = calibration or CALIBRATION
     return row["train"] * cal["train"] + row["eval"] * cal["eval"]
+
+
+#: measured on a CPU without bf16 hardware (2 cores of an AMD EPYC with AVX2 and no AVX-512, family 25
+#: model 1; 2026-12-03, commit e6cbe55, ``make paper-grade``): a ``linf-0.3`` training job of
+#: ``config/cpu.yaml`` (asks bf16, ran fp32) took 741-797 s, against 230-358 s on the Zen 4 of the price
+#: table (``docs/results/cpu/stages/cost_calibration_epyc.csv``): about 3x; the plan does not hold there.
+NO_BF16_SLOWDOWN: float = 3.0
+
+
+def bf16_recipes(config: dict[str, Any]) -> list[str]:
+    """The MNIST recipes of ``config`` that train in bf16 (``precision`` of the recipe or of
+    ``mnist.defaults``; ``mnist.precision`` is the evaluation's), sorted."""
+    if not config.get("mnist"):
+        return []
+    return sorted(name for name, r in mnist_recipes(config).items() if r.get("precision", "fp32") == "bf16")
+
+
+def preflight(config: dict[str, Any], caps: dict[str, bool]) -> str | None:
+    """Why the costed plan of ``config`` does not hold on a CPU with capabilities ``caps``
+    (:func:`tradeoff.runtime.cpu_capabilities`), or None when it does: its plan prices bf16 training,
+    and without AVX512-BF16 or AMX-BF16 those recipes fall back to fp32 (same recipe, other weights),
+    measured at about :data:`NO_BF16_SLOWDOWN` x the planned training time."""
+    asked = bf16_recipes(config)
+    if not asked or caps.get("bf16"):
+        return None
+    return (f"this CPU has neither AVX512-BF16 nor AMX-BF16, so the {len(asked)} recipes that train in bf16 "
+            f"({', '.join(asked[:4])}{', ...' if len(asked) > 4 else ''}) fall back to fp32: training measured "
+            f"about {NO_BF16_SLOWDOWN:g}x slower than the costed plan (bench/RESULTS.md), and the weights are "
+            "not those of a bf16 run")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tradeoff.costing CONFIG [--preflight] [--allow-no-bf16]``: print the config's costed
+    plan; with ``--preflight``, exit 3 when the plan does not hold on this CPU (unless allowed)."""
+    import argparse
+    from tradeoff.config import load_yaml, validate_config
+    from tradeoff.runtime import cpu_capabilities
+
+    ap = argparse.ArgumentParser(prog="python -m tradeoff.costing", description="The costed plan of a config.")
+    ap.add_argument("config")
+    ap.add_argument("--schema", default=str(Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+                                           / "config.schema.yaml"))
+    ap.add_argument("--preflight", action="store_true", help="check the plan against this CPU")
+    ap.add_argument("--allow-no-bf16", action="store_true", help="run anyway on a CPU without bf16 support")
+    args = ap.parse_args(argv)
+    config = validate_config(load_yaml(args.config), args.schema)
+    print(plan_table(stage_plan(config), CALIBRATION))
+    if args.preflight:
+        why = preflight(config, cpu_capabilities())
+        if why and not args.allow_no_bf16:
+            print(f"preflight: {args.config}: {why}. Run it on a CPU with AVX512-BF16 or AMX, or pass "
+                  "--allow-no-bf16 (make paper-grade ALLOW_NO_BF16=1) to run it anyway.")
+            return 3
+        if why:
+            print(f"preflight: warning: {why}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
