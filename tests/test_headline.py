@@ -12,13 +12,22 @@ import torch
 from tradeoff.datasets.mnist import load_mnist, save_npz
 from tradeoff.nets.checkpoints import save_weights
 from tradeoff.nets.models import build_model
-from tradeoff.stages.headline import LINF_PROTOCOL, evaluate_headline
+from tradeoff.stages.headline import L2_PROTOCOL, LINF_PROTOCOL, PROTOCOLS, evaluate_headline
 
 
 def test_headline_protocol_is_the_claims_table_row() -> None:
     assert [(s["attack"], n) for s, n in LINF_PROTOCOL] == [("clean", 10000), ("pgd", 2000), ("autoattack", 1000)]
     pgd = LINF_PROTOCOL[1][0]
     assert (pgd["steps"], pgd["restarts"], pgd["eps"], pgd["alpha"]) == (50, 10, 0.3, 0.01)
+
+
+def test_l2_protocol_is_the_same_rows_at_l2_1_5() -> None:
+    """docs/CLAIMS.md 4a: the l2 headline's rows are the l_inf rows at l2 1.5, PGD step 2.5 eps / 50."""
+    assert PROTOCOLS == {"linf": LINF_PROTOCOL, "l2": L2_PROTOCOL}
+    assert [(s["attack"], n) for s, n in L2_PROTOCOL] == [(s["attack"], n) for s, n in LINF_PROTOCOL]
+    assert all(s.get("norm", "l2") == "l2" and s.get("eps", 1.5) == 1.5 for s, _ in L2_PROTOCOL)
+    pgd = L2_PROTOCOL[1][0]
+    assert (pgd["steps"], pgd["restarts"]) == (50, 10) and pgd["alpha"] == pytest.approx(2.5 * 1.5 / 50)
 
 
 def test_headline_evaluation_writes_rows_and_appends_to_the_log(tmp_path: Path) -> None:

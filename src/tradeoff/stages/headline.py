@@ -8,7 +8,8 @@ appends one line per finished evaluation (AutoAttack: per finished component) to
 *test-set log*, so that every look at the test
 set is on record (``docs/results/cpu/test_set_log.jsonl``, listed in ``docs/CLAIMS.md``).
 
-    python -m tradeoff.stages.headline WEIGHTS OUT.json --log LOG.jsonl [--data DATA.npz] [--only ATTACK ...]
+    python -m tradeoff.stages.headline WEIGHTS OUT.json --log LOG.jsonl [--data DATA.npz] [--protocol linf|l2]
+        [--only ATTACK ...]
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ LINF_PROTOCOL: tuple[tuple[dict[str, Any], int], ...] = (
     ({"attack": "pgd", "norm": "linf", "eps": 0.3, "steps": 50, "restarts": 10, "alpha": 0.01}, 2000),
     ({"attack": "autoattack", "norm": "linf", "eps": 0.3, "version": "standard"}, 1000),
 )
+
+#: the same rows at l2 1.5 (PGD step 2.5 eps / 50): the l2 headline model's protocol.
+L2_PROTOCOL: tuple[tuple[dict[str, Any], int], ...] = (
+    ({"attack": "clean"}, 10000),
+    ({"attack": "pgd", "norm": "l2", "eps": 1.5, "steps": 50, "restarts": 10, "alpha": 0.075}, 2000),
+    ({"attack": "autoattack", "norm": "l2", "eps": 1.5, "version": "standard"}, 1000),
+)
+#: protocol name (the command's ``--protocol``) -> rows
+PROTOCOLS: dict[str, tuple[tuple[dict[str, Any], int], ...]] = {"linf": LINF_PROTOCOL, "l2": L2_PROTOCOL}
 
 
 def headline_code_hashes() -> dict[str, str]:
@@ -121,12 +131,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--data", default="results/mnist/data.npz")
     ap.add_argument("--note", default="")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--protocol", choices=sorted(PROTOCOLS), default="linf",
+                    help="the threat model's rows: l_inf 0.3 (default) or l2 1.5")
     ap.add_argument("--only", nargs="+", default=None, metavar="ATTACK",
                     help="run only these rows of the protocol (clean, pgd, autoattack)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    evaluate_headline(args.data, args.weights, args.out, args.log, note=args.note, only=args.only)
+    evaluate_headline(args.data, args.weights, args.out, args.log, protocol=PROTOCOLS[args.protocol],
+                      note=args.note, only=args.only)
 
 
 if __name__ == "__main__":
