@@ -185,8 +185,13 @@ def test_restarts_keep_strongest_and_count_robust_only_if_all_fail(model, data) 
         assert torch.equal(model(three.x_adv).argmax(1) != y, three.success)
 
 
-def test_bf16_on_cpu_refused(model, data) -> None:
+def test_bf16_on_cpu_refused(model, data, monkeypatch) -> None:
     x, y = data
+    # a CPU with bf16 hardware (mocked), so that train() keeps bf16 and the graph engine is what refuses
+    # it; without bf16 hardware the capability check drops bf16 first (tests/test_cpu_levers.py)
+    monkeypatch.setattr("tradeoff.runtime.cpu_capabilities",
+                        lambda cpuinfo=None: {"avx2": True, "avx512f": True, "avx512_bf16": True,
+                                              "amx_tile": False, "amx_bf16": False, "bf16": True})
     with pytest.raises(ValueError, match="CUDA only"):
         FastPGD(model, norm="linf", eps=0.1, alpha=0.1, steps=1,
                 options=EngineOptions(precision="bf16"))(x, y)

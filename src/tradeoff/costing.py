@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m tradeoff.costing CONFIG [--preflight] [--allow-no-bf16]``: print the config's costed
     plan; with ``--preflight``, exit 3 when the plan does not hold on this CPU (unless allowed)."""
     import argparse
+
     from tradeoff.config import load_yaml, validate_config
     from tradeoff.runtime import cpu_capabilities
 
