@@ -3,8 +3,8 @@
 Issue 13's measurement: the shipped MNIST (55,000 training / 5,000 validation images, split seed 0;
 the test set is never loaded here), one recipe of ``RECIPES`` trained by ``tradeoff.adversarial.
 training.train`` with the catastrophic-overfitting guard, then clean accuracy on all 5,000
-validation images and PGD-50 x 10 (l_inf 0.3 step 0.01, or the recipe's l2 eps with step 2.5 eps / 50;
-every iterate counted) on the first 1,000.
+validation images and PGD-50 x 10 (the test protocol's row for the recipe's norm, ``tradeoff.stages.headline.
+PROTOCOLS``: l_inf 0.3 step 0.01, l2 1.5 step 0.075; every iterate counted) on the first 1,000.
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/fast_mnist.py fgsm-rs [--epochs 10] [--threads 2]
 
@@ -29,6 +29,7 @@ from tradeoff.adversarial.attacks import pgd  # noqa: E402
 from tradeoff.adversarial.training import TrainConfig, train  # noqa: E402
 from tradeoff.datasets.mnist import load_mnist  # noqa: E402
 from tradeoff.nets.checkpoints import save_weights  # noqa: E402
+from tradeoff.stages.headline import PROTOCOLS  # noqa: E402
 
 CYCLIC = {"kind": "cyclic", "peak_at": 0.4}
 GUARD = {"n": 1000, "steps": 10}
@@ -71,14 +72,6 @@ RECIPES = {
 }
 
 
-def validation_threat(norm: str, eps: float) -> dict:
-    """The validation PGD-50 x 10's threat model: l_inf 0.3 with step 0.01 (the protocol table's), or
-    the recipe's l2 eps with step 2.5 eps / 50."""
-    if norm == "linf":
-        return {"norm": "linf", "eps": 0.3, "alpha": 0.01}
-    return {"norm": "l2", "eps": eps, "alpha": 2.5 * eps / 50}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("recipe", choices=sorted(RECIPES))
@@ -111,7 +104,8 @@ def main() -> None:
                     for i in range(0, 5000, 1000)) / 5000
     gen = torch.Generator().manual_seed(1)
     xa, ya = xv[:1000], yv[:1000]
-    threat = validation_threat(cfg.norm, cfg.eps)
+    # the test protocol's PGD-50 x 10 row of the recipe's norm (l_inf 0.3 step 0.01; l2 1.5 step 0.075)
+    threat = {k: v for k, v in PROTOCOLS[cfg.norm][1][0].items() if k in ("norm", "eps", "alpha")}
     x_adv = torch.cat([pgd(model, xa[i:i + 500], ya[i:i + 500], **threat,
                            steps=50, restarts=10, keep_best=True, generator=gen)
                        for i in range(0, 1000, 500)])

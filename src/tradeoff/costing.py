@@ -204,10 +204,10 @@ def calibrated_minutes(row: dict[str, float], calibration: dict[str, float] | No
 
 
 #: measured on a CPU without bf16 hardware (2 cores of an AMD EPYC with AVX2 and no AVX-512, family 25
-#: model 1; 2026-12-03, commit e6cbe55, ``make paper-grade``): a ``linf-0.3`` training job of
-#: ``config/cpu.yaml`` (asks bf16, ran fp32) took 741-797 s, against 230-358 s on the Zen 4 of the price
-#: table (``docs/results/cpu/stages/cost_calibration_epyc.csv``): about 3x; the plan does not hold there.
-NO_BF16_SLOWDOWN: float = 3.0
+#: model 1; 2026-12-03, commit e6cbe55, ``make paper-grade``): ``linf-0.3`` training jobs of
+#: ``config/cpu.yaml`` (ask bf16, ran fp32) took 741-797 s against 207-251 s for the same jobs on the
+#: Zen 4 of the price table, a median of 3.16x (``bench/cost_no_bf16_epyc.csv``); the plan does not hold.
+NO_BF16_SLOWDOWN: float = 3.2
 
 
 def bf16_recipes(config: dict[str, Any]) -> list[str]:
@@ -223,8 +223,10 @@ def preflight(config: dict[str, Any], caps: dict[str, bool]) -> str | None:
     (:func:`tradeoff.runtime.cpu_capabilities`), or None when it does: its plan prices bf16 training,
     and without AVX512-BF16 or AMX-BF16 those recipes fall back to fp32 (same recipe, other weights),
     measured at about :data:`NO_BF16_SLOWDOWN` x the planned training time."""
+    from tradeoff.runtime import resolve_levers  # the training jobs' own decision, so the two agree
+
     asked = bf16_recipes(config)
-    if not asked or caps.get("bf16"):
+    if not asked or resolve_levers("bf16", "cpu", caps=caps).precision == "bf16":
         return None
     return (f"this CPU has neither AVX512-BF16 nor AMX-BF16, so the {len(asked)} recipes that train in bf16 "
             f"({', '.join(asked[:4])}{', ...' if len(asked) > 4 else ''}) fall back to fp32: training measured "
