@@ -21,7 +21,7 @@ test: $(VENV)/.installed  ## install, then run the test suite
 	$(PY) -m pytest
 
 # The paper-grade CPU run (config/cpu.yaml), cold, stage by stage, each stage timed; then its report,
-# and the run copied into docs/results/cpu/ (tradeoff.publish). About 2.5-3 hours on 2 cores.
+# and the run copied into docs/results/cpu/ (tradeoff.publish). About 1 hour on 2 cores with AVX-512, 2 with AVX2 only.
 CPU_RUN := $(VENV)/bin/snakemake --cores 2 --configfile config/cpu.yaml --replace-workflow-config
 CPU_DEST ?= docs/results/cpu
 paper-grade: $(VENV)/.installed

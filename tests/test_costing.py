@@ -75,7 +75,7 @@ def test_cpu_config_meets_the_issue_design(cpu: dict[str, Any]) -> None:
     for r, n, s in models:
         seeds.setdefault((r, n), set()).add(s)
     assert min(len(s) for s in seeds.values()) >= 3, seeds
-    assert all(recipes[r]["model"] == "small" and "iterations" in recipes[r] for r, _, _ in models)
+    assert all(recipes[r]["model"] == "wong" and "iterations" in recipes[r] for r, _, _ in models)
     assert cpu["mnist"]["device"] == "cpu" and cpu["mnist"]["evaluation"]["n"] >= 1000
     # every model belongs to a named stage: one target each
     assert set(model_stages(cpu).values()) == {"fig1_linf", "fig1_l2", "fig7"}
@@ -102,23 +102,31 @@ def test_stage_targets_train_and_evaluate_their_group(tmp_path: Path, cpu: dict[
     assert set(jobs) == {"mnist_data", "mnist_train", "mnist_eval", "stage_fig1_l2"}, jobs
 
 
-def test_preflight_refuses_the_bf16_plan_on_a_cpu_without_bf16(cpu, monkeypatch, capsys) -> None:
-    """The plan prices bf16 training: on a CPU without AVX512-BF16/AMX-BF16 those recipes would run in
-    fp32 (measured about 3x slower), so `make paper-grade` stops before any job unless allowed."""
+def test_preflight_refuses_a_bf16_plan_on_a_cpu_without_bf16(cpu, monkeypatch, capsys, tmp_path) -> None:
+    """A plan that prices bf16 training would, on a CPU without AVX512-BF16/AMX-BF16, run those recipes in
+    fp32 (measured about 3x slower), so `make paper-grade` stops before any job unless allowed. The
+    committed plan is fp32 throughout: it runs, and costs the same, on every CPU."""
     from tradeoff import costing, runtime
 
-    asked = costing.bf16_recipes(cpu)
-    assert asked and set(asked) <= set(mnist_recipes(cpu)) and "standard" not in asked
+    assert costing.bf16_recipes(cpu) == []
     no_bf16 = runtime.cpu_capabilities("flags : fpu avx2\n")
     assert not no_bf16["bf16"]
-    assert costing.preflight(cpu, runtime.cpu_capabilities("flags : avx2 avx512f avx512_bf16\n")) is None
-    why = costing.preflight(cpu, no_bf16)
+    assert costing.preflight(cpu, no_bf16) is None
+    bf16 = {**cpu, "mnist": {**cpu["mnist"], "recipes": {k: {**r, "precision": "bf16"} if r.get("objective") != "standard"
+                                                         else r for k, r in cpu["mnist"]["recipes"].items()}}}
+    asked = costing.bf16_recipes(bf16)
+    assert asked and set(asked) <= set(mnist_recipes(bf16)) and "standard" not in asked
+    assert costing.preflight(bf16, runtime.cpu_capabilities("flags : avx2 avx512f avx512_bf16\n")) is None
+    why = costing.preflight(bf16, no_bf16)
     assert why and "neither AVX512-BF16 nor AMX-BF16" in why and asked[0] in why
-    fp32 = {**cpu, "mnist": {**cpu["mnist"], "defaults": {**cpu["mnist"]["defaults"], "precision": "fp32"},
-                             "recipes": {k: {**r, "precision": "fp32"} for k, r in cpu["mnist"]["recipes"].items()}}}
-    assert costing.preflight(fp32, no_bf16) is None
     monkeypatch.setattr(runtime, "cpu_capabilities", lambda: no_bf16)
-    assert costing.main([str(CPU), "--preflight"]) == 3
+    assert costing.main([str(CPU), "--preflight"]) == 0  # the committed fp32 plan passes
+    assert "preflight: warning" not in capsys.readouterr().out
+    import yaml
+
+    bf16_yaml = tmp_path / "cpu-bf16.yaml"
+    bf16_yaml.write_text(yaml.safe_dump(bf16))
+    assert costing.main([str(bf16_yaml), "--preflight"]) == 3
     assert "--allow-no-bf16" in capsys.readouterr().out
-    assert costing.main([str(CPU), "--preflight", "--allow-no-bf16"]) == 0
+    assert costing.main([str(bf16_yaml), "--preflight", "--allow-no-bf16"]) == 0
     assert "preflight: warning" in capsys.readouterr().out
