@@ -69,3 +69,19 @@ def test_the_default_config_sets_its_claims_beside_the_committed_cpu_run(tmp_pat
     assert reference_files({**default, "reference_results": str(tmp_path)}) == [str(tmp_path / "mnist_claims.csv")]
     tiny = validate_config(load_yaml(REPO / "tests" / "config" / "tiny.yaml"), SCHEMA)
     assert reference_claims(tiny) == {}
+
+
+def test_the_rule_reads_the_reference_folder_from_its_inputs(tmp_path: Path) -> None:
+    """The rule's `reference` param is the folder of its inputs (so `snakemake --lint` finds no
+    hard-coded prefix of them), and the configured folder when nothing is committed there."""
+    import pytest
+
+    from tradeoff.workflow_plan import reference_dir
+
+    default = validate_config(load_yaml(REPO / "config" / "config.yaml"), SCHEMA)
+    committed = reference_files(default)
+    assert committed, "the paper-grade claims tables are committed in docs/results/cpu"
+    assert reference_dir(default, committed) == "docs/results/cpu"
+    assert reference_dir({**default, "reference_results": str(tmp_path)}, []) == str(tmp_path)
+    with pytest.raises(ValueError, match="more than one folder"):
+        reference_dir(default, ["a/mnist_claims.csv", "b/saliency_claims.csv"])

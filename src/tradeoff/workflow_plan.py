@@ -10,6 +10,7 @@ Snakemake compares params by their text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +322,15 @@ def reference_files(config: dict[str, Any]) -> list[str]:
     from tradeoff.stages.claims_reference import reference_files as existing
 
     return existing(config.get("reference_results"), list(reference_claims(config)))
+
+
+def reference_dir(config: dict[str, Any], files: Sequence[str]) -> str:
+    """The folder of the committed paper-grade claims tables: the one that holds ``files`` (the rule's
+    inputs), else ``reference_results`` (no table committed: every row says so)."""
+    folders = {str(Path(f).parent) for f in files}
+    if len(folders) > 1:
+        raise ValueError(f"reference claims tables in more than one folder: {sorted(folders)}")
+    return folders.pop() if folders else config["reference_results"]
 
 
 def tables(files: list[str]) -> list[str]:
