@@ -21,7 +21,8 @@ test: $(VENV)/.installed  ## install, then run the test suite
 	$(PY) -m pytest
 
 # The paper-grade CPU run (config/cpu.yaml), cold, stage by stage, each stage timed; then its report,
-# and the run copied into docs/results/cpu/ (tradeoff.publish). About 1 hour on 2 cores with AVX-512, 2 with AVX2 only.
+# and the run copied into docs/results/cpu/ (tradeoff.publish). Planned 45 min on 2 Zen 4 cores;
+# measured 107 min cold on a 2-core AMD EPYC with AVX2 only (README, run times).
 CPU_RUN := $(VENV)/bin/snakemake --cores 2 --configfile config/cpu.yaml --replace-workflow-config
 CPU_DEST ?= docs/results/cpu
 paper-grade: $(VENV)/.installed

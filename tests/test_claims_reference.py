@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from conftest import REPO
 
 from tradeoff.claims import beside_reference
 from tradeoff.config import load_yaml, validate_config
 from tradeoff.stages.claims_reference import write_beside
-from tradeoff.workflow_plan import reference_claims, reference_files
+from tradeoff.workflow_plan import reference_claims, reference_dir, reference_files
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -74,10 +75,6 @@ def test_the_default_config_sets_its_claims_beside_the_committed_cpu_run(tmp_pat
 def test_the_rule_reads_the_reference_folder_from_its_inputs(tmp_path: Path) -> None:
     """The rule's `reference` param is the folder of its inputs (so `snakemake --lint` finds no
     hard-coded prefix of them), and the configured folder when nothing is committed there."""
-    import pytest
-
-    from tradeoff.workflow_plan import reference_dir
-
     default = validate_config(load_yaml(REPO / "config" / "config.yaml"), SCHEMA)
     committed = reference_files(default)
     assert committed, "the paper-grade claims tables are committed in docs/results/cpu"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO, copy_workflow, dry_run_jobs
 
 from tradeoff.config import load_yaml, mnist_models, mnist_recipes, validate_config
@@ -122,8 +123,6 @@ def test_preflight_refuses_a_bf16_plan_on_a_cpu_without_bf16(cpu, monkeypatch, c
     monkeypatch.setattr(runtime, "cpu_capabilities", lambda: no_bf16)
     assert costing.main([str(CPU), "--preflight"]) == 0  # the committed fp32 plan passes
     assert "preflight: warning" not in capsys.readouterr().out
-    import yaml
-
     bf16_yaml = tmp_path / "cpu-bf16.yaml"
     bf16_yaml.write_text(yaml.safe_dump(bf16))
     assert costing.main([str(bf16_yaml), "--preflight"]) == 3
