@@ -23,6 +23,11 @@ if MNIST:
     include: "workflow/rules/mnist.smk"
 
 
+if MNIST and HEADLINE:
+
+    include: "workflow/rules/headline.smk"
+
+
 if SALIENCY:
 
     include: "workflow/rules/saliency.smk"

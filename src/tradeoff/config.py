@@ -118,7 +118,23 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     check_pixel_budgets(filled)
     check_paths(filled)
     check_saliency(filled)
+    check_headline(filled)
     return filled
+
+
+def check_headline(config: dict[str, Any]) -> None:
+    """The headline section's cross-references: it needs the mnist section (its data), and every
+    headline model's candidates are configured trials."""
+    hl = config.get("headline")
+    if not hl:
+        return
+    if not config.get("mnist"):
+        raise ConfigError("config key headline: needs the mnist section (the trials train on mnist.data)")
+    for name, spec in hl["models"].items():
+        unknown = [t for t in spec["trials"] if t not in hl["trials"]]
+        if unknown:
+            raise ConfigError(f"config key headline.models.{name}.trials: {unknown} are not in headline.trials "
+                              f"(defined: {', '.join(sorted(hl['trials']))})")
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:

@@ -344,3 +344,37 @@ def data_files(config: dict[str, Any]) -> list[str]:
     if not config.get("mnist"):
         return []
     return mnist_source_files(config) + ["results/mnist/data.npz"]
+
+
+def headline_trials(config: dict[str, Any]) -> list[str]:
+    """The configured headline validation trials (``headline.trials``), sorted."""
+    return sorted(config["headline"]["trials"]) if config.get("headline") else []
+
+
+def headline_models(config: dict[str, Any]) -> list[str]:
+    """The configured headline models (``headline.models``), sorted."""
+    return sorted(config["headline"]["models"]) if config.get("headline") else []
+
+
+def headline_trial_params(config: dict[str, Any], trial: str) -> dict[str, Any]:
+    """A trial's complete training config (:class:`tradeoff.adversarial.training.TrainConfig`
+    fields): ``headline.defaults``, the trial's recipe over them, its seed and ``headline.device``."""
+    hl = config["headline"]
+    spec = hl["trials"][trial]
+    return canonical({**hl["defaults"], **spec["recipe"], "seed": spec["seed"], "device": hl["device"]})
+
+
+def headline_trial_threads(config: dict[str, Any], trial: str) -> int:
+    """The torch threads a trial trains and is judged with (its sums depend on them)."""
+    return int(config["headline"]["trials"][trial]["threads"])
+
+
+def headline_validation_params(config: dict[str, Any]) -> dict[str, Any]:
+    """How a trial is judged on validation (``headline.validation``)."""
+    return canonical(config["headline"]["validation"])
+
+
+def headline_rule(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """A headline model's selection rule: candidates, thresholds, fallback, protocol."""
+    spec = config["headline"]["models"][model]
+    return canonical({k: spec[k] for k in ("trials", "protocol", "min_clean", "min_robust", "otherwise")})

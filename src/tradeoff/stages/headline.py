@@ -67,13 +67,45 @@ def _row(spec: dict[str, Any], k: int, n: int, seconds: float) -> dict[str, Any]
             "wilson95": [float(lo[0]), float(hi[0])], "seconds": round(seconds, 1)}
 
 
+class SecondLookError(RuntimeError):
+    """A test look at weights the test-set log already holds, without a reason."""
+
+
+def earlier_looks(test_log: str | Path, digest: str) -> list[str]:
+    """The times (``when``) of the test-set log's lines about the weights with SHA-256 ``digest``."""
+    path = Path(test_log)
+    if not path.exists():
+        return []
+    looks = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            if entry.get("weights_sha256") == digest:
+                looks.append(str(entry.get("when")))
+    return looks
+
+
+def check_first_look(test_log: str | Path, digest: str, reason: str) -> list[str]:
+    """Refuse (:class:`SecondLookError`) a test look at weights already on ``test_log`` unless
+    ``reason`` says why; return the earlier looks' times (logged with the new look)."""
+    looks = earlier_looks(test_log, digest)
+    if looks and not reason.strip():
+        raise SecondLookError(
+            f"weights {digest[:16]}... were already looked at on the test set ({len(looks)} log line(s), "
+            f"first {looks[0]}, in {test_log}); a second look needs a reason, which is logged with it "
+            "(--reason, or the headline model's `reason` in config/headline.yaml)")
+    return looks
+
+
 def evaluate_headline(data: str, weights: str, out: str, test_log: str, *,
                       protocol: Sequence[tuple[dict[str, Any], int]] = LINF_PROTOCOL, seed: int = 0,
-                      batch_size: int = 500, note: str = "",
+                      batch_size: int = 500, note: str = "", reason: str = "",
                       only: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Attack ``weights`` per ``protocol`` (its rows whose attack is in ``only``, if given) on the
     test set of ``data``; write the rows (accuracy, 95% Wilson interval, images, seconds) to ``out``.
 
+    A look at weights already on ``test_log`` (same SHA-256) is refused unless ``reason`` says why
+    (:func:`check_first_look`); the reason and the earlier looks' times go into every line.
     Every look at the test set is logged as it ends: each finished row is appended to ``test_log``
     at once (and ``out`` rewritten), and AutoAttack, run component by component
     (:func:`~tradeoff.adversarial.robust_eval.autoattack_cascade`), appends a line after each of
@@ -81,7 +113,8 @@ def evaluate_headline(data: str, weights: str, out: str, test_log: str, *,
     model, meta = load_weights_and_metadata(None, weights, device="cpu")
     model = model.to(memory_format=torch.channels_last)  # the evaluation lever: the same function
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
-    base = {"commit": git_commit(), "code": headline_code_hashes(), "versions": package_versions(),
+    earlier = check_first_look(test_log, digest, reason)  # before any image of the test set is read
+    base = {"reason": reason, "earlier_looks": earlier, "commit": git_commit(), "code": headline_code_hashes(), "versions": package_versions(),
             "cpu": cpu_capabilities(), "weights": str(weights), "weights_sha256": digest,
             "architecture": meta.get("architecture"),
             "train_config": json.loads(meta["train_config"]) if "train_config" in meta else None,
@@ -122,6 +155,19 @@ def evaluate_headline(data: str, weights: str, out: str, test_log: str, *,
     return rows
 
 
+def look_at_chosen(data: str, selection: str, weights: str, out: str, test_log: str, *, protocol: str,
+                  reason: str = "") -> list[dict[str, Any]]:
+    """The workflow's one test look at a headline model: the weights its written rule chose
+    (``selection``, :func:`tradeoff.stages.headline_trials.select_headline`) under ``protocol``'s
+    rows; refused when the rule chose none, or when the weights are already on the log without a
+    ``reason``."""
+    chosen = io.read_json(selection)
+    if chosen["chosen"] is None:
+        raise SecondLookError(f"{chosen['model']}: no candidate passed its rule on validation, so no test look")
+    note = f"{chosen['model']} ({chosen['chosen']}, chosen on validation by its rule in config/headline.yaml)"
+    return evaluate_headline(data, weights, out, test_log, protocol=PROTOCOLS[protocol], note=note, reason=reason)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: see the module docstring."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -130,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--log", required=True, help="the test-set log (JSON lines, appended)")
     ap.add_argument("--data", default="results/mnist/data.npz")
     ap.add_argument("--note", default="")
+    ap.add_argument("--reason", default="", help="why weights already on the log are looked at again (logged)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--protocol", choices=sorted(PROTOCOLS), default="linf",
                     help="the threat model's rows: l_inf 0.3 (default) or l2 1.5")
@@ -139,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     evaluate_headline(args.data, args.weights, args.out, args.log, protocol=PROTOCOLS[args.protocol],
-                      note=args.note, only=args.only)
+                      note=args.note, reason=args.reason, only=args.only)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,13 @@
+import _adapter
+from tradeoff.stages.headline import look_at_chosen
+
+_adapter.setup(snakemake)
+look_at_chosen(
+    snakemake.input.data,
+    snakemake.input.selection,
+    snakemake.input.weights,
+    snakemake.output.json,
+    snakemake.params.test_log,
+    protocol=snakemake.params.protocol,
+    reason=snakemake.params.reason,
+)
