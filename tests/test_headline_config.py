@@ -1,0 +1,68 @@
+"""config/headline.yaml: the headline trials are config entries whose complete recipes are the ones
+the recorded validation trials (docs/results/cpu/headline/trials) ran, and its rules are checked."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradeoff import workflow_plan as plan
+from tradeoff.adversarial.training import TrainConfig
+from tradeoff.config import ConfigError, load_yaml, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+TRIALS = REPO / "docs" / "results" / "cpu" / "headline" / "trials"
+
+
+def _raw() -> dict[str, Any]:
+    """config/config.yaml with config/headline.yaml over it (Snakemake's --configfile merge)."""
+    raw = load_yaml(REPO / "config" / "config.yaml")
+    raw.update(load_yaml(REPO / "config" / "headline.yaml"))
+    return raw
+
+
+def test_every_recorded_trial_is_a_config_entry_with_its_recorded_recipe_and_threads() -> None:
+    config = validate_config(_raw(), SCHEMA)
+    recorded = sorted(p.stem for p in TRIALS.glob("*.json"))
+    assert set(recorded) <= set(plan.headline_trials(config))
+    for name in recorded:
+        for line in (TRIALS / f"{name}.json").read_text().splitlines():  # wong-pgd2-e8: two runs
+            rec = json.loads(line)
+            assert TrainConfig.from_dict(plan.headline_trial_params(config, name)).to_dict() == rec["config"], name
+            assert plan.headline_trial_threads(config, name) == rec["threads"], name
+    assert plan.headline_validation_params(config) == {"batch_size": 500, "clean_n": 5000, "restarts": 10,
+                                                       "robust_n": 1000, "seed": 1, "steps": 50}
+
+
+def test_headline_models_name_their_rules_and_protocols() -> None:
+    config = validate_config(_raw(), SCHEMA)
+    assert plan.headline_models(config) == ["l2-1.5-wong-pgd5", "linf-0.3-madry-pgd5", "linf-0.3-wong-pgd2",
+                                            "linf-0.3-wong-trades6"]
+    rule = plan.headline_rule(config, "linf-0.3-madry-pgd5")
+    assert rule == {"min_clean": 0.985, "min_robust": 0.0, "otherwise": "best", "protocol": "linf",
+                    "trials": ["fgsm-rs", "wong-pgd5", "madry-pgd5"]}
+    assert plan.headline_rule(config, "l2-1.5-wong-pgd5")["protocol"] == "l2"
+    assert config["headline"]["models"]["linf-0.3-wong-pgd2"]["reason"] == ""  # a second look is refused
+    # the default config has no headline section: no headline targets
+    assert plan.headline_trials(validate_config(load_yaml(REPO / "config" / "config.yaml"), SCHEMA)) == []
+
+
+def test_a_rule_naming_an_unknown_trial_or_a_headline_without_mnist_is_refused() -> None:
+    raw = _raw()
+    bad = copy.deepcopy(raw)
+    bad["headline"]["models"]["linf-0.3-wong-pgd2"]["trials"] = ["wong-pgd2-e9"]
+    with pytest.raises(ConfigError, match=r"headline.models.linf-0.3-wong-pgd2.trials: \['wong-pgd2-e9'\]"):
+        validate_config(bad, SCHEMA)
+    bad = copy.deepcopy(raw)
+    del bad["mnist"], bad["saliency"]
+    with pytest.raises(ConfigError, match="headline: needs the mnist section"):
+        validate_config(bad, SCHEMA)
+    bad = copy.deepcopy(raw)
+    bad["headline"]["trials"]["fgsm-rs"]["recipe"]["epochs"] = 0
+    with pytest.raises(ConfigError, match="headline.trials.fgsm-rs.recipe.epochs"):
+        validate_config(bad, SCHEMA)
