@@ -41,7 +41,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "fgsm": dict(model="wong", objective="fgsm", norm="linf", eps=0.3, alpha=0.375, steps=1,
                  lr=5e-3, lr_schedule=CYCLIC, batch_size=100, epochs=8),
     # the same on all 55,000 training images for 10 epochs (run with --size 55000): the fast
-    # headline recipe of bench/fast_mnist.py (fgsm-rs), whose fp32 reference is robust (RESULTS.md)
+    # headline trial fgsm-rs of config/headline.yaml, whose fp32 reference is robust (RESULTS.md)
     "fgsm-55k": dict(model="wong", objective="fgsm", norm="linf", eps=0.3, alpha=0.375, steps=1,
                      lr=5e-3, lr_schedule=CYCLIC, batch_size=100, epochs=10),
     # the default config's linf-0.3 recipe (Madry's PGD, 5 steps, the small CNN), 600 steps
