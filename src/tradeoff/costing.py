@@ -31,13 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from tradeoff.cluster import AUTOATTACK_PASSES, CPU_EXAMPLES_PER_S
-from tradeoff.config import (
-    attack_grid,
-    mnist_models,
-    mnist_recipes,
-    saliency_models,
-    transfer_source,
-)
+from tradeoff.config import mnist_models, mnist_recipes, saliency_models
+from tradeoff.workflow_plan import attack_grid, transfer_source
 
 #: the measured table this module prices work with
 LEVERS_CSV = Path(__file__).resolve().parents[2] / "bench" / "cpu_levers.csv"

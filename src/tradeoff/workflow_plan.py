@@ -15,18 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from tradeoff.config import (
+    SAME_RECIPE,
+    ConfigError,
     DataPoint,
-    attack_grid,
+    FitSpec,
     canonical,
     fmt,
     mnist_models,
     mnist_recipes,
     saliency_models,
-    sweep_axis,
     sweep_fits,
     sweep_points,
-    sweep_test_norms,
-    transfer_source,
 )
 
 Columns = dict[str, list[Any]]
@@ -205,13 +204,19 @@ def mnist_model_columns(config: dict[str, Any]) -> Columns:
 
 
 def recipe_params(config: dict[str, Any], recipe: str) -> dict[str, Any]:
-    """A recipe's training settings (defaults filled in, sweeps expanded)."""
-    return canonical(mnist_recipes(config)[recipe])
+    """A recipe's training settings (defaults filled in, sweeps expanded), with its precision: the
+    recipe's own (an opt-in lever) or else ``mnist.precision``, merged here only."""
+    return canonical({"precision": config["mnist"]["precision"], **mnist_recipes(config)[recipe]})
+
+
+def mnist_train_runtime(config: dict[str, Any]) -> dict[str, Any]:
+    """The training device (the precision is in :func:`recipe_params`)."""
+    return {"device": config["mnist"]["device"]}
 
 
 def transfer_source_wildcards(config: dict[str, Any], wildcards: Any) -> dict[str, str]:
     """The ``mnist_train`` wildcards of the model whose examples the transfer check of the model
-    ``wildcards`` (recipe, size, seed) replays (:func:`tradeoff.config.transfer_source`)."""
+    ``wildcards`` (recipe, size, seed) replays (:func:`transfer_source`)."""
     recipe, size, seed = transfer_source(config, wildcards.recipe, int(wildcards.size), int(wildcards.seed))
     return {"recipe": recipe, "size": str(size), "seed": str(seed)}
 
@@ -378,3 +383,61 @@ def headline_rule(config: dict[str, Any], model: str) -> dict[str, Any]:
     """A headline model's selection rule: candidates, thresholds, fallback, protocol."""
     spec = config["headline"]["models"][model]
     return canonical({k: spec[k] for k in ("trials", "protocol", "min_clean", "min_robust", "otherwise")})
+
+
+# The job grids derived from the config (moved from tradeoff.config at issue 28: config.py loads, fills
+# and validates; the planner derives what runs).
+
+#: The seed offset of a copy trained only to be a transfer source (no configured seed to reuse).
+COPY_SEED_OFFSET = 1000
+
+
+def all_fits(config: dict[str, Any]) -> list[FitSpec]:
+    return sorted({f for s in config["theory"]["sweeps"] for f in sweep_fits(config, s)})
+
+
+def sweep_test_norms(config: dict[str, Any], sweep: str) -> list[str]:
+    """Threat models a sweep's classifiers are evaluated under: those it trains with (l_inf at least)."""
+    th = config["theory"]
+    norms = set(th["sweeps"][sweep].get("norm", [th["base"]["norm"]]))
+    return sorted(norms | {"linf"})
+
+
+def sweep_axis(config: dict[str, Any], sweep: str) -> str:
+    """The one axis besides eps_train that an axis sweep varies (checked by check_consistency)."""
+    varied = [a for a, v in config["theory"]["sweeps"][sweep].items() if a != "eps_train" and len(v) > 1]
+    if len(varied) != 1:
+        raise ConfigError(f"config key theory.sweeps.{sweep}: varies {varied}, not exactly one axis")
+    return varied[0]
+
+
+def transfer_source(config: dict[str, Any], recipe: str, size: int, seed: int) -> tuple[str, int, int]:
+    """The (recipe, size, seed) whose PGD examples the gradient-masking transfer check of model
+    (recipe, size, seed) replays. With ``source_recipe: same``: the same recipe and size at another
+    seed, the next configured seed of that (recipe, size) (cyclically) when it has two or more,
+    else ``seed + COPY_SEED_OFFSET`` (a copy trained for this check only). Otherwise the source
+    recipe's model of the same size and seed."""
+    source = config["mnist"]["evaluation"]["sanity"]["source_recipe"]
+    if source != SAME_RECIPE:
+        return source, size, seed
+    seeds = sorted(s for r, n, s in mnist_models(config) if (r, n) == (recipe, size))
+    if len(seeds) >= 2 and seed in seeds:
+        return recipe, size, seeds[(seeds.index(seed) + 1) % len(seeds)]
+    return recipe, size, seed + COPY_SEED_OFFSET
+
+
+def attack_grid(config: dict[str, Any], recipe: str | None = None) -> list[dict[str, Any]]:
+    """The evaluation's attack specs, one per (entry, eps), in config order: those that the models
+    of ``recipe`` run (entries without ``recipes``, or listing it), or every entry (None)."""
+    grid: list[dict[str, Any]] = []
+    for entry in config["mnist"]["evaluation"]["attacks"]:
+        if recipe is not None and recipe not in entry.get("recipes", [recipe]):
+            continue
+        if entry["attack"] == "clean":
+            grid.append({"attack": "clean"})
+            continue
+        for eps in entry["eps"]:
+            spec = {k: v for k, v in entry.items() if k not in ("eps", "recipes")}
+            spec["eps"] = float(eps)
+            grid.append(spec)
+    return grid

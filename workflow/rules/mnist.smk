@@ -38,7 +38,7 @@ rule mnist_train:
         runtime=plan.mnist_minutes(CONFIG, "mnist_train"),
     params:
         recipe=lambda w: plan.recipe_params(CONFIG, w.recipe),
-        runtime=plan.mnist_runtime(CONFIG),
+        runtime=plan.mnist_train_runtime(CONFIG),
         checkpoints="resources/checkpoints/mnist/{recipe}/n~{size}/seed~{seed}",
         code=CODE["mnist_train"],
     script:

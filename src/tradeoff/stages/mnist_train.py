@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def train_model(data: str, weights: str, history: str, *, recipe_name: str, recipe: dict[str, Any], size: int,
-                seed: int, device: str, precision: str, checkpoint_dir: str) -> None:
+                seed: int, device: str, checkpoint_dir: str) -> None:
     """Train on a class-balanced, seeded, nested subset of ``size`` training images.
 
     Checkpoints go to ``checkpoint_dir`` (outside the rule's outputs) every epoch; a killed job
@@ -31,8 +31,7 @@ def train_model(data: str, weights: str, history: str, *, recipe_name: str, reci
     idx = balanced_subset_indices(mnist.y_train, size, seed)
     x = torch.from_numpy(mnist.x_train[idx]).unsqueeze(1).float().div_(255)
     y = torch.from_numpy(mnist.y_train[idx])
-    # the recipe's own precision (an opt-in lever) wins over mnist.precision
-    cfg = TrainConfig.from_dict({"precision": precision, **recipe, "seed": seed, "device": device})
+    cfg = TrainConfig.from_dict({**recipe, "seed": seed, "device": device})  # precision: the planner's
     dev = resolve_device(device)
     run_cfg, levers = run_config(cfg, dev)  # what train() will run: bf16 only with bf16 hardware
     precision = run_cfg.precision
