@@ -1,0 +1,65 @@
+"""The training configs and evaluation params a config's rules get, as JSON: a cheap equivalence
+check of a refactor of the config path (issue 28), beside run.sh's outputs.
+
+For every MNIST model of the config, the :class:`TrainConfig` that ``mnist_train``'s stage builds from
+the rule's params (captured where it calls ``train``, nothing trained), its evaluation params, and
+the theory fits. Run it with ``PYTHONPATH`` on the tree to check (before and after), then diff:
+
+    PYTHONPATH=OLD/src python bench/equivalence/params.py OLD CONFIG.yaml > before.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class _Captured(Exception):
+    pass
+
+
+def main(repo: str, config_path: str) -> None:
+    from tradeoff import workflow_plan as plan
+    from tradeoff.config import load_yaml, mnist_models, validate_config
+    from tradeoff.datasets.mnist import MnistData
+    from tradeoff.stages import mnist_train
+
+    config = validate_config(load_yaml(config_path), Path(repo) / "workflow/schemas/config.schema.yaml")
+    import tradeoff.config
+
+    all_fits = getattr(plan, "all_fits", None) or tradeoff.config.all_fits  # before issue 28: config's
+    out: dict[str, Any] = {"fits": [f.path for f in all_fits(config)]}
+    if "mnist" not in config:
+        print(json.dumps(out, indent=1, sort_keys=True))
+        return
+    labels = np.arange(60_000, dtype=np.int64) % 10
+    fake = MnistData(x_train=np.zeros((60_000, 28, 28), np.uint8), y_train=labels,
+                     x_val=np.zeros((5000, 28, 28), np.uint8), y_val=labels[:5000], val_index=np.arange(5000),
+                     x_test=np.zeros((10, 28, 28), np.uint8), y_test=labels[:10], source="fake", description="fake")
+    mnist_train.load_npz = lambda _path: fake  # type: ignore[assignment]
+
+    def capture(cfg: Any, *args: Any, **kwargs: Any) -> Any:
+        raise _Captured(json.dumps(cfg.to_dict(), sort_keys=True))
+
+    mnist_train.train = capture  # type: ignore[assignment]
+    mnist_train.resolve_device = lambda _device: torch.device("cpu")  # type: ignore[assignment]  # cuda configs
+    runtime = getattr(plan, "mnist_train_runtime", plan.mnist_runtime)(config)
+    models = {}
+    for recipe, size, seed in mnist_models(config):
+        try:
+            mnist_train.train_model("d", "w", "h", recipe_name=recipe, recipe=plan.recipe_params(config, recipe),
+                                    size=size, seed=seed, checkpoint_dir="ck", **runtime)
+        except _Captured as c:
+            models[f"{recipe}/n~{size}/seed~{seed}"] = {"train": json.loads(str(c)),
+                                                        "eval": plan.mnist_eval_params(config, recipe)}
+    out["models"] = models
+    print(json.dumps(out, indent=1, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
