@@ -47,7 +47,8 @@ def test_headline_models_name_their_rules_and_protocols() -> None:
     assert rule == {"min_clean": 0.985, "min_robust": 0.0, "otherwise": "best", "protocol": "linf",
                     "trials": ["fgsm-rs", "wong-pgd5", "madry-pgd5"]}
     assert plan.headline_rule(config, "l2-1.5-wong-pgd5")["protocol"] == "l2"
-    assert config["headline"]["models"]["linf-0.3-wong-pgd2"]["reason"] == ""  # a second look is refused
+    assert plan.headline_look_params(config, "linf-0.3-wong-pgd2") == {  # no reason: a second look is refused
+        "protocol": "linf", "reason": "", "test_log": "docs/results/cpu/headline/test_set_log.jsonl"}
     # the default config has no headline section: no headline targets
     assert plan.headline_trials(validate_config(load_yaml(REPO / "config" / "config.yaml"), SCHEMA)) == []
 
@@ -66,3 +67,22 @@ def test_a_rule_naming_an_unknown_trial_or_a_headline_without_mnist_is_refused()
     bad["headline"]["trials"]["fgsm-rs"]["recipe"]["epochs"] = 0
     with pytest.raises(ConfigError, match="headline.trials.fgsm-rs.recipe.epochs"):
         validate_config(bad, SCHEMA)
+
+
+def test_the_workflow_reproduced_the_recorded_validation_trials() -> None:
+    """docs/results/cpu/headline/workflow/: trials run by the workflow (rules headline_train and
+    headline_validate, with their code hashes) on the kind of CPU that ran the recorded ones (2 cores
+    of an AMD EPYC with AVX2 only): the same recipe and threads, identical validation numbers and
+    per-epoch guard records (issue 28)."""
+    made = sorted((REPO / "docs" / "results" / "cpu" / "headline" / "workflow").glob("*.json"))
+    assert {p.stem for p in made} >= {"wong-pgd2-e8", "wong-trades6"}
+    for path in made:
+        rec = json.loads(path.read_text())
+        assert set(rec["code"]) == {"headline_trials"} and len(rec["code"]["headline_trials"]) == 16
+        for line in (TRIALS / path.name).read_text().splitlines():
+            old = json.loads(line)
+            assert rec["config"] == old["config"] and rec["threads"] == old["threads"], path.name
+            assert (rec["val_clean"], rec["val_robust"]) == (old["val_clean_5000"], old["val_pgd50x10_1000"]), path.name
+            assert rec["val_robust_per_epoch"] == old["val_robust_per_epoch"], path.name
+            assert rec["train_adv_acc_per_epoch"] == old["train_adv_acc_per_epoch"], path.name
+            assert rec["guard"] == old["guard"] and (rec["val_clean_n"], rec["val_robust_n"]) == (5000, 1000)

@@ -379,6 +379,13 @@ def headline_validation_params(config: dict[str, Any]) -> dict[str, Any]:
     return canonical(config["headline"]["validation"])
 
 
+def headline_look_params(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """The one test look at a headline model: its protocol, the test-set log, and the reason for a
+    second look at weights already on the log (empty: the stage refuses one)."""
+    spec = config["headline"]["models"][model]
+    return {"protocol": spec["protocol"], "reason": spec["reason"], "test_log": config["headline"]["test_log"]}
+
+
 def headline_rule(config: dict[str, Any], model: str) -> dict[str, Any]:
     """A headline model's selection rule: candidates, thresholds, fallback, protocol."""
     spec = config["headline"]["models"][model]

@@ -84,9 +84,7 @@ rule headline_look:
         plan.torch_env(CONFIG)
     threads: 2
     params:
-        protocol=lambda w: plan.headline_rule(CONFIG, w.headline)["protocol"],
-        reason=lambda w: CONFIG["headline"]["models"][w.headline]["reason"],
-        test_log=CONFIG["headline"]["test_log"],
+        look=lambda w: plan.headline_look_params(CONFIG, w.headline),
         code=CODE["headline"],
     script:
         "../scripts/headline_look.py"

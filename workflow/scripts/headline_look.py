@@ -7,7 +7,5 @@ look_at_chosen(
     snakemake.input.selection,
     snakemake.input.weights,
     snakemake.output.json,
-    snakemake.params.test_log,
-    protocol=snakemake.params.protocol,
-    reason=snakemake.params.reason,
+    **snakemake.params.look,
 )
