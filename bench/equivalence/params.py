@@ -32,7 +32,8 @@ def main(repo: str, config_path: str) -> None:
     config = validate_config(load_yaml(config_path), Path(repo) / "workflow/schemas/config.schema.yaml")
     import tradeoff.config
 
-    all_fits = getattr(plan, "all_fits", None) or tradeoff.config.all_fits  # before issue 28: config's
+    # before issue 28 the grids were derived in tradeoff.config
+    all_fits = getattr(plan, "all_fits", None) or getattr(tradeoff.config, "all_fits")  # noqa: B009
     out: dict[str, Any] = {"fits": [f.path for f in all_fits(config)]}
     if "mnist" not in config:
         print(json.dumps(out, indent=1, sort_keys=True))
