@@ -25,6 +25,7 @@ source (``evaluation.sanity.source_recipe``) is costed where it is first needed.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from importlib.resources import as_file, files
@@ -70,8 +71,8 @@ class Prices:
 
     @classmethod
     def from_csv(cls, path: str | Path | Traversable = LEVERS_CSV) -> Prices:
-        with (Path(path) if isinstance(path, str) else path).open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        text = (Path(path) if isinstance(path, str) else path).read_text()
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
         return cls({(r["net"], r["kind"], r["lever"]): float(r["examples_per_s"]) for r in rows})
 
     def seconds(self, net: str, kind: str, precision: str, channels_last: bool) -> float:
