@@ -1,11 +1,13 @@
-"""bench/slowest_tests.py: the slowest-tests table for bench/RESULTS.md, from pytest's own block."""
+"""The test tiers: only tests marked slow start Snakemake (``make test-fast`` leaves them out);
+bench/slowest_tests.py, the slowest-tests table for bench/RESULTS.md from pytest's own block."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, snakemake
 
 sys.path.insert(0, str(REPO / "bench"))
 from slowest_tests import markdown, slowest  # noqa: E402
@@ -37,3 +39,9 @@ def test_rows_are_pytests_durations_slowest_first() -> None:
 def test_a_log_without_durations_is_refused() -> None:
     with pytest.raises(ValueError, match="no 'slowest durations' block"):
         slowest("tests/test_x.py ....  [100%]\n")
+
+
+def test_snakemake_refuses_a_test_not_marked_slow(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="test_snakemake_refuses_a_test_not_marked_slow starts Snakemake: mark it"):
+        snakemake(tmp_path, "--version")
+    assert not list(tmp_path.iterdir())  # refused before anything ran
