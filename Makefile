@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= 8
 
-.PHONY: run test test-fast typecheck lint clean-results paper-grade
+.PHONY: run test test-fast lint clean-results paper-grade
 
 $(VENV)/.installed: requirements/lock.txt requirements/no-deps.txt pyproject.toml
 	python3 -m venv $(VENV)
