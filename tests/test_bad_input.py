@@ -205,9 +205,10 @@ def test_merge_keys_and_distinct_keys_still_load() -> None:
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_workflow(tmp_path_factory.mktemp("badinput"))
+    return copy_workflow(tmp_path_factory.mktemp("badinput"), data="link")  # its dry runs stop before the DAG
 
 
+@pytest.mark.slow
 def test_duplicate_key_in_a_configfile_stops_snakemake(scratch: Path) -> None:
     extra = scratch / "extra.yaml"
     extra.write_text("mnist:\n  recipes:\n    linf-0.3: {objective: pgd}\n    linf-0.3: {eps: 0.05}\n")
@@ -218,6 +219,7 @@ def test_duplicate_key_in_a_configfile_stops_snakemake(scratch: Path) -> None:
     assert not (scratch / "results").exists()
 
 
+@pytest.mark.slow
 def test_duplicate_key_in_the_default_config_stops_snakemake(scratch: Path) -> None:
     cfg = scratch / "config" / "config.yaml"
     original = cfg.read_text()
@@ -230,6 +232,7 @@ def test_duplicate_key_in_the_default_config_stops_snakemake(scratch: Path) -> N
         cfg.write_text(original)
 
 
+@pytest.mark.slow
 def test_duplicate_key_in_a_profile_stops_snakemake(scratch: Path, tmp_path: Path) -> None:
     profile = tmp_path / "prof"
     profile.mkdir()
@@ -247,6 +250,7 @@ def test_duplicate_key_in_a_profile_stops_snakemake(scratch: Path, tmp_path: Pat
         shutil.rmtree(scratch / "profiles")
 
 
+@pytest.mark.slow
 def test_nan_in_a_configfile_stops_snakemake_naming_the_key(scratch: Path) -> None:
     extra = scratch / "nan.yaml"
     extra.write_text("theory:\n  base: {p: .nan}\n")

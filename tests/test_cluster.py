@@ -121,11 +121,12 @@ class _Job:
 
 @pytest.fixture(scope="module")
 def default_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = copy_workflow(tmp_path_factory.mktemp("cluster"))  # the default config
+    work = copy_workflow(tmp_path_factory.mktemp("cluster"), data="link")  # the default config: dry runs
     shutil.copytree(REPO / "profiles", work / "profiles")
     return work
 
 
+@pytest.mark.slow
 def test_default_config_on_slurm_requests_no_gpu(default_work: Path) -> None:
     from snakemake_executor_plugin_slurm.utils import set_gres_string
 
@@ -141,6 +142,7 @@ def test_default_config_on_slurm_requests_no_gpu(default_work: Path) -> None:
         assert res.get("runtime") == str(cpu.get(rule, 30)), (rule, res)
 
 
+@pytest.mark.slow
 def test_device_cuda_requests_one_gpu_per_gpu_rule_job(default_work: Path) -> None:
     from snakemake_executor_plugin_slurm.utils import set_gres_string
 
@@ -158,10 +160,11 @@ def test_device_cuda_requests_one_gpu_per_gpu_rule_job(default_work: Path) -> No
             assert set_gres_string(_Job(res)) == "", (rule, res)
 
 
+@pytest.mark.slow
 def test_job_requesting_a_gpu_on_a_machine_without_one_fails_loudly(tmp_path: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    work = copy_workflow(tmp_path, REPO / "tests" / "config" / "tiny.yaml")
+    work = copy_workflow(tmp_path, REPO / "tests" / "config" / "tiny.yaml", data="none")
     proc = snakemake(work, "results/mnist/data.npz", "--set-resources", "mnist_data:gpu=1",
                      "--resources", "gpu=1", "--show-failed-logs", check=False)
     out = proc.stdout + proc.stderr

@@ -155,11 +155,12 @@ WORKFLOW_CASES = [c for c in BAD if c[0] in {
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_workflow(tmp_path_factory.mktemp("badconfig"))
+    return copy_workflow(tmp_path_factory.mktemp("badconfig"), data="link")
 
 
 @pytest.mark.parametrize(("edit", "message"), [(e, m) for _, e, m in WORKFLOW_CASES],
                          ids=[i for i, _, _ in WORKFLOW_CASES])
+@pytest.mark.slow
 def test_snakemake_stops_before_any_job(scratch: Path, edit: Callable[[dict], None], message: str) -> None:
     (scratch / "config" / "config.yaml").write_text(yaml.safe_dump(_bad_config(edit)))
     proc = snakemake(scratch, check=False)
@@ -168,6 +169,7 @@ def test_snakemake_stops_before_any_job(scratch: Path, edit: Callable[[dict], No
     assert not (scratch / "results").exists(), "a job started despite the bad config"
 
 
+@pytest.mark.slow
 def test_snakemake_malformed_yaml(scratch: Path) -> None:
     (scratch / "config" / "config.yaml").write_text("theory:\n  base: [1, 2\n")
     proc = snakemake(scratch, check=False)

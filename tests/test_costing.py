@@ -96,7 +96,7 @@ def test_cpu_plan_fits_the_budget_and_is_the_one_written_in_the_config(cpu: dict
 
 @pytest.mark.slow
 def test_stage_targets_train_and_evaluate_their_group(tmp_path: Path, cpu: dict[str, Any]) -> None:
-    work = copy_workflow(tmp_path / "w", CPU)
+    work = copy_workflow(tmp_path / "w", CPU, data="link")
     jobs = dry_run_jobs(work, "stage_fig1_l2")
     # 5 sizes x 3 seeds of l2-1.5; the transfer sources are the same recipe's other seeds (no copies)
     assert (jobs["mnist_train"], jobs["mnist_eval"], jobs["mnist_data"]) == (15, 15, 1), jobs

@@ -121,6 +121,7 @@ def test_lever_step_matches_fp32_nchw(objective: str, lever: str) -> None:
     assert (adv - ref_adv).abs().gt(1e-5).float().mean() < (0.01 if lever == "channels_last" else 0.5)
 
 
+@pytest.mark.slow
 def test_compile_lever_matches_eager() -> None:
     cfg = TrainConfig(model="wong", objective="fgsm", eps=0.3, alpha=0.375, steps=1, epochs=1,
                       batch_size=16, device="cpu", channels_last=True)

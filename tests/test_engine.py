@@ -292,6 +292,7 @@ def _run(args: list[str], timeout: int = 240) -> subprocess.CompletedProcess[str
     return proc
 
 
+@pytest.mark.slow
 def test_bench_gpu_runs_on_cpu_tiny(tmp_path) -> None:
     out = tmp_path / "bench.json"
     proc = _run(["bench/bench_gpu.py", "--device", "cpu", "--tiny", "--iters", "1",
@@ -307,6 +308,7 @@ def test_bench_gpu_runs_on_cpu_tiny(tmp_path) -> None:
     assert "| variant | ms/iter" in proc.stdout
 
 
+@pytest.mark.slow
 def test_gpu_run_script_on_cpu_tiny(tmp_path) -> None:
     _run(["bench/gpu_run.py", "--recipe", "linf-0.3", "--device", "cpu", "--synthetic", "256",
           "--model", "small", "--iterations", "6", "--batch-size", "32", "--steps", "2",

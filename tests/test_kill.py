@@ -36,7 +36,7 @@ def _kill_training_job(proc: subprocess.Popen[str], ckpt_root: Path, timeout: fl
 
 
 def test_sigkilled_training_resumes_to_identical_weights(tiny_run: Path, tmp_path: Path) -> None:
-    work = copy_workflow(tmp_path / "wf", REPO / "tests" / "config" / "tiny.yaml")
+    work = copy_workflow(tmp_path / "wf", REPO / "tests" / "config" / "tiny.yaml", data="none")
     cmd = [sys.executable, "-m", "snakemake", "--cores", "1", TARGET]
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

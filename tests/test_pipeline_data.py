@@ -22,7 +22,7 @@ def _with_local_source(work: Path, folder: Path) -> None:
 
 
 def test_full_mnist_from_local_idx_files(mnist_dir: Path, tmp_path: Path) -> None:
-    work = copy_workflow(tmp_path / "wf", REPO / "tests" / "config" / "tiny.yaml")
+    work = copy_workflow(tmp_path / "wf", REPO / "tests" / "config" / "tiny.yaml", data="none")
     _with_local_source(work, mnist_dir)
     snakemake(work, "results/mnist/data.npz", "--quiet")
     data = load_npz(work / "results" / "mnist" / "data.npz")
@@ -37,7 +37,7 @@ def test_truncated_idx_file_stops_the_run_naming_it(mnist_dir: Path, tmp_path: P
         shutil.copy2(f, bad / f.name)
     labels = bad / "t10k-labels-idx1-ubyte.gz"
     labels.write_bytes(labels.read_bytes()[:2000])  # cut mid-stream
-    work = copy_workflow(tmp_path / "wf", REPO / "tests" / "config" / "tiny.yaml")
+    work = copy_workflow(tmp_path / "wf", REPO / "tests" / "config" / "tiny.yaml", data="none")
     _with_local_source(work, bad)
     proc = snakemake(work, "results/mnist/data.npz", check=False)
     assert proc.returncode != 0
@@ -52,7 +52,7 @@ def test_source_files_are_inputs_of_the_data_rule(tmp_path: Path) -> None:
     replacement stops that job naming the file, with nothing left behind."""
     folder = tmp_path / "mnist"
     shutil.copytree(REPO / "data" / "mnist", folder)
-    work = copy_workflow(tmp_path / "wf", REPO / "tests" / "config" / "tiny.yaml")
+    work = copy_workflow(tmp_path / "wf", REPO / "tests" / "config" / "tiny.yaml", data="none")
     _with_local_source(work, folder)
     snakemake(work, "results/mnist/data.npz", "--quiet")
     assert not dry_run_jobs(work, "results/mnist/data.npz")
@@ -74,8 +74,7 @@ def test_shipped_source_is_the_default_and_needs_no_shared_data(tmp_path: Path) 
     snakemake(work, "results/mnist/data.npz", "--quiet")
     data = load_npz(work / "results" / "mnist" / "data.npz")
     assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (55_000, 5_000, 10_000)
-    missing = copy_workflow(tmp_path / "wf2")
-    shutil.rmtree(missing / "data")
+    missing = copy_workflow(tmp_path / "wf2", data="none")
     proc = snakemake(missing, "--dry-run", check=False)
     assert proc.returncode != 0
     out = proc.stderr + proc.stdout

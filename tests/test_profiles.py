@@ -29,16 +29,18 @@ from tradeoff.profile_check import (
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = copy_workflow(tmp_path_factory.mktemp("profiles"), REPO / "tests" / "config" / "tiny.yaml")
+    dest = copy_workflow(tmp_path_factory.mktemp("profiles"), REPO / "tests" / "config" / "tiny.yaml", data="none")
     shutil.copytree(REPO / "profiles", dest / "profiles")
     return dest
 
 
+@pytest.mark.slow
 def test_local_profile_plans_the_whole_dag(work: Path) -> None:
     jobs = dry_run_jobs(work, "--profile", "profiles/local")
     assert jobs["theory_fit"] > 0 and jobs["mnist_train"] > 0 and jobs["all"] == 1
 
 
+@pytest.mark.slow
 def test_slurm_profile_plans_the_whole_dag(work: Path) -> None:
     # Its jobs, default-resources (expressions of attempt) and set-resources pass the check.
     jobs = dry_run_jobs(work, "--profile", "profiles/slurm", "--executor", "local")
@@ -62,11 +64,13 @@ def test_slurm_profiles_choose_their_software_route_explicitly() -> None:
     # (slurm-conda is not planned here: with --use-conda even a dry run needs a conda executable)
 
 
+@pytest.mark.slow
 def test_workflow_profile_alone_plans_the_whole_dag(work: Path) -> None:
     jobs = dry_run_jobs(work, "--workflow-profile", "profiles/default")
     assert jobs["theory_fit"] > 0 and jobs["mnist_train"] > 0 and jobs["all"] == 1
 
 
+@pytest.mark.slow
 def test_valid_expressions_and_units_still_plan(work: Path) -> None:
     good = work / "profiles" / "good"
     good.mkdir(exist_ok=True)
@@ -155,6 +159,7 @@ def assert_stopped_before_any_job(work: Path, proc: subprocess.CompletedProcess[
 
 
 @pytest.mark.parametrize(("body", "message"), BAD_PROFILES.values(), ids=BAD_PROFILES.keys())
+@pytest.mark.slow
 def test_malformed_profile_stops_before_any_job(work: Path, body: str, message: str) -> None:
     write_bad(work, body)
     proc = snakemake(work, "--profile", "profiles/bad", check=False)
@@ -165,6 +170,7 @@ CORES_MESSAGE = "profile key cores: {} is not an integer >= 1 or 'all' "
 
 
 @pytest.mark.parametrize("cores", [-3, 0])
+@pytest.mark.slow
 def test_bad_cores_in_a_profile_stops_before_any_job(work: Path, cores: int) -> None:
     # Not through snakemake(): it passes --cores 2 (the profile would be named all the same).
     write_bad(work, f"cores: {cores}\n")
@@ -173,11 +179,13 @@ def test_bad_cores_in_a_profile_stops_before_any_job(work: Path, cores: int) -> 
     assert_stopped_before_any_job(work, proc, CORES_MESSAGE.format(cores) + "(a profile's `cores:`, in profiles/bad/")
 
 
+@pytest.mark.slow
 def test_bad_cores_on_the_command_line_stops_before_any_job(work: Path) -> None:
     proc = snakemake(work, "--cores", "-3", check=False)  # the later --cores wins
     assert_stopped_before_any_job(work, proc, CORES_MESSAGE.format(-3) + "(the command line's --cores)")
 
 
+@pytest.mark.slow
 def test_bad_jobs_stops_before_any_job_without_cores(work: Path) -> None:
     write_bad(work, "jobs: 0\n")
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "profiles/bad"],
@@ -185,6 +193,7 @@ def test_bad_jobs_stops_before_any_job_without_cores(work: Path) -> None:
     assert_stopped_before_any_job(work, proc, "profile key jobs: 0 is not 'unlimited' or an integer >= 1")
 
 
+@pytest.mark.slow
 def test_bad_set_threads_on_the_command_line_stops_before_any_job(work: Path) -> None:
     proc = snakemake(work, "--set-threads", "theory_fit=many", check=False)
     assert_stopped_before_any_job(

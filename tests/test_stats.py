@@ -70,6 +70,7 @@ def test_one_seed_is_the_paired_bootstrap_over_images() -> None:
     assert boot.resamples.std() == pytest.approx(d.std() / np.sqrt(len(d)), rel=0.06)
 
 
+@pytest.mark.slow
 def test_hierarchical_bootstrap_coverage() -> None:
     """Simulated two-level data with a known difference: seeds draw their own accuracies around the
     population's (model A 0.80, B 0.83: difference 0.03), images are Bernoulli given the seed; the

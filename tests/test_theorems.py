@@ -90,6 +90,7 @@ def _standard_vs_robust(df: pd.DataFrame, eps_test: float) -> pd.DataFrame:
     return std.merge(rob, on=list(FIT_COLUMNS), suffixes=("_standard", "_robust"), validate="one_to_one")
 
 
+@pytest.mark.slow
 def test_sweep_size(sweep: pd.DataFrame) -> None:
     fits = sweep.drop_duplicates(subset=list(FIT_COLUMNS))
     trained = fits[fits["classifier"].isin(["svm", "robust_svm"])]
@@ -99,6 +100,7 @@ def test_sweep_size(sweep: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("eps_test", [2.0, 3.0])
+@pytest.mark.slow
 def test_theorem_2_1_on_every_classifier(sweep: pd.DataFrame, eps_test: float) -> None:
     """Standard accuracy 1 - delta forces l_inf robust accuracy <= p/(1-p) delta once eps >= 2 eta."""
     pairs = _standard_vs_robust(sweep, eps_test)
@@ -145,6 +147,7 @@ def frontiers(sweep: pd.DataFrame) -> pd.DataFrame:
     return frontier_table(sweep, 2.0, norms=("linf",))
 
 
+@pytest.mark.slow
 def test_frontier_dominates_every_fitted_classifier_and_lies_below_the_bound(
     sweep: pd.DataFrame, frontiers: pd.DataFrame
 ) -> None:
@@ -192,6 +195,7 @@ def test_frontier_closed_form_agrees_with_sampled_test_sets(norm: str) -> None:
     assert checked >= 8
 
 
+@pytest.mark.slow
 def test_no_general_linear_classifier_beats_the_frontier() -> None:
     """The reduction to (a, b, S), checked against general weights (d = 16): random linear classifiers
     and an optimiser over all 18 parameters (SLSQP, several starts) never exceed the frontier."""
@@ -240,6 +244,7 @@ def test_upper_concave_envelope() -> None:
 # ---------------------------------------------------------------------------------------------- claims
 
 
+@pytest.mark.slow
 def test_theorem_2_1_violations_counted_and_a_planted_one_is_caught(sweep: pd.DataFrame, frontiers: pd.DataFrame) -> None:
     points = theorem_2_1_points(sweep)
     assert len(points) == 2 * len(sweep) // len(EPS_TEST) and not points["violation"].any()
@@ -272,6 +277,7 @@ def test_theorem_2_1_violations_counted_and_a_planted_one_is_caught(sweep: pd.Da
     assert not theorem_2_1_points(pd.concat([sweep, below], ignore_index=True))["violation"].any()
 
 
+@pytest.mark.slow
 def test_theory_claims_table(sweep: pd.DataFrame, frontiers: pd.DataFrame) -> None:
     from tradeoff.claims import CLAIM_COLUMNS
 

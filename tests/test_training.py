@@ -92,6 +92,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_is_bit_identical(data, reference, tmp_path, caplog):
     np.save(tmp_path / "x.npy", data[0].numpy()), np.save(tmp_path / "y.npy", data[1].numpy())
     (tmp_path / "child.py").write_text(CHILD)

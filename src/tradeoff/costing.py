@@ -25,8 +25,11 @@ source (``evaluation.sanity.source_recipe``) is costed where it is first needed.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
+from importlib.resources import as_file, files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +37,13 @@ from tradeoff.cluster import AUTOATTACK_PASSES, CPU_EXAMPLES_PER_S
 from tradeoff.config import mnist_models, mnist_recipes, saliency_models
 from tradeoff.workflow_plan import attack_grid, transfer_source
 
-#: the measured table this module prices work with
-LEVERS_CSV = Path(__file__).resolve().parents[2] / "bench" / "cpu_levers.csv"
+#: the measured table this module prices work with: package data, a copy of ``bench/cpu_levers.csv``
+#: (the bench's output; tests/test_costing.py checks the two are equal)
+LEVERS_CSV: Traversable = files("tradeoff") / "cpu_levers.csv"
+#: the config schema, package data: a copy of ``workflow/schemas/config.schema.yaml`` (the workflow's,
+#: Snakemake's convention; tests/test_costing.py checks the two are equal), so that the command line
+#: works from an installed package
+CONFIG_SCHEMA: Traversable = files("tradeoff") / "config.schema.yaml"
 #: the lever-set names of bench/cpu_levers.py for (precision, channels_last)
 LEVER_ROWS = {("fp32", False): "eager fp32 NCHW", ("fp32", True): "channels_last",
               ("bf16", False): "bf16", ("bf16", True): "channels_last + bf16"}
@@ -57,9 +65,9 @@ class Prices:
     rates: dict[tuple[str, str, str], float]
 
     @classmethod
-    def from_csv(cls, path: str | Path = LEVERS_CSV) -> Prices:
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
+    def from_csv(cls, path: str | Path | Traversable = LEVERS_CSV) -> Prices:
+        text = (Path(path) if isinstance(path, str) else path).read_text()
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
         return cls({(r["net"], r["kind"], r["lever"]): float(r["examples_per_s"]) for r in rows})
 
     def seconds(self, net: str, kind: str, precision: str, channels_last: bool) -> float:
@@ -239,12 +247,12 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m tradeoff.costing", description="The costed plan of a config.")
     ap.add_argument("config")
-    ap.add_argument("--schema", default=str(Path(__file__).resolve().parents[2] / "workflow" / "schemas"
-                                           / "config.schema.yaml"))
+    ap.add_argument("--schema", help="the config schema (default: the package's copy of the workflow's)")
     ap.add_argument("--preflight", action="store_true", help="check the plan against this CPU")
     ap.add_argument("--allow-no-bf16", action="store_true", help="run anyway on a CPU without bf16 support")
     args = ap.parse_args(argv)
-    config = validate_config(load_yaml(args.config), args.schema)
+    with as_file(CONFIG_SCHEMA) as schema:
+        config = validate_config(load_yaml(args.config), args.schema or schema)
     print(plan_table(stage_plan(config), CALIBRATION))
     if args.preflight:
         why = preflight(config, cpu_capabilities())

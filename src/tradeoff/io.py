@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 if TYPE_CHECKING:  # pandas is imported only by the stages that write tables
     import pandas as pd
@@ -84,7 +85,7 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
         df.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")
 
 
-def write_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
+def write_npz(path: str | os.PathLike[str], **arrays: npt.ArrayLike) -> None:
     """Write compressed arrays atomically."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]

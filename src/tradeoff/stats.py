@@ -130,7 +130,7 @@ def bootstrap_p(resamples: np.ndarray) -> float:
     or beyond 0 on either side, floored at 1 / (B + 1) and capped at 1."""
     r = np.asarray(resamples, dtype=np.float64)
     b = len(r)
-    tail = min(np.mean(r <= 0), np.mean(r >= 0))
+    tail = min(float(np.mean(r <= 0)), float(np.mean(r >= 0)))
     return float(min(1.0, max(2.0 * tail, 1.0 / (b + 1))))
 
 

@@ -126,28 +126,31 @@ def evaluate_params(config: dict[str, Any], sweep: str) -> dict[str, Any]:
 # MNIST (paper Sections 3-4)
 
 
-SHIPPED_MNIST = Path(__file__).resolve().parents[2] / "data" / "mnist"
-"""The four original MNIST IDX files the project ships (``source: shipped``)."""
+SHIPPED_MNIST = Path("data") / "mnist"
+"""Where the four original MNIST IDX files the project ships lie (``source: shipped``), relative to
+the workflow's folder (the Snakefile's, ``workflow.basedir``): the package finds nothing by its own
+position, so an installed package serves any copy of the workflow."""
 
 
-def mnist_source_folder(config: dict[str, Any]) -> str | None:
-    """The folder the IDX sources read: the project's ``data/mnist`` (shipped, relative to the
+def mnist_source_folder(config: dict[str, Any], workflow_dir: str | Path) -> str | None:
+    """The folder the IDX sources read: ``workflow_dir``'s ``data/mnist`` (shipped, relative to the
     working directory when it lies below it) or the config's ``path`` (local); None otherwise."""
     data = config["mnist"]["data"]
     if data["source"] == "shipped":
+        folder = Path(workflow_dir).resolve() / SHIPPED_MNIST
         try:
-            return str(SHIPPED_MNIST.relative_to(Path.cwd().resolve()))
+            return str(folder.relative_to(Path.cwd().resolve()))
         except ValueError:
-            return str(SHIPPED_MNIST)
+            return str(folder)
     return data["path"] if data["source"] == "local" else None
 
 
-def mnist_source_files(config: dict[str, Any]) -> list[str]:
+def mnist_source_files(config: dict[str, Any], workflow_dir: str | Path) -> list[str]:
     """The IDX files the data rule reads, as its inputs: a changed or replaced file re-runs the
     data rule and everything after it. ``DataError`` names what was looked for when one is missing."""
     from tradeoff.datasets.mnist import DataError, find_idx_files
 
-    folder = mnist_source_folder(config)
+    folder = mnist_source_folder(config, workflow_dir)
     if folder is None:
         return []
     try:
@@ -160,11 +163,11 @@ def mnist_source_files(config: dict[str, Any]) -> list[str]:
     return sorted(str(p) for pair in files.values() for p in pair)
 
 
-def mnist_data_params(config: dict[str, Any]) -> dict[str, Any]:
+def mnist_data_params(config: dict[str, Any], workflow_dir: str | Path) -> dict[str, Any]:
     data = config["mnist"]["data"]
-    return canonical({"source": data["source"], "path": mnist_source_folder(config), "cache_dir": data["cache_dir"],
-                      "test_fraction": float(data["test_fraction"]), "split_seed": int(data["split_seed"]),
-                      "validation": int(data["validation"])})
+    return canonical({"source": data["source"], "path": mnist_source_folder(config, workflow_dir),
+                      "cache_dir": data["cache_dir"], "test_fraction": float(data["test_fraction"]),
+                      "split_seed": int(data["split_seed"]), "validation": int(data["validation"])})
 
 
 def mnist_runtime(config: dict[str, Any]) -> dict[str, Any]:
@@ -343,12 +346,12 @@ def tables(files: list[str]) -> list[str]:
     return [f for f in files if str(f).endswith((".csv", ".md"))]
 
 
-def data_files(config: dict[str, Any]) -> list[str]:
+def data_files(config: dict[str, Any], workflow_dir: str | Path) -> list[str]:
     """The data the provenance manifest hashes besides the tables: MNIST's source files and the
     validated npz."""
     if not config.get("mnist"):
         return []
-    return mnist_source_files(config) + ["results/mnist/data.npz"]
+    return mnist_source_files(config, workflow_dir) + ["results/mnist/data.npz"]
 
 
 def headline_trials(config: dict[str, Any]) -> list[str]:

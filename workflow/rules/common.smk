@@ -21,7 +21,7 @@ HEADLINE = CONFIG.get("headline")  # the headline models (config/headline.yaml):
 STYLE = CONFIG["plots"]  # figure styling: changing it re-runs only the figures
 CODE = plan.stage_code_hashes()  # stage -> hash of the package modules it imports
 try:  # the MNIST source files are the data rule's inputs; a missing one stops the run here
-    MNIST_SOURCE_FILES = plan.mnist_source_files(CONFIG) if MNIST else []
+    MNIST_SOURCE_FILES = plan.mnist_source_files(CONFIG, REPO) if MNIST else []
 except DataError as err:
     raise WorkflowError(f"mnist.data: {err}") from None
 

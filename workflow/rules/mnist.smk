@@ -14,7 +14,7 @@ rule mnist_data:
         "../../envs/torch.yaml"
     threads: 1
     params:
-        data=plan.mnist_data_params(CONFIG),
+        data=plan.mnist_data_params(CONFIG, REPO),
         code=CODE["mnist_data"],
     script:
         "../scripts/mnist_data.py"

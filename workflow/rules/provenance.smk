@@ -4,7 +4,7 @@
 rule provenance:
     input:
         tables=plan.tables(stage_targets()),
-        data=plan.data_files(CONFIG),
+        data=plan.data_files(CONFIG, REPO),
     output:
         json="results/provenance.json",
         md=report(

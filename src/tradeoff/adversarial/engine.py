@@ -157,7 +157,7 @@ def _use_graph(options: EngineOptions, device: torch.device) -> bool:
 
 def _forward_fn(model: Model, options: EngineOptions) -> Model:
     if options.compile:
-        return torch.compile(model, dynamic=False)  # type: ignore[return-value]
+        return torch.compile(model, dynamic=False)
     return model
 
 
@@ -361,8 +361,8 @@ class TrainStep(Step):
         params, state = snap
         for p, saved in zip(self.model.parameters(), params, strict=True):
             p.copy_(saved)
-        for p, st in self.optimizer.state.items():
-            saved_st = state.get(id(p))
+        for q, st in self.optimizer.state.items():
+            saved_st = state.get(id(q))
             for k, v in st.items():
                 if not isinstance(v, torch.Tensor):
                     if saved_st is not None and k in saved_st:

@@ -229,15 +229,25 @@ def noise_kind(objective: str, random_start: bool) -> str:
 class Recipe(Protocol):
     """The fields of :class:`tradeoff.adversarial.training.TrainConfig` a training step reads."""
 
-    objective: str
-    norm: str
-    eps: float
-    alpha: float
-    steps: int
-    random_start: bool
-    trades_beta: float
-    nfgsm_noise: float
-    batch_size: int
+    # read-only properties, so that a frozen dataclass (TrainConfig) satisfies the protocol
+    @property
+    def objective(self) -> str: ...
+    @property
+    def norm(self) -> str: ...
+    @property
+    def eps(self) -> float: ...
+    @property
+    def alpha(self) -> float: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def random_start(self) -> bool: ...
+    @property
+    def trades_beta(self) -> float: ...
+    @property
+    def nfgsm_noise(self) -> float: ...
+    @property
+    def batch_size(self) -> int: ...
 
 
 class Step(ABC):

@@ -376,8 +376,8 @@ def load_checkpoint(
         }
         for k, v in tensors.items():
             if k.startswith("optim."):
-                idx, key = k[len("optim.") :].split(".", 1)
-                per_param.setdefault(int(idx), {})[key] = v
+                index, field = k[len("optim.") :].split(".", 1)
+                per_param.setdefault(int(index), {})[field] = v
         for idx, st in per_param.items():
             if not 0 <= idx < n_saved:
                 raise CheckpointError(p, f"optimizer state names parameter {idx} of {n_saved}")
@@ -418,9 +418,9 @@ def load_checkpoint(
             for i in range(min(rng["cuda_devices"], torch.cuda.device_count())):
                 torch.cuda.set_rng_state(tensors[f"rng.torch_cuda.{i}"], device=i)
         npst = rng["numpy"]
-        key = tensors["rng.numpy"].numpy().astype(np.uint32)
+        np_key = tensors["rng.numpy"].numpy().astype(np.uint32)
         np.random.set_state(
-            (npst["name"], key, npst["pos"], npst["has_gauss"], npst["cached_gaussian"])
+            (npst["name"], np_key, npst["pos"], npst["has_gauss"], npst["cached_gaussian"])
         )
         pyst = rng["python"]
         random.setstate((pyst["version"], tuple(pyst["internal"]), pyst["gauss_next"]))

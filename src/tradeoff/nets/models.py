@@ -10,6 +10,7 @@ re-initialises every convolution and linear layer as Madry et al.'s MNIST code d
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
@@ -123,10 +124,10 @@ class TradesCNN(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight)
-                nn.init.zeros_(m.bias)
+                nn.init.zeros_(cast(torch.Tensor, m.bias))  # built with a bias
             elif isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
-        nn.init.zeros_(self.classifier[-1].weight)
+        nn.init.zeros_(cast(nn.Linear, self.classifier[-1]).weight)
 
     @staticmethod
     def _side(n: int) -> int:

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from tradeoff.plots.style import PathLike, save_figure  # noqa: E402
@@ -24,7 +25,7 @@ def _clean(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[summary["attack"] == "clean"]
 
 
-def _pct(ax) -> None:  # type: ignore[no-untyped-def]
+def _pct(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
 
 

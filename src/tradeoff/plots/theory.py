@@ -156,13 +156,13 @@ def _figure_legend(fig: Figure, ax: Axes, extra: Sequence[tuple[Artist, str]] = 
     """One legend for all facets, below the panels (labels from ``ax`` plus ``extra`` proxies)."""
     handles, labels = ax.get_legend_handles_labels()
     handles, labels = [*handles, *(h for h, _ in extra)], [*labels, *(lab for _, lab in extra)]
-    seen: dict[str, object] = {}
+    seen: dict[str, Artist] = {}
     for h, lab in zip(handles, labels, strict=True):
         if lab and not lab.startswith("_") and lab not in seen:
             seen[lab] = h
     for a in fig.axes:
-        if a.get_legend() is not None:
-            a.get_legend().remove()
+        if (legend := a.get_legend()) is not None:
+            legend.remove()
     ncol = 2 if len(seen) > 3 else len(seen)
     fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=ncol, frameon=False)
 

@@ -197,7 +197,7 @@ def permute_within_mask(grads: ArrayLike, mask: ArrayLike, seed: int) -> FloatAr
     over the mask. It is the null of the alignment scores: a gradient that puts the same values on
     the stroke, in no particular arrangement (noise confined to the stroke).
     """
-    g = np.array(grads, dtype=np.float64).reshape(len(grads), -1)
+    g = np.array(grads, dtype=np.float64).reshape(np.shape(grads)[0], -1)
     m = np.asarray(mask, dtype=bool).reshape(g.shape)
     rng = np.random.default_rng(seed)
     for i in range(len(g)):

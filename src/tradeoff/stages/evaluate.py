@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,8 +41,8 @@ def evaluate_sweep(samples: list[str], fits: list[str], output: str, *, sweep: s
             for seed in seeds:
                 X, y = theory.load_split(data, "test", seed)
                 n_train = int(data[f"y_train_{seed}"].shape[0])
-                common = dict(sweep=sweep, p=p, eta=eta, seed=seed, eps_test=eps_test, test_norms=test_norms,
-                              n_train=n_train)
+                common: dict[str, Any] = dict(sweep=sweep, p=p, eta=eta, seed=seed, eps_test=eps_test,
+                                              test_norms=test_norms, n_train=n_train)
                 for name, (w, b) in (("averaging", theory.averaging_classifier(d)),
                                      ("sign_x1", theory.sign_x1_classifier(d))):
                     frames.append(evaluate_linear(w, b, X, y, classifier=name, **common))

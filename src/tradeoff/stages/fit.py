@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from tradeoff import io
 from tradeoff.theory import model as theory
-from tradeoff.theory.svm import RobustSVC, robust_hinge_objective
+from tradeoff.theory.svm import Norm, RobustSVC, robust_hinge_objective
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def fit_one(X: np.ndarray, y: np.ndarray, *, C: float, norm: str, eps_abs: float
         w, b = clf.coef_.ravel().astype(float), float(clf.intercept_[0])
         info: dict[str, Any] = {"solver": "sklearn.svm.SVC(kernel='linear')", "n_iter": int(np.sum(clf.n_iter_))}
     else:
-        est = RobustSVC(C=C, eps=eps_abs, norm=norm, tol=tol, max_iter=max_iter).fit(X, y)
+        est = RobustSVC(C=C, eps=eps_abs, norm=cast(Norm, norm), tol=tol, max_iter=max_iter).fit(X, y)
         w, b = est.coef_.ravel().astype(float), float(est.intercept_[0])
         info = {"solver": "tradeoff.theory.svm.RobustSVC", "n_iter": int(est.n_iter_),
                 "duality_gap": float(est.duality_gap_)}
@@ -36,7 +36,7 @@ def fit_one(X: np.ndarray, y: np.ndarray, *, C: float, norm: str, eps_abs: float
         coef=w.tolist(),
         intercept=b,
         seconds=time.perf_counter() - start,
-        objective=float(robust_hinge_objective(w, b, X, y, C, eps_abs, norm if eps_abs > 0 else "linf")),
+        objective=float(robust_hinge_objective(w, b, X, y, C, eps_abs, cast(Norm, norm) if eps_abs > 0 else "linf")),
     )
     return info
 

@@ -55,7 +55,7 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
     size compared, one for all or per recipe."""
     summary = pd.read_csv(summary_path)
     by_name = {r["recipe"]: r for r in recipes}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for recipe, key in compare.items():
         n = size.get(recipe, 0) if isinstance(size, dict) else size
         ours_all = summary[(summary["recipe"] == recipe) & (summary["size"] == n)]
@@ -63,7 +63,7 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
         mismatch = recipe_mismatch(by_name.get(recipe, {}), key)
         for pub in (p for p in PUBLISHED if p["key"] == key):
             match = ours_all[[attack_matches(r, pub) for _, r in ours_all.iterrows()]] if not mismatch else ours_all[:0]
-            ours = match.iloc[0] if len(match) else None
+            ours: Any = match.iloc[0] if len(match) else None  # a row; read only when like for like
             status = (f"different recipe ({mismatch})" if mismatch else
                       "not run" if ours is None or not len(clean) else "like for like")
             like = status == "like for like"

@@ -47,7 +47,7 @@ def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: d
     digests = {p: _sha256(p) for p in sorted(tables)}
     data_digests = {p: _sha256(p) for p in sorted(data)}
     mnist = config.get("mnist") or {}
-    record = {
+    record: dict[str, Any] = {
         "config_hash": config_hash(config),
         "commit": git_commit(),
         "versions": package_versions(),

@@ -162,8 +162,11 @@ def frontier(p: float, d: int, eta: float, eps: float, norm: str) -> pd.DataFram
     eta_a = _eta_abs(eta, d)
     eps_abs = float(eps) * eps_unit(norm, eta_a, d)
     _check(p, d, eta_a, eps_abs, norm)
-    kw = dict(p=p, d=d, eta_abs=eta_a, eps_abs=eps_abs, norm=norm)
+    kw: dict[str, Any] = dict(p=p, d=d, eta_abs=eta_a, eps_abs=eps_abs, norm=norm)
     rd = math.sqrt(d)
+    A: np.ndarray
+    B: np.ndarray
+    Sg: np.ndarray
     if norm == "l2" or d == 1:  # S = sqrt(d) is optimal (l_2: S only adds signal; d = 1: the only choice)
         t = np.linspace(0.0, 0.999, _GRID)
         A, B = np.meshgrid(t / (1.0 - t), t / (1.0 - t), indexing="ij")

@@ -515,7 +515,8 @@ def _polish(
         if new_key == key and not frozen_direction:
             return step
         key = new_key
-        out = _kkt_step_l2(prob, a_cur, E, U, budget) if frozen_direction else None
+        out: tuple[FloatArray, FloatArray, float | None] | None = (
+            _kkt_step_l2(prob, a_cur, E, U, budget) if frozen_direction else None)
         if out is None:
             out = _kkt_step(prob, a_cur, E, U, F, g, budget)
         if out is None:
@@ -728,7 +729,7 @@ class RobustSVC(LinearClassifierMixin, BaseEstimator):
         ``sample_weight`` scales ``C`` per sample (``c_i = C s_i``, ``s_i >= 0``).
         Emits a ``ConvergenceWarning`` if ``max_iter`` is reached before ``tol``.
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        X, y = cast(tuple[FloatArray, np.ndarray], validate_data(self, X, y, dtype=np.float64, order="C"))
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y", raise_unknown=True)
         classes = np.unique(y)
@@ -751,15 +752,16 @@ class RobustSVC(LinearClassifierMixin, BaseEstimator):
                     f"{cls!r} has none: only one class is left."
                 )
         alpha0 = None
-        if self.warm_start and getattr(self, "alpha_", None) is not None:
-            if self.alpha_.shape == (X.shape[0],):
-                alpha0 = self.alpha_
+        previous = getattr(self, "alpha_", None)
+        if self.warm_start and previous is not None:
+            if previous.shape == (X.shape[0],):
+                alpha0 = previous
         res = _solve(
             X,
             ys,
             c,
             float(self.eps),
-            cast(Norm, self.norm),
+            self.norm,
             float(self.tol),
             int(self.max_iter),
             alpha0=alpha0,
