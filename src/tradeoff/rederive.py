@@ -25,7 +25,7 @@ from tradeoff.claims import claims_markdown
 from tradeoff.stages.mnist_tables import clean_outcomes, mnist_claims, write_claims
 from tradeoff.stages.saliency_tables import saliency_claims
 
-__all__ = ["PARTS", "rederive_mnist", "rederive_saliency", "rederive_theory"]
+__all__ = ["PARTS", "rederive_mnist", "rederive_saliency", "rederive_theory", "superseded_plan"]
 
 PARTS = ("mnist", "saliency", "theory")
 
@@ -48,6 +48,20 @@ def rederive_mnist(folder: Path, *, copy_to: Path | None = None) -> pd.DataFrame
     write_claims(table, str(folder / "claims.csv"), str(folder / "claims.md"))
     if copy_to is not None:
         shutil.copyfile(folder / "claims.csv", copy_to)
+    return table
+
+
+def superseded_plan(stages: Path, recipes: Path) -> pd.DataFrame:
+    """The superseded paper-grade plan's MNIST claims (``docs/results/cpu_small_cnn_plan``: its three model
+    stages ran, the chain that judges never did) from its committed outcomes under every stage of
+    ``stages`` (``<stage>/eval/<recipe>/n~<size>/seed~<seed>.outcomes.npz``), with the recipes' objective,
+    norm and eps from ``recipes`` (the current plan's ``recipes.csv``: ``docs/CLAIMS.md`` 5.3, the same
+    names, eps and objectives); written to ``stages/../claims.{csv,md}``."""
+    paths = sorted(str(p) for p in stages.glob("*/eval/*/n~*/seed~*.outcomes.npz"))
+    if not paths:
+        raise FileNotFoundError(f"no outcomes files under {stages}")
+    table = mnist_claims(clean_outcomes(paths), pd.read_csv(recipes))
+    write_claims(table, str(stages.parent / "claims.csv"), str(stages.parent / "claims.md"))
     return table
 
 
@@ -83,15 +97,22 @@ def _main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tradeoff.rederive", description=__doc__.split("\n\n")[0])
     ap.add_argument("results", help="a committed run's folder, e.g. docs/results/cpu")
     ap.add_argument("--config", required=True, help="the run's config (the theory claims' eps)")
-    ap.add_argument("--linear-arrays", help="the SVMs' per-image outcomes (saliency linear weights.npz)")
+    ap.add_argument("--linear-arrays", help="the SVMs' per-image outcomes (default: the run's "
+                    "mnist/saliency/linear/weights.npz where committed)")
     ap.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    ap.add_argument("--superseded", help="also judge a superseded plan's stages folder (e.g. "
+                    "docs/results/cpu_small_cnn_plan/stages) with this run's recipes.csv")
     args = ap.parse_args(argv)
     root = Path(args.results)
+    if args.superseded:
+        superseded_plan(Path(args.superseded), root / "mnist" / "recipes.csv")
     if "mnist" in args.only:
         rederive_mnist(root / "mnist", copy_to=root / "mnist_claims.csv")
     if "saliency" in args.only and (root / "mnist" / "saliency" / "alignment.csv").is_file():
+        committed = root / "mnist" / "saliency" / "linear" / "weights.npz"
+        arrays = args.linear_arrays or (str(committed) if committed.is_file() else None)
         rederive_saliency(root / "mnist" / "saliency", pd.read_csv(root / "mnist" / "recipes.csv"),
-                          linear_arrays=args.linear_arrays, copy_to=root / "saliency_claims.csv")
+                          linear_arrays=arrays, copy_to=root / "saliency_claims.csv")
     if "theory" in args.only and (root / "theory" / "metrics.csv").is_file():
         cfg = load_yaml(args.config)
         rederive_theory(root / "theory", eps_test=float(cfg["theory"]["figures"]["bound_eps_test"]))
