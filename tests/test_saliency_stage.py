@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 
 from tradeoff import io
+from tradeoff.claims import judge_table, tally
 from tradeoff.datasets.mnist import balanced_subset_indices
 from tradeoff.stages.saliency import judge_indices
 from tradeoff.stages.saliency_tables import (
     CLAIM_COLUMNS,
+    filter_claims,
     linear_claims,
     wilson_interval,
     write_tables,
@@ -179,3 +181,30 @@ def test_wilson_interval_matches_scipy() -> None:
         ci = binomtest(int(k[i]), int(n[i])).proportion_ci(confidence_level=0.95, method="wilson")
         assert (lo[i], hi[i]) == pytest.approx((ci.low, ci.high), abs=1e-9)
     np.testing.assert_allclose([lo[1], hi[1]], [0.2365931, 0.7634069], atol=1e-6)  # by hand: p = 1/2
+
+
+def test_thresholding_filters_recipe_level_is_the_exact_permutation_test() -> None:
+    """3 l_inf models with 10, 8, 8 thresholding filters against 3 standard models with 0: complete
+    separation, 2 of the C(6, 3) = 20 relabellings as extreme (two-sided p = 0.1): inconclusive at the
+    recipe level; these models' counts are exact at the models level (holds, no p)."""
+    counts = pd.DataFrame({"recipe": ["linf"] * 3 + ["standard"] * 3, "size": 100, "seed": [0, 1, 2] * 2,
+                           "value": [10.0, 8.0, 8.0, 0.0, 0.0, 0.0]})
+    table = judge_table(filter_claims(counts, {"linf": "pgd", "standard": "standard"}, "filters"))
+    rec, mod = table.set_index("level").loc["recipe"], table.set_index("level").loc["models"]
+    assert rec["p"] == pytest.approx(0.1) and rec["verdict"] == "inconclusive" and rec["per_seed"] == "10; 8; 8"
+    assert mod["verdict"] == "holds" and np.isnan(mod["p"]) and mod["difference"] == pytest.approx(26 / 3)
+    two = judge_table(filter_claims(counts[counts["seed"] < 2], {"linf": "pgd", "standard": "standard"}, "filters"))
+    assert two.set_index("level").loc["recipe", "verdict"] == "not testable (2 seeds)"
+
+
+def test_weak_weight_against_the_largest_and_the_smallest_eps_svm() -> None:
+    acc = pd.DataFrame({"digits": "3-vs-7", "eps_train": [0.0, 0.05, 0.2], "eps_test": 0.0,
+                        "accuracy": [0.98, 0.977, 0.903], "n_nonzero": [563, 83, 4], "weak_corr": 0.1,
+                        "weak_weight_share": [0.238, 0.039, 0.0]})
+    table = judge_table(linear_claims(acc))
+    weak = table[table["claim"] == "linear_weak_weight"].set_index("recipe")
+    assert list(weak.index) == ["robust SVM eps 0.2 (largest training eps, clean 90.3%)",
+                                "robust SVM eps 0.05 (smallest training eps, clean 97.7%)"]
+    assert weak["difference"].tolist() == pytest.approx([-0.238, -0.199])
+    assert (weak["level"] == "exact").all() and weak["p"].isna().all() and (weak["verdict"] == "holds").all()
+    assert tally(table) == {"exact": {"holds": 2, "does not hold": 0, "inconclusive": 0, "not testable": 0}}
