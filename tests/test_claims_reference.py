@@ -82,3 +82,15 @@ def test_the_rule_reads_the_reference_folder_from_its_inputs(tmp_path: Path) -> 
     assert reference_dir({**default, "reference_results": str(tmp_path)}, []) == str(tmp_path)
     with pytest.raises(ValueError, match="more than one folder"):
         reference_dir(default, ["a/mnist_claims.csv", "b/saliency_claims.csv"])
+
+
+def test_levels_are_matched_and_untestable_rows_are_not_compared() -> None:
+    ours = _rows(("hurts", "clean accuracy at n = 4000", "linf-0.3", 4000, "holds"),
+                 ("hurts", "clean accuracy at n = 4000", "linf-0.3", 4000, "not testable (1 seed)"))
+    ours["level"] = ["models", "recipe"]
+    ref = _rows(("hurts", "clean accuracy at n = 55000", "linf-0.3", 55000, "holds"),
+                ("hurts", "clean accuracy at n = 55000", "linf-0.3", 55000, "inconclusive"))
+    ref["level"] = ["models", "recipe"]
+    out = beside_reference(ours, ref)
+    assert out["paper_grade"].tolist() == ["holds", "inconclusive"]  # each level against its own level
+    assert out["agreement"].tolist() == ["agrees", "not compared (this run: not testable (1 seed))"]

@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 
 from tradeoff import io
+from tradeoff.claims import judge_table, tally
 from tradeoff.datasets.mnist import balanced_subset_indices
 from tradeoff.stages.saliency import judge_indices
 from tradeoff.stages.saliency_tables import (
     CLAIM_COLUMNS,
+    filter_claims,
     linear_claims,
     wilson_interval,
     write_tables,
@@ -39,8 +41,8 @@ def _write(df: pd.DataFrame, path: Path) -> str:
 
 def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     """Known per-image values: robust above standard by a wide margin (holds), a weak recipe below it
-    (does not hold), thresholding counts from one seed of the standard model (inconclusive: the rule
-    needs two seeds)."""
+    (does not hold), thresholding counts from one seed of the standard model (recipe level: not testable,
+    one seed; models level: these models' exact counts)."""
     objectives = {"standard": "standard", "linf": "pgd", "weak": "pgd", "l2": "pgd"}
     norms = {"standard": "linf", "linf": "linf", "weak": "linf", "l2": "l2"}
     rng = np.random.default_rng(0)
@@ -98,9 +100,13 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     out = SimpleNamespace(**{k: str(tmp_path / f"out_{k}") for k in
                              ("alignment", "alignment_summary", "judge", "judge_panel", "filters", "claims",
                               "claims_md")})
-    claims = write_tables(align, large, filt, judges, linear, out, objectives=objectives, norms=norms, panel=panel,
-                          robust_judges=judges[:1], linear_arrays=str(tmp_path / "linear.npz"), n_resamples=500)
-    assert list(claims.columns) == CLAIM_COLUMNS
+    every = write_tables(align, large, filt, judges, linear, out, objectives=objectives, norms=norms, panel=panel,
+                         robust_judges=judges[:1], linear_arrays=str(tmp_path / "linear.npz"), n_resamples=500)
+    assert list(every.columns) == CLAIM_COLUMNS
+    # one shared seed everywhere: every recipe-level row is not testable; the models level decides
+    recipe = every[every["level"] == "recipe"]
+    assert set(recipe["verdict"]) == {"not testable (1 seed)"} and not recipe["claim"].str.startswith("linear").any()
+    claims = every[every["level"] != "recipe"]
     by = claims.set_index(["claim", "metric", "recipe"]).sort_index()
     corr = by.loc[("gradients_align", "abs_grad_mask_corr per image")]
     assert corr.loc["linf", "standard"] == pytest.approx(0.2, abs=0.02)
@@ -130,18 +136,21 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     assert jp.loc[("standard", "robust"), "judge_clean_accuracy"] == 0.9
     assert np.isnan(jp.loc[("standard", "pixel"), "judge_clean_accuracy"])
     thr = by.loc[("thresholding_filters", "thresholding first-layer filters, either orientation (one number per model)")]
-    assert thr.loc["linf", "robust"] == 3 and thr.loc["linf", "verdict"] == "inconclusive"
-    assert thr.loc["linf", "reason"] == "1 seed(s) < minimum 2"
+    assert thr.loc["linf", "robust"] == 3 and thr.loc["linf", "verdict"] == "holds"  # these models: exact counts
+    assert np.isnan(thr.loc["linf", "p"]) and thr.loc["linf", "level"] == "models"
     assert "l2" not in thr.index  # Madry et al.'s observation is about l_inf models
     assert pd.read_csv(out.filters).set_index("recipe").loc["l2", "n_inverted"] == 1
     lin = claims[claims["claim"].str.startswith("linear")].set_index("metric")
-    assert lin.loc["non-zero weights (3-vs-7)", "verdict"] == "holds"
-    assert lin.loc["non-zero weights (3-vs-7)", "low"] == lin.loc["non-zero weights (3-vs-7)", "high"] == -460
+    sparse = lin.loc["non-zero weights (3-vs-7)"]
+    assert sparse["verdict"] == "holds" and sparse["difference"] == -460 and sparse["level"] == "exact"
+    assert not sparse["counted"] and "true by construction" in sparse["reason"] and np.isnan(sparse["p"])
     weak = "share of l1 weight on pixels with |corr(x_j, y)| < 0.1 (3-vs-7)"
     assert lin.loc[weak, "difference"] == pytest.approx(-0.25) and lin.loc[weak, "verdict"] == "holds"
+    assert np.isnan(lin.loc[weak, "p"]) and lin.loc[weak, "recipe"] == "robust SVM eps 0.1 (largest training eps, clean 97.0%)"
     assert list(lin.index[2:]) == ["exact l_inf accuracy at eps 0.1 (3-vs-7)", "exact l_inf accuracy at eps 0.2 (3-vs-7)"]
     assert (lin["verdict"] == "holds").all()
-    assert lin.loc["exact l_inf accuracy at eps 0.1 (3-vs-7)", "difference"] == pytest.approx(0.5)
+    more = lin.loc["exact l_inf accuracy at eps 0.1 (3-vs-7)"]
+    assert more["difference"] == pytest.approx(0.5) and more["level"] == "models" and more["p"] == more["mcnemar_p"]
     jt = pd.read_csv(out.judge)
     assert jt.loc[jt["recipe"] == "linf", "judged_target"].tolist() == [0.75, 0.75]
     # linf's attack fails on every fourth example (target 3), which the judge labels as the target
@@ -172,3 +181,30 @@ def test_wilson_interval_matches_scipy() -> None:
         ci = binomtest(int(k[i]), int(n[i])).proportion_ci(confidence_level=0.95, method="wilson")
         assert (lo[i], hi[i]) == pytest.approx((ci.low, ci.high), abs=1e-9)
     np.testing.assert_allclose([lo[1], hi[1]], [0.2365931, 0.7634069], atol=1e-6)  # by hand: p = 1/2
+
+
+def test_thresholding_filters_recipe_level_is_the_exact_permutation_test() -> None:
+    """3 l_inf models with 10, 8, 8 thresholding filters against 3 standard models with 0: complete
+    separation, 2 of the C(6, 3) = 20 relabellings as extreme (two-sided p = 0.1): inconclusive at the
+    recipe level; these models' counts are exact at the models level (holds, no p)."""
+    counts = pd.DataFrame({"recipe": ["linf"] * 3 + ["standard"] * 3, "size": 100, "seed": [0, 1, 2] * 2,
+                           "value": [10.0, 8.0, 8.0, 0.0, 0.0, 0.0]})
+    table = judge_table(filter_claims(counts, {"linf": "pgd", "standard": "standard"}, "filters"))
+    rec, mod = table.set_index("level").loc["recipe"], table.set_index("level").loc["models"]
+    assert rec["p"] == pytest.approx(0.1) and rec["verdict"] == "inconclusive" and rec["per_seed"] == "10; 8; 8"
+    assert mod["verdict"] == "holds" and np.isnan(mod["p"]) and mod["difference"] == pytest.approx(26 / 3)
+    two = judge_table(filter_claims(counts[counts["seed"] < 2], {"linf": "pgd", "standard": "standard"}, "filters"))
+    assert two.set_index("level").loc["recipe", "verdict"] == "not testable (2 seeds)"
+
+
+def test_weak_weight_against_the_largest_and_the_smallest_eps_svm() -> None:
+    acc = pd.DataFrame({"digits": "3-vs-7", "eps_train": [0.0, 0.05, 0.2], "eps_test": 0.0,
+                        "accuracy": [0.98, 0.977, 0.903], "n_nonzero": [563, 83, 4], "weak_corr": 0.1,
+                        "weak_weight_share": [0.238, 0.039, 0.0]})
+    table = judge_table(linear_claims(acc))
+    weak = table[table["claim"] == "linear_weak_weight"].set_index("recipe")
+    assert list(weak.index) == ["robust SVM eps 0.2 (largest training eps, clean 90.3%)",
+                                "robust SVM eps 0.05 (smallest training eps, clean 97.7%)"]
+    assert weak["difference"].tolist() == pytest.approx([-0.238, -0.199])
+    assert (weak["level"] == "exact").all() and weak["p"].isna().all() and (weak["verdict"] == "holds").all()
+    assert tally(table) == {"exact": {"holds": 2, "does not hold": 0, "inconclusive": 0, "not testable": 0}}
