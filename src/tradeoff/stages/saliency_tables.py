@@ -11,7 +11,10 @@ values (the same test images under each model), with the two-level bootstrap ove
 * ``large_eps_look_like_target`` (Figs. 3-4): per judge of the panel (:mod:`tradeoff.saliency.panel`)
   the robust model's excess (share of large-eps examples labelled as the target over the larger
   control share) exceeds the standard model's (paired on source image and target, the six shares
-  resampled jointly); a panel row holds when 2 of the 3 judges' rows do;
+  resampled jointly); the panel row is the primary (pixel) judge's verdict. Beside it, for the pixel judge
+  only: ``large_eps_targeted_random_start`` and ``large_eps_untargeted`` (and ``..._untargeted_random_start``;
+  the variants of ``saliency.large_eps.variants``, :data:`VARIANT_CLAIMS`), and ``interpolation_toward_target``
+  (Fig. 4): the share of the straight path from the image to its example labelled as the target;
 * ``thresholding_filters`` (Madry et al.): each l_inf robust model has more thresholding filters
   (either orientation; one number per model: resampled over seeds only);
 * ``linear_sparser``, ``linear_weak_weight`` and ``linear_more_robust`` (App. E): the robust SVM
