@@ -143,6 +143,10 @@ def test_path_two_class_and_share_rules() -> None:
     rows = pnl.path_rows("targeted", np.arange(5), np.full(5, 3), np.full(5, 5), np.ones(5, bool),
                          {"pixel": labels})
     assert list(rows.columns) == pnl.PATH_COLUMNS and rows["end_is_target"].tolist() == [True, True, True, False, True]
+    # an untargeted attack that failed (its target is the image's own class) reaches nothing
+    failed = pnl.path_rows("untargeted", np.arange(2), np.array([3, 3]), np.array([3, 5]), np.array([False, True]),
+                           {"pixel": labels[[3, 0]]})
+    assert failed["path_share"].tolist() == [0.0, 0.75] and failed["end_is_target"].tolist() == [False, True]
 
 
 def _tagged(df: pd.DataFrame, recipe: str) -> pd.DataFrame:

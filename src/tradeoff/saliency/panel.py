@@ -197,7 +197,9 @@ def path_two_class(labels: ArrayLike, label: ArrayLike, target: ArrayLike) -> ND
 def path_rows(variant: str, source: ArrayLike, label: ArrayLike, target: ArrayLike, success: ArrayLike,
               labels: Mapping[str, ArrayLike]) -> pd.DataFrame:
     """Tidy rows (:data:`PATH_COLUMNS`), one per (judge, pair): ``labels[judge]`` is that judge's
-    ``(M, K)`` labels along the pairs' paths (:func:`path_labels`)."""
+    ``(M, K)`` labels along the pairs' paths (:func:`path_labels`). A pair whose target is the image's
+    own class (an untargeted attack that failed) reached no other class: ``path_share`` 0 and
+    ``end_is_target`` False, as :func:`panel_rows` counts it."""
     tgt = np.asarray(target, dtype=np.int64)
     lab = np.asarray(label, dtype=np.int64)
     frames = []
@@ -207,7 +209,7 @@ def path_rows(variant: str, source: ArrayLike, label: ArrayLike, target: ArrayLi
             raise ValueError(f"{judge}: labels {path.shape} for {len(tgt)} paths")
         frames.append(pd.DataFrame({"variant": variant, "source": source, "label": lab, "target": tgt,
                                     "success": success, "judge": judge,
-                                    "path_share": path_target_share(path, tgt),
+                                    "path_share": np.where(tgt != lab, path_target_share(path, tgt), 0.0),
                                     "two_class": path_two_class(path, lab, tgt),
-                                    "end_is_target": path[:, -1] == tgt}))
+                                    "end_is_target": (path[:, -1] == tgt) & (tgt != lab)}))
     return pd.concat(frames, ignore_index=True)[PATH_COLUMNS]
