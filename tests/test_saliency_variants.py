@@ -204,3 +204,21 @@ def test_interpolation_claim_on_the_synthetic_world(world: dict) -> None:
     assert comp.robust == pytest.approx(share["proto"]) and comp.standard == pytest.approx(share["nonrobust"])
     assert comp.boot.estimate == pytest.approx(share["proto"] - share["nonrobust"])
     assert np.quantile(comp.boot.resamples, 0.01) > 0.1
+
+
+def test_panel_row_is_the_primary_judges_verdict() -> None:
+    """``large_eps_look_like_target``'s panel row takes the pixel judge's verdict, whatever the others say."""
+    from tradeoff.stages.saliency_tables import combine
+
+    base = {"paper": "Figs. 3-4", "size": 10, "n_seeds": 1, "n_images": 300, "n_resamples": 2000}
+    verdicts = {"a": ("holds", "holds", "inconclusive"), "b": ("does not hold", "does not hold", "holds"),
+                "c": ("holds", "inconclusive", "does not hold")}
+    rows = [{**base, "claim": "large_eps_look_like_target", "metric": f"{j} judge: excess", "recipe": r, "verdict": v}
+            for r, vs in verdicts.items() for j, v in zip(("standard", "robust", "pixel"), vs, strict=True)]
+    out = combine(pd.DataFrame(rows), "large_eps_look_like_target", need=2, label="the pixel judge's verdict",
+                  primary="pixel judge")
+    panel = out[out["metric"].str.startswith("panel")].set_index("recipe")
+    assert panel["verdict"].to_dict() == {"a": "inconclusive", "b": "holds", "c": "does not hold"}
+    assert panel.loc["a", "difference"] == 2  # the count of rows that hold, reported beside
+    none = combine(pd.DataFrame(rows[:2]), "large_eps_look_like_target", need=2, label="x", primary="pixel judge")
+    assert none["verdict"].iloc[-1] == "inconclusive"  # no pixel row: no verdict
