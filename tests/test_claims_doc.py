@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,7 +35,7 @@ def test_claims_md_states_the_rules_in_code() -> None:
         rule = (int(cells[-2]), int(cells[-1]))
         assert stated.setdefault(claim, rule) == rule, claim  # one rule per claim
     assert stated == {c: (r.min_seeds, r.min_images) for c, r in RULES.items()}
-    assert "2,000 resamples" in text and "Holm" in text
+    assert "2,000 resamples" in text and "Holm" in text and "paired t-test on the per-seed differences" in text
 
 
 def test_readme_verdict_block_is_generated_from_the_committed_tables() -> None:
@@ -46,13 +47,20 @@ def test_readme_verdict_block_is_generated_from_the_committed_tables() -> None:
 
 
 def test_update_readme_replaces_only_the_block() -> None:
-    table = pd.DataFrame([{"claim": "c", "paper": "Fig. 1", "metric": "m", "recipe": "r", "size": 10,
-                           "difference": -0.1, "low": -0.2, "high": -0.05, "verdict": "holds", "reason": "",
-                           "n_seeds": 1, "n_images": 1000}])
+    row = {"claim": "c", "paper": "Fig. 1", "metric": "m", "recipe": "r", "size": 10, "difference": -0.1,
+           "low": -0.2, "high": -0.05, "verdict": "holds", "reason": "", "n_seeds": 3, "n_images": 1000}
+    table = pd.DataFrame([{**row, "level": "models", "counted": True, "per_seed": "-0.1; -0.12; -0.08"},
+                          {**row, "level": "recipe", "counted": True, "per_seed": "-0.1; -0.12; -0.08",
+                           "verdict": "inconclusive", "low": -0.3, "high": 0.1},
+                          {**row, "level": "exact", "counted": False, "per_seed": "", "low": np.nan, "high": np.nan,
+                           "reason": "true by construction; not counted"}])
     text = f"intro\n{BEGIN}\nold\n{END}\nrest\n"
     new = update_readme(text, readme_block({"T": table}))
     assert new.startswith("intro\n") and new.endswith("rest\n") and "\nold\n" not in new
-    assert "**T** (1 holds, 0 does not hold, 0 inconclusive" in new
-    assert "- c (Fig. 1), m, r (n = 10): -0.1 [-0.2, -0.05], holds; 1 seed(s), 1000 images" in new
+    assert ("**T** (models: 1 holds, 0 does not hold, 0 inconclusive, 0 not testable; recipe: 0 holds, 0 does not "
+            "hold, 1 inconclusive, 0 not testable; Holm within each level") in new  # the exact row not counted
+    assert ("- c (Fig. 1) [models], m, r (n = 10): -0.1 [-0.2, -0.05], holds; 3 seed(s), 1000 images; per seed "
+            "-0.1, -0.12, -0.08") in new
+    assert "- c (Fig. 1) [exact], m, r (n = 10): -0.1, holds (true by construction; not counted)" in new
     with pytest.raises(ValueError, match="exactly one verdict block"):
         update_readme("no markers", "x")

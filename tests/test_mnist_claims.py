@@ -8,10 +8,11 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
-from tradeoff.claims import CLAIM_COLUMNS, claims_markdown
+from tradeoff.claims import CLAIM_COLUMNS, NO_VERDICT, claims_markdown, tally
 from tradeoff.outcomes import read_outcomes, write_outcomes
-from tradeoff.stages.mnist_tables import clean_outcomes, mnist_claims, paired
+from tradeoff.stages.mnist_tables import clean_outcomes, mnist_claims, paired, rise_notes
 
 N = 2000
 
@@ -41,53 +42,101 @@ ACC = {("standard", 100): 0.80, ("linf-0.3", 100): 0.88, ("l2-1.5", 100): 0.80,
        ("l2-1.5", 1000): 0.99, ("trades-1", 1000): 0.96}
 
 
-def test_verdicts_of_figs_7_and_1() -> None:
+def _row(claims: pd.DataFrame, claim: str, recipe: str, level: str, size: int | None = None) -> pd.Series:
+    sel = claims[(claims["claim"] == claim) & (claims["recipe"] == recipe) & (claims["level"] == level)]
+    if size is not None:
+        sel = sel[sel["size"] == size]
+    assert len(sel) == 1, sel
+    return sel.iloc[0]
+
+
+def test_verdicts_of_figs_7_and_1_with_one_seed() -> None:
     claims = mnist_claims(_clean(ACC), RECIPES, n_resamples=1000)
     assert list(claims.columns) == CLAIM_COLUMNS
-    by = claims[(claims["claim"] == "robust_lose_standard_accuracy") & (claims["size"] == 1000)].set_index("metric")
-    linf = by.loc["clean accuracy, linf PGD training at eps 0.3"]
-    assert (linf["recipe"], linf["standard"], linf["robust"]) == ("linf-0.3", 0.97, 0.90)
-    assert linf["difference"] == pytest.approx(-0.07) and linf["verdict"] == "holds"
-    assert linf["low"] < -0.07 < linf["high"] < 0 and linf["interval_level"] > 0.95
-    assert (linf["n_seeds"], linf["n_images"], linf["n_resamples"]) == (1, N, 1000)
-    assert 0 < linf["mcnemar_p"] < 1e-6 and linf["p_holm"] < 0.05
-    rho = by.loc["Spearman rho(training eps, clean accuracy), linf PGD with standard as eps 0"]
-    assert rho["difference"] == pytest.approx(-1.0) and rho["verdict"] == "holds" and np.isnan(rho["mcnemar_p"])
-    l2 = by.loc["clean accuracy, l2 PGD training at eps 1.5"]
-    assert l2["verdict"] == "does not hold" and l2["low"] > 0  # 0.99 > 0.97, decided the other way
-    fig1 = claims[claims["claim"].str.startswith("adversarial_training")].set_index(["claim", "recipe"])
-    assert fig1.loc[("adversarial_training_helps_with_few_examples", "linf-0.3"), "verdict"] == "holds"
-    assert fig1.loc[("adversarial_training_hurts_with_many_examples", "linf-0.3"), "verdict"] == "holds"
-    eq = fig1.loc[("adversarial_training_helps_with_few_examples", "l2-1.5")]
+    lose = "robust_lose_standard_accuracy"
+    # Fig. 7 at the full training set only (n = 1000), per norm with >= 2 eps: the slope, both levels
+    assert set(claims.loc[claims["claim"] == lose, "size"]) == {1000}
+    slope = _row(claims, lose, "linf PGD recipes", "models")
+    expected = np.polyfit([0.0, 0.1, 0.3], [0.97, 0.965, 0.90], 1)[0]  # an independent least-squares fit
+    assert slope["difference"] == pytest.approx(expected) and slope["verdict"] == "holds"
+    assert slope["low"] < expected < slope["high"] < 0 and slope["p_holm"] < 0.05
+    assert (slope["n_seeds"], slope["n_images"], slope["n_resamples"]) == (1, N, 1000)
+    assert _row(claims, lose, "linf PGD recipes", "recipe")["verdict"] == "not testable (1 seed)"
+    assert "l2 PGD recipes" not in set(claims["recipe"])  # one l2 eps: no slope
+    shown = claims[claims["verdict"] == NO_VERDICT].set_index("recipe")
+    assert sorted(shown.index) == ["l2-1.5", "linf-0.1", "linf-0.3", "trades-1"]  # each eps level and TRADES
+    assert not shown["counted"].any() and shown["p"].isna().all()
+    assert shown.loc["linf-0.3", "difference"] == pytest.approx(-0.07)
+    # Fig. 1: each comparison once, at the smallest and the largest size
+    helps, hurts = "adversarial_training_helps_with_few_examples", "adversarial_training_hurts_with_many_examples"
+    h = _row(claims, helps, "linf-0.3", "models")
+    assert (h["size"], h["standard"], h["robust"], h["verdict"]) == (100, 0.80, 0.88, "holds")
+    assert 0 < h["mcnemar_p"] < 1e-6 and h["p"] == h["mcnemar_p"]  # k = 1: the exact McNemar p
+    assert _row(claims, hurts, "linf-0.3", "models")["verdict"] == "holds"
+    assert _row(claims, hurts, "l2-1.5", "models")["verdict"] == "does not hold"  # 0.99 > 0.97
+    eq = _row(claims, helps, "l2-1.5", "models")
     assert eq["verdict"] == "inconclusive" and eq["low"] < 0 < eq["high"]  # equal accuracies
-    assert fig1.loc[("adversarial_training_helps_with_few_examples", "linf-0.3"), "size"] == 100
-    assert ("adversarial_training_helps_with_few_examples", "trades-1") not in fig1.index  # one size only
-    md = claims_markdown(claims)
-    assert md.count("\n") == len(claims) + 2
-    assert "**does not hold**" in md and "*inconclusive*" in md and "| 1 | 2000 | 1000 |" in md
+    assert _row(claims, hurts, "l2-1.5", "recipe")["verdict"] == "not testable (1 seed)"
+    assert not ((claims["claim"] == helps) & (claims["recipe"] == "trades-1")).any()  # one size only
+    assert tally(claims) == {"recipe": {"holds": 0, "does not hold": 0, "inconclusive": 0, "not testable": 5},
+                             "models": {"holds": 3, "does not hold": 1, "inconclusive": 1, "not testable": 0}}
+    notes = rise_notes(claims)
+    assert len(notes) == 1 and "l2-1.5" in notes[0] and "99.00% against 97.00%" in notes[0]
+    md = claims_markdown(claims, notes)
+    assert "**does not hold**" in md and "*inconclusive*" in md and "*not testable (1 seed)*" in md
+    assert "models: 3 holds, 1 does not hold, 1 inconclusive, 0 not testable" in md
+
+
+def _clean_per_seed(acc: dict[tuple[str, int], tuple[float, ...]], n: int = N):
+    return {m: {s: _outcomes(a, zlib.crc32(repr((m, s)).encode()), n) for s, a in enumerate(accs)}
+            for m, accs in acc.items()}
+
+
+def test_recipe_level_is_the_paired_t_test_on_per_seed_differences() -> None:
+    acc = {("standard", 100): (0.80, 0.80, 0.80), ("linf-0.3", 100): (0.88, 0.85, 0.87),
+           ("standard", 1000): (0.97, 0.97, 0.97), ("linf-0.3", 1000): (0.90, 0.92, 0.91)}
+    claims = mnist_claims(_clean_per_seed(acc), RECIPES, n_resamples=500)
+    hurts = _row(claims, "adversarial_training_hurts_with_many_examples", "linf-0.3", "recipe")
+    assert hurts["per_seed"] == "-0.07; -0.05; -0.06"
+    ref = scipy_stats.ttest_1samp([-0.07, -0.05, -0.06], 0.0)
+    assert hurts["p"] == pytest.approx(ref.pvalue) and hurts["difference"] == pytest.approx(-0.06)
+    # two rows in the recipe level's family: Holm multiplies the smaller p by 2; the interval is the
+    # t-interval at the row's Holm step
+    helps = _row(claims, "adversarial_training_helps_with_few_examples", "linf-0.3", "recipe")
+    ps = sorted([hurts["p"], helps["p"]])
+    assert min(hurts["p_holm"], helps["p_holm"]) == pytest.approx(2 * ps[0])
+    assert hurts["p"] < helps["p"]  # t = -10.4 against 7.6: hurts is Holm's first step, level 0.025
+    half = scipy_stats.t.ppf(1 - 0.025 / 2, 2) * 0.01 / np.sqrt(3)
+    assert (hurts["low"], hurts["high"]) == pytest.approx((-0.06 - half, -0.06 + half))
+    assert hurts["verdict"] == ("holds" if hurts["p_holm"] < 0.05 else "inconclusive")
+    models = _row(claims, "adversarial_training_hurts_with_many_examples", "linf-0.3", "models")
+    assert models["verdict"] == "holds" and np.isnan(models["mcnemar_p"])  # k = 3: the bootstrap's p
 
 
 def test_small_difference_with_few_images_is_inconclusive() -> None:
     # 0.5 points on 2,000 images is within noise; the same gap on 500 images also misses the rule's minimum
-    acc = {("standard", 1000): 0.96, ("linf-0.3", 1000): 0.955}
+    acc = {("standard", 1000): 0.96, ("linf-0.3", 1000): 0.955, ("standard", 100): 0.8, ("linf-0.3", 100): 0.8}
     claims = mnist_claims(_clean(acc), RECIPES, n_resamples=500)
-    assert claims["verdict"].tolist() == ["inconclusive"] and claims["reason"].tolist() == [""]
-    small = mnist_claims(_clean({("standard", 1000): 0.99, ("linf-0.3", 1000): 0.5}, n=500), RECIPES,
-                         n_resamples=500)
-    assert small["verdict"].tolist() == ["inconclusive"]
-    assert small["reason"].tolist() == ["500 images < minimum 1000"]
+    row = _row(claims, "adversarial_training_hurts_with_many_examples", "linf-0.3", "models")
+    assert row["verdict"] == "inconclusive" and row["reason"] == ""
+    small = mnist_claims(_clean({("standard", 1000): 0.99, ("linf-0.3", 1000): 0.5, ("standard", 100): 0.8,
+                                 ("linf-0.3", 100): 0.8}, n=500), RECIPES, n_resamples=500)
+    row = _row(small, "adversarial_training_hurts_with_many_examples", "linf-0.3", "models")
+    assert row["verdict"] == "inconclusive" and row["reason"] == "500 images < minimum 1000"
 
 
 def test_seeds_and_pairing_by_image_index() -> None:
-    clean = _clean({("standard", 1000): 0.97, ("linf-0.3", 1000): 0.90}, seeds=(0, 1, 2))
+    clean = _clean({("standard", 1000): 0.97, ("linf-0.3", 1000): 0.90, ("standard", 100): 0.8,
+                    ("linf-0.3", 100): 0.85}, seeds=(0, 1))
     clean[("linf-0.3", 1000)][3] = _outcomes(0.5, 9)  # a seed the standard model lacks: not used
     rev = {m: {s: o.iloc[::-1] for s, o in by.items()} for m, by in clean.items()}
     a = mnist_claims(clean, RECIPES, n_resamples=300)
     b = mnist_claims(rev, RECIPES, n_resamples=300)
-    assert a["n_seeds"].tolist() == [3] and a["verdict"].tolist() == ["holds"]
+    row = _row(a, "adversarial_training_hurts_with_many_examples", "linf-0.3", "recipe")
+    assert row["n_seeds"] == 2 and row["verdict"] == "not testable (2 seeds)"
     assert a["difference"].tolist() == pytest.approx(b["difference"].tolist())
     data = paired(clean, [("standard", 1000), ("linf-0.3", 1000)])
-    assert len(data) == 3 and data[0].shape == (N, 2)
+    assert len(data) == 2 and data[0].shape == (N, 2)
 
 
 def test_no_standard_model_no_claims() -> None:

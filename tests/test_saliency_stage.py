@@ -39,8 +39,8 @@ def _write(df: pd.DataFrame, path: Path) -> str:
 
 def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     """Known per-image values: robust above standard by a wide margin (holds), a weak recipe below it
-    (does not hold), thresholding counts from one seed of the standard model (inconclusive: the rule
-    needs two seeds)."""
+    (does not hold), thresholding counts from one seed of the standard model (recipe level: not testable,
+    one seed; models level: these models' exact counts)."""
     objectives = {"standard": "standard", "linf": "pgd", "weak": "pgd", "l2": "pgd"}
     norms = {"standard": "linf", "linf": "linf", "weak": "linf", "l2": "l2"}
     rng = np.random.default_rng(0)
@@ -117,10 +117,14 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     out = SimpleNamespace(**{k: str(tmp_path / f"out_{k}") for k in
                              ("alignment", "alignment_summary", "judge", "judge_panel", "filters", "claims",
                               "claims_md", "interpolation")})
-    claims = write_tables(align, large, filt, judges, linear, out, objectives=objectives, norms=norms, panel=panel,
-                          robust_judges=judges[:1], linear_arrays=str(tmp_path / "linear.npz"),
-                          interpolation=paths, n_resamples=1000)  # p floor 1/1001: Holm over ~30 rows
-    assert list(claims.columns) == CLAIM_COLUMNS
+    every = write_tables(align, large, filt, judges, linear, out, objectives=objectives, norms=norms, panel=panel,
+                         robust_judges=judges[:1], linear_arrays=str(tmp_path / "linear.npz"),
+                         interpolation=paths, n_resamples=1000)  # p floor 1/1001: Holm over ~30 rows
+    assert list(every.columns) == CLAIM_COLUMNS
+    # one shared seed everywhere: every recipe-level row is not testable; the models level decides
+    recipe = every[every["level"] == "recipe"]
+    assert set(recipe["verdict"]) == {"not testable (1 seed)"} and not recipe["claim"].str.startswith("linear").any()
+    claims = every[every["level"] != "recipe"]
     by = claims.set_index(["claim", "metric", "recipe"]).sort_index()
     corr = by.loc[("gradients_align", "abs_grad_mask_corr per image")]
     assert corr.loc["linf", "standard"] == pytest.approx(0.2, abs=0.02)
@@ -162,18 +166,21 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     assert jp.loc[("standard", "robust"), "judge_clean_accuracy"] == 0.9
     assert np.isnan(jp.loc[("standard", "pixel"), "judge_clean_accuracy"])
     thr = by.loc[("thresholding_filters", "thresholding first-layer filters, either orientation (one number per model)")]
-    assert thr.loc["linf", "robust"] == 3 and thr.loc["linf", "verdict"] == "inconclusive"
-    assert thr.loc["linf", "reason"] == "1 seed(s) < minimum 2"
+    assert thr.loc["linf", "robust"] == 3 and thr.loc["linf", "verdict"] == "holds"  # these models: exact counts
+    assert np.isnan(thr.loc["linf", "p"]) and thr.loc["linf", "level"] == "models"
     assert "l2" not in thr.index  # Madry et al.'s observation is about l_inf models
     assert pd.read_csv(out.filters).set_index("recipe").loc["l2", "n_inverted"] == 1
     lin = claims[claims["claim"].str.startswith("linear")].set_index("metric")
-    assert lin.loc["non-zero weights (3-vs-7)", "verdict"] == "holds"
-    assert lin.loc["non-zero weights (3-vs-7)", "low"] == lin.loc["non-zero weights (3-vs-7)", "high"] == -460
+    sparse = lin.loc["non-zero weights (3-vs-7)"]
+    assert sparse["verdict"] == "holds" and sparse["difference"] == -460 and sparse["level"] == "exact"
+    assert not sparse["counted"] and "true by construction" in sparse["reason"] and np.isnan(sparse["p"])
     weak = "share of l1 weight on pixels with |corr(x_j, y)| < 0.1 (3-vs-7)"
     assert lin.loc[weak, "difference"] == pytest.approx(-0.25) and lin.loc[weak, "verdict"] == "holds"
+    assert np.isnan(lin.loc[weak, "p"]) and lin.loc[weak, "recipe"] == "robust SVM eps 0.1 (largest training eps, clean 97.0%)"
     assert list(lin.index[2:]) == ["exact l_inf accuracy at eps 0.1 (3-vs-7)", "exact l_inf accuracy at eps 0.2 (3-vs-7)"]
     assert (lin["verdict"] == "holds").all()
-    assert lin.loc["exact l_inf accuracy at eps 0.1 (3-vs-7)", "difference"] == pytest.approx(0.5)
+    more = lin.loc["exact l_inf accuracy at eps 0.1 (3-vs-7)"]
+    assert more["difference"] == pytest.approx(0.5) and more["level"] == "models" and more["p"] == more["mcnemar_p"]
     jt = pd.read_csv(out.judge)
     assert jt.loc[jt["recipe"] == "linf", "judged_target"].tolist() == [0.75, 0.75]
     # linf's attack fails on every fourth example (target 3), which the judge labels as the target

@@ -171,10 +171,13 @@ def test_variant_claims_see_the_prototype_models_examples(world: dict, variant: 
     shares = table.groupby(["recipe", "condition"])["judged_target"].mean()
     assert shares[("proto", "target")] >= 0.9 and shares[("nonrobust", "target")] <= 0.1
     assert shares[("proto", "small_eps")] == 0.0 and shares[("proto", "random")] == 0.0
-    (comp,) = panel_claims(table, {"nonrobust": "standard", "proto": "pgd"}, variant=variant, n_resamples=300)
+    rows = panel_claims(table, {"nonrobust": "standard", "proto": "pgd"}, variant=variant, n_resamples=300)
+    assert [r.level for r in rows] == ["recipe", "models"]  # one comparison, both levels
+    comp = rows[1]
     assert comp.claim == {"targeted_random_start": "large_eps_targeted_random_start",
                           "untargeted": "large_eps_untargeted"}[variant]
-    assert comp.boot.estimate >= 0.8 and np.quantile(comp.boot.resamples, 0.01) > 0.5
+    assert comp.test is not None and comp.test.interval is not None
+    assert comp.estimate >= 0.8 and comp.test.interval(0.02)[0] > 0.5
     assert comp.metric.startswith("pixel judge") and variant.replace("_", " ") in comp.metric
 
 
@@ -198,19 +201,22 @@ def test_interpolation_claim_on_the_synthetic_world(world: dict) -> None:
         else:
             assert share[name] == 0.0 and rows["two_class"].all()
         tables.append(_tagged(rows, name))
-    (comp,) = interpolation_claims(pd.concat(tables, ignore_index=True), {"nonrobust": "standard", "proto": "pgd"},
-                                   n_resamples=300)
+    rows = interpolation_claims(pd.concat(tables, ignore_index=True), {"nonrobust": "standard", "proto": "pgd"},
+                                n_resamples=300)
+    assert [r.level for r in rows] == ["recipe", "models"]
+    comp = rows[1]
     assert comp.claim == "interpolation_toward_target" and comp.paper == "Fig. 4"
     assert comp.robust == pytest.approx(share["proto"]) and comp.standard == pytest.approx(share["nonrobust"])
-    assert comp.boot.estimate == pytest.approx(share["proto"] - share["nonrobust"])
-    assert np.quantile(comp.boot.resamples, 0.01) > 0.1
+    assert comp.estimate == pytest.approx(share["proto"] - share["nonrobust"])
+    assert comp.per_seed == pytest.approx((share["proto"] - share["nonrobust"],))
+    assert comp.test is not None and comp.test.interval is not None and comp.test.interval(0.02)[0] > 0.1
 
 
 def test_panel_row_is_the_primary_judges_verdict() -> None:
     """``large_eps_look_like_target``'s panel row takes the pixel judge's verdict, whatever the others say."""
     from tradeoff.stages.saliency_tables import combine
 
-    base = {"paper": "Figs. 3-4", "size": 10, "n_seeds": 1, "n_images": 300, "n_resamples": 2000}
+    base = {"paper": "Figs. 3-4", "size": 10, "level": "models", "n_seeds": 1, "n_images": 300, "n_resamples": 2000}
     verdicts = {"a": ("holds", "holds", "inconclusive"), "b": ("does not hold", "does not hold", "holds"),
                 "c": ("holds", "inconclusive", "does not hold")}
     rows = [{**base, "claim": "large_eps_look_like_target", "metric": f"{j} judge: excess", "recipe": r, "verdict": v}

@@ -43,7 +43,7 @@ __all__ = ["CONDITIONS", "JUDGES", "PANEL_COLUMNS", "PATH_COLUMNS", "PIXEL_METHO
 JUDGES: Final[tuple[str, ...]] = ("standard", "robust", "pixel")
 """The panel: ``saliency.judge``, ``saliency.robust_judge``, ``saliency.pixel_judge``."""
 PRIMARY_JUDGE: Final[str] = "pixel"
-"""The judge whose row decides a large-eps or interpolation verdict (docs/CLAIMS.md, section 5.5): it
+"""The judge whose row decides a large-eps or interpolation verdict (docs/CLAIMS.md, section 5.6): it
 shares no threat model, architecture or training with any studied model."""
 PATH_COLUMNS: Final[list[str]] = ["variant", "source", "label", "target", "success", "judge", "path_share",
                                   "two_class", "end_is_target"]

@@ -8,13 +8,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from tradeoff import io, stats
 from tradeoff.adversarial.published import PUBLISHED, attack_matches, recipe_mismatch
-from tradeoff.claims import Comparison, claims_markdown, judge_table
+from tradeoff.claims import (
+    NO_VERDICT,
+    ClaimRow,
+    claims_markdown,
+    judge_table,
+    shown_row,
+    two_levels,
+)
 from tradeoff.outcomes import read_outcomes
-from tradeoff.stats import hierarchical_bootstrap, mcnemar_exact
+from tradeoff.stats import ols_slope
 
 KEY = ["recipe", "size", "attack", "norm", "eps", "steps", "restarts", "alpha", "device", "precision"]
 
@@ -99,8 +105,8 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
 CleanOutcomes = dict[tuple[str, int], dict[int, pd.Series]]
 """(recipe, size) -> seed -> clean correctness (bool) indexed by test-set image index."""
 
-ESTIMATOR = (f"paired two-level bootstrap (seeds, then the same test images within seeds; "
-             f"{stats.N_RESAMPLES} resamples), percentile interval, Holm over the table")
+ESTIMATOR = (f"paired bootstrap over the same test images, seeds held fixed ({stats.N_RESAMPLES} resamples), "
+             "percentile interval; Holm within the level")
 
 
 def clean_outcomes(paths: list[str]) -> CleanOutcomes:
@@ -133,82 +139,94 @@ def _difference(m: np.ndarray) -> np.ndarray:
     return m[..., -1] - m[..., :-1].mean(-1)
 
 
-def _spearman(x: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation of the fixed ``x`` with each row of ``means`` (ties: average ranks;
-    0 where ``means`` is constant)."""
-    rx = rankdata(x)
-    ry = rankdata(means, axis=-1)
-    rx, ry = rx - rx.mean(), ry - ry.mean(-1, keepdims=True)
-    den = np.sqrt((rx * rx).sum() * (ry * ry).sum(-1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (ry * rx).sum(-1) / np.where(den > 0, den, 1.0), 0.0)
-
-
 def mnist_claims(clean: CleanOutcomes, recipes: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
                  seed: int = 0) -> pd.DataFrame:
-    """Paper Figs. 7 and 1 as verdicts on clean accuracy (per-example outcomes, paired on the same
-    test images; standard = the mean of the standard recipes at that size):
+    """Paper Figs. 7 and 1 as verdicts on clean accuracy (``docs/CLAIMS.md`` section 2; per-example
+    outcomes paired on the same test images; standard = the mean of the standard recipes at that size),
+    each comparison at the ``recipe`` and the ``models`` level (:func:`tradeoff.claims.two_levels`):
 
-    * ``robust_lose_standard_accuracy`` (Fig. 7): at each size, per PGD threat model, the recipe of
-      the largest training eps minus standard is < 0; and, with two or more PGD eps values, the
-      Spearman rank correlation of (training eps, clean accuracy), standard as eps 0, is < 0;
-    * ``adversarial_training_helps_with_few_examples`` / ``..._hurts_with_many_examples`` (Fig. 1):
-      per robust recipe trained at two or more sizes that standard is trained at too, its clean
-      accuracy minus standard's is > 0 at the smallest size and < 0 at the largest.
+    * ``robust_lose_standard_accuracy`` (Fig. 7), at the full training set only (the largest size a
+      standard recipe is trained at), per PGD threat model with two or more eps: the OLS slope of clean
+      accuracy on the training eps, standard as eps 0, fitted within each seed (< 0); each eps level and
+      each TRADES recipe against standard shown beside it without a verdict;
+    * ``adversarial_training_helps_with_few_examples`` / ``..._hurts_with_many_examples`` (Fig. 1): per
+      robust recipe trained at two or more sizes that standard is trained at too, its clean accuracy
+      minus standard's, > 0 at the smallest size and < 0 at the largest; each comparison once.
 
     Judged together (:func:`tradeoff.claims.judge_table`).
     """
+    return judge_table(mnist_rows(clean, recipes, n_resamples=n_resamples, seed=seed))
+
+
+def mnist_rows(clean: CleanOutcomes, recipes: pd.DataFrame, *, n_resamples: int = stats.N_RESAMPLES,
+               seed: int = 0) -> list[ClaimRow]:
+    """The rows of :func:`mnist_claims`, before judging."""
     rec = recipes.set_index("recipe")
     objective = rec["objective"].fillna("standard") if "objective" in rec else pd.Series("standard", rec.index)
     standard = [r for r in rec.index if objective[r] == "standard"]
-    comps: list[Comparison] = []
+    rows: list[ClaimRow] = []
 
-    def diff(claim: str, paper: str, metric: str, recipe: str, size: int, direction: int) -> None:
+    def diff(claim: str, paper: str, metric: str, recipe: str, size: int, direction: int) -> list[ClaimRow]:
         models = [(r, size) for r in standard if (r, size) in clean] + [(recipe, size)]
         data = paired(clean, models)
         if not data:
-            return
-        boot = hierarchical_bootstrap(data, _difference, n_resamples=n_resamples, seed=seed)
+            return []
         means = np.mean([d.mean(0) for d in data], axis=0)
-        mc = float("nan")
-        if len(models) == 2:
-            pooled = np.concatenate(data)
-            mc = mcnemar_exact(pooled[:, 0] > 0, pooled[:, 1] > 0)[2]
-        comps.append(Comparison(claim, paper, metric, recipe, size, direction, float(means[:-1].mean()),
-                                float(means[-1]), boot, ESTIMATOR + "; exact McNemar (pooled over seeds)", mc))
+        return two_levels(claim, paper, metric, recipe, size, direction, data, _difference,
+                          estimator=ESTIMATOR, standard=float(means[:-1].mean()), robust=float(means[-1]),
+                          binary=len(models) == 2, n_resamples=n_resamples, seed=seed)
 
     sizes = sorted({n for _, n in clean})
     base = [n for n in sizes if any((r, n) in clean for r in standard)]
-    for n in base:
-        pgd = [r for r in rec.index if objective[r] == "pgd" and (r, n) in clean]
+    if base:
+        full = base[-1]
+        pgd = [r for r in rec.index if objective[r] == "pgd" and (r, full) in clean]
         for norm in sorted({rec.loc[r, "norm"] for r in pgd}):
             pts = sorted((float(rec.loc[r, "eps"]), r) for r in pgd if rec.loc[r, "norm"] == norm)
-            eps_max, r_max = pts[-1]
-            diff("robust_lose_standard_accuracy", "Fig. 7", f"clean accuracy, {norm} PGD training at eps {eps_max:g}",
-                 r_max, n, -1)
+            stds = [(r, full) for r in standard if (r, full) in clean]
             if len(pts) >= 2:
-                stds = [(r, n) for r in standard if (r, n) in clean]
-                data = paired(clean, stds + [(r, n) for _, r in pts])
-                if not data:
-                    continue
-                eps = np.array([0.0] + [e for e, _ in pts])
-                k = len(stds)
+                data = paired(clean, stds + [(r, full) for _, r in pts])
+                if data:
+                    eps = np.array([0.0] + [e for e, _ in pts])
+                    k = len(stds)
 
-                def rho(m: np.ndarray, k: int = k, eps: np.ndarray = eps) -> np.ndarray:
-                    return _spearman(eps, np.concatenate([m[..., :k].mean(-1, keepdims=True), m[..., k:]], -1))
+                    def slope(m: np.ndarray, k: int = k, eps: np.ndarray = eps) -> np.ndarray:
+                        return ols_slope(eps, np.concatenate([m[..., :k].mean(-1, keepdims=True), m[..., k:]], -1))
 
-                boot = hierarchical_bootstrap(data, rho, n_resamples=n_resamples, seed=seed)
-                comps.append(Comparison("robust_lose_standard_accuracy", "Fig. 7",
-                                        f"Spearman rho(training eps, clean accuracy), {norm} PGD with standard as eps 0",
-                                        f"{norm} PGD recipes", n, -1, float("nan"), boot.estimate, boot, ESTIMATOR))
+                    rows += two_levels("robust_lose_standard_accuracy", "Fig. 7",
+                                       f"OLS slope of clean accuracy on the training eps, {norm} PGD eps "
+                                       f"{', '.join(f'{e:g}' for e in eps)} (standard as eps 0)",
+                                       f"{norm} PGD recipes", full, -1, data, slope,
+                                       estimator=ESTIMATOR + "; the slope fitted within each seed",
+                                       n_resamples=n_resamples, seed=seed)
+            for e, r in pts:
+                rows += [shown_row(x, "each eps level beside the slope, shown without a verdict")
+                         for x in diff("robust_lose_standard_accuracy", "Fig. 7",
+                                       f"clean accuracy, {norm} PGD training at eps {e:g}", r, full, -1)
+                         if x.level == "models"]
+        for r in (r for r in rec.index if objective[r] == "trades" and (r, full) in clean):
+            rows += [shown_row(x, "TRADES beside the slope, not an eps level; shown without a verdict")
+                     for x in diff("robust_lose_standard_accuracy", "Fig. 7", "clean accuracy, TRADES", r, full, -1)
+                     if x.level == "models"]
     for r in (r for r in rec.index if objective[r] != "standard"):
         shared = [n for n in base if (r, n) in clean]
         if len(shared) < 2:
             continue
         lo, hi = shared[0], shared[-1]
-        diff("adversarial_training_helps_with_few_examples", "Fig. 1", f"clean accuracy at n = {lo}", r, lo, 1)
-        diff("adversarial_training_hurts_with_many_examples", "Fig. 1", f"clean accuracy at n = {hi}", r, hi, -1)
-    return judge_table(comps)
+        rows += diff("adversarial_training_helps_with_few_examples", "Fig. 1", f"clean accuracy at n = {lo}", r, lo, 1)
+        rows += diff("adversarial_training_hurts_with_many_examples", "Fig. 1", f"clean accuracy at n = {hi}", r, hi, -1)
+    return rows
+
+
+def rise_notes(table: pd.DataFrame) -> list[str]:
+    """Plain sentences for ``claims.md``: each eps level (shown beside Fig. 7's slope) whose clean accuracy
+    is above standard's, i.e. clean accuracy rises at that eps before it falls."""
+    shown = table[(table["claim"] == "robust_lose_standard_accuracy") & (table["verdict"] == NO_VERDICT)
+                  & table["metric"].str.contains("PGD training at eps")]
+    return [f"At n = {int(r['size'])}, {r['recipe']} ({r['metric']}) is above standard: {100 * r['robust']:.2f}% "
+            f"against {100 * r['standard']:.2f}% (these models; per seed {r['per_seed']}). Clean accuracy rises at "
+            "this eps; the slope summarises the whole eps range and does not say the fall is monotone."
+            for _, r in shown.iterrows() if r["difference"] > 0]
 
 
 def write_tables(tables: list[str], sanity: list[str], outcomes: list[str], out: Any, *,
@@ -219,6 +237,11 @@ def write_tables(tables: list[str], sanity: list[str], outcomes: list[str], out:
     io.write_csv(pd.DataFrame(recipes), out.recipes)
     paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size, recipes=recipes)
     claims = mnist_claims(clean_outcomes(outcomes), pd.DataFrame(recipes))
-    io.write_csv(claims, out.claims)
-    with io.atomic_path(out.claims_md) as tmp:
-        tmp.write_text(claims_markdown(claims))
+    write_claims(claims, out.claims, out.claims_md)
+
+
+def write_claims(claims: pd.DataFrame, csv: str, md: str) -> None:
+    """The MNIST claims table as CSV and Markdown (with the rise-at-small-eps sentences)."""
+    io.write_csv(claims, csv)
+    with io.atomic_path(md) as tmp:
+        tmp.write_text(claims_markdown(claims, rise_notes(claims)))

@@ -2,8 +2,9 @@
 
 Each claim compares every robust (pgd / trades) studied recipe with the standard ones (the mean
 over the standard recipes when there are several), per training-set size, on paired per-example
-values (the same test images under each model), with the two-level bootstrap over seeds and images
-(:mod:`tradeoff.stats`), Holm over the table (:func:`tradeoff.claims.judge_table`):
+values (the same test images under each model), at two levels (``docs/CLAIMS.md`` section 1): ``recipe``
+(the paired t-test on the per-seed differences) and ``models`` (the bootstrap over images with the seeds
+held fixed), Holm within each level of the table (:func:`tradeoff.claims.judge_table`):
 
 * ``gradients_align`` (Fig. 2): per image ``abs_grad_mask_corr``, ``energy_on_mask`` and the signed
   ``cosine_to_centered_image`` net of its within-stroke permutation null are higher for the robust
@@ -11,38 +12,49 @@ values (the same test images under each model), with the two-level bootstrap ove
 * ``large_eps_look_like_target`` (Figs. 3-4): per judge of the panel (:mod:`tradeoff.saliency.panel`)
   the robust model's excess (share of large-eps examples labelled as the target over the larger
   control share) exceeds the standard model's (paired on source image and target, the six shares
-  resampled jointly); the panel row is the primary (pixel) judge's verdict. Beside it, for the pixel judge
-  only: ``large_eps_targeted_random_start`` and ``large_eps_untargeted`` (and ``..._untargeted_random_start``;
-  the variants of ``saliency.large_eps.variants``, :data:`VARIANT_CLAIMS`), and ``interpolation_toward_target``
-  (Fig. 4): the share of the straight path from the image to its example labelled as the target;
+  resampled jointly); the panel row is the primary (pixel) judge's verdict, per level. Beside it, for the
+  pixel judge only: ``large_eps_targeted_random_start`` and ``large_eps_untargeted`` (and
+  ``..._untargeted_random_start``; the variants of ``saliency.large_eps.variants``, :data:`VARIANT_CLAIMS`),
+  and ``interpolation_toward_target`` (Fig. 4): the share of the straight path from the image to its
+  example labelled as the target;
 * ``thresholding_filters`` (Madry et al.): each l_inf robust model has more thresholding filters
-  (either orientation; one number per model: resampled over seeds only);
+  (either orientation; one number per model: the exact permutation test over models at the recipe
+  level, the exact counts at the models level);
 * ``linear_sparser``, ``linear_weak_weight`` and ``linear_more_robust`` (App. E): the robust SVM
-  (largest training eps) has fewer non-zero weights than the standard one and a smaller share of
-  its l1 weight on weakly correlated pixels (exact: one deterministic fit), and higher exact robust
-  accuracy at every test eps > 0 that it was trained for or beyond (paired over test images).
+  (largest training eps) has fewer non-zero weights than the standard one (true by construction: not
+  counted) and a smaller share of its l1 weight on weakly correlated pixels (also the smallest-eps
+  robust SVM; exact: one deterministic fit, no p), and higher exact robust accuracy at every test eps
+  > 0 that it was trained for or beyond (models level, paired over test images; exact McNemar).
 
-The panel rows' rules (``docs/CLAIMS.md``, section 2) combine verdicts already Holm-corrected; they
+The panel rows' rules (``docs/CLAIMS.md``, section 2) combine verdicts already Holm-corrected, per level; they
 add no test of their own.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tradeoff import io, stats
-from tradeoff.claims import CLAIM_COLUMNS, Comparison, claims_markdown, judge_table
+from tradeoff.claims import (
+    CLAIM_COLUMNS,
+    ClaimRow,
+    claims_markdown,
+    exact_row,
+    judge_table,
+    two_levels,
+)
 from tradeoff.saliency.panel import CONDITIONS, PRIMARY_JUDGE, excess
-from tradeoff.stats import Bootstrap, hierarchical_bootstrap, mcnemar_exact
 
-__all__ = ["CLAIM_COLUMNS", "VARIANT_CLAIMS", "combine", "interpolation_claims", "interpolation_summary",
-           "linear_claims", "paired_claims", "panel_claims", "wilson_interval", "write_tables"]
+__all__ = ["CLAIM_COLUMNS", "VARIANT_CLAIMS", "combine", "filter_claims", "interpolation_claims",
+           "interpolation_summary", "linear_claims", "paired_claims", "panel_claims", "saliency_claims",
+           "wilson_interval", "write_tables"]
 
-ESTIMATOR = (f"paired two-level bootstrap (seeds, then the same images within seeds; {stats.N_RESAMPLES} "
-             "resamples), percentile interval, Holm over the table")
+ESTIMATOR = (f"paired bootstrap over the same images, seeds held fixed ({stats.N_RESAMPLES} resamples), "
+             "percentile interval; Holm within the level")
 
 
 def _concat(paths: list[str]) -> pd.DataFrame:
@@ -53,13 +65,24 @@ def _difference(m: np.ndarray) -> np.ndarray:
     return m[..., -1] - m[..., :-1].mean(-1)
 
 
+def _wide(values: pd.DataFrame, key: list[str], models: list[str]) -> list[tuple[int, np.ndarray]]:
+    """Per seed every model has: an (keys, models) array on the keys every model has."""
+    seeds = sorted(set.intersection(*(set(values.loc[values["recipe"] == m, "seed"]) for m in models)))
+    out = []
+    for s in seeds:
+        wide = (values[values["seed"] == s].pivot_table(index=key, columns="recipe", values="value", aggfunc="mean")
+                .reindex(columns=models).dropna())
+        out.append((int(s), wide.to_numpy(dtype=np.float64)))
+    return out
+
+
 def paired_claims(values: pd.DataFrame, key: list[str], objectives: dict[str, str], metric: str, claim: str,
-                  paper: str, *, binary: bool = False, n_resamples: int = stats.N_RESAMPLES) -> list[Comparison]:
+                  paper: str, *, binary: bool = False, n_resamples: int = stats.N_RESAMPLES) -> list[ClaimRow]:
     """``values``: columns recipe, size, seed, ``key`` (what pairs rows across models, e.g. the image
-    index) and value. Per size and robust recipe: robust minus the standard recipes' mean, > 0,
-    on the keys every compared model has, per shared seed. ``binary``: 0/1 values (exact McNemar when
-    there is one standard recipe)."""
-    comps = []
+    index) and value. Per size and robust recipe: robust minus the standard recipes' mean, > 0, on the
+    keys every compared model has, per shared seed; a ``recipe`` and a ``models`` row
+    (:func:`tradeoff.claims.two_levels`). ``binary``: 0/1 values (exact McNemar at k = 1)."""
+    rows: list[ClaimRow] = []
     for size, group in values.groupby("size", sort=True):
         recipes = sorted(group["recipe"].unique())
         std = [r for r in recipes if objectives.get(r) == "standard"]
@@ -67,26 +90,14 @@ def paired_claims(values: pd.DataFrame, key: list[str], objectives: dict[str, st
             continue
         for recipe in (r for r in recipes if objectives.get(r) != "standard"):
             models = std + [recipe]
-            sub = group[group["recipe"].isin(models)]
-            seeds = sorted(set.intersection(*(set(sub.loc[sub["recipe"] == m, "seed"]) for m in models)))
-            data = []
-            for s in seeds:
-                wide = (sub[sub["seed"] == s].pivot_table(index=key, columns="recipe", values="value",
-                                                          aggfunc="mean")
-                        .reindex(columns=models).dropna())
-                data.append(wide.to_numpy(dtype=np.float64))
+            data = [d for _, d in _wide(group[group["recipe"].isin(models)], key, models)]
             if not data or any(len(d) == 0 for d in data):
                 continue
-            boot = hierarchical_bootstrap(data, _difference, n_resamples=n_resamples)
             means = np.mean([d.mean(0) for d in data], axis=0)
-            mc = float("nan")
-            if binary and len(models) == 2:
-                pooled = np.concatenate(data)
-                mc = mcnemar_exact(pooled[:, 0] > 0, pooled[:, 1] > 0)[2]
-            est = ESTIMATOR + ("; exact McNemar (pooled over seeds)" if binary and len(models) == 2 else "")
-            comps.append(Comparison(claim, paper, metric, recipe, int(size), 1, float(means[:-1].mean()),
-                                    float(means[-1]), boot, est, mc))
-    return comps
+            rows += two_levels(claim, paper, metric, recipe, int(size), 1, data, _difference, estimator=ESTIMATOR,
+                               standard=float(means[:-1].mean()), robust=float(means[-1]), binary=binary,
+                               n_resamples=n_resamples)
+    return rows
 
 
 def _panel_difference(m: np.ndarray) -> np.ndarray:
@@ -110,12 +121,12 @@ def _variant(table: pd.DataFrame, variant: str) -> pd.DataFrame:
 
 
 def panel_claims(panel: pd.DataFrame, objectives: dict[str, str], *, variant: str = "targeted",
-                 judges: list[str] | None = None, n_resamples: int = stats.N_RESAMPLES) -> list[Comparison]:
+                 judges: list[str] | None = None, n_resamples: int = stats.N_RESAMPLES) -> list[ClaimRow]:
     """The claim of large-eps ``variant`` (:data:`VARIANT_CLAIMS`) per judge (``judges``: those only):
     robust minus standard excess over the controls, on the pairs both models have (targeted: (source,
     target); untargeted: the source image, whose target each model picks), per shared seed (one standard
-    recipe: the first)."""
-    comps = []
+    recipe: the first); both levels."""
+    rows: list[ClaimRow] = []
     claim = VARIANT_CLAIMS[variant]
     key = ["source", "target"] if variant.startswith("targeted") else ["source"]
     panel = _variant(panel, variant)
@@ -135,23 +146,24 @@ def panel_claims(panel: pd.DataFrame, objectives: dict[str, str], *, variant: st
                     data.append(wide.to_numpy(dtype=np.float64))
             if not data:
                 continue
-            boot = hierarchical_bootstrap(data, _panel_difference, n_resamples=n_resamples)
             means = np.mean([d.mean(0) for d in data], axis=0)
-            what = ("excess of the target share over the larger control share" if key == ["source", "target"] else
+            what = ("excess of the target share over the larger control share" if len(key) == 2 else
                     "excess of the share labelled as the class the model assigns (not the image's own) over the "
                     "larger control share")
             label = "" if variant == "targeted" else f" ({variant.replace('_', ' ')})"
-            comps.append(Comparison(claim, "Figs. 3-4", f"{judge} judge: {what}{label}",
-                                    recipe, int(size), 1, float(excess(means[:3])), float(excess(means[3:])), boot,
-                                    ESTIMATOR + f"; the six shares resampled jointly over {'(image, target) pairs' if len(key) == 2 else 'images'}"))
-    return comps
+            unit = "(image, target) pairs" if len(key) == 2 else "images"
+            rows += two_levels(claim, "Figs. 3-4", f"{judge} judge: {what}{label}", recipe, int(size), 1, data,
+                               _panel_difference, estimator=ESTIMATOR + f"; the six shares resampled jointly over {unit}",
+                               standard=float(excess(means[:3])), robust=float(excess(means[3:])),
+                               n_resamples=n_resamples)
+    return rows
 
 
 def interpolation_claims(paths: pd.DataFrame, objectives: dict[str, str], *, judge: str = PRIMARY_JUDGE,
-                         n_resamples: int = stats.N_RESAMPLES) -> list[Comparison]:
+                         n_resamples: int = stats.N_RESAMPLES) -> list[ClaimRow]:
     """``interpolation_toward_target`` (Fig. 4): per (image, target) pair of the primary large-eps
     examples (targeted, from the image), the share of the straight path's points after the original
-    that ``judge`` labels as the target; robust minus standard (> 0), paired on the pairs."""
+    that ``judge`` labels as the target; robust minus standard (> 0), paired on the pairs; both levels."""
     sub = _variant(paths, "targeted")
     sub = sub[sub["judge"] == judge].rename(columns={"path_share": "value"})
     return paired_claims(sub, ["source", "target"], objectives,
@@ -171,25 +183,32 @@ def interpolation_summary(paths: pd.DataFrame) -> pd.DataFrame:
 
 
 def combine(table: pd.DataFrame, claim: str, *, need: int | None, label: str, primary: str | None = None) -> pd.DataFrame:
-    """``table`` with one *panel* row per (size, recipe) of ``claim`` appended: **holds** when at least
-    ``need`` of its rows hold (``None``: all of them), **does not hold** when at least ``need`` do not
-    (``None``: any), else inconclusive. ``primary``: the verdict is instead that of the row whose metric
-    starts with ``primary`` (e.g. ``"pixel judge"``); inconclusive when there is none. ``difference`` is
-    the number of rows that hold."""
+    """``table`` with one *panel* row per (size, recipe, level) of ``claim`` appended: **holds** when at
+    least ``need`` of its rows hold (``None``: all of them), **does not hold** when at least ``need`` do
+    not (``None``: any), **not testable (k seeds)** when every row is, else inconclusive. ``primary``:
+    the verdict is instead that of the row at the same level whose metric starts with ``primary`` (e.g.
+    ``"pixel judge"``); inconclusive when there is none. ``difference`` is the number of rows that hold."""
     rows = []
-    for (size, recipe), g in table[table["claim"] == claim].groupby(["size", "recipe"], sort=True, dropna=False):
+    levels = table["level"] if "level" in table else pd.Series("models", table.index)
+    sub = table.assign(level=levels)[table["claim"] == claim]
+    for (size, recipe, level), g in sub.groupby(["size", "recipe", "level"], sort=True, dropna=False):
         n, holds, fails = len(g), int((g["verdict"] == "holds").sum()), int((g["verdict"] == "does not hold").sum())
         k = n if need is None else need
-        verdict = "holds" if holds >= k else ("does not hold" if fails >= (1 if need is None else need) else "inconclusive")
+        untestable = g["verdict"].astype(str).str.startswith("not testable")
+        if untestable.all():
+            verdict = str(g["verdict"].iloc[0])
+        else:
+            verdict = ("holds" if holds >= k else
+                       "does not hold" if fails >= (1 if need is None else need) else "inconclusive")
         if primary is not None:
             first = g[g["metric"].astype(str).str.startswith(primary)]
             verdict = str(first["verdict"].iloc[0]) if len(first) else "inconclusive"
         rows.append({**{c: np.nan for c in CLAIM_COLUMNS}, "claim": claim, "paper": g["paper"].iloc[0],
                      "metric": f"panel: rows that hold, of {n} ({label})", "recipe": recipe, "size": size,
-                     "direction": 1, "difference": float(holds), "verdict": verdict, "reason": "",
-                     "n_seeds": int(g["n_seeds"].min()), "n_images": int(g["n_images"].min()),
-                     "n_resamples": int(g["n_resamples"].min()),
-                     "estimator": "combination of the rows above (docs/CLAIMS.md); no test of its own"})
+                     "level": level, "direction": 1, "difference": float(holds), "verdict": verdict, "reason": "",
+                     "counted": True, "per_seed": "", "n_seeds": int(g["n_seeds"].min()),
+                     "n_images": int(g["n_images"].min()), "n_resamples": int(g["n_resamples"].min()),
+                     "estimator": "combination of the rows above at the same level (docs/CLAIMS.md); no test of its own"})
     if not rows:
         return table
     out = pd.concat([table, pd.DataFrame(rows, columns=CLAIM_COLUMNS)], ignore_index=True)
@@ -197,41 +216,79 @@ def combine(table: pd.DataFrame, claim: str, *, need: int | None, label: str, pr
     return out.iloc[sorted(range(len(out)), key=lambda i: (first[out["claim"].iloc[i]], i))].reset_index(drop=True)
 
 
+def filter_claims(counts: pd.DataFrame, objectives: dict[str, str], metric: str) -> list[ClaimRow]:
+    """``thresholding_filters``: ``counts`` (recipe, size, seed, value: one number per model). Per size and
+    robust recipe against the standard recipes (their mean per seed): ``recipe`` level, the exact
+    permutation test over models (:func:`tradeoff.stats.permutation_test`, >= 3 per side); ``models``
+    level, these models' counts (exact: no test)."""
+    rows: list[ClaimRow] = []
+    for size, group in counts.groupby("size", sort=True):
+        std = sorted(r for r in group["recipe"].unique() if objectives.get(r) == "standard")
+        if not std:
+            continue
+        s_vals = group[group["recipe"].isin(std)].groupby("seed")["value"].mean()
+        for recipe in sorted(r for r in group["recipe"].unique() if objectives.get(r) != "standard"):
+            r_vals = group[group["recipe"] == recipe].set_index("seed")["value"]
+            shared = sorted(set(s_vals.index) & set(r_vals.index))
+            if not shared:
+                continue
+            rv, sv = r_vals.loc[shared].to_numpy(float), s_vals.loc[shared].to_numpy(float)
+            per_seed = tuple(float(v) for v in rv - sv)
+            test = stats.permutation_test(rv, sv)
+            base = ClaimRow("thresholding_filters", "Madry et al. 2018", metric, recipe, int(size), "recipe", 1,
+                            float(sv.mean()), float(rv.mean()), float(rv.mean() - sv.mean()), test,
+                            f"exact two-sided permutation test over the {len(rv)} + {len(sv)} models (all "
+                            "relabellings); Holm within the level", per_seed)
+            rows += [base, replace(base, level="models", test=None,
+                                   estimator=f"these {len(rv)} model(s) per side: exact counts, no test")]
+    return rows
+
+
 def linear_claims(acc: pd.DataFrame, correct: np.ndarray | None = None, eps_test: np.ndarray | None = None,
-                  eps_train: np.ndarray | None = None, *, n_resamples: int = stats.N_RESAMPLES) -> list[Comparison]:
-    """App. E: the robust SVM of the largest training eps against the standard SVM. ``correct``
-    (fits x eps_test x test images, fits in ``eps_train`` order) gives the paired per-image outcomes
-    of the accuracy claims; without it they are not made."""
-    comps: list[Comparison] = []
+                  eps_train: np.ndarray | None = None, *, n_resamples: int = stats.N_RESAMPLES) -> list[ClaimRow]:
+    """App. E: the robust SVM of the largest training eps against the standard SVM (one deterministic
+    fit on fixed data: ``exact`` rows, no p). ``linear_sparser`` is true by construction (not counted);
+    ``linear_weak_weight`` also for the smallest training eps > 0. ``correct`` (fits x eps_test x test
+    images, fits in ``eps_train`` order) gives the paired per-image outcomes of ``linear_more_robust``
+    (``models`` level: test images the unit; exact McNemar); without it that claim is not made."""
+    rows: list[ClaimRow] = []
     e_max = float(acc["eps_train"].max())
     if e_max == 0:
-        return comps
+        return rows
     std, rob = acc[acc["eps_train"] == 0], acc[acc["eps_train"] == e_max]
     digits = str(acc["digits"].iloc[0])
-    s_nnz, r_nnz = float(std["n_nonzero"].iloc[0]), float(rob["n_nonzero"].iloc[0])
-    exact = Bootstrap(r_nnz - s_nnz, np.full(n_resamples, r_nnz - s_nnz), 1, 0)
-    comps.append(Comparison("linear_sparser", "App. E", f"non-zero weights ({digits})", f"robust SVM eps {e_max:g}",
-                            np.nan, -1, s_nnz, r_nnz, exact, "exact: one deterministic fit on fixed data"))
+    exact = "exact: one deterministic fit on fixed data (no sampling model, no p)"
+    rows.append(exact_row("linear_sparser", "App. E", f"non-zero weights ({digits})", f"robust SVM eps {e_max:g}",
+                          np.nan, -1, float(std["n_nonzero"].iloc[0]), float(rob["n_nonzero"].iloc[0]),
+                          estimator=exact, counted=False,
+                          note="true by construction (the robust l_inf SVM objective contains eps ||w||_1, solved by "
+                               "soft-thresholding); not counted"))
     if "weak_weight_share" in acc.columns:
-        s_w, r_w = float(std["weak_weight_share"].iloc[0]), float(rob["weak_weight_share"].iloc[0])
-        weak = Bootstrap(r_w - s_w, np.full(n_resamples, r_w - s_w), 1, 0)
-        comps.append(Comparison("linear_weak_weight", "App. E",
-                                f"share of l1 weight on pixels with |corr(x_j, y)| < {float(acc['weak_corr'].iloc[0]):g} "
-                                f"({digits})", f"robust SVM eps {e_max:g}", np.nan, -1, s_w, r_w, weak,
-                                "exact: one deterministic fit on fixed data"))
+        e_min = float(acc.loc[acc["eps_train"] > 0, "eps_train"].min())
+        for e in sorted({e_min, e_max}, reverse=True):
+            r = acc[acc["eps_train"] == e]
+            clean = r.loc[r["eps_test"] == 0, "accuracy"]
+            acc_txt = f", clean {100 * float(clean.iloc[0]):.1f}%" if len(clean) else ""
+            rows.append(exact_row("linear_weak_weight", "App. E",
+                                  f"share of l1 weight on pixels with |corr(x_j, y)| < "
+                                  f"{float(acc['weak_corr'].iloc[0]):g} ({digits})",
+                                  f"robust SVM eps {e:g} ({'largest' if e == e_max else 'smallest'} training eps"
+                                  f"{acc_txt})", np.nan, -1, float(std["weak_weight_share"].iloc[0]),
+                                  float(r["weak_weight_share"].iloc[0]), estimator=exact))
     if correct is None or eps_test is None or eps_train is None:
-        return comps
+        return rows
     k_std, k_rob = int(np.flatnonzero(eps_train == 0)[0]), int(np.flatnonzero(np.isclose(eps_train, e_max))[0])
     for t in sorted(float(t) for t in acc["eps_test"].unique() if t >= e_max and t > 0):
         j = int(np.flatnonzero(np.isclose(eps_test, t))[0])
         a, b = correct[k_std, j], correct[k_rob, j]
-        boot = hierarchical_bootstrap([np.column_stack([a, b]).astype(np.float64)], _difference,
-                                      n_resamples=n_resamples)
-        comps.append(Comparison("linear_more_robust", "App. E", f"exact l_inf accuracy at eps {t:g} ({digits})",
-                                f"robust SVM eps {e_max:g}", np.nan, 1, float(a.mean()), float(b.mean()), boot,
-                                "paired bootstrap over test images (one deterministic fit; "
-                                f"{n_resamples} resamples); exact McNemar", mcnemar_exact(a, b)[2]))
-    return comps
+        data = [np.column_stack([a, b]).astype(np.float64)]
+        rows += [x for x in two_levels("linear_more_robust", "App. E", f"exact l_inf accuracy at eps {t:g} ({digits})",
+                                       f"robust SVM eps {e_max:g}", np.nan, 1, data, _difference,
+                                       estimator="paired bootstrap over test images (one deterministic fit; "
+                                                 f"{n_resamples} resamples)", standard=float(a.mean()),
+                                       robust=float(b.mean()), binary=True, n_resamples=n_resamples)
+                 if x.level == "models"]
+    return rows
 
 
 def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = 1.959963984540054) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +303,7 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = 1.959963984
 
 
 def _panel_summary(panel: pd.DataFrame) -> pd.DataFrame:
-    """Per (recipe, size, seed, judge): each condition's share labelled as the target, the excess, and the
+    """Per (recipe, size, seed, variant, judge): each condition's share labelled as the target, the excess, and the
     same among the pairs whose large-eps example fooled its own model (``*_given_success``)."""
     if "variant" not in panel.columns:
         panel = panel.assign(variant="targeted")
@@ -264,8 +321,8 @@ def _panel_summary(panel: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _alignment_claims(al: pd.DataFrame, objectives: dict[str, str], n_resamples: int) -> list[Comparison]:
-    claims: list[Comparison] = []
+def _alignment_claims(al: pd.DataFrame, objectives: dict[str, str], n_resamples: int) -> list[ClaimRow]:
+    claims: list[ClaimRow] = []
     for score in ("abs_grad_mask_corr", "energy_on_mask"):
         claims += paired_claims(al[al["score"] == score], ["index"], objectives, f"{score} per image",
                                 "gradients_align", "Fig. 2", n_resamples=n_resamples)
@@ -287,8 +344,8 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
     recipe's threat model (the thresholding claim is made for l_inf robust recipes only; None: all);
     ``panel``: the per-model judge-panel tables (None: the large-eps claim is not made); ``robust_judges``:
     the robust judges' histories (their clean accuracy goes into ``judge_panel``); ``interpolation``: the
-    per-model path tables (None: the interpolation claim is not made). The large-eps variants' claims
-    (:data:`VARIANT_CLAIMS`) and the interpolation claim are made on the primary judge's rows only."""
+    per-model path tables (None: the interpolation claim is not made; else their summary goes to
+    ``out.interpolation``)."""
     al = _concat(alignment).sort_values(["recipe", "size", "seed", "score", "index"], ignore_index=True)
     io.write_csv(al, out.alignment)
     summ = (al.groupby(["recipe", "size", "score"], sort=True)["value"]
@@ -322,7 +379,7 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
         fs["n_inverted"] = [int(inv.get((r, n, s), 0)) for r, n, s in zip(fs["recipe"], fs["size"], fs["seed"], strict=True)]
     io.write_csv(fs, out.filters)
 
-    claims = _alignment_claims(al, objectives, n_resamples)
+    pt = None
     if panel is not None:
         pt = _concat(panel)
         summary = _panel_summary(pt)
@@ -330,30 +387,47 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
         accuracy.update({("robust", int(j["seed"])): j["clean_accuracy"] for j in map(io.read_json, robust_judges or [])})
         summary["judge_clean_accuracy"] = [accuracy.get((j, int(s)), np.nan) for j, s in zip(summary["judge"], summary["seed"], strict=True)]
         io.write_csv(summary, out.judge_panel)
-        claims += panel_claims(pt, objectives, n_resamples=n_resamples)
-        variants = [v for v in VARIANT_CLAIMS if v != "targeted" and "variant" in pt.columns and (pt["variant"] == v).any()]
-        for variant in variants:
-            claims += panel_claims(pt, objectives, variant=variant, judges=[PRIMARY_JUDGE], n_resamples=n_resamples)
+    paths = None
     if interpolation is not None:
         paths = _concat(interpolation)
         io.write_csv(interpolation_summary(paths), out.interpolation)
-        claims += interpolation_claims(paths, objectives, n_resamples=n_resamples)
-    linf = {r: o for r, o in objectives.items() if o == "standard" or norms is None or norms.get(r) == "linf"}
-    counts = fs[fs["recipe"].isin(linf)].assign(value=lambda d: d["n_thresholding"].astype(float), unit=0)
-    claims += paired_claims(counts, ["unit"], linf, "thresholding first-layer filters, either orientation (one number "
-                            "per model)", "thresholding_filters", "Madry et al. 2018", n_resamples=n_resamples)
-    if linear_arrays is None:
-        claims += linear_claims(pd.read_csv(linear), n_resamples=n_resamples)
-    else:
-        with np.load(linear_arrays) as z:
-            claims += linear_claims(pd.read_csv(linear), z["correct"], z["eps_test"], z["eps_train"],
-                                    n_resamples=n_resamples)
-    table = judge_table(claims)
-    table = combine(table, "gradients_align", need=None, label="holds when all hold")
-    table = combine(table, "large_eps_look_like_target", need=2, label=f"the {PRIMARY_JUDGE} judge's verdict",
-                    primary=f"{PRIMARY_JUDGE} judge")
+    table = saliency_claims(al, fs, pd.read_csv(linear), objectives=objectives, norms=norms, panel=pt,
+                            linear_arrays=linear_arrays, paths=paths, n_resamples=n_resamples)
     io.write_csv(table, out.claims)
     with io.atomic_path(out.claims_md) as tmp:
         tmp.write_text(claims_markdown(table))
     return table
+
+
+def saliency_claims(al: pd.DataFrame, fs: pd.DataFrame, linear: pd.DataFrame, *, objectives: dict[str, str],
+                    norms: dict[str, str] | None = None, panel: pd.DataFrame | None = None,
+                    linear_arrays: str | None = None, paths: pd.DataFrame | None = None,
+                    n_resamples: int = stats.N_RESAMPLES) -> pd.DataFrame:
+    """The saliency claims table from the merged tables: ``al`` (alignment, per image), ``fs`` (filters,
+    per model: ``n_thresholding``), ``linear`` (the SVMs' accuracy table), ``panel`` (the judge panel's
+    per-example rows; None: the large-eps claim is not made), ``linear_arrays`` (the SVMs' per-image
+    outcomes; None: ``linear_more_robust`` is not made), ``paths`` (every judge's labels along the
+    interpolation paths; None: ``interpolation_toward_target`` is not made). The large-eps variants'
+    claims (:data:`VARIANT_CLAIMS`, when ``panel`` has them) and the interpolation claim are made for the
+    primary judge only. :func:`write_tables` calls it; so does ``python -m tradeoff.rederive`` on
+    committed results."""
+    claims: list[ClaimRow] = _alignment_claims(al, objectives, n_resamples)
+    if panel is not None:
+        claims += panel_claims(panel, objectives, n_resamples=n_resamples)
+        for variant in (v for v in VARIANT_CLAIMS if v != "targeted" and len(_variant(panel, v))):
+            claims += panel_claims(panel, objectives, variant=variant, judges=[PRIMARY_JUDGE], n_resamples=n_resamples)
+    if paths is not None:
+        claims += interpolation_claims(paths, objectives, n_resamples=n_resamples)
+    linf = {r: o for r, o in objectives.items() if o == "standard" or norms is None or norms.get(r) == "linf"}
+    counts = fs[fs["recipe"].isin(linf)].assign(value=lambda d: d["n_thresholding"].astype(float))
+    claims += filter_claims(counts, linf, "thresholding first-layer filters, either orientation (one number per model)")
+    if linear_arrays is None:
+        claims += linear_claims(linear, n_resamples=n_resamples)
+    else:
+        with np.load(linear_arrays) as z:
+            claims += linear_claims(linear, z["correct"], z["eps_test"], z["eps_train"], n_resamples=n_resamples)
+    table = judge_table(claims)
+    table = combine(table, "gradients_align", need=None, label="holds when all hold")
+    return combine(table, "large_eps_look_like_target", need=2, label=f"the {PRIMARY_JUDGE} judge's verdict",
+                   primary=f"{PRIMARY_JUDGE} judge")
 

@@ -43,9 +43,10 @@ __all__ = [
 ]
 
 COLUMNS: Final[tuple[str, ...]] = (
-    "claim", "paper", "metric", "recipe", "size", "standard", "robust", "difference", "verdict", "estimator",
+    "claim", "paper", "metric", "recipe", "size", "level", "standard", "robust", "difference", "verdict", "estimator",
 )  # fmt: skip
-"""The claims table's columns (a subset of :data:`tradeoff.claims.CLAIM_COLUMNS`): ``verdict`` is
+"""The claims table's columns (a subset of :data:`tradeoff.claims.CLAIM_COLUMNS`; ``level`` is always
+``exact``, ``docs/CLAIMS.md`` section 1): ``verdict`` is
 "holds" or "does not hold", decided on exact numbers (``estimator``: closed-form population
 accuracies; no sampling, so no interval and never "inconclusive")."""
 EXACT: Final = "exact: closed-form population accuracies"
@@ -219,6 +220,7 @@ def theory_claims(metrics: pd.DataFrame, frontier: pd.DataFrame, eps_test: float
     table = pd.DataFrame(rows)
     table["verdict"] = ["holds" if h else "does not hold" for h in table.pop("holds").astype(bool)]
     table["estimator"] = EXACT
+    table["level"] = "exact"
     return table[list(COLUMNS)], t22
 
 
@@ -227,11 +229,11 @@ def theory_claims_markdown(table: pd.DataFrame) -> str:
     def num(x: float) -> str:
         return "—" if pd.isna(x) else f"{x:.4g}"
 
-    lines = ["| claim (paper) | metric | model / sweep | n_train | standard | robust | difference | verdict |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| claim (paper) | metric | model / sweep | n_train | level | standard | robust | difference | verdict |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for _, r in table.iterrows():
         size = "—" if pd.isna(r["size"]) else f"{int(r['size'])}"
         verdict = "holds" if r["verdict"] == "holds" else "**does not hold**"
-        lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} | {r['recipe']} | {size} | {num(r['standard'])} | "
+        lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} | {r['recipe']} | {size} | {r.get('level', 'exact')} | {num(r['standard'])} | "
                      f"{num(r['robust'])} | {num(r['difference'])} | {verdict} |")
     return "\n".join(lines) + "\n"
