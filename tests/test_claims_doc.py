@@ -75,7 +75,7 @@ def test_paper_grade_tables_have_both_levels_and_claims_md_states_their_counts()
     for name, recipe, models in (("mnist", "6: 2 holds, 0 does not hold, 4 inconclusive",
                                   "6: 5 holds, 0 does not hold, 1 inconclusive"),
                                  ("saliency", "17: 3 holds, 0 does not hold, 14 inconclusive",
-                                  "19: 15 holds, 3 does not hold, 1 inconclusive")):
+                                  "19: 15 holds, 2 does not hold, 2 inconclusive")):  # pixel judge primary (5.6)
         table = pd.read_csv(ROOT / f"docs/results/cpu/{name}_claims.csv")
         assert list(table.columns) == CLAIM_COLUMNS
         counts = tally(table)

@@ -14,7 +14,8 @@ first run and are not tuned to pass:
   pixel judge, all on half B; controls at l2 eps 0.5 (targeted) and a random direction at eps 4.
   Rule fixed before the first run: at least 2 of the 3 judges show a larger excess over the controls
   for the robust model, each 95% paired bootstrap interval above 0. **Measured: fails** (only the
-  pixel judge, +0.128 [0.083, 0.178]); kept as a strict xfail.
+  pixel judge, +0.128 [0.083, 0.178]); kept as a strict xfail, the record of that rule. Issue 26 made the
+  pixel judge primary (docs/CLAIMS.md 5.6) with this measurement known, so no test here re-asserts it.
 * Linear: a robust l_inf SVM trained at eps 0.1 on 3-vs-7 beats the standard SVM's exact
   robust accuracy at 0.1 by >= 0.30 (the standard SVM spreads weight over many weakly correlated
   pixels, so eps ||w||_1 exceeds most margins).

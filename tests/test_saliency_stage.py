@@ -47,7 +47,7 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     norms = {"standard": "linf", "linf": "linf", "weak": "linf", "l2": "l2"}
     rng = np.random.default_rng(0)
     n_img, n_le = 120, 280
-    align, large, filt, panel = [], [], [], []
+    align, large, filt, panel, paths = [], [], [], [], []
     # alignment: standard 0.2/0.5, linf 0.6/0.9, weak 0.1/0.4 (+ noise per image; two seeds for linf)
     for recipe, corr, energy, seeds in (("standard", 0.2, 0.5, [0]), ("linf", 0.6, 0.9, [0, 1]),
                                         ("weak", 0.1, 0.4, [0]), ("l2", 0.6, 0.9, [0])):
@@ -79,7 +79,26 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
                                   "condition": c, "judge_label": 0,
                                   "judged_target": v if j != "pixel" else np.zeros(n_le, bool)})
                     for j in ("standard", "robust", "pixel") for c, v in ctl.items()]
-            panel.append(_write(pd.concat(rows), tmp_path / f"p_{recipe}_{seed}.csv"))
+            # the untargeted variant, one row per image: the pixel judge's share labelled as the class the
+            # model assigns is standard 0.2, linf 0.8, weak 0.2, l2 0.2; controls 0 (excess = the share)
+            n_u = n_le // 4
+            u_share = {"standard": 0.2, "linf": 0.8, "weak": 0.2, "l2": 0.2}[recipe]
+            rows += [pd.DataFrame({"recipe": recipe, "size": 100, "seed": seed, "source": np.arange(n_u), "label": 0,
+                                   "target": 1, "success": True, "judge": "pixel", "condition": c, "judge_label": 1,
+                                   "judged_target": (np.arange(n_u) % 5 < round(5 * u_share)) if c == "target"
+                                   else np.zeros(n_u, bool), "variant": "untargeted"})
+                     for c in ctl]
+            panel.append(_write(pd.concat(rows).fillna({"variant": "targeted"}), tmp_path / f"p_{recipe}_{seed}.csv"))
+            # interpolation paths (the pixel judge decides): path share standard 0.2, linf 0.6, weak 0.1, l2 0.2
+            p_share = {"standard": 0.2, "linf": 0.6, "weak": 0.1, "l2": 0.2}[recipe]
+            paths.append(_write(pd.concat(
+                [pd.DataFrame({"recipe": recipe, "size": 100, "seed": seed, "variant": "targeted",
+                               "source": np.arange(n_le) // 4, "label": 0, "target": 1 + np.arange(n_le) % 4,
+                               "success": True, "judge": j,
+                               "path_share": (np.clip(p_share + 0.05 * rng.standard_normal(n_le), 0, 1)
+                                              if j == "pixel" else np.full(n_le, 0.5)),
+                               "two_class": np.arange(n_le) % 2 == 0, "end_is_target": True})
+                 for j in ("standard", "pixel")]), tmp_path / f"i_{recipe}_{seed}.csv"))
     judges = []
     for seed in (0, 1):
         io.write_json({"seed": seed, "architecture": "mlp", "clean_accuracy": 0.9, "n_train": 50},
@@ -99,9 +118,10 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
                  eps_train=np.array([0.0, 0.1]))
     out = SimpleNamespace(**{k: str(tmp_path / f"out_{k}") for k in
                              ("alignment", "alignment_summary", "judge", "judge_panel", "filters", "claims",
-                              "claims_md")})
+                              "claims_md", "interpolation")})
     every = write_tables(align, large, filt, judges, linear, out, objectives=objectives, norms=norms, panel=panel,
-                         robust_judges=judges[:1], linear_arrays=str(tmp_path / "linear.npz"), n_resamples=500)
+                         robust_judges=judges[:1], linear_arrays=str(tmp_path / "linear.npz"),
+                         interpolation=paths, n_resamples=1000)  # p floor 1/1001: Holm over ~30 rows
     assert list(every.columns) == CLAIM_COLUMNS
     # one shared seed everywhere: every recipe-level row is not testable; the models level decides
     recipe = every[every["level"] == "recipe"]
@@ -127,11 +147,23 @@ def test_claims_from_handmade_tables(tmp_path: Path) -> None:
     assert pix["difference"] == 0 and pix["verdict"] == "inconclusive"
     assert le.loc[("standard judge: excess of the target share over the larger control share", "weak"),
                   "difference"] == pytest.approx(-0.25)
-    # 2 of 3 judges hold for linf and l2; 2 of 3 do not hold for weak
-    assert panel_rows.loc[("large_eps_look_like_target", "linf"), "verdict"] == "holds"
+    # the pixel judge is primary: its row decides, though 2 of 3 judges hold for linf (2 of 3 fail for weak)
+    assert panel_rows.loc[("large_eps_look_like_target", "linf"), "verdict"] == "inconclusive"
     assert panel_rows.loc[("large_eps_look_like_target", "linf"), "difference"] == 2
-    assert panel_rows.loc[("large_eps_look_like_target", "weak"), "verdict"] == "does not hold"
-    jp = pd.read_csv(out.judge_panel).set_index(["recipe", "judge"])
+    assert panel_rows.loc[("large_eps_look_like_target", "weak"), "verdict"] == "inconclusive"
+    # the untargeted variant: the primary judge's row only, paired on the source image
+    un = claims[claims["claim"] == "large_eps_untargeted"].set_index("recipe")
+    assert set(un["metric"].str.split(" ").str[0]) == {"pixel"}
+    assert un.loc["linf", "difference"] == pytest.approx(0.6) and un.loc["linf", "verdict"] == "holds"
+    assert un.loc["linf", "n_images"] == n_le // 4 and un.loc["weak", "difference"] == pytest.approx(0.0)
+    # the interpolation rule: the pixel judge's path share, robust minus standard, paired on (image, target)
+    it = claims[claims["claim"] == "interpolation_toward_target"].set_index("recipe")
+    assert it.loc["linf", "difference"] == pytest.approx(0.4, abs=0.02) and it.loc["linf", "verdict"] == "holds"
+    assert it.loc["weak", "verdict"] == "does not hold" and it.loc["linf", "n_images"] == n_le
+    isum = pd.read_csv(out.interpolation).set_index(["recipe", "seed", "judge"])
+    assert isum.loc[("linf", 0, "standard"), "path_share"] == 0.5 and isum.loc[("linf", 0, "pixel"), "two_class"] == 0.5
+    jp = pd.read_csv(out.judge_panel)
+    jp = jp[jp["variant"] == "targeted"].set_index(["recipe", "judge"])
     assert jp.loc[("linf", "standard"), "excess"].tolist() == pytest.approx([0.5, 0.5])
     assert jp.loc[("standard", "robust"), "judge_clean_accuracy"] == 0.9
     assert np.isnan(jp.loc[("standard", "pixel"), "judge_clean_accuracy"])

@@ -191,22 +191,49 @@ def test_tiny_saliency_outputs(tiny_run: Path) -> None:
         table = pd.read_csv(sal / recipe / "n~1000" / "seed~0" / "large_eps.csv")
         np.testing.assert_allclose(table["distance"], dist, rtol=1e-6, atol=1e-6)
         assert (table["judged_target"] == (table["judge_label"] == table["target"])).all()
+        # the variants (issue 26; the schema's default: targeted_random_start, untargeted): random-start
+        # examples in the ball and the box; untargeted ones one per image, each with the class the model
+        # reached; every judge's labels along every path
+        rs = a["x_adv_targeted_random_start"]
+        start = a["large_x"][a["pair_row_targeted_random_start"]]
+        d_rs = np.linalg.norm((rs.astype(np.float64) - start).reshape(len(rs), -1), axis=1)
+        assert len(rs) == len(a["x_adv"]) and d_rs.max() <= eps * (1 + 1e-5) and rs.min() >= 0 and rs.max() <= 1
+        assert not np.array_equal(rs, a["x_adv"])
+        assert len(a["x_adv_untargeted"]) == len(a["large_x"])
+        panel_model = pd.read_csv(sal / recipe / "n~1000" / "seed~0" / "panel.csv")
+        assert set(panel_model["variant"]) == {"targeted", "targeted_random_start", "untargeted"}
+        un = panel_model[(panel_model["variant"] == "untargeted") & (panel_model["condition"] == "target")]
+        np.testing.assert_array_equal(un[un["judge"] == "pixel"]["target"], a["pair_target_untargeted"])
+        paths = pd.read_csv(sal / recipe / "n~1000" / "seed~0" / "interpolation.csv")
+        assert len(paths) == 3 * (2 * len(a["x_adv"]) + len(a["large_x"]))  # 3 judges x the three variants' pairs
+        assert paths["path_share"].between(0, 1).all()
+        assert (paths.loc[~paths["end_is_target"], "path_share"] < 1).all()
     judge = json.loads((sal / "judge" / "seed~0" / "history.json").read_text())
     assert judge["architecture"] == cfg["judge"]["model"] and judge["studied_size"] == 1000
     assert judge["n_train"] == 2000 and judge["clean_accuracy"] > 0.5  # the held-out half of 4,000 images
     jt = pd.read_csv(sal / "judge.csv")
     assert set(jt["recipe"]) == set(cfg["models"]["recipes"]) and jt["judged_target"].between(0, 1).all()
     claims = pd.read_csv(sal / "claims.csv")
-    assert set(claims["claim"]) == {"gradients_align", "large_eps_look_like_target", "thresholding_filters",
+    assert set(claims["claim"]) == {"gradients_align", "large_eps_look_like_target", "large_eps_targeted_random_start",
+                                    "large_eps_untargeted", "interpolation_toward_target", "thresholding_filters",
                                     "linear_sparser", "linear_weak_weight", "linear_more_robust"}
-    assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive"}
+    for claim in ("large_eps_targeted_random_start", "large_eps_untargeted", "interpolation_toward_target"):
+        assert set(claims.loc[claims["claim"] == claim, "metric"].str.split(" ").str[0]) == {"pixel"}, claim
+    interp = pd.read_csv(sal / "interpolation.csv")
+    assert set(interp["variant"]) == {"targeted", "targeted_random_start", "untargeted"}
+    assert len(interp) == 3 * 3 * len(cfg["models"]["recipes"])
+    # one seed: the recipe level is not testable; the models level decides (issue 26's two levels)
+    assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive", "not testable (1 seed)"}
+    assert set(claims.loc[claims["level"] == "recipe", "verdict"]) == {"not testable (1 seed)"}
     panel = claims["metric"].str.startswith("panel")  # combinations of the rows above: a count, no interval
-    assert panel.sum() == 2 and claims[panel]["low"].isna().all()
-    assert claims.loc[~panel, ["low", "high", "n_seeds", "n_images"]].notna().all().all()
+    assert panel.sum() == 2 * 2 and claims[panel]["low"].isna().all()  # two claims, two levels
+    # tested rows carry an interval (thresholding filters at the models level: exact counts, no test)
+    tested = ~panel & (claims["level"] == "models") & (claims["claim"] != "thresholding_filters")
+    assert claims.loc[tested, ["low", "high", "n_seeds", "n_images"]].notna().all().all()
     assert set(claims.loc[claims["claim"] == "large_eps_look_like_target", "metric"].str.split(" ").str[0]) == {
         "standard", "robust", "pixel", "panel:"}
     jp = pd.read_csv(sal / "judge_panel.csv")
-    assert set(jp["judge"]) == {"standard", "robust", "pixel"} and len(jp) == 3 * len(cfg["models"]["recipes"])
+    assert set(jp["judge"]) == {"standard", "robust", "pixel"} and len(jp) == 3 * 3 * len(cfg["models"]["recipes"])
     robust_judge = json.loads((sal / "robust_judge" / "seed~0" / "history.json").read_text())
     assert robust_judge["role"] == "robust_judge" and robust_judge["objective"] == "pgd"
     assert "| claim (paper) |" in (sal / "claims.md").read_text()

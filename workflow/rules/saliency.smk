@@ -66,6 +66,7 @@ rule saliency_extract:
         alignment="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/alignment.csv",
         large_eps="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/large_eps.csv",
         panel="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/panel.csv",
+        interpolation="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/interpolation.csv",
         filters="results/mnist/saliency/{recipe}/n~{size}/seed~{seed}/filters.csv",
     log:
         "logs/saliency_extract/{recipe}/n~{size}/seed~{seed}.log",
@@ -119,6 +120,11 @@ rule saliency_tables:
         panel=expand(
             rules.saliency_extract.output.panel, zip, **plan.saliency_model_columns(CONFIG)
         ),
+        interpolation=expand(
+            rules.saliency_extract.output.interpolation,
+            zip,
+            **plan.saliency_model_columns(CONFIG),
+        ),
         judges=expand(rules.saliency_judge.output.history, seed=SALIENCY["models"]["seeds"]),
         robust_judges=expand(
             rules.saliency_robust_judge.output.history, seed=SALIENCY["models"]["seeds"]
@@ -144,6 +150,12 @@ rule saliency_tables:
             caption="../report/saliency_judge_panel.rst",
             category="Saliency",
             labels={"table": "judge panel"},
+        ),
+        interpolation=report(
+            "results/mnist/saliency/interpolation.csv",
+            caption="../report/saliency_interpolation.rst",
+            category="Saliency",
+            labels={"table": "interpolation"},
         ),
         filters=report(
             "results/mnist/saliency/filters.csv",

@@ -14,4 +14,5 @@ write_tables(
     panel=list(snakemake.input.panel),
     robust_judges=list(snakemake.input.robust_judges),
     linear_arrays=snakemake.input.linear_arrays,
+    interpolation=list(snakemake.input.interpolation),
 )

@@ -33,11 +33,16 @@ Conventions, stated once:
     ``M`` (:func:`permute_within_mask`, seeded): noise confined to the stroke. The first two
     scores equal their nulls by construction; the cosine's null is its chance level.
 
-* **Large-eps examples** (:func:`large_eps_examples`): targeted l2 PGD
-  (:func:`tradeoff.adversarial.attacks.pgd_with_info` with ``targeted=True, keep_best=True,
-  random_start=False``): per (image, target) the iterate classified as the target with the lowest
-  target cross-entropy (or, if none is, the lowest-loss iterate). Every returned point lies in the
-  l2 ball of radius ``eps`` around its image and in the [0, 1] box.
+* **Large-eps examples** (:func:`large_eps_examples`): l2 PGD
+  (:func:`tradeoff.adversarial.attacks.pgd_with_info`, ``keep_best=True``) in one of the
+  :data:`LARGE_EPS_VARIANTS`. *Targeted* (the project's primary instrument): per (image, target)
+  the iterate classified as the target with the lowest target cross-entropy (or, if none is, the
+  lowest-loss iterate). *Untargeted* (what the paper's Section 4 describes: "the image of highest
+  loss" around the test image): per image the iterate that is misclassified with the highest
+  cross-entropy of the true label (or the highest-loss iterate); its ``target`` is the class the
+  attacked model assigns to it. Each starts at the image or, ``random_start``, at a seeded uniform
+  point of the ball. Every returned point lies in the l2 ball of radius ``eps`` around its image
+  and in the [0, 1] box.
 * **Judges**: models that label the large-eps examples, trained on training images the studied
   models never saw (the pipeline: :mod:`tradeoff.stages.saliency`; a panel of a standard CNN, an
   l2-robust model and a pixel-space judge, :mod:`tradeoff.saliency.panel`);
@@ -71,6 +76,7 @@ from tradeoff.saliency.rules import (
 
 __all__ = [
     "ALIGNMENT_SCORES",
+    "LARGE_EPS_VARIANTS",
     "LargeEpsExamples",
     "SCORE_COLUMNS",
     "alignment_scores",
@@ -84,6 +90,7 @@ __all__ = [
     "interpolate",
     "judge_agreement",
     "large_eps_examples",
+    "large_eps_variant",
     "permute_within_mask",
     "predict",
     "stroke_mask",
@@ -291,7 +298,10 @@ class LargeEpsExamples:
 
     ``source`` (M,) row of the attacked ``x``; ``label`` (M,) its true class; ``target`` (M,);
     ``x_adv`` (M, 1, 28, 28) float32; ``success`` (M,) the attacked model predicts ``target`` at
-    ``x_adv``; ``distance`` (M,) ``||x_adv - x||_2``; ``eps`` the radius.
+    ``x_adv``; ``distance`` (M,) ``||x_adv - x||_2``; ``eps`` the radius; ``targeted`` and
+    ``random_start`` how they were made. Untargeted: one row per image, ``target`` the class the
+    attacked model assigns to ``x_adv`` (its label where the attack failed) and ``success`` that
+    class differs from ``label``.
     """
 
     source: NDArray[np.int64]
@@ -301,6 +311,8 @@ class LargeEpsExamples:
     success: NDArray[np.bool_]
     distance: FloatArray
     eps: float
+    targeted: bool = True
+    random_start: bool = False
 
     def table(self) -> pd.DataFrame:
         """Tidy view without the images: source, label, target, success, distance."""
@@ -326,6 +338,23 @@ def _pairs(labels: NDArray[np.int64], targets: str | ArrayLike) -> tuple[NDArray
     return np.arange(n), tgt
 
 
+LARGE_EPS_VARIANTS: Final[dict[str, tuple[bool, bool]]] = {
+    "targeted": (True, False),
+    "targeted_random_start": (True, True),
+    "untargeted": (False, False),
+    "untargeted_random_start": (False, True),
+}
+"""Variant name -> ``(targeted, random_start)``. ``targeted`` (from the image) is the primary
+instrument of ``large_eps_look_like_target``; ``untargeted`` is the paper's own procedure (docs/CLAIMS.md)."""
+
+
+def large_eps_variant(name: str) -> tuple[bool, bool]:
+    """``(targeted, random_start)`` of a variant of :data:`LARGE_EPS_VARIANTS` (``ValueError`` otherwise)."""
+    if name not in LARGE_EPS_VARIANTS:
+        raise ValueError(f"unknown large-eps variant {name!r}; valid: {', '.join(LARGE_EPS_VARIANTS)}")
+    return LARGE_EPS_VARIANTS[name]
+
+
 def large_eps_examples(
     model: nn.Module,
     x: ArrayLike | torch.Tensor,
@@ -335,31 +364,47 @@ def large_eps_examples(
     steps: int = 100,
     alpha: float | None = None,
     targets: str | ArrayLike = "all-other",
+    targeted: bool = True,
+    random_start: bool = False,
+    seed: int = 0,
     batch_size: int = 512,
 ) -> LargeEpsExamples:
-    """Targeted l2 PGD examples of radius ``eps`` (paper Figs. 3-4; MNIST: eps = 4).
+    """l2 PGD examples of radius ``eps`` (paper Figs. 3-4; MNIST: eps = 4), keep-best.
 
-    ``targets``: ``"all-other"`` (each image against each of the 9 other classes, ascending),
-    ``"next"`` (class ``(y + 1) mod 10``) or an array with one target per image. ``alpha``
-    defaults to ``2.5 * eps / steps`` (Madry et al.'s rule). No random start, keep-best (module
-    docstring); deterministic for a given model.
+    ``targeted`` (default): ``targets`` is ``"all-other"`` (each image against each of the 9 other
+    classes, ascending), ``"next"`` (class ``(y + 1) mod 10``) or an array with one target per
+    image. ``targeted=False``: one example per image, ascending the true label's loss (``targets``
+    is ignored; see :class:`LargeEpsExamples` for its ``target``). ``random_start``: every PGD run
+    starts at a uniform point of the l2 ball (clipped to the box) drawn by a generator seeded with
+    ``seed`` (one generator over the batches, so the draw depends on ``batch_size``); otherwise at
+    the image. ``alpha`` defaults to ``2.5 * eps / steps`` (Madry et al.'s rule). Deterministic for
+    a given model and seed.
     """
     xs = as_images(x)
     labels = _labels(y, len(xs))
-    src, tgt = _pairs(labels, targets)
+    if targeted:
+        src, tgt = _pairs(labels, targets)
+    else:
+        src, tgt = np.arange(len(xs)), labels.copy()
     step = 2.5 * eps / max(steps, 1) if alpha is None else alpha
     dev = _device(model)
+    gen = torch.Generator(device=dev).manual_seed(int(seed)) if random_start else None
     x_adv = np.empty((len(src), 1, SIDE, SIDE), dtype=np.float32)
     success = np.empty(len(src), dtype=bool)
     for s in range(0, len(src), batch_size):
         xb = torch.from_numpy(xs[src[s : s + batch_size]]).to(dev)
         tb = torch.from_numpy(tgt[s : s + batch_size]).to(dev)
         res = pgd_with_info(model, xb, tb, norm="l2", eps=eps, alpha=step, steps=steps,
-                            random_start=False, restarts=1, keep_best=True, targeted=True)  # fmt: skip
+                            random_start=random_start, restarts=1, keep_best=True, targeted=targeted,
+                            generator=gen)  # fmt: skip
         x_adv[s : s + batch_size] = res.x_adv.detach().cpu().numpy()
         success[s : s + batch_size] = res.success.cpu().numpy()
+    if not targeted:  # the class reached: what the example is claimed to look like
+        tgt = predict(model, x_adv, batch_size=batch_size)
+        success = tgt != labels[src]
     dist = np.linalg.norm((x_adv.astype(np.float64) - xs[src]).reshape(len(src), -1), axis=1)
-    return LargeEpsExamples(src, labels[src], tgt, x_adv, success, dist, float(eps))
+    return LargeEpsExamples(src, labels[src], tgt, x_adv, success, dist, float(eps), bool(targeted),
+                            bool(random_start))
 
 
 # ----------------------------------------------------------------------------------------------

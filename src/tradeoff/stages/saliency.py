@@ -12,7 +12,10 @@
   their within-stroke nulls), its targeted large-eps l2 examples towards every other class with the
   judge panel's labels of them and of the two controls (:mod:`tradeoff.saliency.panel`; the pixel
   judge is fitted here, on the same held-out half), and its first convolution's filters with the
-  thresholding rule. Tables are tidy CSVs, images one ``.npz``.
+  thresholding rule; the large-eps variants of ``saliency.large_eps.variants`` (random start,
+  untargeted) with the same panel and controls; every judge's labels along the straight path from
+  each image to its example (Fig. 4, judged by :func:`tradeoff.saliency.panel.path_target_share`).
+  Tables are tidy CSVs, images one ``.npz``.
   Saliency runs in fp32 whatever ``mnist.precision`` says (gradients are the measurement).
 """
 
@@ -109,30 +112,52 @@ def _tag(df: pd.DataFrame, recipe: str, size: int, seed: int) -> pd.DataFrame:
     return df
 
 
+def _predictor(judge: Any) -> Any:
+    """The judge as a function images -> labels (a :class:`PixelJudge` or a torch model)."""
+    if isinstance(judge, pnl.PixelJudge):
+        return judge.predict
+    return lambda imgs: sal.predict(judge, imgs)
+
+
 def _large_eps_panel(model: torch.nn.Module, judges: dict[str, Any], lx: np.ndarray, ly: np.ndarray,
-                     large_eps: dict[str, Any], controls: dict[str, Any]) -> tuple[Any, dict[str, np.ndarray], Any]:
-    """The large-eps examples, the two controls on the same pairs, and every judge's labels of the
-    three: (examples, {condition: images}, {(judge, condition): labels})."""
+                     large_eps: dict[str, Any], controls: dict[str, Any],
+                     variant: str = "targeted") -> tuple[Any, dict[str, np.ndarray], pd.DataFrame]:
+    """One variant's large-eps examples (:data:`tradeoff.saliency.analysis.LARGE_EPS_VARIANTS`), the
+    two controls on the same pairs (the small-eps one made the same way), and every judge's labels
+    of the three: (examples, {condition: images}, panel rows without the source's test-set index).
+    Untargeted: each condition's image is claimed to look like the class the model gives it."""
+    targeted, random_start = sal.large_eps_variant(variant)
     eps, steps = float(large_eps["eps"]), int(large_eps["steps"])
-    ex = sal.large_eps_examples(model, lx, ly, eps=eps, steps=steps)
-    small = sal.large_eps_examples(model, lx, ly, eps=float(controls["small_eps"]), steps=steps)
-    if not (np.array_equal(small.source, ex.source) and np.array_equal(small.target, ex.target)):
+    seed = int(large_eps.get("random_start_seed", 0))
+    ex = sal.large_eps_examples(model, lx, ly, eps=eps, steps=steps, targeted=targeted, random_start=random_start,
+                                seed=seed)
+    small = sal.large_eps_examples(model, lx, ly, eps=float(controls["small_eps"]), steps=steps, targeted=targeted,
+                                   random_start=random_start, seed=seed)
+    if not np.array_equal(small.source, ex.source) or (targeted and not np.array_equal(small.target, ex.target)):
         raise AssertionError("the small-eps control must pair with the large-eps examples")
     images = {"target": ex.x_adv, "small_eps": small.x_adv,
               "random": pnl.random_directions(lx[ex.source], eps, int(controls["seed"]))}
-    labels = {}
-    for name, judge in judges.items():
-        for condition, imgs in images.items():
-            labels[(name, condition)] = judge.predict(imgs) if isinstance(judge, pnl.PixelJudge) else sal.predict(judge, imgs)
-    return ex, images, labels
+    targets = None if targeted else {c: sal.predict(model, imgs) for c, imgs in images.items()}
+    labels = {(name, condition): _predictor(judge)(imgs) for name, judge in judges.items()
+              for condition, imgs in images.items()}
+    rows = pnl.panel_rows(ex.source, ex.label, ex.target, ex.success, labels, variant=variant, targets=targets)
+    return ex, images, rows
+
+
+def _paths(judges: dict[str, Any], lx: np.ndarray, ex: Any, variant: str, n_steps: int) -> pd.DataFrame:
+    """Every judge's labels along the straight paths from the images to ``ex``'s examples (Fig. 4)."""
+    labels = {name: pnl.path_labels(_predictor(judge), lx[ex.source], ex.x_adv, n_steps)
+              for name, judge in judges.items()}
+    return pnl.path_rows(variant, ex.source, ex.label, ex.target, ex.success, labels)
 
 
 def extract(data: str, weights: str, judge_weights: str, out: Any, *, recipe: str, size: int, seed: int,
             examples: dict[str, Any], alignment: dict[str, Any], large_eps: dict[str, Any],
             filters: dict[str, Any], device: str, robust_judge_weights: str,
             pixel_judge: dict[str, Any], controls: dict[str, Any]) -> None:
-    """Gradients + alignment, large-eps examples + judge panel + controls, filters of one model;
-    ``out`` has ``arrays`` (.npz), ``alignment``, ``large_eps``, ``panel``, ``filters`` (.csv)."""
+    """Gradients + alignment, large-eps examples (the targeted ones and ``large_eps.variants``) + judge
+    panel + controls + every judge's labels along the interpolation paths, filters of one model;
+    ``out`` has ``arrays`` (.npz), ``alignment``, ``large_eps``, ``panel``, ``interpolation``, ``filters`` (.csv)."""
     dev = resolve_device(device)
     with discarding_corrupt(weights, judge_weights, robust_judge_weights):  # removed if corrupt: rebuilt
         model, meta = load_weights_and_metadata(None, weights, device=dev)
@@ -158,20 +183,38 @@ def extract(data: str, weights: str, judge_weights: str, out: Any, *, recipe: st
     pixel.fit(mnist.x_train[judge_idx], mnist.y_train[judge_idx])
     lidx = sal.fixed_examples(mnist.y_test, int(large_eps["per_class"]), int(large_eps["seed"]))
     lx, ly = sal.as_images(mnist.x_test[lidx]), mnist.y_test[lidx]
-    ex, images, labels = _large_eps_panel(model, {"standard": judge, "robust": robust_judge, "pixel": pixel},
-                                          lx, ly, large_eps, controls)
-    judged = labels[("standard", "target")]
+    judges = {"standard": judge, "robust": robust_judge, "pixel": pixel}
+    n_steps = int(large_eps["interpolation_steps"])
+    ex, images, panel = _large_eps_panel(model, judges, lx, ly, large_eps, controls)
+    judged = panel.loc[(panel["judge"] == "standard") & (panel["condition"] == "target"), "judge_label"].to_numpy()
     le = ex.table()
     le["source"] = lidx[ex.source]
     le["judge_label"] = judged
     le["judged_target"] = judged == ex.target
     le = _tag(le, recipe, size, seed)[LARGE_EPS_COLUMNS]
     io.write_csv(le, out.large_eps)
-    panel = _tag(pnl.panel_rows(lidx[ex.source], ex.label, ex.target, ex.success, labels), recipe, size, seed)
+    panels, paths = [panel], [_paths(judges, lx, ex, "targeted", n_steps)]
+    variants: dict[str, np.ndarray] = {}
+    for variant in large_eps.get("variants", []):
+        vex, _, vpanel = _large_eps_panel(model, judges, lx, ly, large_eps, controls, variant)
+        panels.append(vpanel)
+        paths.append(_paths(judges, lx, vex, variant, n_steps))
+        variants.update({f"x_adv_{variant}": vex.x_adv, f"pair_row_{variant}": vex.source,
+                         f"pair_target_{variant}": vex.target})
+        log.info("large-eps %s: success on the model %.4f", variant, float(vex.success.mean()))
+    panel = pd.concat(panels, ignore_index=True)
+    panel["source"] = lidx[panel["source"].to_numpy()]
+    panel = _tag(panel, recipe, size, seed)
     io.write_csv(panel, out.panel)
-    shares = panel.groupby(["judge", "condition"])["judged_target"].mean().round(4).to_dict()
+    path = pd.concat(paths, ignore_index=True)
+    path["source"] = lidx[path["source"].to_numpy()]
+    path = _tag(path, recipe, size, seed)
+    io.write_csv(path, out.interpolation)
+    shares = panel.groupby(["variant", "judge", "condition"])["judged_target"].mean().round(4).to_dict()
     log.info("large-eps l2 %.3g: %d examples, success on the model %.4f; judged as the target: %s",
              ex.eps, len(le), float(ex.success.mean()), shares)
+    log.info("interpolation: mean share of the path judged as the target: %s",
+             path.groupby(["variant", "judge"])["path_share"].mean().round(4).to_dict())
 
     w, b = sal.first_layer_filters(model)
     ft = sal.filter_table(w, b, dominance=float(filters["dominance"]), min_threshold=float(filters["min_threshold"]))
@@ -183,4 +226,4 @@ def extract(data: str, weights: str, judge_weights: str, out: Any, *, recipe: st
                  large_index=lidx, large_x=lx, large_y=ly, pair_row=ex.source, pair_target=ex.target,
                  x_adv=ex.x_adv, x_small_eps=images["small_eps"], x_random=images["random"],
                  pair_success=ex.success, judge_label=judged, filter_w=w, filter_b=b,
-                 eps=np.float64(ex.eps), interpolation_steps=np.int64(large_eps["interpolation_steps"]))
+                 eps=np.float64(ex.eps), interpolation_steps=np.int64(n_steps), **variants)

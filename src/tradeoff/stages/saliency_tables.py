@@ -12,7 +12,11 @@ held fixed), Holm within each level of the table (:func:`tradeoff.claims.judge_t
 * ``large_eps_look_like_target`` (Figs. 3-4): per judge of the panel (:mod:`tradeoff.saliency.panel`)
   the robust model's excess (share of large-eps examples labelled as the target over the larger
   control share) exceeds the standard model's (paired on source image and target, the six shares
-  resampled jointly); a panel row holds when 2 of the 3 judges' rows do;
+  resampled jointly); the panel row is the primary (pixel) judge's verdict, per level. Beside it, for the
+  pixel judge only: ``large_eps_targeted_random_start`` and ``large_eps_untargeted`` (and
+  ``..._untargeted_random_start``; the variants of ``saliency.large_eps.variants``, :data:`VARIANT_CLAIMS`),
+  and ``interpolation_toward_target`` (Fig. 4): the share of the straight path from the image to its
+  example labelled as the target;
 * ``thresholding_filters`` (Madry et al.): each l_inf robust model has more thresholding filters
   (either orientation; one number per model: the exact permutation test over models at the recipe
   level, the exact counts at the models level);
@@ -43,10 +47,11 @@ from tradeoff.claims import (
     judge_table,
     two_levels,
 )
-from tradeoff.saliency.panel import CONDITIONS, excess
+from tradeoff.saliency.panel import CONDITIONS, PRIMARY_JUDGE, excess
 
-__all__ = ["CLAIM_COLUMNS", "combine", "filter_claims", "linear_claims", "paired_claims", "panel_claims", "saliency_claims", "wilson_interval",
-           "write_tables"]
+__all__ = ["CLAIM_COLUMNS", "VARIANT_CLAIMS", "combine", "filter_claims", "interpolation_claims",
+           "interpolation_summary", "linear_claims", "paired_claims", "panel_claims", "saliency_claims",
+           "wilson_interval", "write_tables"]
 
 ESTIMATOR = (f"paired bootstrap over the same images, seeds held fixed ({stats.N_RESAMPLES} resamples), "
              "percentile interval; Holm within the level")
@@ -101,11 +106,32 @@ def _panel_difference(m: np.ndarray) -> np.ndarray:
     return excess(m[..., 3:]) - excess(m[..., :3])
 
 
-def panel_claims(panel: pd.DataFrame, objectives: dict[str, str], *,
-                 n_resamples: int = stats.N_RESAMPLES) -> list[ClaimRow]:
-    """``large_eps_look_like_target`` per judge: robust minus standard excess over the controls, on the
-    (source, target) pairs both models have, per shared seed (one standard recipe: the first); both levels."""
+VARIANT_CLAIMS: dict[str, str] = {"targeted": "large_eps_look_like_target",
+                                  "targeted_random_start": "large_eps_targeted_random_start",
+                                  "untargeted": "large_eps_untargeted",
+                                  "untargeted_random_start": "large_eps_untargeted_random_start"}
+"""Large-eps variant -> its claim (docs/CLAIMS.md): the primary, targeted from the image, keeps its name."""
+
+
+def _variant(table: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """The rows of one large-eps variant (tables written before the variants existed: all targeted)."""
+    if "variant" not in table.columns:
+        return table if variant == "targeted" else table.iloc[:0]
+    return table[table["variant"] == variant]
+
+
+def panel_claims(panel: pd.DataFrame, objectives: dict[str, str], *, variant: str = "targeted",
+                 judges: list[str] | None = None, n_resamples: int = stats.N_RESAMPLES) -> list[ClaimRow]:
+    """The claim of large-eps ``variant`` (:data:`VARIANT_CLAIMS`) per judge (``judges``: those only):
+    robust minus standard excess over the controls, on the pairs both models have (targeted: (source,
+    target); untargeted: the source image, whose target each model picks), per shared seed (one standard
+    recipe: the first); both levels."""
     rows: list[ClaimRow] = []
+    claim = VARIANT_CLAIMS[variant]
+    key = ["source", "target"] if variant.startswith("targeted") else ["source"]
+    panel = _variant(panel, variant)
+    if judges is not None:
+        panel = panel[panel["judge"].isin(judges)]
     for (size, judge), group in panel.groupby(["size", "judge"], sort=True):
         recipes = sorted(group["recipe"].unique())
         std = [r for r in recipes if objectives.get(r) == "standard"][:1]
@@ -113,7 +139,7 @@ def panel_claims(panel: pd.DataFrame, objectives: dict[str, str], *,
             data = []
             for s in sorted(set(group.loc[group["recipe"] == std[0], "seed"]) & set(group.loc[group["recipe"] == recipe, "seed"])):
                 sub = group[(group["seed"] == s) & group["recipe"].isin([std[0], recipe])]
-                wide = (sub.pivot_table(index=["source", "target"], columns=["recipe", "condition"],
+                wide = (sub.pivot_table(index=key, columns=["recipe", "condition"],
                                         values="judged_target", aggfunc="mean")
                         .reindex(columns=pd.MultiIndex.from_product([[std[0], recipe], list(CONDITIONS)])).dropna())
                 if len(wide):
@@ -121,20 +147,47 @@ def panel_claims(panel: pd.DataFrame, objectives: dict[str, str], *,
             if not data:
                 continue
             means = np.mean([d.mean(0) for d in data], axis=0)
-            rows += two_levels("large_eps_look_like_target", "Figs. 3-4",
-                               f"{judge} judge: excess of the target share over the larger control share", recipe,
-                               int(size), 1, data, _panel_difference,
-                               estimator=ESTIMATOR + "; the six shares resampled jointly over (image, target) pairs",
+            what = ("excess of the target share over the larger control share" if len(key) == 2 else
+                    "excess of the share labelled as the class the model assigns (not the image's own) over the "
+                    "larger control share")
+            label = "" if variant == "targeted" else f" ({variant.replace('_', ' ')})"
+            unit = "(image, target) pairs" if len(key) == 2 else "images"
+            rows += two_levels(claim, "Figs. 3-4", f"{judge} judge: {what}{label}", recipe, int(size), 1, data,
+                               _panel_difference, estimator=ESTIMATOR + f"; the six shares resampled jointly over {unit}",
                                standard=float(excess(means[:3])), robust=float(excess(means[3:])),
                                n_resamples=n_resamples)
     return rows
 
 
-def combine(table: pd.DataFrame, claim: str, *, need: int | None, label: str) -> pd.DataFrame:
+def interpolation_claims(paths: pd.DataFrame, objectives: dict[str, str], *, judge: str = PRIMARY_JUDGE,
+                         n_resamples: int = stats.N_RESAMPLES) -> list[ClaimRow]:
+    """``interpolation_toward_target`` (Fig. 4): per (image, target) pair of the primary large-eps
+    examples (targeted, from the image), the share of the straight path's points after the original
+    that ``judge`` labels as the target; robust minus standard (> 0), paired on the pairs; both levels."""
+    sub = _variant(paths, "targeted")
+    sub = sub[sub["judge"] == judge].rename(columns={"path_share": "value"})
+    return paired_claims(sub, ["source", "target"], objectives,
+                         f"{judge} judge: share of the interpolation path (points after the original) labelled as the "
+                         "target, per (image, target) pair", "interpolation_toward_target", "Fig. 4",
+                         n_resamples=n_resamples)
+
+
+def interpolation_summary(paths: pd.DataFrame) -> pd.DataFrame:
+    """Per (recipe, size, seed, variant, judge): the mean path share, the share of two-class paths, the
+    share whose end the judge labels as the target, and the number of pairs."""
+    if "variant" not in paths.columns:
+        paths = paths.assign(variant="targeted")
+    return (paths.groupby(["recipe", "size", "seed", "variant", "judge"], sort=True)
+            .agg(path_share=("path_share", "mean"), two_class=("two_class", "mean"),
+                 end_is_target=("end_is_target", "mean"), n_pairs=("path_share", "size")).reset_index())
+
+
+def combine(table: pd.DataFrame, claim: str, *, need: int | None, label: str, primary: str | None = None) -> pd.DataFrame:
     """``table`` with one *panel* row per (size, recipe, level) of ``claim`` appended: **holds** when at
     least ``need`` of its rows hold (``None``: all of them), **does not hold** when at least ``need`` do
-    not (``None``: any), **not testable (k seeds)** when every row is, else inconclusive. ``difference``
-    is the number of rows that hold."""
+    not (``None``: any), **not testable (k seeds)** when every row is, else inconclusive. ``primary``:
+    the verdict is instead that of the row at the same level whose metric starts with ``primary`` (e.g.
+    ``"pixel judge"``); inconclusive when there is none. ``difference`` is the number of rows that hold."""
     rows = []
     levels = table["level"] if "level" in table else pd.Series("models", table.index)
     sub = table.assign(level=levels)[table["claim"] == claim]
@@ -147,6 +200,9 @@ def combine(table: pd.DataFrame, claim: str, *, need: int | None, label: str) ->
         else:
             verdict = ("holds" if holds >= k else
                        "does not hold" if fails >= (1 if need is None else need) else "inconclusive")
+        if primary is not None:
+            first = g[g["metric"].astype(str).str.startswith(primary)]
+            verdict = str(first["verdict"].iloc[0]) if len(first) else "inconclusive"
         rows.append({**{c: np.nan for c in CLAIM_COLUMNS}, "claim": claim, "paper": g["paper"].iloc[0],
                      "metric": f"panel: rows that hold, of {n} ({label})", "recipe": recipe, "size": size,
                      "level": level, "direction": 1, "difference": float(holds), "verdict": verdict, "reason": "",
@@ -247,10 +303,13 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = 1.959963984
 
 
 def _panel_summary(panel: pd.DataFrame) -> pd.DataFrame:
-    """Per (recipe, size, seed, judge): each condition's share labelled as the target, the excess, and the
+    """Per (recipe, size, seed, variant, judge): each condition's share labelled as the target, the excess, and the
     same among the pairs whose large-eps example fooled its own model (``*_given_success``)."""
+    if "variant" not in panel.columns:
+        panel = panel.assign(variant="targeted")
+
     def shares(df: pd.DataFrame) -> pd.DataFrame:
-        return df.pivot_table(index=["recipe", "size", "seed", "judge"], columns="condition",
+        return df.pivot_table(index=["recipe", "size", "seed", "variant", "judge"], columns="condition",
                               values="judged_target", aggfunc="mean").reindex(columns=list(CONDITIONS))
     allp = shares(panel)
     fooled = shares(panel[panel["success"].astype(bool)]).add_suffix("_given_success")
@@ -258,7 +317,7 @@ def _panel_summary(panel: pd.DataFrame) -> pd.DataFrame:
     out["excess"] = excess(allp.to_numpy(dtype=np.float64))
     out["excess_given_success"] = excess(fooled.reindex(allp.index).to_numpy(dtype=np.float64))
     out["success_on_model"] = panel[panel["condition"] == "target"].groupby(
-        ["recipe", "size", "seed", "judge"])["success"].mean()
+        ["recipe", "size", "seed", "variant", "judge"])["success"].mean()
     return out.reset_index()
 
 
@@ -279,11 +338,14 @@ def _alignment_claims(al: pd.DataFrame, objectives: dict[str, str], n_resamples:
 def write_tables(alignment: list[str], large_eps: list[str], filters: list[str], judges: list[str], linear: str,
                  out: Any, *, objectives: dict[str, str], norms: dict[str, str] | None = None,
                  panel: list[str] | None = None, robust_judges: list[str] | None = None,
-                 linear_arrays: str | None = None, n_resamples: int = stats.N_RESAMPLES) -> pd.DataFrame:
+                 linear_arrays: str | None = None, interpolation: list[str] | None = None,
+                 n_resamples: int = stats.N_RESAMPLES) -> pd.DataFrame:
     """The merged saliency tables and the claims table; returns the claims. ``norms``: each studied
     recipe's threat model (the thresholding claim is made for l_inf robust recipes only; None: all);
     ``panel``: the per-model judge-panel tables (None: the large-eps claim is not made); ``robust_judges``:
-    the robust judges' histories (their clean accuracy goes into ``judge_panel``)."""
+    the robust judges' histories (their clean accuracy goes into ``judge_panel``); ``interpolation``: the
+    per-model path tables (None: the interpolation claim is not made; else their summary goes to
+    ``out.interpolation``)."""
     al = _concat(alignment).sort_values(["recipe", "size", "seed", "score", "index"], ignore_index=True)
     io.write_csv(al, out.alignment)
     summ = (al.groupby(["recipe", "size", "score"], sort=True)["value"]
@@ -325,8 +387,12 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
         accuracy.update({("robust", int(j["seed"])): j["clean_accuracy"] for j in map(io.read_json, robust_judges or [])})
         summary["judge_clean_accuracy"] = [accuracy.get((j, int(s)), np.nan) for j, s in zip(summary["judge"], summary["seed"], strict=True)]
         io.write_csv(summary, out.judge_panel)
+    paths = None
+    if interpolation is not None:
+        paths = _concat(interpolation)
+        io.write_csv(interpolation_summary(paths), out.interpolation)
     table = saliency_claims(al, fs, pd.read_csv(linear), objectives=objectives, norms=norms, panel=pt,
-                            linear_arrays=linear_arrays, n_resamples=n_resamples)
+                            linear_arrays=linear_arrays, paths=paths, n_resamples=n_resamples)
     io.write_csv(table, out.claims)
     with io.atomic_path(out.claims_md) as tmp:
         tmp.write_text(claims_markdown(table))
@@ -335,15 +401,23 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
 
 def saliency_claims(al: pd.DataFrame, fs: pd.DataFrame, linear: pd.DataFrame, *, objectives: dict[str, str],
                     norms: dict[str, str] | None = None, panel: pd.DataFrame | None = None,
-                    linear_arrays: str | None = None, n_resamples: int = stats.N_RESAMPLES) -> pd.DataFrame:
+                    linear_arrays: str | None = None, paths: pd.DataFrame | None = None,
+                    n_resamples: int = stats.N_RESAMPLES) -> pd.DataFrame:
     """The saliency claims table from the merged tables: ``al`` (alignment, per image), ``fs`` (filters,
     per model: ``n_thresholding``), ``linear`` (the SVMs' accuracy table), ``panel`` (the judge panel's
     per-example rows; None: the large-eps claim is not made), ``linear_arrays`` (the SVMs' per-image
-    outcomes; None: ``linear_more_robust`` is not made). :func:`write_tables` calls it; so does
-    ``python -m tradeoff.rederive`` on committed results."""
+    outcomes; None: ``linear_more_robust`` is not made), ``paths`` (every judge's labels along the
+    interpolation paths; None: ``interpolation_toward_target`` is not made). The large-eps variants'
+    claims (:data:`VARIANT_CLAIMS`, when ``panel`` has them) and the interpolation claim are made for the
+    primary judge only. :func:`write_tables` calls it; so does ``python -m tradeoff.rederive`` on
+    committed results."""
     claims: list[ClaimRow] = _alignment_claims(al, objectives, n_resamples)
     if panel is not None:
         claims += panel_claims(panel, objectives, n_resamples=n_resamples)
+        for variant in (v for v in VARIANT_CLAIMS if v != "targeted" and len(_variant(panel, v))):
+            claims += panel_claims(panel, objectives, variant=variant, judges=[PRIMARY_JUDGE], n_resamples=n_resamples)
+    if paths is not None:
+        claims += interpolation_claims(paths, objectives, n_resamples=n_resamples)
     linf = {r: o for r, o in objectives.items() if o == "standard" or norms is None or norms.get(r) == "linf"}
     counts = fs[fs["recipe"].isin(linf)].assign(value=lambda d: d["n_thresholding"].astype(float))
     claims += filter_claims(counts, linf, "thresholding first-layer filters, either orientation (one number per model)")
@@ -354,5 +428,6 @@ def saliency_claims(al: pd.DataFrame, fs: pd.DataFrame, linear: pd.DataFrame, *,
             claims += linear_claims(linear, z["correct"], z["eps_test"], z["eps_train"], n_resamples=n_resamples)
     table = judge_table(claims)
     table = combine(table, "gradients_align", need=None, label="holds when all hold")
-    return combine(table, "large_eps_look_like_target", need=2, label="holds when 2 judges hold")
+    return combine(table, "large_eps_look_like_target", need=2, label=f"the {PRIMARY_JUDGE} judge's verdict",
+                   primary=f"{PRIMARY_JUDGE} judge")
 
