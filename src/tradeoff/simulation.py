@@ -95,9 +95,9 @@ def seeds_needed(effect: float, sd: float, *, level: float, power: float = 0.8, 
 def _main() -> int:
     for seeds_kind in ("normal", "t3"):
         for k in (3, 5, 8):
-            print(simulate("t", seeds_kind, k))  # type: ignore[arg-type]
-        print(simulate("t", seeds_kind, 8, effect=3.0))  # type: ignore[arg-type]
-        print(simulate("two-level bootstrap", seeds_kind, 3, n_rows=400, n_resamples=500))  # type: ignore[arg-type]
+            print(simulate("t", seeds_kind, k))
+        print(simulate("t", seeds_kind, 8, effect=3.0))
+        print(simulate("two-level bootstrap", seeds_kind, 3, n_rows=400, n_resamples=500))
     return 0
 
 
