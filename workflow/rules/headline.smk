@@ -63,6 +63,8 @@ rule headline_select:
         weights="results/headline/{headline}.safetensors",
     log:
         "logs/headline_select/{headline}.log",
+    conda:
+        plan.torch_env(CONFIG)
     threads: 1
     params:
         rule=lambda w: plan.headline_rule(CONFIG, w.headline),
