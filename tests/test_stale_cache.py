@@ -4,6 +4,7 @@ weights file says what it is and its readers check it, a missing model is notice
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -59,3 +60,169 @@ def test_a_training_code_change_trains_afresh_and_says_why(tmp_path: Path) -> No
               for p in ckpt.rglob("epoch-*.safetensors")]
     assert states and all(json.loads(s["tradeoff.state"])["identity"]["torch"] for s in states)
     assert all("cpu" in json.loads(s["tradeoff.state"])["recorded"] for s in states)
+
+
+def _model(root: Path, recipe: str, size: int = 10, seed: int = 0, init: int = 0, **meta: str) -> Path:
+    """A weights file at a trained model's path whose metadata says it is (recipe, size, seed)."""
+    import torch
+
+    from tradeoff.nets.checkpoints import save_weights
+
+    folder = root / "models" / recipe / f"n~{size}" / f"seed~{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(len(recipe) + seed + init)
+    meta = {"architecture": "x", "recipe": recipe, "size": str(size), "seed": str(seed), **meta}
+    save_weights(torch.nn.Linear(2, 2), folder / "weights.safetensors", meta)
+    (folder / "history.json").write_text("{}")
+    return folder / "weights.safetensors"
+
+
+def _evaluation(root: Path, weights: Path, recipe: str, size: int = 10, seed: int = 0) -> Path:
+    """An evaluation's outputs that record ``weights`` (as tradeoff.stages.mnist_eval writes them)."""
+    from tradeoff.stages.mnist_eval import weights_record
+
+    stem = root / "eval" / recipe / f"n~{size}" / f"seed~{seed}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{stem}.csv").write_text("recipe,accuracy\n")
+    Path(f"{stem}.outcomes.npz").write_bytes(b"")
+    record = {"recipe": recipe, "size": size, "seed": seed, "weights": {"path": str(weights), **weights_record(str(weights))}}
+    Path(f"{stem}.sanity.json").write_text(json.dumps(record))
+    return Path(f"{stem}.sanity.json")
+
+
+def test_swapped_or_foreign_weights_are_named_with_what_their_path_asks_for(tmp_path: Path, monkeypatch) -> None:
+    """Item 2: the issue's probes, on the parse-time check alone: the standard and linf-0.3 weights
+    swapped (time stamps kept), the saliency judge's MLP copied into a model folder."""
+    import os
+    import shutil
+
+    from tradeoff.nets.integrity import corrupt_weights_message, model_files
+
+    monkeypatch.chdir(tmp_path)
+    root = Path("results/mnist")
+    std, rob = _model(root, "standard"), _model(root, "linf-0.3")
+    for w, r in ((std, "standard"), (rob, "linf-0.3")):
+        _evaluation(root, w, r)
+    assert corrupt_weights_message(model_files(root), ["snakemake"]) is None
+    a, b = std.read_bytes(), rob.read_bytes()
+    st_a, st_b = std.stat(), rob.stat()
+    std.write_bytes(b)
+    rob.write_bytes(a)
+    os.utime(std, ns=(st_a.st_atime_ns, st_a.st_mtime_ns))
+    os.utime(rob, ns=(st_b.st_atime_ns, st_b.st_mtime_ns))
+    message = corrupt_weights_message(model_files(root), ["snakemake", "--cores", "1"])
+    assert message is not None
+    assert (f"{std}: its path asks for one model, the file is another: not the model asked for: recipe: the file "
+            "holds 'linf-0.3', asked for 'standard'") in message, message
+    assert f"{rob}: its path asks for one model" in message and "holds 'standard', asked for 'linf-0.3'" in message
+    assert message.splitlines()[-1].strip() == shlex.join(["snakemake", "--cores", "1", "--forcerun", str(rob), str(std)])
+
+    std.write_bytes(a)
+    rob.write_bytes(b)
+    judge = root / "saliency" / "judge" / "seed~0" / "weights.safetensors"
+    judge.parent.mkdir(parents=True)
+    import torch
+
+    from tradeoff.nets.checkpoints import save_weights
+
+    save_weights(torch.nn.Linear(2, 2), judge, {"architecture": "mlp", "role": "judge", "size": "10", "seed": "0"})
+    shutil.copy2(judge, std)
+    message = corrupt_weights_message(model_files(root), ["snakemake"])
+    assert message is not None and f"{std}: its path asks for one model" in message
+    assert "recipe: the file holds 'nothing', asked for 'standard'" in message and "it records no recipe" in message
+
+
+def test_an_evaluation_of_other_weights_is_named(tmp_path: Path, monkeypatch) -> None:
+    """Item 2: every evaluation output records the weights it came from; the check compares them
+    when the evaluation is not older than the weights (Snakemake would keep it)."""
+    import os
+
+    from tradeoff.nets.integrity import corrupt_weights_message, model_files
+
+    monkeypatch.chdir(tmp_path)
+    root = Path("results/mnist")
+    weights = _model(root, "standard")
+    record = _evaluation(root, weights, "standard")
+    st = weights.stat()
+    _model(root, "standard", init=1)  # the same model's path and identity, other weights
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))  # time stamp kept: the evaluation looks up to date
+    message = corrupt_weights_message(model_files(root), ["snakemake"])
+    table = str(record)[: -len(".sanity.json")] + ".csv"
+    assert message is not None and f"{table}: made from other weights than the file now at {weights}" in message
+    assert message.splitlines()[-1].strip() == shlex.join(["snakemake", "--forcerun", table])
+    assert corrupt_weights_message(model_files(root), ["snakemake", "--forcerun", table]) is None
+    os.utime(record, ns=(st.st_atime_ns - 10**9, st.st_mtime_ns - 10**9))  # older: Snakemake re-runs it anyway
+    assert corrupt_weights_message(model_files(root), ["snakemake"]) is None
+
+
+def test_a_missing_model_whose_results_remain_is_noticed(tmp_path: Path, monkeypatch) -> None:
+    """Item 3: a forced retrain interrupted by SIGTERM loses both outputs (weights and history.json);
+    its evaluation remains, so the next run must not say "Nothing to be done"."""
+    from tradeoff.nets.integrity import corrupt_weights_message, model_files
+
+    monkeypatch.chdir(tmp_path)
+    root = Path("results/mnist")
+    weights = _model(root, "standard")
+    _evaluation(root, weights, "standard")
+    weights.unlink()
+    (weights.parent / "history.json").unlink()
+    message = corrupt_weights_message(model_files(root), ["snakemake"])
+    assert message is not None
+    assert f"{weights}: missing, while results built from it remain" in message
+    assert "results/mnist/eval/standard/n~10/seed~0.csv" in message
+    assert message.splitlines()[-1].strip() == shlex.join(["snakemake", "--forcerun", str(weights)])
+    # published runs are not rebuilt: docs/results holds evaluations and histories, never weights
+    published = REPO / "docs" / "results" / "cpu" / "mnist"
+    monkeypatch.chdir(REPO)
+    assert corrupt_weights_message(model_files("results/nonexistent"), ["snakemake"]) is None
+    assert published.is_dir() and not list(published.rglob("weights.safetensors"))
+
+
+def test_readers_refuse_a_file_of_another_model_naming_both(tmp_path: Path) -> None:
+    """Item 2: evaluation and saliency load through load_weights(expect=...): a sound file of another
+    model is refused naming both, and kept (it is not damage)."""
+    import torch
+
+    from tradeoff.nets.checkpoints import (
+        WeightsIdentityError,
+        discarding_corrupt,
+        load_weights,
+        save_weights,
+    )
+    from tradeoff.nets.identity import model_identity
+
+    path = tmp_path / "weights.safetensors"
+    recipe = {"objective": "pgd", "eps": 0.3}
+    from tradeoff.nets.models import build_model
+
+    save_weights(build_model("mlp"), path, {"architecture": "mlp", **model_identity("linf-0.3", recipe, 10, 0)})
+    with pytest.raises(WeightsIdentityError, match=r"recipe: the file holds 'linf-0.3', asked for 'standard'"), \
+            discarding_corrupt(path):
+        load_weights(None, path, expect=model_identity("standard", {}, 10, 0))
+    with pytest.raises(WeightsIdentityError, match=r"recipe_hash: the file holds '[0-9a-f]{16}', asked for"):
+        load_weights(None, path, expect=model_identity("linf-0.3", {**recipe, "eps": 0.1}, 10, 0))
+    assert path.exists()  # refused, not removed
+    model = load_weights(None, path, expect=model_identity("linf-0.3", dict(reversed(recipe.items())), 10, 0))
+    assert isinstance(model, torch.nn.Module)
+
+
+def test_tables_refuse_an_evaluation_of_another_model(tmp_path: Path) -> None:
+    """Item 2: the tables stage checks each evaluation record against its path and the config's recipe."""
+    from tradeoff.nets.identity import recipe_hash
+    from tradeoff.stages.mnist_tables import check_eval_records
+
+    recipes = [{"recipe": "standard", "objective": "standard"}, {"recipe": "linf-0.3", "objective": "pgd"}]
+    good = tmp_path / "eval" / "standard" / "n~10" / "seed~0.sanity.json"
+    good.parent.mkdir(parents=True)
+    good.write_text(json.dumps({"recipe": "standard", "size": 10, "seed": 0,
+                                "recipe_hash": recipe_hash({"objective": "standard"})}))
+    check_eval_records([str(good)], recipes)
+    moved = tmp_path / "eval" / "linf-0.3" / "n~10" / "seed~0.sanity.json"
+    moved.parent.mkdir(parents=True)
+    moved.write_text(good.read_text())
+    with pytest.raises(ValueError, match=r"seed~0.sanity.json: recipe: the record holds 'standard', its path says "
+                                         r"'linf-0.3'"):
+        check_eval_records([str(good), str(moved)], recipes)
+    good.write_text(json.dumps({"recipe": "standard", "size": 10, "seed": 0, "recipe_hash": "0" * 16}))
+    with pytest.raises(ValueError, match="recipe_hash: the record holds '0000000000000000'"):
+        check_eval_records([str(good)], recipes)

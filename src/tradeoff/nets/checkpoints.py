@@ -43,6 +43,7 @@ from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
 from tradeoff.io import write_bytes
+from tradeoff.nets.identity import identity_problem
 
 CHECKPOINT_FORMAT = "tradeoff.checkpoint/1"
 WEIGHTS_FORMAT = "tradeoff.weights/1"
@@ -85,6 +86,11 @@ class CheckpointIdentityError(CheckpointError):
         self.found = dict(found)
         self.expected = dict(expected)
         self.changed = changed
+
+
+class WeightsIdentityError(CheckpointError):
+    """A sound weights file whose metadata says it is another model than the one asked for (a file
+    swapped or copied into another model's folder). Not damage: it is never removed."""
 
 
 @dataclass(frozen=True)
@@ -483,6 +489,12 @@ def read_weights_metadata(path: PathLike) -> dict[str, str]:
     return meta
 
 
+def weights_digest(path: PathLike) -> str:
+    """The SHA-256 digest over a weights file's tensors that its header stores (validated in full)."""
+    _, meta = _read_safetensors(path)
+    return meta[_DIGEST_KEY]
+
+
 def _read_weights(path: PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     tensors, meta = _read_safetensors(path)
     if meta.get(_FORMAT_KEY) != WEIGHTS_FORMAT:
@@ -494,22 +506,29 @@ def _read_weights(path: PathLike) -> tuple[dict[str, torch.Tensor], dict[str, st
 
 
 def load_weights(
-    model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu"
+    model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu",
+    expect: Mapping[str, str] | None = None,
 ) -> torch.nn.Module:
     """Build ``model_name`` and load a weights file into it (eval mode); refuse any mismatch.
 
     ``model_name=None`` builds the architecture the file's metadata names (the file is read once).
+    ``expect``: metadata the file must hold (:func:`tradeoff.nets.identity.model_identity`); a file
+    that disagrees raises :class:`WeightsIdentityError` naming both.
     """
-    return load_weights_and_metadata(model_name, path, device=device)[0]
+    return load_weights_and_metadata(model_name, path, device=device, expect=expect)[0]
 
 
 def load_weights_and_metadata(
-    model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu"
+    model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu",
+    expect: Mapping[str, str] | None = None,
 ) -> tuple[torch.nn.Module, dict[str, str]]:
     """:func:`load_weights` and the file's user metadata, from one read of the file."""
     from tradeoff.nets.models import build_model
 
     tensors, meta = _read_weights(path)
+    problem = identity_problem(meta, expect) if expect is not None else None
+    if problem is not None:
+        raise WeightsIdentityError(path, problem)
     model_name = model_name or meta.get("architecture") or ""
     if meta.get("architecture") != model_name:
         raise CheckpointError(
@@ -539,6 +558,8 @@ def discarding_corrupt(*paths: PathLike) -> Iterator[None]:
     it and the command that rebuilds it (:func:`tradeoff.nets.integrity.corrupt_weights_message`)."""
     try:
         yield
+    except WeightsIdentityError:
+        raise  # another model's sound file: not removed
     except CheckpointError as err:
         wanted = {Path(os.path.abspath(p)) for p in paths}
         target = Path(os.path.abspath(err.path))
