@@ -226,3 +226,65 @@ def test_tables_refuse_an_evaluation_of_another_model(tmp_path: Path) -> None:
     good.write_text(json.dumps({"recipe": "standard", "size": 10, "seed": 0, "recipe_hash": "0" * 16}))
     with pytest.raises(ValueError, match="recipe_hash: the record holds '0000000000000000'"):
         check_eval_records([str(good)], recipes)
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 8: config edge cases
+
+
+def _mnist_config(**data: object) -> dict:
+    import copy
+
+    import yaml
+
+    cfg = copy.deepcopy(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    cfg["mnist"]["data"].update(data)
+    return cfg
+
+
+def test_a_path_with_the_shipped_source_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    from tradeoff.config import ConfigError, validate_config
+
+    cfg = _mnist_config(source="shipped", path=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"config key mnist.data.path: .* is read only by source 'local'; source "
+                                          r"'shipped' reads the project's data/mnist"):
+        validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.mark.parametrize("system", [False, True])
+def test_a_symlink_loop_in_a_data_path_names_the_key(tmp_path: Path, monkeypatch, system: bool) -> None:
+    from tradeoff.config import ConfigError, validate_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    cfg = _mnist_config(source="local", path=str(tmp_path / "a" / "mnist"), allow_system_paths=system)
+    with pytest.raises(ConfigError, match=r"config key mnist.data.path: .*a/mnist' cannot be resolved: .*symbolic"):
+        validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def test_local_data_that_differ_from_the_official_files_are_not_called_official(tmp_path: Path) -> None:
+    """Item 8: a local folder whose files are valid IDX but not the official ones (here: the official
+    test labels with two labels swapped) is described as not official."""
+    import gzip
+
+    from tradeoff.datasets.mnist import load_mnist
+
+    shipped = REPO / "data" / "mnist"
+    for p in shipped.iterdir():
+        if "idx" in p.name:
+            shutil.copy2(p, tmp_path / p.name)
+    official = load_mnist("local", path=str(tmp_path))
+    assert "matching the official SHA-256 (official 60000/10000 split)" in official.description
+    labels = next(tmp_path.glob("t10k-labels*"))
+    opener = gzip.open if labels.suffix == ".gz" else open
+    with opener(labels, "rb") as fh:
+        data = bytearray(fh.read())
+    data[8], data[9] = data[9], data[8]
+    assert data[8] != data[9]
+    with opener(labels, "wb") as fh:
+        fh.write(bytes(data))
+    changed = load_mnist("local", path=str(tmp_path))
+    assert "official" not in changed.description.replace("NOT the official files", "").replace(
+        "differ from the official SHA-256", ""), changed.description
+    assert f"NOT the official files ({labels.name} differ" in changed.description
