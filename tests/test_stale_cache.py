@@ -215,7 +215,7 @@ def test_tables_refuse_an_evaluation_of_another_model(tmp_path: Path) -> None:
     good = tmp_path / "eval" / "standard" / "n~10" / "seed~0.sanity.json"
     good.parent.mkdir(parents=True)
     good.write_text(json.dumps({"recipe": "standard", "size": 10, "seed": 0,
-                                "recipe_hash": recipe_hash({"objective": "standard"})}))
+                                "weights": {"recipe_hash": recipe_hash({"objective": "standard"})}}))
     check_eval_records([str(good)], recipes)
     moved = tmp_path / "eval" / "linf-0.3" / "n~10" / "seed~0.sanity.json"
     moved.parent.mkdir(parents=True)
@@ -223,7 +223,7 @@ def test_tables_refuse_an_evaluation_of_another_model(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"seed~0.sanity.json: recipe: the record holds 'standard', its path says "
                                          r"'linf-0.3'"):
         check_eval_records([str(good), str(moved)], recipes)
-    good.write_text(json.dumps({"recipe": "standard", "size": 10, "seed": 0, "recipe_hash": "0" * 16}))
+    good.write_text(json.dumps({"recipe": "standard", "size": 10, "seed": 0, "weights": {"recipe_hash": "0" * 16}}))
     with pytest.raises(ValueError, match="recipe_hash: the record holds '0000000000000000'"):
         check_eval_records([str(good)], recipes)
 

@@ -75,7 +75,8 @@ def eval_record_problem(path: str, record: Mapping[str, Any], recipes: Mapping[s
             if record.get(key) != want:
                 wrong.append(f"{key}: the record holds {record.get(key)!r}, its path says {want!r}")
     name = str(record.get("recipe"))
-    recorded = record.get("recipe_hash")
+    weights = record.get("weights")
+    recorded = weights.get("recipe_hash") if isinstance(weights, Mapping) else None
     if recorded is not None and name in recipes and recorded != recipe_hash(recipes[name]):
         wrong.append(f"recipe_hash: the record holds {recorded!r} (weights of other recipe parameters), the "
                      f"config's recipe {name!r} hashes to {recipe_hash(recipes[name])!r}")

@@ -136,8 +136,7 @@ def evaluate_model(data: str, weights: str, source_weights: str, table: str, san
     checks = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in checks.items()}
     io.write_json({"recipe": recipe_name, "size": size, "seed": seed, "device": str(dev), "precision": precision,
                    "torch": torch.__version__, "source": source_weights if source is not None else None,
-                   "weights": {"path": weights, **record},
+                   "weights": {"path": weights, **record, "recipe_hash": (expect or {}).get("recipe_hash")},
                    "source_weights": {"path": source_weights, **weights_record(source_weights)}
-                   if source is not None else None,
-                   "recipe_hash": (expect or {}).get("recipe_hash"), **checks}, sanity)
+                   if source is not None else None, **checks}, sanity)
     return rows
