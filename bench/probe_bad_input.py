@@ -243,7 +243,7 @@ def sh(script: str) -> list[str]:
     return ["sh", "-c", script]
 
 
-SMK_Q = f"{sys.executable} -m snakemake --cores 1 --quiet all"
+SMK_Q = f"{sys.executable} -m snakemake --cores 1"  # its output goes to /dev/null
 HEADLINE = [sys.executable, "-m", "tradeoff.stages.headline", MODEL, "o.json", "--data", "results/mnist/data.npz"]
 EDIT_COMMITTED = (f"import shutil, sys; sys.path.insert(0, 'src'); shutil.copytree({str(REPO / 'docs' / 'results')!r}, "
                   "'committed'); p = 'committed/cpu/mnist/claims.csv'; lines = open(p).read().split(chr(10)); "
