@@ -5,6 +5,8 @@ config's name for it), ``recipe_hash`` (:func:`recipe_hash` of the recipe's para
 (training images), ``seed``, besides ``architecture``; a judge's names its ``role`` and ``seed``.
 Readers (evaluation, saliency, the workflow's model check) ask for an identity and refuse a file
 whose metadata disagrees, naming both. No torch here: the workflow's check runs while it is parsed.
+Every training job imports this module (its hash is in the training code's): checks of other files
+live in :mod:`tradeoff.nets.integrity`.
 """
 
 from __future__ import annotations
@@ -57,27 +59,3 @@ def identity_problem(metadata: Mapping[str, str], expected: Mapping[str, str]) -
             "this workflow; retrain it)") if missing else ""
     return "not the model asked for: " + "; ".join(wrong) + hint
 
-
-EVAL_PATH = re.compile(r"(?:^|/)eval/(?P<recipe>[^/]+)/n~(?P<size>[0-9]+)/seed~(?P<seed>[0-9]+)\.sanity\.json$")
-"""An evaluation's record (``results/mnist/eval/<recipe>/n~<size>/seed~<seed>.sanity.json``)."""
-
-
-def eval_record_problem(path: str, record: Mapping[str, Any], recipes: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """Where an evaluation's record (its sanity JSON) is not about the model its path and the config
-    name: another recipe, size or seed than its path, or weights of a recipe whose parameters hash
-    differently from the config's ``recipes`` (name -> params). None if it agrees. Records written
-    before evaluations recorded the recipe hash are checked for recipe, size and seed only."""
-    found = EVAL_PATH.search(path.replace("\\", "/"))
-    wrong = []
-    if found:
-        for key in ("recipe", "size", "seed"):
-            want = found[key] if key == "recipe" else int(found[key])
-            if record.get(key) != want:
-                wrong.append(f"{key}: the record holds {record.get(key)!r}, its path says {want!r}")
-    name = str(record.get("recipe"))
-    weights = record.get("weights")
-    recorded = weights.get("recipe_hash") if isinstance(weights, Mapping) else None
-    if recorded is not None and name in recipes and recorded != recipe_hash(recipes[name]):
-        wrong.append(f"recipe_hash: the record holds {recorded!r} (weights of other recipe parameters), the "
-                     f"config's recipe {name!r} hashes to {recipe_hash(recipes[name])!r}")
-    return f"{path}: " + "; ".join(wrong) if wrong else None

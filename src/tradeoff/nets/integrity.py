@@ -6,12 +6,20 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shlex
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from tradeoff.nets.identity import JUDGE_PATH, MODEL_PATH, identity_problem, path_identity
+from tradeoff.nets.identity import (
+    JUDGE_PATH,
+    MODEL_PATH,
+    identity_problem,
+    path_identity,
+    recipe_hash,
+)
 
 MAX_HEADER = 100_000_000
 """Largest safetensors header accepted (safetensors' own limit, as in :mod:`tradeoff.nets.checkpoints`)."""
@@ -199,3 +207,28 @@ def corrupt_weights_message(paths: Sequence[str | os.PathLike[str]], argv: Seque
             + "\n  ".join(lines)
             + "\nThis command retrains (or re-evaluates) exactly those models and re-runs what was made from them:\n  "
             + command)
+
+
+EVAL_PATH = re.compile(r"(?:^|/)eval/(?P<recipe>[^/]+)/n~(?P<size>[0-9]+)/seed~(?P<seed>[0-9]+)\.sanity\.json$")
+"""An evaluation's record (``results/mnist/eval/<recipe>/n~<size>/seed~<seed>.sanity.json``)."""
+
+
+def eval_record_problem(path: str, record: Mapping[str, Any], recipes: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Where an evaluation's record (its sanity JSON) is not about the model its path and the config
+    name: another recipe, size or seed than its path, or weights of a recipe whose parameters hash
+    differently from the config's ``recipes`` (name -> params). None if it agrees. Records written
+    before evaluations recorded the recipe hash are checked for recipe, size and seed only."""
+    found = EVAL_PATH.search(path.replace("\\", "/"))
+    wrong = []
+    if found:
+        for key in ("recipe", "size", "seed"):
+            want = found[key] if key == "recipe" else int(found[key])
+            if record.get(key) != want:
+                wrong.append(f"{key}: the record holds {record.get(key)!r}, its path says {want!r}")
+    name = str(record.get("recipe"))
+    weights = record.get("weights")
+    recorded = weights.get("recipe_hash") if isinstance(weights, Mapping) else None
+    if recorded is not None and name in recipes and recorded != recipe_hash(recipes[name]):
+        wrong.append(f"recipe_hash: the record holds {recorded!r} (weights of other recipe parameters), the "
+                     f"config's recipe {name!r} hashes to {recipe_hash(recipes[name])!r}")
+    return f"{path}: " + "; ".join(wrong) if wrong else None

@@ -13,7 +13,7 @@ from scipy.stats import rankdata
 from tradeoff import io, stats
 from tradeoff.adversarial.published import PUBLISHED, attack_matches, recipe_mismatch
 from tradeoff.claims import Comparison, claims_markdown, judge_table
-from tradeoff.nets.identity import eval_record_problem
+from tradeoff.nets.integrity import eval_record_problem
 from tradeoff.outcomes import read_outcomes
 from tradeoff.stats import hierarchical_bootstrap, mcnemar_exact
 
@@ -214,7 +214,7 @@ def mnist_claims(clean: CleanOutcomes, recipes: pd.DataFrame, *, n_resamples: in
 
 def check_eval_records(sanity: list[str], recipes: list[dict[str, Any]]) -> None:
     """Refuse evaluations that are not of the model their path and the config name
-    (:func:`tradeoff.nets.identity.eval_record_problem`), naming each; nothing is written."""
+    (:func:`tradeoff.nets.integrity.eval_record_problem`), naming each; nothing is written."""
     params = {r["recipe"]: {k: v for k, v in r.items() if k != "recipe"} for r in recipes}
     problems = [p for p in (eval_record_problem(path, io.read_json(path), params) for path in sanity) if p]
     if problems:
