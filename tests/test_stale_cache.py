@@ -288,3 +288,51 @@ def test_local_data_that_differ_from_the_official_files_are_not_called_official(
     assert "official" not in changed.description.replace("NOT the official files", "").replace(
         "differ from the official SHA-256", ""), changed.description
     assert f"NOT the official files ({labels.name} differ" in changed.description
+
+
+@pytest.mark.slow
+def test_a_forced_retrain_stopped_by_sigterm_is_noticed_and_rebuilt(tiny_run: Path) -> None:
+    """Item 3, through Snakemake: SIGTERM the job of a forced retrain once its log says it has started
+    (Snakemake then removes both its outputs); the next run stops naming the model and the results
+    built from it, and the command it prints gives back the very same weights."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import psutil
+    from conftest import snakemake
+
+    model = "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
+    target = "results/mnist/eval/standard/n~300/seed~0.csv"
+    log = tiny_run / "logs/mnist_train/standard/n~300/seed~0.log"
+    before = (tiny_run / model).read_bytes()
+    start = time.time()
+    time.sleep(1.1)  # the job's log is rewritten: its time stamp tells the new one from the old
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1", "--forcerun", model, target],
+                            cwd=tiny_run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (log.exists() and log.stat().st_mtime > start and "levers:" in log.read_text()):
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "the training job never started"
+            time.sleep(0.2)
+        jobs = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                if any("mnist_train.py" in part for part in p.cmdline())]
+        assert jobs, "training job not found"
+        for p in jobs:
+            os.kill(p.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0, out
+    assert not (tiny_run / model).exists() and (tiny_run / target).exists()
+    again = snakemake(tiny_run, "-n", target, check=False)
+    message = again.stdout + again.stderr
+    assert again.returncode != 0 and f"{model}: missing, while results built from it remain" in message, message
+    command = next(line.strip() for line in message.splitlines() if line.strip().startswith("snakemake --"))
+    assert command == shlex.join(["snakemake", "--cores", "2", "-n", target, "--forcerun", model])
+    snakemake(tiny_run, target, "--forcerun", model)
+    assert (tiny_run / model).read_bytes() == before
+    assert not list(tiny_run.rglob(".*.tmp"))
