@@ -24,14 +24,16 @@ def test_every_committed_result_matches_its_manifest() -> None:
 
 
 def test_the_paper_grade_provenance_agrees_with_the_manifest() -> None:
-    """provenance.json's SHA-256 of each table is the digest the manifest holds as its training
-    provenance (the published copy is the run's table)."""
+    """provenance.json's SHA-256 of each table is the digest the manifest holds for it: as the run
+    published it (the training provenance) or as last re-derived."""
     record = read(RESULTS)
+    now = expected(record)
     for folder in [p.parent for p in RESULTS.glob("*/provenance.json")]:
         prefix = folder.relative_to(RESULTS).as_posix()
         tables = json.loads((folder / "provenance.json").read_text())["tables"]
         for name, digest in tables.items():
-            assert record["files"][f"{prefix}/{name.removeprefix('results/')}"] == digest, name
+            key = f"{prefix}/{name.removeprefix('results/')}"
+            assert digest in (record["files"].get(key), now.get(key)), name
 
 
 @pytest.fixture
