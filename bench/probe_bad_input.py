@@ -14,7 +14,9 @@ Not probed here, each held by its test instead: the download source's checksum m
 mirror), a job killed with SIGKILL (tests/test_kill.py), the report of a hostile config (one full
 run and two report builds: tests/test_bad_input.py), the profile rows whose value Snakemake itself
 names beyond those below (tests/test_profiles.py), and the direct reader checks of IDX, npz and
-checkpoint files beyond one of each (tests/test_data.py, tests/test_checkpoints.py).
+checkpoint files beyond one of each (tests/test_data.py, tests/test_checkpoints.py), a job stopped
+with SIGTERM mid-write (tests/test_sigterm_temporaries.py: the kill follows the writer's own line),
+the saliency judge copied into a model folder (tests/test_stale_cache.py).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class Probe:
     row: str  # the docs/BAD_INPUT.md row (its input and what is wrong)
     setup: Callable[[Path], None]
     command: list[str]
-    base: str = "fresh"  # "fresh" or "trained" (data.npz and one model already built)
+    base: str = "fresh"  # "fresh", "trained" (data.npz and one model built) or "evaluated" (and evaluated)
     background: list[str] | None = None  # a command started first (the concurrent-run row)
 
 
@@ -194,6 +196,62 @@ def both(*changes: Callable[[dict], None]) -> Callable[[dict], None]:
     return change
 
 
+# issue 27: the cache never lies
+EVAL = "results/mnist/eval/standard/n~300/seed~0.csv"
+OTHER_SEED = "results/mnist/models/standard/n~300/seed~1000/weights.safetensors"  # the transfer source
+
+
+def zero_standard_loss(work: Path) -> None:
+    """The issue's probe: the standard objective's loss multiplied by 0."""
+    f = work / "src" / "tradeoff" / "adversarial" / "objectives.py"
+    f.write_text(f.read_text().replace("loss = F.cross_entropy(logits, y)", "loss = 0 * F.cross_entropy(logits, y)", 1))
+
+
+def swap_seeds(work: Path) -> None:
+    """Two models' weights swapped, time stamps kept."""
+    a, b = work / MODEL, work / OTHER_SEED
+    sa, sb = a.stat(), b.stat()
+    da, db = a.read_bytes(), b.read_bytes()
+    a.write_bytes(db)
+    b.write_bytes(da)
+    os.utime(a, ns=(sa.st_atime_ns, sa.st_mtime_ns))
+    os.utime(b, ns=(sb.st_atime_ns, sb.st_mtime_ns))
+
+
+def lose_model(work: Path) -> None:
+    """What Snakemake leaves after a forced retrain stopped with SIGTERM: both outputs removed."""
+    (work / MODEL).unlink()
+    (work / MODEL).with_name("history.json").unlink()
+
+
+def symlink_loop(work: Path) -> None:
+    (work / "loop_a").symlink_to(work / "loop_b")
+    (work / "loop_b").symlink_to(work / "loop_a")
+    edit(set_key("mnist/data", {"source": "local", "path": "loop_a/mnist"}))(work)
+
+
+def swap_two_test_labels(folder: Path) -> None:
+    import gzip
+
+    f = folder / "t10k-labels-idx1-ubyte.gz"
+    data = bytearray(gzip.decompress(f.read_bytes()))
+    data[8], data[9] = data[9], data[8]
+    f.write_bytes(gzip.compress(bytes(data)))
+
+
+def sh(script: str) -> list[str]:
+    return ["sh", "-c", script]
+
+
+SMK_Q = f"{sys.executable} -m snakemake --cores 1"  # its output goes to /dev/null
+HEADLINE = [sys.executable, "-m", "tradeoff.stages.headline", MODEL, "o.json", "--data", "results/mnist/data.npz"]
+EDIT_COMMITTED = (f"import shutil, sys; sys.path.insert(0, 'src'); shutil.copytree({str(REPO / 'docs' / 'results')!r}, "
+                  "'committed'); p = 'committed/cpu/mnist/claims.csv'; lines = open(p).read().split(chr(10)); "
+                  "h = lines[0].split(','); c = lines[1].split(','); i = h.index('mcnemar_p'); c[i] = '0.5' if c[i] != "
+                  "'0.5' else '0.4'; lines[1] = ','.join(c); open(p, 'w').write(chr(10).join(lines)); "
+                  "from tradeoff.manifest import main; main(['check', 'committed'])")
+
+
 LOAD = "import sys; sys.path.insert(0, 'src'); from tradeoff.nets.checkpoints import load_weights; "
 NOTHING: Callable[[Path], None] = lambda work: None  # noqa: E731
 TARGET_THEORY = "results/theory/metrics.csv"
@@ -286,6 +344,29 @@ PROBES = [
           background=smk(TARGET_THEORY)),
     Probe("--configfile config/paper.yaml without --replace-workflow-config", NOTHING,
           smk("-n", "--configfile", "config/paper.yaml")),
+    # issue 27
+    Probe("issue 27: training code changed (standard loss x 0), model retrained", zero_standard_loss,
+          sh(f"{SMK_Q} {MODEL} >/dev/null 2>&1; grep -hE 'starting fresh|resuming from' "
+             "logs/mnist_train/standard/n~300/seed~0.log | tail -1 | cut -d' ' -f3-"), base="trained"),
+    Probe("issue 27: two models' weights swapped, time stamps kept", swap_seeds, smk("-n", EVAL), base="evaluated"),
+    Probe("issue 27: a forced retrain stopped by SIGTERM (weights and history.json gone, evaluation kept)",
+          lose_model, smk("-n", EVAL), base="evaluated"),
+    Probe("issue 27: docs/results: mcnemar_p edited in cpu/mnist/claims.csv", NOTHING, py(EDIT_COMMITTED)),
+    Probe("issue 27: headline --only pgdd", NOTHING, [*HEADLINE, "--log", "l.jsonl", "--only", "pgdd"],
+          base="trained"),
+    Probe("issue 27: headline --log in a missing folder", NOTHING, [*HEADLINE, "--log", "no/such/l.jsonl",
+                                                                    "--only", "clean"], base="trained"),
+    Probe("issue 27: headline --threads 0", NOTHING, [*HEADLINE, "--log", "l.jsonl", "--only", "clean", "--threads",
+                                                      "0"], base="trained"),
+    Probe("issue 27: snakemake --list-changes params on an up-to-date tree (files listed)", NOTHING,
+          sh(f"{sys.executable} -m snakemake --list-changes params {EVAL} 2>/dev/null | wc -l"), base="evaluated"),
+    Probe("issue 27: config: mnist.data.path with source shipped",
+          edit(set_key("mnist/data", {"source": "shipped", "path": "my/mnist"})), smk("-n")),
+    Probe("issue 27: config: symbolic-link loop in mnist.data.path", symlink_loop, smk("-n")),
+    Probe("issue 27: local MNIST differing from the official files (the data's description)",
+          local_mnist(swap_two_test_labels),
+          sh(f"{SMK_Q} results/mnist/data.npz >/dev/null 2>&1; grep -ho 'MNIST IDX files from [^;]*' "
+             "logs/mnist_data.log | head -1 | sed 's|from [^ ]*|from idx|'")),
 ]
 
 
@@ -342,11 +423,15 @@ def main() -> None:
     probes = [p for p in PROBES if not args.only or args.only in p.row]
     scratch = args.keep or Path(tempfile.mkdtemp(prefix="probe_bad_input_"))
     bases = {"fresh": copy_workflow(scratch / "fresh")}
-    if any(p.base == "trained" for p in probes):
+    if any(p.base in ("trained", "evaluated") for p in probes):
         trained = shutil.copytree(bases["fresh"], scratch / "trained")
         subprocess.run(smk(MODEL, "--quiet"), cwd=trained, check=True,
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
         bases["trained"] = trained
+    if any(p.base == "evaluated" for p in probes):
+        evaluated = shutil.copytree(bases["trained"], scratch / "evaluated")
+        subprocess.run(smk(EVAL, "--quiet"), cwd=evaluated, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        bases["evaluated"] = evaluated
     t0 = time.time()
     print("| input | exit | first line of the message | leftover files |")
     print("| --- | --- | --- | --- |")

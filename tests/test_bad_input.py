@@ -433,7 +433,8 @@ def test_model_check_names_corrupt_and_removed_files_and_the_command(tmp_path: P
     good, cut, gone = (Path(f"results/mnist/models/{r}/n~10/seed~0") for r in ("a", "b", "c"))
     for d in (good, cut, gone):
         d.mkdir(parents=True)
-        save_weights(torch.nn.Linear(2, 2), d / "weights.safetensors", {"architecture": "x"})
+        save_weights(torch.nn.Linear(2, 2), d / "weights.safetensors",  # what its path says it is (issue 27)
+                     {"architecture": "x", "recipe": d.parts[3], "size": "10", "seed": "0"})
         (d / "history.json").write_text("{}")
     data = (cut / "weights.safetensors").read_bytes()
     (cut / "weights.safetensors").write_bytes(data[:-1])

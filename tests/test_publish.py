@@ -71,3 +71,23 @@ def test_a_run_without_its_manifest_or_claims_is_refused(tmp_path: Path) -> None
     with pytest.raises(SystemExit, match="no provenance manifest"):
         main([str(results), str(tmp_path / "dest")])
     assert not (tmp_path / "dest").exists()
+
+
+def test_publishing_under_a_results_manifest_records_the_new_digests(tmp_path: Path) -> None:
+    """Issue 27: a new run published into docs/results/<name> is its new training provenance; what the
+    folder held before keeps its recorded digest (a hand edit there is still caught)."""
+    from tradeoff.manifest import expected, init, problems, read
+
+    root = tmp_path / "docs" / "results"
+    (root / "cpu" / "headline").mkdir(parents=True)
+    (root / "cpu" / "headline" / "kept.json").write_text("{}")
+    (root / "cpu" / "mnist").mkdir()
+    (root / "cpu" / "mnist" / "claims.csv").write_text("claim,verdict\nold,holds\n")
+    init(root)
+    publish(_run(tmp_path), root / "cpu")
+    assert problems(root) == []
+    record = read(root)
+    assert record["files"]["cpu/mnist/claims.csv"] == hashlib.sha256(b"claim,verdict\nx,holds\n").hexdigest()
+    assert "cpu/mnist_claims.csv" in expected(record) and "cpu/provenance.json" in expected(record)
+    (root / "cpu" / "headline" / "kept.json").write_text('{"edited": 1}')
+    assert [p for p in problems(root) if "kept.json" in p]

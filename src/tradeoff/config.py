@@ -334,9 +334,12 @@ def check_paths(config: dict[str, Any]) -> None:
             raise ConfigError(f"{where}: {value!r} holds a control character (a newline, tab, ...)")
         if _URL_SCHEME.match(value) and not re.match(r"^[A-Za-z]:[\\/]", value):
             raise ConfigError(f"{where}: {value!r} looks like a URL; give a folder on this machine")
+        try:
+            resolved = Path(value).expanduser().resolve()
+        except (RuntimeError, OSError) as err:  # a symbolic-link loop (RuntimeError before Python 3.13)
+            raise ConfigError(f"{where}: {value!r} cannot be resolved: {err} (a symbolic-link loop?)") from None
         if data.get("allow_system_paths", False):
             continue
-        resolved = Path(value).expanduser().resolve()
         inside = [Path.cwd().resolve(), *map(Path, _ALLOWED_UNDER_SYSTEM)]  # the project folder, /tmp
         if any(resolved == a or a in resolved.parents for a in inside):
             continue
@@ -569,6 +572,11 @@ def check_mnist(config: dict[str, Any]) -> None:
                                   f"{', '.join(missing)}")
     if mn["data"]["source"] == "local" and not mn["data"]["path"]:
         raise ConfigError("config key mnist.data.path: source 'local' needs the folder of the four IDX files")
+    if mn["data"]["source"] == "shipped" and mn["data"]["path"]:
+        # an error, not a warning: the run would silently train on the project's copy, not the folder named
+        raise ConfigError(f"config key mnist.data.path: {mn['data']['path']!r} is read only by source 'local'; "
+                          "source 'shipped' reads the project's data/mnist and would ignore it; set "
+                          "mnist.data.source: local to read that folder, or remove path")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -10,6 +10,10 @@ Before anything is copied, every table the manifest hashes is checked against it
 table edited (or re-made by another run) after the manifest was written is refused by name and the
 destination is left as it was.
 
+When a results manifest lies at or above ``dest`` (``docs/results/MANIFEST.json``,
+:mod:`tradeoff.manifest`), it takes the digests of the files copied (and of files under ``dest`` it
+did not list yet) as their new training provenance.
+
 Command: ``python -m tradeoff.publish RESULTS DEST`` (RESULTS: a run's ``results/`` folder).
 """
 
@@ -20,6 +24,7 @@ import json
 import shutil
 from pathlib import Path
 
+from tradeoff.manifest import record_published
 from tradeoff.stages.claims_reference import REFERENCE_FILES
 from tradeoff.stages.provenance import _sha256  # the manifest's own digest, so the two agree
 
@@ -84,6 +89,7 @@ def publish(results: str | Path, dest: str | Path) -> list[Path]:
     for alias, src in ALIASES.items():
         shutil.copyfile(results / src, dest / alias)
         written.append(Path(alias))
+    record_published(dest, written)
     return written
 
 

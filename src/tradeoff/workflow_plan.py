@@ -224,6 +224,22 @@ def transfer_source_wildcards(config: dict[str, Any], wildcards: Any) -> dict[st
     return {"recipe": recipe, "size": str(size), "seed": str(seed)}
 
 
+def model_identity(config: dict[str, Any], recipe: str, size: int | str, seed: int | str) -> dict[str, str]:
+    """What the weights file of the model (recipe, size, seed) must say it is
+    (:func:`tradeoff.nets.identity.model_identity` of the recipe's params as ``mnist_train`` gets them)."""
+    from tradeoff.nets.identity import model_identity as identity
+
+    return identity(recipe, recipe_params(config, recipe), size, seed)
+
+
+def eval_identities(config: dict[str, Any], wildcards: Any) -> dict[str, dict[str, str]]:
+    """The identities an evaluation job's two weights files must state: ``expect`` (the model's)
+    and ``source_expect`` (its transfer source's)."""
+    source = transfer_source_wildcards(config, wildcards)
+    return canonical({"expect": model_identity(config, wildcards.recipe, wildcards.size, wildcards.seed),
+                      "source_expect": model_identity(config, source["recipe"], source["size"], source["seed"])})
+
+
 def mnist_eval_params(config: dict[str, Any], recipe: str | None = None) -> dict[str, Any]:
     """The evaluation params of a model of ``recipe``: its attack grid (entries restricted to
     other recipes left out), images, batch, seed, masking checks, levers."""

@@ -70,6 +70,7 @@ rule mnist_eval:
         runtime=plan.mnist_minutes(CONFIG, "mnist_eval"),
     params:
         evaluation=lambda w: plan.mnist_eval_params(CONFIG, w.recipe),
+        models=lambda w: plan.eval_identities(CONFIG, w),
         runtime=plan.mnist_runtime(CONFIG),
         code=CODE["mnist_eval"],
     script:

@@ -12,6 +12,10 @@ sys.path.insert(0, str(REPO / "src"))
 
 from tradeoff.config import ConfigError  # noqa: E402
 from tradeoff.preflight import check_run_yaml_files  # noqa: E402
+from tradeoff.snakemake_fixes import fix_params_change_listing  # noqa: E402
+
+# Snakemake 9.27.1 lists unchanged files under --list-changes params (tradeoff.snakemake_fixes)
+fix_params_change_listing()
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
 

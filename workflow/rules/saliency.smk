@@ -80,6 +80,7 @@ rule saliency_extract:
         runtime=plan.mnist_minutes(CONFIG, "saliency_extract"),
     params:
         spec=plan.saliency_extract_params(CONFIG),
+        expect=lambda w: plan.model_identity(CONFIG, w.recipe, w.size, w.seed),
         device=MNIST["device"],
         code=CODE["saliency"],
     script:

@@ -21,12 +21,15 @@ for _name in [m for m in sys.modules if m == "tradeoff" or m.startswith("tradeof
     if not Path(_file).resolve().is_relative_to(_SRC):
         del sys.modules[_name]  # imported from elsewhere before this ran: import again from _SRC
 
+from tradeoff.io import remove_temporary_files_on  # noqa: E402
 from tradeoff.runtime import limit_threads, setup_logging  # noqa: E402
 
 
 def setup(smk: Any) -> None:
     """Log to the rule's ``log:``, cap BLAS/torch threads at the rule's ``threads:``, and stop if
-    the job's resources requested GPUs that torch cannot see (tradeoff.cluster.require_gpus)."""
+    the job's resources requested GPUs that torch cannot see (tradeoff.cluster.require_gpus). A job
+    stopped with SIGTERM removes the temporary files of its unfinished writes (tradeoff.io)."""
+    remove_temporary_files_on()
     logger = setup_logging(smk.log[0] if smk.log else None)
     n = limit_threads(smk.threads)
     logger.info("rule %s, wildcards %s, %d thread(s)", smk.rule, dict(smk.wildcards.items()), n)

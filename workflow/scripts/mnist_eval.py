@@ -13,5 +13,6 @@ evaluate_model(
     size=int(snakemake.wildcards.size),
     seed=int(snakemake.wildcards.seed),
     **snakemake.params.evaluation,
+    **snakemake.params.models,
     **snakemake.params.runtime,
 )

@@ -12,5 +12,6 @@ extract(
     seed=int(snakemake.wildcards.seed),
     robust_judge_weights=snakemake.input.robust_judge,
     device=snakemake.params.device,
+    expect=snakemake.params.expect,
     **snakemake.params.spec,
 )

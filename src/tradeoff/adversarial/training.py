@@ -51,16 +51,24 @@ Choices, stated once:
   subdirectory and leaves the others alone. An unreadable newest checkpoint is an error, not a
   silent restart; a sound checkpoint in an older checkpoint format is not damage: the run starts
   fresh with one log line saying why, and the run's old-format checkpoints are removed.
+  Each checkpoint also records its *identity* beyond config and data: the hash of the training
+  code (this module and every package module it imports, :func:`training_identity`) and the torch
+  version. A checkpoint whose identity differs from the running code's is not resumed (it would
+  hand back what the other code computed): the run starts fresh with one log line naming what
+  changed, and removes that folder's checkpoints. The CPU is recorded in each checkpoint, not keyed
+  (it changes from machine to machine).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import logging
 import math
 import os
+import platform
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -95,14 +103,16 @@ from tradeoff.datasets.spec import MNIST, ImageSpec
 from tradeoff.nets.checkpoints import (
     CHECKPOINT_FORMAT,
     CheckpointFormatError,
+    CheckpointIdentityError,
     load_checkpoint,
     save_checkpoint,
 )
 from tradeoff.nets.device import resolve_device
 from tradeoff.nets.models import INITS, MODEL_NAMES, build_model
-from tradeoff.runtime import Levers, resolve_levers
+from tradeoff.runtime import Levers, cpu_capabilities, resolve_levers
 
-__all__ = ["OBJECTIVES", "EagerStep", "TrainConfig", "config_hash", "run_config", "trades_attack", "train"]
+__all__ = ["OBJECTIVES", "EagerStep", "TrainConfig", "config_hash", "run_config", "trades_attack", "train",
+           "training_identity"]
 
 _CKPT_GLOB = "epoch-*.safetensors"
 EpochCallback = Callable[[int, dict[str, Any]], None]
@@ -297,6 +307,16 @@ def config_hash(cfg: TrainConfig, device: torch.device, x: torch.Tensor, y: torc
     return h.hexdigest()
 
 
+def training_identity() -> dict[str, str]:
+    """What besides config and data decides a run's weights: the training code's hash (this module
+    and every package module it imports, :func:`tradeoff.provenance.code_hash`) and the torch
+    version. A checkpoint resumes only under the same identity (module docstring)."""
+    # imported by name, not by an import statement: the hashing code is not training code, and an
+    # import statement would put it into the hash of every rule that trains
+    provenance = importlib.import_module("tradeoff.provenance")
+    return {"code": provenance.code_hash(__name__), "torch": torch.__version__}
+
+
 @contextmanager
 def _determinism(enabled: bool, device: torch.device) -> Iterator[None]:
     """Deterministic kernels for the block (warn-only where none exists); flags restored after."""
@@ -448,7 +468,8 @@ def _build(cfg: TrainConfig, device: torch.device, engine: str, total: int,
     return _Run(cfg, device, model, optimizer, {"data": data_gen, "attack": attack_gen}, total)
 
 
-def _resume_or_start(run: _Run, run_dir: Path, run_hash: str, log: logging.Logger) -> None:
+def _resume_or_start(run: _Run, run_dir: Path, run_hash: str, log: logging.Logger,
+                     identity: Mapping[str, str] | None = None) -> None:
     """Resume ``run`` from the newest checkpoint in ``run_dir``, if any (module docstring)."""
     for stale in run_dir.glob(".epoch-*.tmp"):  # left by a writer killed mid-write
         stale.unlink(missing_ok=True)
@@ -457,7 +478,13 @@ def _resume_or_start(run: _Run, run_dir: Path, run_hash: str, log: logging.Logge
         try:
             state = load_checkpoint(found[-1], model=run.model, optimizer=run.optimizer,
                                     generators=run.generators, model_name=run.cfg.model,
-                                    config_hash=run_hash)
+                                    config_hash=run_hash, identity=identity)
+        except CheckpointIdentityError as err:
+            for old in found:
+                old.unlink(missing_ok=True)
+            log.info("starting fresh: %s was %s (%d checkpoint(s) of the other code removed)",
+                     found[-1], err.problem, len(found))
+            return
         except CheckpointFormatError as err:
             for old in found:
                 old.unlink(missing_ok=True)
@@ -534,6 +561,8 @@ class _Saving:
     run_hash: str
     keep: int
     interval_s: float
+    identity: Mapping[str, str] | None = None
+    recorded: Mapping[str, Any] | None = None
 
 
 def _checkpoint(run: _Run, saving: _Saving) -> None:
@@ -542,7 +571,8 @@ def _checkpoint(run: _Run, saving: _Saving) -> None:
     save_checkpoint(saving.run_dir / f"epoch-{run.epoch:06d}.safetensors", model=run.model,
                     optimizer=run.optimizer, model_name=run.cfg.model, epoch=run.epoch,
                     iteration=run.iteration, generators=run.generators, metrics=run.history,
-                    config=run.cfg.to_dict(), config_hash=saving.run_hash)
+                    config=run.cfg.to_dict(), config_hash=saving.run_hash, identity=saving.identity,
+                    recorded=saving.recorded)
     for old in sorted(saving.run_dir.glob(_CKPT_GLOB))[: -max(1, saving.keep)]:
         old.unlink(missing_ok=True)
 
@@ -635,13 +665,15 @@ def train(
         raise ValueError("lr_schedule: not supported on the CUDA-graph engine yet (the captured "
                          "optimizer step holds the learning rate); use engine 'eager'")
     run_dir = Path(checkpoint_dir) / run_hash[:16] if checkpoint_dir is not None else None
-    saving = _Saving(run_dir, run_hash, keep_checkpoints, checkpoint_interval_s)
+    identity = training_identity() if run_dir is not None else None
+    recorded = {"machine": platform.machine(), "cpu": cpu_capabilities()} if run_dir is not None else None
+    saving = _Saving(run_dir, run_hash, keep_checkpoints, checkpoint_interval_s, identity, recorded)
     with _determinism(cfg.deterministic, device):
         if engine == "graph" and device.type == "cuda" and not cfg.deterministic:
             torch.backends.cudnn.benchmark = True  # restored by _determinism
         run = _build(cfg, device, engine, total, dataset)
         if run_dir is not None:
-            _resume_or_start(run, run_dir, run_hash, log)
+            _resume_or_start(run, run_dir, run_hash, log, identity)
         step = _make_step(run, engine, x_cpu.to(device), y_cpu.to(device), log)
         guard = None
         if cfg.guard is not None and validation is not None:

@@ -49,6 +49,7 @@ __all__ = [
     "read_idx_labels",
     "read_idx_split",
     "find_idx_files",
+    "unofficial_files",
     "verify_official",
     "OFFICIAL_SHA256",
     "balanced_subset_indices",
@@ -291,6 +292,18 @@ def _load_idx_folder(folder: PathLike, verify: bool = False) -> tuple[np.ndarray
     return x_tr, y_tr, x_te, y_te
 
 
+def unofficial_files(folder: PathLike) -> list[str]:
+    """The names of the IDX files in ``folder`` whose content is not the official file's."""
+    out = []
+    for pair in find_idx_files(folder).values():
+        for p in pair:
+            try:
+                _check_official(p, _read_bytes(p))
+            except DataError:
+                out.append(p.name)
+    return out
+
+
 def verify_official(path: PathLike) -> None:
     """Check one IDX file (``.gz`` or not) against the official SHA-256 of its uncompressed content."""
     p = Path(path)
@@ -435,8 +448,14 @@ def load_mnist(
         if path is None:
             raise ValueError(f'source "{source}" needs path= (a folder with the MNIST IDX files)')
         x_tr, y_tr, x_te, y_te = _load_idx_folder(path, verify=source == "shipped")
-        desc = (f"MNIST IDX files from {Path(path) if source == 'shipped' else Path(path).resolve()}"
-                + (", SHA-256-verified" if source == "shipped" else "") + " (official 60000/10000 split)")
+        if source == "shipped":
+            desc = f"MNIST IDX files from {Path(path)}, SHA-256-verified (official 60000/10000 split)"
+        else:  # local: called official only where every file is the official one
+            differ = unofficial_files(path)
+            desc = (f"MNIST IDX files from {Path(path).resolve()}, " + (
+                "matching the official SHA-256 (official 60000/10000 split)" if not differ else
+                f"60000/10000 images, NOT the official files ({', '.join(differ)} differ from the official "
+                "SHA-256)"))
     elif source == "download":
         cache = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
         x_tr, y_tr, x_te, y_te = _download(cache, mirrors)

@@ -26,6 +26,7 @@ bit-flipped file, a wrong architecture, missing/extra keys or a shape mismatch a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -42,6 +43,7 @@ from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
 from tradeoff.io import write_bytes
+from tradeoff.nets.identity import identity_problem
 
 CHECKPOINT_FORMAT = "tradeoff.checkpoint/1"
 WEIGHTS_FORMAT = "tradeoff.weights/1"
@@ -72,6 +74,25 @@ class CheckpointFormatError(CheckpointError):
         self.found = found
 
 
+class CheckpointIdentityError(CheckpointError):
+    """A sound training checkpoint of the same config and data, written by other training code or
+    another torch version (its ``identity`` differs): resuming it would hand back what the other
+    code computed, so training starts fresh (see ``training.train``)."""
+
+    def __init__(self, path: PathLike, found: Mapping[str, str], expected: Mapping[str, str]) -> None:
+        changed = [f"{key} {found.get(key, 'not recorded')} -> {expected.get(key, 'not recorded')}"
+                   for key in sorted(set(found) | set(expected)) if found.get(key) != expected.get(key)]
+        super().__init__(path, "written by other training code or torch: " + ", ".join(changed))
+        self.found = dict(found)
+        self.expected = dict(expected)
+        self.changed = changed
+
+
+class WeightsIdentityError(CheckpointError):
+    """A sound weights file whose metadata says it is another model than the one asked for (a file
+    swapped or copied into another model's folder). Not damage: it is never removed."""
+
+
 @dataclass(frozen=True)
 class TrainingState:
     """The scalar side of a checkpoint (what :func:`load_checkpoint` returns)."""
@@ -83,6 +104,9 @@ class TrainingState:
     config: dict[str, Any]
     config_hash: str
     metrics: list[dict[str, Any]]
+    identity: dict[str, str] = dataclasses.field(default_factory=dict)
+    """What besides config and data decided the weights (training code hash, torch version); empty
+    in checkpoints written before it was recorded."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -218,11 +242,15 @@ def save_checkpoint(
     metrics: Sequence[Mapping[str, Any]] = (),
     config: Mapping[str, Any] | None = None,
     config_hash: str = "",
+    identity: Mapping[str, str] | None = None,
+    recorded: Mapping[str, Any] | None = None,
 ) -> Path:
     """Atomically write model, optimizer, named generators, global RNG states and training state.
 
     Global RNG states captured: torch CPU, every CUDA device (if CUDA is initialised), numpy's
-    legacy global ``RandomState`` and Python's ``random``.
+    legacy global ``RandomState`` and Python's ``random``. ``identity``: what besides the config and
+    data decides the weights (the training code's hash, the torch version), checked on resuming
+    (``load_checkpoint(identity=...)``); ``recorded``: facts kept for the record only (the CPU).
     """
     tensors: dict[str, torch.Tensor] = {f"model.{k}": v for k, v in model.state_dict().items()}
 
@@ -277,6 +305,8 @@ def save_checkpoint(
             "generators": {name: str(gen.device) for name, gen in gens.items()},
         },
         "torch_version": torch.__version__,
+        "identity": {str(k): str(v) for k, v in (identity or {}).items()},
+        "recorded": dict(recorded or {}),
     }
     meta = {_FORMAT_KEY: CHECKPOINT_FORMAT, _STATE_KEY: json.dumps(state, sort_keys=True)}
     return atomic_write_bytes(path, _serialise(tensors, meta))
@@ -315,6 +345,7 @@ def _training_state(path: Path, state: dict[str, Any]) -> TrainingState:
         config=state["config"],
         config_hash=state["config_hash"],
         metrics=state["metrics"],
+        identity=dict(state.get("identity") or {}),
     )
 
 
@@ -333,11 +364,13 @@ def load_checkpoint(
     model_name: str | None = None,
     config_hash: str | None = None,
     restore_rng: bool = True,
+    identity: Mapping[str, str] | None = None,
 ) -> TrainingState:
     """Restore ``model`` (and ``optimizer``, named ``generators``, global RNGs) from a checkpoint.
 
     Everything is validated before anything is modified; a mismatch (of ``model_name`` or
-    ``config_hash`` too, when given) raises :class:`CheckpointError`.
+    ``config_hash`` too, when given) raises :class:`CheckpointError`; one of ``identity`` (when
+    given) raises :class:`CheckpointIdentityError`.
     """
     p = Path(path)
     tensors, state = _parse_checkpoint(p)
@@ -351,6 +384,8 @@ def load_checkpoint(
             p, f"belongs to another run (config hash {state['config_hash'][:16]}, "
             f"expected {config_hash[:16]})"
         )
+    if identity is not None and dict(state.get("identity") or {}) != dict(identity):
+        raise CheckpointIdentityError(p, dict(state.get("identity") or {}), identity)
 
     model_sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     _check_state_dict(p, f"model ({state['model_name']})", model.state_dict(), model_sd)
@@ -454,6 +489,12 @@ def read_weights_metadata(path: PathLike) -> dict[str, str]:
     return meta
 
 
+def weights_digest(path: PathLike) -> str:
+    """The SHA-256 digest over a weights file's tensors that its header stores (validated in full)."""
+    _, meta = _read_safetensors(path)
+    return meta[_DIGEST_KEY]
+
+
 def _read_weights(path: PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     tensors, meta = _read_safetensors(path)
     if meta.get(_FORMAT_KEY) != WEIGHTS_FORMAT:
@@ -465,22 +506,29 @@ def _read_weights(path: PathLike) -> tuple[dict[str, torch.Tensor], dict[str, st
 
 
 def load_weights(
-    model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu"
+    model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu",
+    expect: Mapping[str, str] | None = None,
 ) -> torch.nn.Module:
     """Build ``model_name`` and load a weights file into it (eval mode); refuse any mismatch.
 
     ``model_name=None`` builds the architecture the file's metadata names (the file is read once).
+    ``expect``: metadata the file must hold (:func:`tradeoff.nets.identity.model_identity`); a file
+    that disagrees raises :class:`WeightsIdentityError` naming both.
     """
-    return load_weights_and_metadata(model_name, path, device=device)[0]
+    return load_weights_and_metadata(model_name, path, device=device, expect=expect)[0]
 
 
 def load_weights_and_metadata(
-    model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu"
+    model_name: str | None, path: PathLike, *, device: str | torch.device = "cpu",
+    expect: Mapping[str, str] | None = None,
 ) -> tuple[torch.nn.Module, dict[str, str]]:
     """:func:`load_weights` and the file's user metadata, from one read of the file."""
     from tradeoff.nets.models import build_model
 
     tensors, meta = _read_weights(path)
+    problem = identity_problem(meta, expect) if expect is not None else None
+    if problem is not None:
+        raise WeightsIdentityError(path, problem)
     model_name = model_name or meta.get("architecture") or ""
     if meta.get("architecture") != model_name:
         raise CheckpointError(
@@ -510,6 +558,8 @@ def discarding_corrupt(*paths: PathLike) -> Iterator[None]:
     it and the command that rebuilds it (:func:`tradeoff.nets.integrity.corrupt_weights_message`)."""
     try:
         yield
+    except WeightsIdentityError:
+        raise  # another model's sound file: not removed
     except CheckpointError as err:
         wanted = {Path(os.path.abspath(p)) for p in paths}
         target = Path(os.path.abspath(err.path))

@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -168,6 +169,29 @@ def look_at_chosen(data: str, selection: str, weights: str, out: str, test_log: 
     return evaluate_headline(data, weights, out, test_log, protocol=PROTOCOLS[protocol], note=note, reason=reason)
 
 
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, before any attack runs, what would otherwise fail late or do nothing: an ``--only``
+    name that is no row of the protocol (naming the valid ones), a ``--log`` whose folder is
+    missing or not writable (found only after the evaluation), ``--threads`` below 1, a missing
+    weights or data file. ``parser.error`` exits 2 with the usage line and the message."""
+    valid = [spec["attack"] for spec, _ in PROTOCOLS[args.protocol]]
+    unknown = [name for name in args.only or [] if name not in valid]
+    if unknown:
+        parser.error(f"--only: {', '.join(map(repr, unknown))} is not an attack of the {args.protocol} protocol; "
+                     f"valid: {', '.join(valid)}")
+    if args.threads < 1:
+        parser.error(f"--threads: {args.threads} is not an integer >= 1")
+    for flag, path in (("--log", args.log), ("out", args.out)):
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            parser.error(f"{flag}: the folder {folder} of {path} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            parser.error(f"{flag}: the folder {folder} of {path} is not writable")
+    for flag, path in (("weights", args.weights), ("--data", args.data)):
+        if not Path(path).is_file():
+            parser.error(f"{flag}: {path} is not a file")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: see the module docstring."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -183,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--only", nargs="+", default=None, metavar="ATTACK",
                     help="run only these rows of the protocol (clean, pgd, autoattack)")
     args = ap.parse_args(argv)
+    check_arguments(ap, args)
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     evaluate_headline(args.data, args.weights, args.out, args.log, protocol=PROTOCOLS[args.protocol],

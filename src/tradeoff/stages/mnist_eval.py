@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +16,7 @@ import torch
 from tradeoff import io
 from tradeoff.adversarial.robust_eval import evaluate_grid_outcomes, sanity_checks
 from tradeoff.datasets.mnist import balanced_subset_indices, load_npz
-from tradeoff.nets.checkpoints import discarding_corrupt, load_weights
+from tradeoff.nets.checkpoints import discarding_corrupt, load_weights, weights_digest
 from tradeoff.nets.device import resolve_device
 from tradeoff.outcomes import write_outcomes
 from tradeoff.runtime import resolve_levers
@@ -51,9 +54,18 @@ def _autocast(precision: str, device: torch.device) -> contextlib.AbstractContex
     return contextlib.nullcontext()
 
 
-def _load(path: str, device: torch.device) -> torch.nn.Module:
-    with discarding_corrupt(path):  # a corrupt model is removed, so the next run retrains it
-        return load_weights(None, path, device=device)
+def _load(path: str, device: torch.device, expect: Mapping[str, str] | None = None) -> torch.nn.Module:
+    """The model in ``path``; a corrupt file is removed (so the next run retrains it), one whose
+    metadata is not ``expect`` (another model's file) is refused naming both and left alone."""
+    with discarding_corrupt(path):
+        return load_weights(None, path, device=device, expect=expect)
+
+
+def weights_record(path: str) -> dict[str, str]:
+    """What an evaluation output records of the weights it came from: the file's SHA-256 and the
+    digest over its tensors that its header stores (what the workflow's model check compares)."""
+    return {"weights_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+            "weights_digest": weights_digest(path)}
 
 
 def _grid_outcomes(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, grid: list[dict[str, Any]], m: int, *,
@@ -82,23 +94,28 @@ def evaluate_model(data: str, weights: str, source_weights: str, table: str, san
                    size: int, seed: int, grid: list[dict[str, Any]], n: int, batch_size: int, eval_seed: int,
                    sanity_spec: dict[str, Any], device: str, precision: str,
                    outcomes: str | None = None, channels_last: bool = False,
-                   attack_n: int | None = None) -> pd.DataFrame:
+                   attack_n: int | None = None, expect: Mapping[str, str] | None = None,
+                   source_expect: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Write the model's tidy accuracy table (EVAL_COLUMNS first), its sanity-check JSON and (when
     ``outcomes`` is given) its per-example outcomes (:func:`write_outcomes`). ``channels_last``:
     the models run NHWC (a speed lever; the same function up to fp32 rounding). ``attack_n``: the
     attacks and the sanity checks run on the first ``attack_n`` of the ``n`` images (the subsets
-    are nested), clean accuracy on all ``n``; each row's ``n`` says which."""
+    are nested), clean accuracy on all ``n``; each row's ``n`` says which. ``expect`` and
+    ``source_expect``: the identity (:func:`tradeoff.nets.identity.model_identity`) the weights and
+    the transfer source's weights must state; the sanity JSON records both files' SHA-256."""
     dev = resolve_device(device)
     x, y, index = eval_subset_indices(data, n, eval_seed)
     m = len(y) if attack_n is None else min(int(attack_n), len(y))
     memory = torch.channels_last if channels_last else torch.contiguous_format
-    model = _load(weights, dev).to(memory_format=memory)
+    model = _load(weights, dev, expect).to(memory_format=memory)
+    record = weights_record(weights)  # the file just loaded (validated: its digest matched)
     _autocast(precision, dev)  # refuses bf16 where the CPU cannot
     # bf16: the examples are crafted under autocast, every prediction that decides the table is fp32
     rows, correct = _grid_outcomes(model, x, y, grid, m, batch_size=batch_size, device=dev, seed=eval_seed,
                                    precision=precision)
     with _autocast(precision, dev):
-        source = _load(source_weights, dev).to(memory_format=memory) if source_weights != weights else None
+        source = (_load(source_weights, dev, source_expect).to(memory_format=memory)
+                  if source_weights != weights else None)
         checks = sanity_checks(model, x[:m], y[:m], norm=sanity_spec["norm"], eps=sanity_spec["eps"],
                                steps=sanity_spec["steps"], source_model=source, batch_size=batch_size,
                                device=dev, seed=eval_seed)
@@ -115,9 +132,11 @@ def evaluate_model(data: str, weights: str, source_weights: str, table: str, san
     rows = rows[EVAL_COLUMNS + [c for c in rows.columns if c not in EVAL_COLUMNS]]
     io.write_csv(rows, table)
     if outcomes is not None:
-        write_outcomes(outcomes, rows, correct, index)
+        write_outcomes(outcomes, rows, correct, index, weights_sha256=record["weights_sha256"])
     checks = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in checks.items()}
     io.write_json({"recipe": recipe_name, "size": size, "seed": seed, "device": str(dev), "precision": precision,
                    "torch": torch.__version__, "source": source_weights if source is not None else None,
-                   **checks}, sanity)
+                   "weights": {"path": weights, **record, "recipe_hash": (expect or {}).get("recipe_hash")},
+                   "source_weights": {"path": source_weights, **weights_record(source_weights)}
+                   if source is not None else None, **checks}, sanity)
     return rows

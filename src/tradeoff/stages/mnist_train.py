@@ -10,10 +10,11 @@ from typing import Any
 import torch
 
 from tradeoff import io
-from tradeoff.adversarial.training import TrainConfig, run_config, train
+from tradeoff.adversarial.training import TrainConfig, run_config, train, training_identity
 from tradeoff.datasets.mnist import balanced_subset_indices, load_npz
 from tradeoff.nets.checkpoints import save_weights
 from tradeoff.nets.device import resolve_device
+from tradeoff.nets.identity import model_identity
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,9 @@ def train_model(data: str, weights: str, history: str, *, recipe_name: str, reci
         validation = (mnist.x_val, mnist.y_val)  # train() prepares them as it does the training images
     model, records = train(cfg, x, y, checkpoint_dir=checkpoint_dir, log=log, progress=sys.stderr.isatty(),
                            validation=validation)
-    meta = {"architecture": cfg.model, "recipe": recipe_name, "size": str(size), "seed": str(seed),
-            "device": str(dev), "precision": precision, "torch": torch.__version__,
+    # the file says what it is (tradeoff.nets.identity): its readers check recipe, recipe hash, size and seed
+    meta = {"architecture": cfg.model, **model_identity(recipe_name, recipe, size, seed),
+            "training_code": training_identity()["code"], "device": str(dev), "precision": precision, "torch": torch.__version__,
             "train_config": json.dumps(cfg.to_dict(), sort_keys=True)}
     save_weights(model, weights, meta)
     guard = None

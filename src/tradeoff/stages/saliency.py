@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -154,15 +155,20 @@ def _paths(judges: dict[str, Any], lx: np.ndarray, ex: Any, variant: str, n_step
 def extract(data: str, weights: str, judge_weights: str, out: Any, *, recipe: str, size: int, seed: int,
             examples: dict[str, Any], alignment: dict[str, Any], large_eps: dict[str, Any],
             filters: dict[str, Any], device: str, robust_judge_weights: str,
-            pixel_judge: dict[str, Any], controls: dict[str, Any]) -> None:
+            pixel_judge: dict[str, Any], controls: dict[str, Any],
+            expect: Mapping[str, str] | None = None) -> None:
     """Gradients + alignment, large-eps examples (the targeted ones and ``large_eps.variants``) + judge
     panel + controls + every judge's labels along the interpolation paths, filters of one model;
-    ``out`` has ``arrays`` (.npz), ``alignment``, ``large_eps``, ``panel``, ``interpolation``, ``filters`` (.csv)."""
+    ``out`` has ``arrays`` (.npz), ``alignment``, ``large_eps``, ``panel``, ``interpolation``, ``filters`` (.csv).
+    ``expect``: the identity the model's weights file must state (default: recipe, size and seed)."""
     dev = resolve_device(device)
+    # each file must say it is the model asked for (another model's file is refused naming both, and kept)
+    expect = dict(expect or {"recipe": recipe, "size": str(size), "seed": str(seed)})
     with discarding_corrupt(weights, judge_weights, robust_judge_weights):  # removed if corrupt: rebuilt
-        model, meta = load_weights_and_metadata(None, weights, device=dev)
-        judge = load_weights(None, judge_weights, device=dev)
-        robust_judge = load_weights(None, robust_judge_weights, device=dev)
+        model, meta = load_weights_and_metadata(None, weights, device=dev, expect=expect)
+        judge = load_weights(None, judge_weights, device=dev, expect={"role": "judge", "seed": str(seed)})
+        robust_judge = load_weights(None, robust_judge_weights, device=dev,
+                                    expect={"role": "robust_judge", "seed": str(seed)})
     _check_model(weights, meta, recipe, size, seed)
     mnist: MnistData = load_npz(data)
     train_idx, judge_idx = judge_indices(mnist.y_train, size, seed)
