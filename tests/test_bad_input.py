@@ -168,10 +168,10 @@ def test_paths_and_free_strings_are_checked(edit: Callable[[dict], None], messag
 
 def test_system_folders_pass_with_the_flag_and_tmp_passes_anyway(tmp_path: Path) -> None:
     cfg = copy.deepcopy(DEFAULT)
-    cfg["mnist"]["data"].update(cache_dir="/var/cache/mnist", path="/usr/share/mnist", allow_system_paths=True)
+    cfg["mnist"]["data"].update(source="local", cache_dir="/var/cache/mnist", path="/usr/share/mnist", allow_system_paths=True)
     validate_config(cfg, SCHEMA)
     cfg = copy.deepcopy(DEFAULT)
-    cfg["mnist"]["data"].update(cache_dir=str(tmp_path / "mnist"), path="/var/tmp/mnist")
+    cfg["mnist"]["data"].update(source="local", cache_dir=str(tmp_path / "mnist"), path="/var/tmp/mnist")
     validate_config(cfg, SCHEMA)
 
 

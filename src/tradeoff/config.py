@@ -114,9 +114,9 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     filled = canonical(fill_defaults(config, schema))
     check_consistency(filled)
     check_caps(filled)
+    check_paths(filled)  # first: a system folder or a control character is named before any other use
     check_mnist(filled)
     check_pixel_budgets(filled)
-    check_paths(filled)
     check_saliency(filled)
     check_headline(filled)
     return filled

@@ -17,7 +17,8 @@ except ConfigError as err:
 THEORY = CONFIG["theory"]
 MNIST = CONFIG.get("mnist")  # optional sections: None when absent
 SALIENCY = CONFIG.get("saliency")
-HEADLINE = CONFIG.get("headline")  # the headline models (config/headline.yaml): explicit targets only
+# the headline models (config/headline.yaml): explicit targets only
+HEADLINE = CONFIG.get("headline")
 STYLE = CONFIG["plots"]  # figure styling: changing it re-runs only the figures
 CODE = plan.stage_code_hashes()  # stage -> hash of the package modules it imports
 try:  # the MNIST source files are the data rule's inputs; a missing one stops the run here
