@@ -211,7 +211,7 @@ def test_tables_refuse_an_evaluation_of_another_model(tmp_path: Path) -> None:
     from tradeoff.nets.identity import recipe_hash
     from tradeoff.stages.mnist_tables import check_eval_records
 
-    recipes = [{"recipe": "standard", "objective": "standard"}, {"recipe": "linf-0.3", "objective": "pgd"}]
+    recipes = {"standard": {"objective": "standard"}, "linf-0.3": {"objective": "pgd"}}
     good = tmp_path / "eval" / "standard" / "n~10" / "seed~0.sanity.json"
     good.parent.mkdir(parents=True)
     good.write_text(json.dumps({"recipe": "standard", "size": 10, "seed": 0,

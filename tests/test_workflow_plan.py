@@ -291,3 +291,18 @@ def test_default_run_trains_a_copy_of_each_model_for_the_transfer_check(tmp_path
     n = len(mnist_models(validate_config(copy.deepcopy(DEFAULT), SCHEMA_PATH)))
     jobs = dry_run_jobs(work)
     assert jobs["mnist_train"] == 2 * n and jobs["mnist_eval"] == n
+
+
+def test_the_tables_check_the_recipe_hash_that_training_and_evaluation_record(
+    tiny: dict[str, Any], default: dict[str, Any]
+) -> None:
+    """The tables stage compares each evaluation's recorded recipe hash with the hash of
+    ``mnist_trained_recipes``; the weights and evaluations record ``model_identity``'s. They must be
+    the same params (precision merged in the planner): a mismatch stops every run's tables."""
+    from tradeoff.nets.identity import recipe_hash
+
+    for config in (tiny, default):
+        trained = plan.mnist_trained_recipes(config)
+        for recipe, size, seed in plan.mnist_models(config):
+            assert plan.model_identity(config, recipe, size, seed)["recipe_hash"] == recipe_hash(trained[recipe])
+        assert all("precision" in params for params in trained.values())

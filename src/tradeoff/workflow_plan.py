@@ -251,6 +251,12 @@ def mnist_eval_params(config: dict[str, Any], recipe: str | None = None) -> dict
     return canonical(params)
 
 
+def mnist_trained_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Recipe -> its params as ``mnist_train`` gets them (:func:`recipe_params`, precision merged):
+    what each weights file's ``recipe_hash`` and each evaluation's record are computed from."""
+    return canonical({name: recipe_params(config, name) for name in sorted(mnist_recipes(config))})
+
+
 def mnist_recipe_table(config: dict[str, Any]) -> list[dict[str, Any]]:
     recipes = mnist_recipes(config)
     return [canonical({"recipe": name, **recipes[name]}) for name in sorted(recipes)]

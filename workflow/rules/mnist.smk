@@ -118,6 +118,7 @@ rule mnist_tables:
     threads: 1
     params:
         recipes=plan.mnist_recipe_table(CONFIG),
+        trained=plan.mnist_trained_recipes(CONFIG),
         compare=plan.mnist_compare(CONFIG),
         code=CODE["mnist_tables"],
     script:

@@ -8,5 +8,6 @@ write_tables(
     list(snakemake.input.outcomes),
     snakemake.output,
     recipes=snakemake.params.recipes,
+    trained=snakemake.params.trained,
     **snakemake.params.compare,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -230,20 +231,22 @@ def rise_notes(table: pd.DataFrame) -> list[str]:
             for _, r in shown.iterrows() if r["difference"] > 0]
 
 
-def check_eval_records(sanity: list[str], recipes: list[dict[str, Any]]) -> None:
+def check_eval_records(sanity: list[str], trained: Mapping[str, Mapping[str, Any]]) -> None:
     """Refuse evaluations that are not of the model their path and the config name
-    (:func:`tradeoff.nets.integrity.eval_record_problem`), naming each; nothing is written."""
-    params = {r["recipe"]: {k: v for k, v in r.items() if k != "recipe"} for r in recipes}
-    problems = [p for p in (eval_record_problem(path, io.read_json(path), params) for path in sanity) if p]
+    (:func:`tradeoff.nets.integrity.eval_record_problem`), naming each; nothing is written.
+    ``trained``: recipe -> its params as the training stage gets them
+    (:func:`tradeoff.workflow_plan.mnist_trained_recipes`: the recipe hash is computed from these)."""
+    problems = [p for p in (eval_record_problem(path, io.read_json(path), trained) for path in sanity) if p]
     if problems:
         raise ValueError("evaluations of other models than asked for:\n  " + "\n  ".join(problems))
 
 
 def write_tables(tables: list[str], sanity: list[str], outcomes: list[str], out: Any, *,
-                 recipes: list[dict[str, Any]], compare: dict[str, str], size: int | dict[str, int]) -> None:
+                 recipes: list[dict[str, Any]], trained: Mapping[str, Mapping[str, Any]],
+                 compare: dict[str, str], size: int | dict[str, int]) -> None:
     """All MNIST tables: merged, summary, sanity, the recipes' settings, the paper comparison, claims
     (from the per-example ``outcomes``)."""
-    check_eval_records(sanity, recipes)
+    check_eval_records(sanity, trained)
     merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
     io.write_csv(pd.DataFrame(recipes), out.recipes)
     paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size, recipes=recipes)
