@@ -153,11 +153,19 @@ def test_tiny_mnist_outputs(tiny_run: Path) -> None:
     assert {"robust_lose_standard_accuracy", "adversarial_training_helps_with_few_examples",
             "adversarial_training_hurts_with_many_examples"} <= set(claims["claim"])
     assert set(claims["size"].dropna()) == {300, 1000}
-    assert set(claims["verdict"]) <= {"holds", "does not hold", "inconclusive"}
-    # 300 test images is below the rules' minimum of 1,000: every verdict says so
-    assert (claims["verdict"] == "inconclusive").all() and (claims["reason"] == "300 images < minimum 1000").all()
-    assert (claims["low"] <= claims["difference"]).all() and (claims["difference"] <= claims["high"]).all()
-    assert (claims["n_resamples"] == 2000).all() and (claims["n_images"] == 300).all()
+    # issue 26's two levels: one seed, so the recipe level is not testable; the models level is judged;
+    # Fig. 7 has one l_inf eps here, so its eps level is shown beside the (absent) slope, not judged
+    assert set(claims["level"]) == {"recipe", "models"} and (claims["n_images"] == 300).all()
+    recipe, models = claims[claims["level"] == "recipe"], claims[claims["level"] == "models"]
+    assert (recipe["verdict"] == "not testable (1 seed)").all() and recipe["counted"].all()
+    shown = models["verdict"] == "no verdict (shown)"
+    assert set(models.loc[shown, "claim"]) == {"robust_lose_standard_accuracy"} and not models.loc[shown, "counted"].any()
+    judged = models[~shown]
+    assert len(judged) == 2 and judged["counted"].all()
+    # 300 test images is below the rules' minimum of 1,000: every judged verdict says so
+    assert (judged["verdict"] == "inconclusive").all() and (judged["reason"] == "300 images < minimum 1000").all()
+    assert (judged["low"] <= judged["difference"]).all() and (judged["difference"] <= judged["high"]).all()
+    assert (judged["n_resamples"] == 2000).all()
     figures = {f.name for f in (tiny_run / "results" / "figures").iterdir()}
     for name in ("accuracy_vs_size", "accuracy_vs_train_eps", "robust_vs_test_eps", "frontier"):
         assert f"mnist_{name}.png" in figures and f"mnist_{name}.pdf" in figures
