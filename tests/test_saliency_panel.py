@@ -52,15 +52,22 @@ class NonRobust(nn.Module):
         return 3 * self.proto(x) + 100 * (x.flatten(1) - 0.5) @ self.v.T
 
 
-@pytest.fixture(scope="module")
-def world() -> dict:
+def prototype_world() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The synthetic world of the panel tests (and test_saliency_variants): ten class prototypes, 20
+    noisy training copies of each with their labels, and one noisy source image per class."""
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     protos = (0.2 + 0.6 * rng.random((10, 1, 28, 28))).astype(np.float32)
     x_train = np.clip(np.repeat(protos, 20, 0) + 0.02 * rng.standard_normal((200, 1, 28, 28)), 0, 1).astype(np.float32)
     y_train = np.repeat(np.arange(10), 20)
-    nonrobust = NonRobust(protos, 1)
     src = np.clip(protos + 0.02 * rng.standard_normal(protos.shape), 0, 1).astype(np.float32)
+    return protos, x_train, y_train, src
+
+
+@pytest.fixture(scope="module")
+def world() -> dict:
+    protos, x_train, y_train, src = prototype_world()
+    nonrobust = NonRobust(protos, 1)
     y_src = np.arange(10)
     assert (sal.predict(nonrobust, src) == y_src).all() and (sal.predict(Prototype(protos), src) == y_src).all()
     return {"protos": protos, "x_train": x_train, "y_train": y_train, "src": src, "y_src": y_src,

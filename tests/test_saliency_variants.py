@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from test_saliency_panel import EPS, NonRobust, Prototype
+from test_saliency_panel import EPS, NonRobust, Prototype, prototype_world
 
 from tradeoff.saliency import analysis as sal
 from tradeoff.saliency import panel as pnl
@@ -33,12 +33,7 @@ SMALL = 0.5
 
 @pytest.fixture(scope="module")
 def world() -> dict:
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    protos = (0.2 + 0.6 * rng.random((10, 1, 28, 28))).astype(np.float32)
-    x_train = np.clip(np.repeat(protos, 20, 0) + 0.02 * rng.standard_normal((200, 1, 28, 28)), 0, 1).astype(np.float32)
-    y_train = np.repeat(np.arange(10), 20)
-    src = np.clip(protos + 0.02 * rng.standard_normal(protos.shape), 0, 1).astype(np.float32)
+    protos, x_train, y_train, src = prototype_world()
     pixel = pnl.PixelJudge("nearest_mean").fit(x_train, y_train)
     return {"protos": protos, "src": src, "y_src": np.arange(10), "pixel": pixel,
             "models": {"proto": Prototype(protos), "nonrobust": NonRobust(protos, 1)}}
