@@ -23,6 +23,7 @@ import torch
 
 from tradeoff import io
 from tradeoff.adversarial.attacks import pgd
+from tradeoff.adversarial.robust_eval import predict
 from tradeoff.adversarial.training import TrainConfig, run_config, train
 from tradeoff.datasets.mnist import load_npz
 from tradeoff.nets.checkpoints import load_weights_and_metadata, save_weights
@@ -74,7 +75,7 @@ def validate_trial(data: str, weights: str, history: str, out: str, *, trial: st
     xv = torch.from_numpy(mnist.x_val).unsqueeze(1).float().div_(255)
     yv = torch.from_numpy(mnist.y_val)
     t0 = time.perf_counter()
-    clean = _clean(model, xv[:clean_n], yv[:clean_n])
+    clean = int((predict(model, xv[:clean_n], batch_size=1000) == yv[:clean_n]).sum()) / clean_n  # exact fraction
     gen = torch.Generator().manual_seed(seed)
     xa, ya = xv[:robust_n], yv[:robust_n]
     threat = {k: v for k, v in PROTOCOLS[cfg["norm"]][1][0].items() if k in ("norm", "eps", "alpha")}
@@ -94,13 +95,6 @@ def validate_trial(data: str, weights: str, history: str, out: str, *, trial: st
     log.info("trial %s on validation: clean %.4f (%d), PGD %.4f (%d)", trial, clean, clean_n, robust, robust_n)
     io.write_json(record, out)
     return record
-
-
-def _clean(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Clean accuracy, 1,000 images a batch."""
-    with torch.no_grad():
-        return sum(int((model(x[i:i + 1000]).argmax(1) == y[i:i + 1000]).sum())
-                   for i in range(0, len(y), 1000)) / len(y)
 
 
 def choose(records: Sequence[dict[str, Any]], *, min_clean: float, min_robust: float, otherwise: str) -> str | None:
