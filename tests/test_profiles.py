@@ -140,6 +140,17 @@ BAD_PROFILES = {
         "default-resources: {runtime: '30 * attemp'}\n",
         "profile key default-resources.runtime: '30 * attemp' is not an integer >= 0",
     ),
+    # a resource name one edit from the SLURM plugin's, and a gpu_model where the rule asks for no
+    # GPU (tiny.yaml: mnist.device auto, so mnist_train has gpu=0): tradeoff.slurm_resources
+    "resources-slurm-typo": (
+        "set-resources: {theory_fit: {slurm_partion: short}}\n",
+        "profile key set-resources.theory_fit.slurm_partion: 'slurm_partion' is not a resource Snakemake or the SLURM "
+        "executor plugin (2.8.0) reads, so it would be ignored silently; did you mean slurm_partition?",
+    ),
+    "gpu-model-without-gpu": (
+        "set-resources: {mnist_train: {slurm_partition: gpu, gpu_model: a100}}\n",
+        "would submit it with --gpus=a100:0",
+    ),
     "jobs-zero": ("jobs: 0\n", "profile key jobs: 0 is not 'unlimited' or an integer >= 1"),
     "jobs-negative": ("jobs: -2\n", "profile key jobs: -2 is not 'unlimited' or an integer >= 1"),
     "max-threads-zero": ("max-threads: 0\n", "profile key max-threads: 0 is not an integer >= 1"),

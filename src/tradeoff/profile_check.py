@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from tradeoff.slurm_resources import gpu_model_problem, unknown_resource
+
 EXPRESSION_NAMES = frozenset(dir(builtins)) | {
     "attempt", "input", "output", "params", "resources", "threads", "wildcards", "rulename",
 }  # fmt: skip
@@ -118,6 +120,7 @@ Checker = Callable[[Source, str, Any, "Context"], None]
 class Context:
     rules: Collection[str]
     numeric: Collection[str]
+    limits: Collection[str] = ()  # resources given a global limit (`resources:`): user throttles
 
 
 def _count(minimum: int, word: str | None = None) -> Checker:
@@ -154,6 +157,11 @@ def _resource(source: Source, key: str, value: Any, ctx: Context) -> None:
     name = key.rsplit(".", 1)[-1]
     if name.startswith("_") or value is None:
         return  # Snakemake's own (_cores, _nodes)
+    if not key.startswith("resources."):  # a global limit names a throttle; a job's resource may be a typo
+        problem = unknown_resource(name, ctx.limits)
+        if problem is not None:
+            raise ProfileError(f"profile key {key}: {problem} {source.where(key)}. A resource of your own "
+                               "needs a limit under `resources:`")
     value = _as_number(value)
     if isinstance(value, float):
         if value < 0:
@@ -213,17 +221,25 @@ SCHEMA: dict[str, Checker] = {
 """Profile key (or flag, without its dashes) -> its check. Other keys are Snakemake's to check."""
 
 
+def _limit_names(settings: Mapping[str, Any]) -> set[str]:
+    """The resources one profile file or command line gives a global limit (``resources:``)."""
+    limits = {str(k).replace("_", "-"): v for k, v in settings.items()}.get("resources")
+    return {str(n) for n in limits if not str(n).startswith("_")} if isinstance(limits, Mapping) else set()
+
+
 def check_settings(settings: Mapping[str, Any], source: Source, rules: Collection[str],
-                   numeric: Collection[str] = NUMERIC_RESOURCES) -> None:
+                   numeric: Collection[str] = NUMERIC_RESOURCES, limits: Collection[str] | None = None) -> None:
     """Raise ProfileError naming the first malformed setting of one profile file or command line.
 
     ``settings`` maps profile keys (dashes or underscores) to values as written; ``rules`` are the
-    workflow's rule names: set-threads and set-resources may name only those.
+    workflow's rule names: set-threads and set-resources may name only those. ``limits``: the
+    resources with a global limit in any source of the run (default: this one's), user throttles; any
+    other resource name close to one the SLURM plugin reads is taken for a typo
+    (:func:`tradeoff.slurm_resources.unknown_resource`).
     """
     norm = {str(k).replace("_", "-"): v for k, v in settings.items()}
-    limits = norm.get("resources") or {}
-    ctx = Context(rules, set(numeric) | {str(n) for n in limits if not str(n).startswith("_")}
-                  if isinstance(limits, Mapping) else set(numeric))
+    own = _limit_names(settings)
+    ctx = Context(rules, set(numeric) | own, own if limits is None else set(limits) | own)
     for key, check in SCHEMA.items():
         if norm.get(key) is not None:  # a key with only comments under it is empty
             check(source, key, norm[key], ctx)
@@ -344,11 +360,47 @@ def snakemake_major() -> int:
     return int(version("snakemake").split(".")[0])
 
 
+def check_gpu_models(sources: Sequence[tuple[Mapping[str, Any], Source]],
+                     rule_gpus: Mapping[str, Any]) -> None:
+    """Raise ProfileError for a ``gpu_model`` (in ``set-resources`` or ``default-resources``) on a rule
+    whose resources request no GPU. ``rule_gpus``: each rule's own ``gpu`` resource as the workflow
+    declares it (None: none; rules not in it are not checked). A rule's resources are its own over
+    ``default-resources``, under ``set-resources``, as Snakemake merges them; later sources win."""
+    default: dict[str, Any] = {}
+    per_rule: dict[str, dict[str, Any]] = {}
+    origin: dict[tuple[str, str], tuple[str, Source]] = {}  # (rule or "", name) -> (key, source)
+    for settings, source in sources:
+        norm = {str(k).replace("_", "-"): v for k, v in settings.items()}
+        d = norm.get("default-resources")
+        if isinstance(d, Mapping):
+            for name, value in d.items():
+                default[str(name)] = _as_number(value)
+                origin[("", str(name))] = (f"default-resources.{name}", source)
+        s = norm.get("set-resources")
+        if isinstance(s, Mapping):
+            for rule, res in s.items():
+                if isinstance(res, Mapping):
+                    for name, value in res.items():
+                        per_rule.setdefault(str(rule), {})[str(name)] = _as_number(value)
+                        origin[(str(rule), str(name))] = (f"set-resources.{rule}.{name}", source)
+    for rule in sorted(rule_gpus):
+        own = {} if rule_gpus[rule] is None else {"gpu": rule_gpus[rule]}
+        merged = {**default, **own, **per_rule.get(rule, {})}
+        model = merged.get("gpu_model")
+        if model in (None, ""):
+            continue
+        problem = gpu_model_problem(rule, model, merged)
+        if problem is not None:
+            key, source = origin.get((rule, "gpu_model")) or origin[("", "gpu_model")]
+            raise ProfileError(f"profile key {key}: {model!r} {problem} {source.where(key)}")
+
+
 def check_run(argv: Sequence[str], env: Mapping[str, str], basedir: Path, rules: Collection[str],
-              major: int | None = None) -> None:
+              major: int | None = None, rule_gpus: Mapping[str, Any] | None = None) -> None:
     """Check the profile files a run with these arguments reads and the arguments themselves; raise
     ProfileError on the first malformed setting. (A profile file that is not valid YAML is
-    Snakemake's to report, and it does, naming the file.)"""
+    Snakemake's to report, and it does, naming the file.) With ``rule_gpus`` (rule -> its own
+    ``gpu`` resource, None for none), also a ``gpu_model`` on a rule that requests no GPU."""
     major = snakemake_major() if major is None else major
     sources: list[tuple[Mapping[str, Any], Source]] = []
     for path in profile_files(argv, env, basedir, major):
@@ -359,10 +411,11 @@ def check_run(argv: Sequence[str], env: Mapping[str, str], basedir: Path, rules:
         if isinstance(settings, Mapping):
             sources.append((settings, Source(str(path))))
     sources.append((command_line_settings(argv), Source("the command line", command_line=True)))
-    numeric = set(NUMERIC_RESOURCES)
+    limits: set[str] = set()
     for settings, _ in sources:  # a resource given a global limit anywhere is numeric everywhere
-        limits = {str(k).replace("_", "-"): v for k, v in settings.items()}.get("resources")
-        if isinstance(limits, Mapping):
-            numeric |= {str(n) for n in limits if not str(n).startswith("_")}
+        limits |= _limit_names(settings)
+    numeric = set(NUMERIC_RESOURCES) | limits
     for settings, source in sources:
-        check_settings(settings, source, rules, numeric)
+        check_settings(settings, source, rules, numeric, limits)
+    if rule_gpus is not None:
+        check_gpu_models(sources, rule_gpus)
