@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from tradeoff.config_errors import unknown_key_lines
+
 SWEEP_AXES = ("p", "d", "eta", "n_train", "C", "norm", "eps_train")
 DATA_AXES = ("p", "d", "eta", "n_train")
 
@@ -98,11 +100,9 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
         for err in errors[:10]:
             key = _dotted(err.absolute_path)
             if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-                allowed = set(err.schema.get("properties", {}))
-                unknown = sorted(set(err.instance) - allowed) if allowed else []
+                unknown = unknown_key_lines(list(err.absolute_path), err.instance, err.schema)  # "did you mean"
                 if unknown:
-                    key = ".".join(filter(None, [_dotted(err.absolute_path) if err.absolute_path else "", unknown[0]]))
-                    lines.append(f"config key {key}: unknown key (allowed here: {', '.join(sorted(allowed))})")
+                    lines += unknown
                     continue
             if err.validator == "required":
                 missing = err.message.split("'")[1] if "'" in err.message else err.message

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from tradeoff.config import ConfigError, parse_yaml
-from tradeoff.profile_check import profile_files, snakemake_major
+from tradeoff.profile_check import profile_file, profile_files, snakemake_major
 
 
 def run_yaml_files(argv: Sequence[str], environ: Mapping[str, str], workdir: Path,
@@ -55,24 +55,64 @@ def check_run_yaml_files(argv: Sequence[str], environ: Mapping[str, str], workdi
         parse_yaml(text, shown)
 
 
+def _command_line_configfiles(argv: Sequence[str]) -> list[str]:
+    """The ``--configfile``/``--configfiles`` files of a Snakemake command line."""
+    import argparse
+
+    ap = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    ap.add_argument("--configfile", "--configfiles", nargs="+", action="extend", default=[])
+    known, _ = ap.parse_known_args(list(argv))
+    return list(known.configfile)
+
+
+def _check_file(f: str | Path) -> str | None:
+    """The problem of one YAML file (or profile folder) in one line, or None."""
+    path = Path(f)
+    if path.is_dir():  # a profile folder: the file Snakemake reads in it
+        found = profile_file(path, snakemake_major())
+        if found is None:
+            return f"{f}: a folder with no profile.yaml or config.yaml"
+        path = found
+    try:
+        parse_yaml(path.read_text(), path)
+    except FileNotFoundError:
+        return (f"{path}: no such file (for a --configfile that does not exist Snakemake 9 prints a Python "
+                "traceback ending in FileNotFoundError before the workflow starts)")
+    except UnicodeDecodeError as err:
+        return f"{path}: not UTF-8 text ({err.reason} at byte {err.start})"
+    except (ConfigError, OSError) as err:
+        return str(err)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tradeoff.preflight FILE...``: check YAML files strictly, naming file and line.
+    """``python -m tradeoff.preflight FILE...`` or ``python -m tradeoff.preflight SNAKEMAKE-ARGS...``:
+    check YAML files strictly, naming file and line.
 
     Snakemake reads ``--configfile`` files and profiles before the workflow, so for a syntax error in
-    one of them it prints its own message ("Config file is not valid JSON or YAML"), naming neither
-    file nor line; this command names both (the workflow's check covers duplicate keys)."""
+    a ``--configfile`` it prints its own message ("Config file is not valid JSON or YAML"), naming
+    neither file nor line, and for one that does not exist a Python traceback; this command names the
+    file and the line, or says the file is missing, in one line each (the workflow's check covers
+    duplicate keys). Given a Snakemake command line's arguments instead of files (the first argument
+    starts with ``-``: ``--configfile my.yaml --profile profiles/slurm``), it checks every YAML file
+    that run reads: ``config/config.yaml``, each ``--configfile``, the profiles in effect."""
     import sys
 
-    files = list(sys.argv[1:] if argv is None else argv)
-    if not files:
-        print("usage: python -m tradeoff.preflight FILE.yaml...", file=sys.stderr)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        print("usage: python -m tradeoff.preflight FILE.yaml... | SNAKEMAKE-ARGUMENTS (--configfile F --profile P ...)",
+              file=sys.stderr)
         return 2
+    files: list[str | Path] = list(args)
+    if args[0].startswith("-"):  # a Snakemake command line: every YAML file of that run
+        configfiles = _command_line_configfiles(args)
+        files = [*run_yaml_files(args, os.environ, Path.cwd(), [c for c in configfiles if Path(c).exists()])]
+        files += [c for c in configfiles if not Path(c).exists()]
     status = 0
     for f in files:
-        try:
-            parse_yaml(Path(f).read_text(), f)
-        except (ConfigError, OSError, UnicodeDecodeError) as err:
-            print(err, file=sys.stderr)
+        problem = _check_file(f)
+        if problem is not None:
+            print(problem, file=sys.stderr)
             status = 1
         else:
             print(f"{f}: ok")
