@@ -10,7 +10,15 @@ import pytest
 import yaml
 from conftest import REPO
 
-from tradeoff.config_doc import MARKER, description, keys, main, missing_descriptions, render, updated
+from tradeoff.config_doc import (
+    MARKER,
+    description,
+    keys,
+    main,
+    missing_descriptions,
+    render,
+    updated,
+)
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 KEYWORDS = {"$schema", "$defs", "$ref", "description", "type", "enum", "minimum", "maximum", "exclusiveMinimum",

@@ -76,7 +76,7 @@ def test_the_slurm_profiles_example_gives_every_gpu_rule_a_partition() -> None:
     for name in ("slurm", "slurm-conda"):
         lines = (REPO / "profiles" / name / "profile.yaml").read_text().splitlines()
         example = [re.fullmatch(r"\s*#\s+(\w+):\s*", a).group(1)  # type: ignore[union-attr]
-                   for a, b in zip(lines, lines[1:])
+                   for a, b in zip(lines, lines[1:], strict=False)
                    if re.fullmatch(r"\s*#\s+\w+:\s*", a) and "slurm_partition: \"gpu\"" in b]
         assert sorted(example) == sorted(GPU_RULES), name
 
