@@ -125,8 +125,10 @@ def test_snakemake_speaks_first_about_a_configfile(tmp_path: Path) -> None:
     bad.write_text("theory:\n  base: {p: 0.9\n")
     run = [sys.executable, "-m", "snakemake", "-n", "--cores", "1"]
     proc = subprocess.run([*run, "--configfile", str(bad)], cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert proc.returncode != 0 and "Config file is not valid JSON or YAML" in proc.stderr
-    assert str(bad) not in proc.stderr and "line 2" not in proc.stderr
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Config file is not valid JSON or YAML" in out, out
+    assert str(bad) not in out and "line 2" not in out, out
     missing = tmp_path / "nosuch.yaml"
     proc = subprocess.run([*run, "--configfile", str(missing)], cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert proc.returncode != 0 and "Traceback" in proc.stderr and "FileNotFoundError" in proc.stderr
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" in out and "FileNotFoundError" in out, out
