@@ -3,7 +3,9 @@
 Snakemake checks some profile values late or not at all: ``set-threads: {theory_fit: many}`` fails
 only when that rule's first job is scheduled (after other rules' jobs ran); with ``cores: -3`` or
 ``jobs: 0`` a dry run passes and a real run starts jobs; a rule name misspelt under
-``set-threads:`` or ``set-resources:`` is ignored silently. The workflow calls :func:`check_run`
+``set-threads:`` or ``set-resources:`` is ignored silently, and so is a resource name the SLURM
+plugin does not read (``slurm_partion``); a ``gpu_model`` on a rule that requests no GPU makes the
+plugin ask for ``--gpus=<model>:0`` (:mod:`tradeoff.slurm_resources`). The workflow calls :func:`check_run`
 once every rule is defined, so such values stop the run before any job starts, with a message
 naming the key, the value and where it was written (a profile file or a flag).
 
