@@ -1,7 +1,8 @@
 # Two set-up commands (README): `make run` and `make test`. Both create .venv on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-CORES ?= 8
+# `make run` uses every core of this machine; `make run CORES=N` chooses
+CORES ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: run test test-fast lint clean-results paper-grade
 
@@ -29,7 +30,7 @@ test-fast: $(VENV)/.installed
 
 # The paper-grade CPU run (config/cpu.yaml), cold, stage by stage, each stage timed; then its report,
 # and the run copied into docs/results/cpu/ (tradeoff.publish). Planned 45 min on 2 Zen 4 cores;
-# measured 107 min cold on a 2-core AMD EPYC with AVX2 only (README, run times).
+# measured 107 min cold on a 2-core AMD EPYC with AVX2 only (bench/RESULTS.md, run times).
 CPU_RUN := $(VENV)/bin/snakemake --cores 2 --configfile config/cpu.yaml --replace-workflow-config
 CPU_DEST ?= docs/results/cpu
 paper-grade: $(VENV)/.installed

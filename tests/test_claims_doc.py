@@ -40,9 +40,9 @@ def test_claims_md_states_the_rules_in_code() -> None:
 
 def test_readme_verdict_block_is_generated_from_the_committed_tables() -> None:
     tables = {title: pd.read_csv(path) for title, path in VERDICT_TABLES.items()}
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs/RESULTS.md").read_text()
     assert update_readme(readme, readme_block(tables)) == readme, (
-        "README.md's verdict block differs from docs/results/*_claims.csv: regenerate it with "
+        "docs/RESULTS.md's verdict block differs from docs/results/*_claims.csv: regenerate it with "
         "python -m tradeoff.claims (see tests/test_claims_doc.py)")
 
 

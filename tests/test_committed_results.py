@@ -1,5 +1,5 @@
 """Committed results never drift silently: the headline models' test-set evaluations in
-docs/results/cpu/headline were made by the current code, or the README says they were not."""
+docs/results/cpu/headline were made by the current code, or docs/RESULTS.md says they were not."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from conftest import REPO, workflow_config_hash
 from tradeoff.stages.headline import headline_code_hashes
 
 HEADLINE = REPO / "docs" / "results" / "cpu" / "headline"
-README = (REPO / "README.md").read_text()
+RESULTS_PAGE = "docs/RESULTS.md"
+README = (REPO / RESULTS_PAGE).read_text()
 
 
 def _records() -> list[tuple[Path, dict]]:
@@ -25,11 +26,11 @@ def test_headline_results_are_committed() -> None:
 
 
 @pytest.mark.parametrize("path,record", _records(), ids=lambda v: v.name if isinstance(v, Path) else "")
-def test_committed_result_matches_the_code_or_the_readme_says_so(path: Path, record: dict) -> None:
+def test_committed_result_matches_the_code_or_the_results_page_says_so(path: Path, record: dict) -> None:
     if record["code"] != headline_code_hashes():
         stale = f"produced by commit {record['commit']}; code changed since"
         assert stale in README, (f"{path.name}: the code behind it changed (hashes {record['code']} -> "
-                                 f"{headline_code_hashes()}); re-run it, or mark it in README.md: '{stale}'")
+                                 f"{headline_code_hashes()}); re-run it, or mark it in {RESULTS_PAGE}: '{stale}'")
 
 
 @pytest.mark.parametrize("path,record", _records(), ids=lambda v: v.name if isinstance(v, Path) else "")
@@ -53,15 +54,15 @@ def _current_cpu_config_hash() -> str:
     return workflow_config_hash(REPO / "config" / "cpu.yaml")
 
 
-def test_paper_grade_results_match_the_config_and_code_or_the_readme_says_so() -> None:
+def test_paper_grade_results_match_the_config_and_code_or_the_results_page_says_so() -> None:
     from tradeoff.workflow_plan import stage_code_hashes
 
     manifest = PAPER_GRADE / "provenance.json"
     if not manifest.is_file():
-        assert NOT_COMMITTED in README, (f"{manifest} is missing and README.md does not say "
+        assert NOT_COMMITTED in README, (f"{manifest} is missing and {RESULTS_PAGE} does not say "
                                          f"'{NOT_COMMITTED}'")
         return
-    assert NOT_COMMITTED not in README, f"README.md says '{NOT_COMMITTED}', but {manifest} exists"
+    assert NOT_COMMITTED not in README, f"{RESULTS_PAGE} says '{NOT_COMMITTED}', but {manifest} exists"
     record = json.loads(manifest.read_text())
     drift = []
     config_now = _current_cpu_config_hash()
@@ -74,5 +75,5 @@ def test_paper_grade_results_match_the_config_and_code_or_the_readme_says_so() -
         drift.append("the manifest records no code hashes")
     stale = f"produced by commit {record['commit']}; code changed since"
     assert not drift or stale in README, (f"{manifest}: {'; '.join(drift)}; re-run `make paper-grade`, or "
-                                          f"mark it in README.md: '{stale}'")
+                                          f"mark it in {RESULTS_PAGE}: '{stale}'")
 

@@ -205,14 +205,14 @@ def test_model_sizes_beyond_the_training_pool_are_refused_at_parse_time() -> Non
 
 
 def test_readme_fast_recipes_validate_over_the_default_config() -> None:
-    """The README's issue-13 recipes (epochs over the defaults' iterations) pass the schema and the
+    """The issue-13 recipes of docs/DEVELOPING.md (epochs over the defaults' iterations) pass the schema and the
     cross-field checks, and train for epochs."""
     import re
 
     from tradeoff.config import mnist_recipes
 
-    block = re.search(r"```yaml\n(fgsm-rs:.*?)```", (REPO / "README.md").read_text(), re.S)
-    assert block, "README example missing"
+    block = re.search(r"```yaml\n(fgsm-rs:.*?)```", (REPO / "docs" / "DEVELOPING.md").read_text(), re.S)
+    assert block, "docs/DEVELOPING.md: the fgsm-rs example is missing"
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["mnist"]["recipes"].update(yaml.safe_load(block.group(1)))
     cfg["mnist"]["models"].append({"recipes": ["fgsm-rs", "nfgsm"], "sizes": [4000], "seeds": [0]})

@@ -69,7 +69,7 @@ def test_the_documented_lists_are_the_gpu_rules() -> None:
         if gpu_rule_lists(text):
             found.add(rel)
     # the places a cluster user reads them
-    assert {"README.md", "envs/README.md", "profiles/slurm/profile.yaml", "profiles/slurm-conda/profile.yaml"} <= found
+    assert {"docs/CLUSTER.md", "envs/README.md", "profiles/slurm/profile.yaml", "profiles/slurm-conda/profile.yaml"} <= found
 
 
 def test_the_slurm_profiles_example_gives_every_gpu_rule_a_partition() -> None:
