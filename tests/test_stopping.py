@@ -215,3 +215,99 @@ def test_train_stage_writes_the_rule_and_the_best_epoch_to_history(tmp_path) -> 
         train_model(str(tmp_path / "novalid.npz"), str(tmp_path / "w2.safetensors"), str(tmp_path / "h2.json"),
                     recipe_name="standard", recipe=recipe, size=300, seed=0, device="cpu",
                     checkpoint_dir=str(tmp_path / "ck2"))
+
+
+# --- config: the rule's keys, off by default, a recipe's way to use it, its price ------------------------
+
+def _config(edit) -> dict:
+    import copy
+
+    import yaml
+    from conftest import REPO
+
+    cfg = copy.deepcopy(yaml.safe_load((REPO / "config" / "cpu.yaml").read_text()))
+    edit(cfg["mnist"])
+    return cfg
+
+
+def _validated(edit) -> dict:
+    from conftest import REPO
+
+    from tradeoff.config import validate_config
+
+    return validate_config(_config(edit), REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def test_schema_defaults_are_the_rule_and_the_committed_configs_leave_it_off() -> None:
+    from conftest import REPO
+
+    from tradeoff.config import load_yaml, mnist_recipes, validate_config
+    from tradeoff.workflow_plan import recipe_params
+
+    schema = load_yaml(REPO / "workflow" / "schemas" / "config.schema.yaml")
+    props = schema["$defs"]["recipe"]["properties"]["stopping"]["properties"]
+    assert {k: v["default"] for k, v in props.items()} == StoppingRule().to_dict()
+    for path in ("config/config.yaml", "config/cpu.yaml"):
+        cfg = validate_config(load_yaml(REPO / path), REPO / "workflow" / "schemas" / "config.schema.yaml")
+        assert all("stopping" not in r for r in mnist_recipes(cfg).values()), path
+        assert all("stopping" not in recipe_params(cfg, name) for name in mnist_recipes(cfg)), path
+
+
+def test_a_recipe_uses_the_written_rule_with_an_empty_mapping_and_turns_it_off_with_null() -> None:
+    from tradeoff.config import mnist_recipes
+    from tradeoff.workflow_plan import model_identity, recipe_params
+
+    def on(mn: dict) -> None:
+        mn["defaults"]["stopping"] = {}  # every recipe ...
+        mn["recipes"]["standard"]["stopping"] = None  # ... but this one
+        mn["recipes"]["l2-1.5"]["stopping"] = {"patience": 5}
+
+    cfg = _validated(on)
+    recipes = mnist_recipes(cfg)
+    assert "stopping" not in recipes["standard"]
+    assert recipes["linf-0.3"]["stopping"] == StoppingRule().to_dict()
+    assert recipes["l2-1.5"]["stopping"] == {**StoppingRule().to_dict(), "patience": 5}
+    assert recipe_params(cfg, "linf-0.3")["stopping"] == StoppingRule().to_dict()  # reaches mnist_train
+    off = _validated(lambda mn: None)
+    assert model_identity(cfg, "linf-0.3", 1000, 0) != model_identity(off, "linf-0.3", 1000, 0)  # retrains
+    assert model_identity(cfg, "standard", 1000, 0) == model_identity(off, "standard", 1000, 0)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda mn: mn["recipes"]["standard"].update(stopping={"patience": 0}), "stopping.patience"),
+    (lambda mn: mn["recipes"]["standard"].update(stopping={"min_delta": 1}), "stopping.min_delta"),
+    (lambda mn: mn["recipes"]["standard"].update(stopping={"patient": 3}), "stopping.patient"),
+    (lambda mn: mn["recipes"]["standard"].update(stopping={"clean_n": 6000}),
+     "mnist.recipes.standard.stopping.clean_n: scores on 6000 validation images, but mnist.data.validation holds 5000"),
+    (lambda mn: mn["recipes"]["linf-0.3"].update(stopping={}, guard={}), "stopping: not with guard"),
+])
+def test_bad_rule_keys_are_named(edit, message: str) -> None:
+    from tradeoff.config import ConfigError
+
+    with pytest.raises(ConfigError, match="stopping") as err:
+        _validated(edit)
+    assert message in str(err.value)
+
+
+def test_costing_prices_a_rule_run_at_its_cap() -> None:
+    from tradeoff.costing import Prices, train_seconds
+
+    prices = Prices({("n", "train", "channels_last"): 250.0, ("n", "attack", "channels_last"): 1000.0})
+    rule = StoppingRule(clean_n=300, robust_n=100, robust_steps=9).to_dict()
+    base = {"model": "n", "channels_last": True, "iterations": 10, "batch_size": 100, "stopping": rule}
+    # 1,000 images: cap 300 epochs of 1,000 examples at 3 ms, plus 300 x 300 clean forwards (1/3 ms each)
+    assert train_seconds({**base, "objective": "standard"}, 1000, prices) == pytest.approx(
+        300 * 1000 * 0.003 + 300 * 300 / 3 * 0.001)
+    # 55,000 images, PGD-5: cap 30 epochs at 8 ms an example, plus 30 x 100 x (9 + 1) attack steps
+    assert train_seconds({**base, "objective": "pgd", "steps": 5}, 55000, prices) == pytest.approx(
+        30 * 55000 * 0.008 + 30 * 100 * 10 * 0.001)
+
+
+def test_slurm_time_limit_counts_the_cap_and_the_scoring() -> None:
+    from tradeoff.cluster import _train_passes
+
+    rule = StoppingRule(clean_n=300, robust_n=100, robust_steps=9).to_dict()
+    standard = {"model": "wong", "objective": "standard", "iterations": 10, "batch_size": 100, "stopping": rule}
+    assert _train_passes(standard, 1000) == 300 * (1000 + 300)
+    pgd5 = {**standard, "objective": "pgd", "steps": 5}
+    assert _train_passes(pgd5, 55000) == 30 * (55000 * 6 + 100 * 10)

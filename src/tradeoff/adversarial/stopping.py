@@ -23,7 +23,8 @@ The decision is a pure function of the scores (:func:`decide`), so a resumed run
 carries. The best epoch's weights go to the run's checkpoint folder as
 ``stopping-best-NNNNNN.safetensors`` before the checkpoint that records that epoch as the best is
 written; older ones are removed only after a newer checkpoint is in place, so the newest checkpoint's
-best weights always exist (:class:`EarlyStopping`).
+best weights always exist (:class:`EarlyStopping`). The rule, its decision and its cap import no
+torch (:mod:`tradeoff.costing` prices a run at the cap).
 """
 
 from __future__ import annotations
@@ -37,13 +38,11 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
-
-from tradeoff.adversarial.attacks import eval_mode, pgd
+if TYPE_CHECKING:  # torch only where a model is scored: the rule and its cap are priced without it
+    import torch
+    from torch import nn
 
 __all__ = ["REASONS", "Decision", "EarlyStopping", "StoppingRule", "decide", "stopping_hash", "summary"]
 
@@ -158,7 +157,7 @@ def stopping_hash(run_hash: str, rule: StoppingRule, objective: str, x_val: torc
     n = rule.images(objective)
     h = hashlib.sha256()
     h.update(json.dumps({"run": run_hash, "stopping": rule.to_dict()}, sort_keys=True).encode())
-    h.update(x_val[:n].contiguous().numpy().tobytes())
+    h.update(x_val[:n].contiguous().numpy().tobytes())  # the prepared CPU tensors
     h.update(y_val[:n].contiguous().numpy().tobytes())
     return h.hexdigest()
 
@@ -206,13 +205,16 @@ class EarlyStopping:
         assert self.store is not None
         return self.store / f"stopping-best-{epoch:06d}.safetensors"
 
-    @torch.no_grad()
     def score(self, model: nn.Module, epoch: int) -> float:
         """This epoch's score on the validation images (module docstring)."""
+        import torch
+
+        from tradeoff.adversarial.attacks import eval_mode, pgd
+
         gen = torch.Generator(device=self.x.device).manual_seed(self.rule.seed * 100_003 + epoch)
         right = 0
         bs = self.rule.batch_size
-        with eval_mode(model):
+        with eval_mode(model), torch.no_grad():
             for i in range(0, len(self.y), bs):
                 xb, yb = self.x[i : i + bs], self.y[i : i + bs]
                 ok = model(xb).argmax(1) == yb
@@ -279,6 +281,9 @@ def summary(rule: StoppingRule, objective: str, n_train: int, history: Sequence[
 
 
 def _save(path: Path, state: Mapping[str, torch.Tensor], epoch: int) -> None:
+    import torch
+    from safetensors.torch import save_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
@@ -288,6 +293,8 @@ def _save(path: Path, state: Mapping[str, torch.Tensor], epoch: int) -> None:
 
 
 def _load(path: Path, epoch: int) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
     state = load_file(str(path))
     found = int(state.pop("__epoch__").item())
     if found != epoch:
