@@ -1,4 +1,4 @@
-"""The training-length rule (docs/CLAIMS.md 5.7, issue 30): its decision on synthetic score
+"""The training-length rule (docs/CLAIMS.md 4c, issue 30): its decision on synthetic score
 sequences, and a tiny training run that stops, returns the best epoch's weights and resumes exactly."""
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def test_tiny_training_stops_and_returns_the_best_epochs_weights(tmp_path, caplo
     # the returned weights are epoch 1's: those of a run of one epoch, not those of three
     one, _ = train(TrainConfig(**{**CFG.to_dict(), "epochs": 1}), x, y)
     three, _ = train(TrainConfig(**{**CFG.to_dict(), "epochs": 3}), x, y)
-    for a, b, c in zip(model.parameters(), one.parameters(), three.parameters(), strict=True):
+    for a, b in zip(model.parameters(), one.parameters(), strict=True):
         assert torch.equal(a, b)
     assert any(not torch.equal(a, c) for a, c in zip(model.parameters(), three.parameters(), strict=True))
     # the run's folder keeps its newest checkpoints and only the best epoch's weights
@@ -311,3 +311,66 @@ def test_slurm_time_limit_counts_the_cap_and_the_scoring() -> None:
     assert _train_passes(standard, 1000) == 300 * (1000 + 300)
     pgd5 = {**standard, "objective": "pgd", "steps": 5}
     assert _train_passes(pgd5, 55000) == 30 * (55000 * 6 + 100 * 10)
+
+
+def test_training_length_table_and_its_target(tmp_path) -> None:
+    from tradeoff.stages.mnist_training_length import length_table, write_length_table
+    from tradeoff.workflow_plan import mnist_stopping_models, mnist_training_length_targets
+
+    paths = []
+    for recipe, size, seed, best, reason in (("b", 1000, 1, 4, "patience"), ("a", 55000, 0, 30, "cap")):
+        stop = {"metric": "robust", "metric_n": 1000, "cap": 30, "epochs_trained": best + 3 * (reason == "patience"),
+                "best_epoch": best, "best_score": 0.9123, "reason": reason, "rule": {}, "scores": []}
+        p = tmp_path / f"{recipe}.json"
+        p.write_text(json.dumps({"recipe": recipe, "size": size, "seed": seed, "stopping": stop}))
+        paths.append(str(p))
+    df = write_length_table(paths, str(tmp_path / "t.csv"), str(tmp_path / "t.md"))
+    assert df[["recipe", "epochs_trained", "best_epoch", "reason"]].values.tolist() == [
+        ["a", 30, 30, "cap"], ["b", 7, 4, "patience"]]
+    assert "| b | 1000 | 1 | robust | 1000 | 30 | 7 | 4 | 0.9123 | patience |" in (tmp_path / "t.md").read_text()
+    (tmp_path / "old.json").write_text(json.dumps({"recipe": "c", "size": 1, "seed": 0}))
+    with pytest.raises(ValueError, match="old.json: no 'stopping' block"):
+        length_table([str(tmp_path / "old.json")])
+
+    off = _validated(lambda mn: None)
+    assert mnist_training_length_targets(off) == []  # the committed run builds what it built before
+    on = _validated(lambda mn: mn["recipes"]["linf-0.3"].update(stopping={}))
+    cols = mnist_stopping_models(on)
+    # linf-0.3 and the sweeps that start from it (linf-eps-*), no other recipe
+    assert "linf-0.3" in cols["recipe"] and "standard" not in cols["recipe"] and "l2-1.5" not in cols["recipe"]
+    assert all(r == "linf-0.3" or r.startswith("linf-eps-") for r in cols["recipe"])
+    assert mnist_training_length_targets(on) == ["results/mnist/training_length.csv",
+                                                 "results/mnist/training_length.md"]
+
+
+@pytest.mark.slow
+def test_dry_run_of_a_config_with_the_rule_builds_the_training_length_table(tmp_path) -> None:
+    import yaml
+    from conftest import REPO, copy_workflow, dry_run_jobs
+
+    cfg = yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text())
+    cfg["mnist"]["data"]["validation"] = 500
+    cfg["mnist"]["recipes"]["linf-0.3"]["stopping"] = {"robust_n": 200, "max_epochs_small": 5}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    work = copy_workflow(tmp_path / "w", tmp_path / "c.yaml", data="none")
+    jobs = dry_run_jobs(work, "mnist")
+    assert jobs["mnist_training_length"] == 1 and jobs["mnist_train"] >= 4, jobs
+    plain = copy_workflow(tmp_path / "p", REPO / "tests" / "config" / "tiny.yaml", data="none")
+    assert "mnist_training_length" not in dry_run_jobs(plain, "mnist")
+
+
+def test_the_written_rule_in_claims_4c_states_the_defaults() -> None:
+    import re
+
+    from conftest import REPO
+
+    text = (REPO / "docs" / "CLAIMS.md").read_text().split("## 4c. Training length")[1].split("\n## ")[0]
+    text = re.sub(r"\s+", " ", text)
+    r = StoppingRule()
+    for phrase in (f"clean accuracy on the first {r.clean_n:,} validation images",
+                   f"PGD-{r.robust_steps} at its own threat model", f"on the first {r.robust_n:,}",
+                   f"at least {100 * r.min_delta:g} point ({r.min_delta:g})",
+                   f"after {r.patience} consecutive epochs without a gain",
+                   f"the cap: {r.max_epochs} epochs, or {r.max_epochs_small} when the training set has at most "
+                   f"{r.small_n:,} images", "the epoch with the highest score (the earliest on a tie)"):
+        assert phrase in text, phrase

@@ -1,4 +1,4 @@
-"""Training length by a rule fixed before the run (``docs/CLAIMS.md`` 5.7): early stopping on the
+"""Training length by a rule fixed before the run (``docs/CLAIMS.md`` 4c): early stopping on the
 validation split.
 
 The rule (:class:`StoppingRule`; its defaults are the written rule):
@@ -55,7 +55,7 @@ _BEST_GLOB = "stopping-best-*.safetensors"
 
 @dataclass(frozen=True)
 class StoppingRule:
-    """The written rule's parameters (module docstring); the defaults are ``docs/CLAIMS.md`` 5.7."""
+    """The written rule's parameters (module docstring); the defaults are ``docs/CLAIMS.md`` 4c."""
 
     patience: int = 3
     min_delta: float = 0.001
