@@ -374,3 +374,15 @@ def test_the_written_rule_in_claims_4c_states_the_defaults() -> None:
                    f"the cap: {r.max_epochs} epochs, or {r.max_epochs_small} when the training set has at most "
                    f"{r.small_n:,} images", "the epoch with the highest score (the earliest on a tie)"):
         assert phrase in text, phrase
+
+
+def test_headline_trials_refuse_the_rule_by_name() -> None:
+    from conftest import REPO
+
+    from tradeoff.config import ConfigError, load_yaml, validate_config
+
+    cfg = {**load_yaml(REPO / "config" / "config.yaml"), **load_yaml(REPO / "config" / "headline.yaml")}
+    trial = sorted(cfg["headline"]["trials"])[0]
+    cfg["headline"]["trials"][trial]["recipe"]["stopping"] = {}
+    with pytest.raises(ConfigError, match=f"headline.trials.{trial}.recipe.stopping: the headline trials"):
+        validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")

@@ -130,6 +130,11 @@ def check_headline(config: dict[str, Any]) -> None:
         return
     if not config.get("mnist"):
         raise ConfigError("config key headline: needs the mnist section (the trials train on mnist.data)")
+    for where, recipe in [("headline.defaults", hl["defaults"])] + [
+            (f"headline.trials.{t}.recipe", spec["recipe"]) for t, spec in hl["trials"].items()]:
+        if "stopping" in recipe:
+            raise ConfigError(f"config key {where}.stopping: the headline trials train with the guard and take no "
+                              "stopping rule; train a recipe under the rule in mnist.recipes (docs/CLAIMS.md 4c)")
     for name, spec in hl["models"].items():
         unknown = [t for t in spec["trials"] if t not in hl["trials"]]
         if unknown:
