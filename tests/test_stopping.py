@@ -386,3 +386,14 @@ def test_headline_trials_refuse_the_rule_by_name() -> None:
     cfg["headline"]["trials"][trial]["recipe"]["stopping"] = {}
     with pytest.raises(ConfigError, match=f"headline.trials.{trial}.recipe.stopping: the headline trials"):
         validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def test_costing_says_a_rule_plan_is_a_worst_case(tmp_path, capsys) -> None:
+    import yaml
+
+    from tradeoff.costing import main
+
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(_config(lambda mn: mn["recipes"]["standard"].update(stopping={}))))
+    assert main([str(tmp_path / "c.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "recipes under the stopping rule (standard) are priced at its cap: a worst case" in out

@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     with as_file(CONFIG_SCHEMA) as schema:
         config = validate_config(load_yaml(args.config), args.schema or schema)
     print(plan_table(stage_plan(config), CALIBRATION))
+    capped = sorted(n for n, r in mnist_recipes(config).items() if r.get("stopping")) if config.get("mnist") else []
+    if capped:
+        print(f"#   recipes under the stopping rule ({', '.join(capped)}) are priced at its cap: a worst case")
     if args.preflight:
         why = preflight(config, cpu_capabilities())
         if why and not args.allow_no_bf16:
