@@ -280,6 +280,9 @@ def test_a_recipe_uses_the_written_rule_with_an_empty_mapping_and_turns_it_off_w
     (lambda mn: mn["recipes"]["standard"].update(stopping={"clean_n": 6000}),
      "mnist.recipes.standard.stopping.clean_n: scores on 6000 validation images, but mnist.data.validation holds 5000"),
     (lambda mn: mn["recipes"]["linf-0.3"].update(stopping={}, guard={}), "stopping: not with guard"),
+    (lambda mn: (mn["recipes"]["standard"].update(stopping={}, epochs=2),
+                 mn["sweeps"].update(ep={"recipe": "standard", "key": "epochs", "values": [2, 3]})),
+     "mnist.sweeps.ep.key: recipe 'standard' trains under the stopping rule"),
 ])
 def test_bad_rule_keys_are_named(edit, message: str) -> None:
     from tradeoff.config import ConfigError

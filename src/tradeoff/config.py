@@ -559,6 +559,11 @@ def check_mnist(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key {where}.guard: needs a validation split (mnist.data.validation > 0)")
         if "stopping" in r:
             _check_stopping(r, where, int(mn["data"]["validation"]))
+    for sweep, spec in mn["sweeps"].items():
+        if spec["key"] == "epochs" and "stopping" in recipes[spec["recipe"]]:
+            raise ConfigError(f"config key mnist.sweeps.{sweep}.key: recipe {spec['recipe']!r} trains under the stopping "
+                              "rule, whose cap replaces its epochs; a sweep over epochs would train one model "
+                              "under several names")
     for name in mn["compare"]:
         if name not in recipes:
             raise ConfigError(f"config key mnist.compare.{name}: refers to recipe {name!r}, which is not defined")
