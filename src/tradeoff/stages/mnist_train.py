@@ -37,11 +37,12 @@ def train_model(data: str, weights: str, history: str, *, recipe_name: str, reci
     idx = balanced_subset_indices(mnist.y_train, size, seed)
     x = torch.from_numpy(mnist.x_train[idx]).unsqueeze(1).float().div_(255)
     y = torch.from_numpy(mnist.y_train[idx])
-    recipe = dict(recipe)
-    rule = StoppingRule.from_dict(recipe.pop("stopping")) if "stopping" in recipe else None
+    rule = StoppingRule.from_dict(recipe["stopping"]) if "stopping" in recipe else None
+    fields = recipe  # the TrainConfig fields; the model's identity stays the recipe's, rule and all
     if rule is not None:  # the rule's cap is the run's length
-        recipe = {k: v for k, v in recipe.items() if k not in ("epochs", "iterations")} | {"epochs": rule.cap(size)}
-    cfg = TrainConfig.from_dict({**recipe, "seed": seed, "device": device})  # precision: the planner's
+        fields = {k: v for k, v in recipe.items() if k not in ("stopping", "epochs", "iterations")}
+        fields["epochs"] = rule.cap(size)
+    cfg = TrainConfig.from_dict({**fields, "seed": seed, "device": device})  # precision: the planner's
     dev = resolve_device(device)
     run_cfg, levers = run_config(cfg, dev)  # what train() will run: bf16 only with bf16 hardware
     precision = run_cfg.precision
