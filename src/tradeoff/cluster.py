@@ -85,6 +85,12 @@ def _train_passes(recipe: dict[str, Any], size: int) -> float:
     r = {**TRAIN_DEFAULTS, **recipe}
     per_example = {"standard": 1, "pgd": 1 + r["steps"], "trades": 2 + r["steps"]}
     examples = r["epochs"] * size if r.get("epochs") else r["iterations"] * r["batch_size"]
+    if r.get("stopping"):  # the training-length rule: its cap, and its validation score every epoch
+        from tradeoff.adversarial.stopping import StoppingRule
+
+        rule = StoppingRule.from_dict(r["stopping"])
+        scored = rule.clean_n if r["objective"] == "standard" else rule.robust_n * (rule.robust_steps + 1)
+        return rule.cap(size) * (size * per_example.get(r["objective"], 1) + scored)
     return examples * per_example.get(r["objective"], 1)
 
 

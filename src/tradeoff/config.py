@@ -130,6 +130,11 @@ def check_headline(config: dict[str, Any]) -> None:
         return
     if not config.get("mnist"):
         raise ConfigError("config key headline: needs the mnist section (the trials train on mnist.data)")
+    for where, recipe in [("headline.defaults", hl["defaults"])] + [
+            (f"headline.trials.{t}.recipe", spec["recipe"]) for t, spec in hl["trials"].items()]:
+        if "stopping" in recipe:
+            raise ConfigError(f"config key {where}.stopping: the headline trials train with the guard and take no "
+                              "stopping rule; train a recipe under the rule in mnist.recipes (docs/CLAIMS.md 4c)")
     for name, spec in hl["models"].items():
         unknown = [t for t in spec["trials"] if t not in hl["trials"]]
         if unknown:
@@ -471,13 +476,17 @@ def sweep_points(config: dict[str, Any], sweep: str) -> list[DataPoint]:
 def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every named recipe, defaults filled in, sweeps expanded into ``<sweep>-<value>`` recipes. A
     run's length is one setting: a recipe that sets ``epochs`` overrides the defaults' ``iterations``
-    and vice versa."""
+    and vice versa. ``stopping: null`` (the training-length rule off, over the defaults' rule) leaves
+    no ``stopping`` key: a recipe without the rule has none."""
     mn = config["mnist"]
 
     def merged(spec: dict[str, Any]) -> dict[str, Any]:
         length = {"epochs", "iterations"} & set(spec)
         base = {k: v for k, v in mn["defaults"].items() if not (length and k in ("epochs", "iterations"))}
-        return {**base, **spec}
+        out = {**base, **spec}
+        if "stopping" in out and out["stopping"] is None:
+            del out["stopping"]
+        return out
 
     recipes = {name: merged(spec) for name, spec in mn["recipes"].items()}
     for sweep, spec in mn["sweeps"].items():
@@ -504,6 +513,18 @@ def mnist_models(config: dict[str, Any]) -> list[tuple[str, int, int]]:
     """Every trained model as (recipe, training-set size, seed), sorted, without duplicates."""
     return sorted({(r, int(n), int(s)) for group in config["mnist"]["models"]
                    for r in group["recipes"] for n in group["sizes"] for s in group["seeds"]})
+
+
+def _check_stopping(recipe: dict[str, Any], where: str, validation: int) -> None:
+    """A recipe's training-length rule: validation images for its score, and no guard beside it."""
+    rule = recipe["stopping"]
+    key = "clean_n" if recipe.get("objective", "standard") == "standard" else "robust_n"
+    if rule[key] > validation:
+        raise ConfigError(f"config key {where}.stopping.{key}: scores on {rule[key]} validation images, but "
+                          f"mnist.data.validation holds {validation}")
+    if "guard" in recipe:
+        raise ConfigError(f"config key {where}.stopping: not with guard (both pick the epoch whose weights are "
+                          "kept; the rule's validation score also keeps a robust recipe's pre-collapse weights)")
 
 
 def check_mnist(config: dict[str, Any]) -> None:
@@ -536,6 +557,13 @@ def check_mnist(config: dict[str, Any]) -> None:
             raise ConfigError(f"config key {where}.steps: {r['objective']} takes one attack step (steps: 1)")
         if "guard" in r and not int(mn["data"]["validation"]):
             raise ConfigError(f"config key {where}.guard: needs a validation split (mnist.data.validation > 0)")
+        if "stopping" in r:
+            _check_stopping(r, where, int(mn["data"]["validation"]))
+    for sweep, spec in mn["sweeps"].items():
+        if spec["key"] == "epochs" and "stopping" in recipes[spec["recipe"]]:
+            raise ConfigError(f"config key mnist.sweeps.{sweep}.key: recipe {spec['recipe']!r} trains under the stopping "
+                              "rule, whose cap replaces its epochs; a sweep over epochs would train one model "
+                              "under several names")
     for name in mn["compare"]:
         if name not in recipes:
             raise ConfigError(f"config key mnist.compare.{name}: refers to recipe {name!r}, which is not defined")

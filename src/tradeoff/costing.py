@@ -33,6 +33,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from tradeoff.adversarial.stopping import StoppingRule
 from tradeoff.cluster import AUTOATTACK_PASSES, CPU_EXAMPLES_PER_S
 from tradeoff.config import mnist_models, mnist_recipes, saliency_models
 from tradeoff.workflow_plan import attack_grid, transfer_source
@@ -84,7 +85,10 @@ class Prices:
 
 
 def train_examples(recipe: dict[str, Any], size: int) -> int:
-    """Examples a recipe trains on: ``iterations`` x ``batch_size``, or ``epochs`` x ``size``."""
+    """Examples a recipe trains on: ``iterations`` x ``batch_size``, or ``epochs`` x ``size``; under
+    the training-length rule (``stopping``) its cap x ``size``, the worst case."""
+    if recipe.get("stopping"):
+        return StoppingRule.from_dict(recipe["stopping"]).cap(size) * size
     if recipe.get("epochs"):
         return int(recipe["epochs"]) * size
     return int(recipe["iterations"]) * int(recipe["batch_size"])
@@ -105,6 +109,11 @@ def train_seconds(recipe: dict[str, Any], size: int, prices: Prices, default_pre
     guard = recipe.get("guard")
     if guard and recipe.get("epochs"):  # PGD on the guard's validation images after every epoch
         seconds += int(recipe["epochs"]) * int(guard["n"]) * (int(guard["steps"]) + 1) * t_attack
+    if recipe.get("stopping"):  # the rule's validation score after every epoch, up to the cap
+        rule = StoppingRule.from_dict(recipe["stopping"])
+        per_epoch = (rule.clean_n * FORWARD_SHARE if objective == "standard"
+                     else rule.robust_n * (rule.robust_steps + 1))
+        seconds += rule.cap(size) * per_epoch * t_attack
     return seconds
 
 
@@ -254,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     with as_file(CONFIG_SCHEMA) as schema:
         config = validate_config(load_yaml(args.config), args.schema or schema)
     print(plan_table(stage_plan(config), CALIBRATION))
+    capped = sorted(n for n, r in mnist_recipes(config).items() if r.get("stopping")) if config.get("mnist") else []
+    if capped:
+        print(f"#   recipes under the stopping rule ({', '.join(capped)}) are priced at its cap: a worst case")
     if args.preflight:
         why = preflight(config, cpu_capabilities())
         if why and not args.allow_no_bf16:

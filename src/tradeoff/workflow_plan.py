@@ -285,6 +285,22 @@ def mnist_figures(config: dict[str, Any]) -> list[str]:
     return [*MNIST_FIGURES, *(["accuracy_vs_size"] if several else [])]
 
 
+def mnist_stopping_models(config: dict[str, Any]) -> Columns:
+    """The models trained under the stopping rule (a recipe's ``stopping:``), as wildcard columns of
+    ``mnist_train``: the rows of ``results/mnist/training_length.csv``."""
+    recipes = mnist_recipes(config)
+    rows = [{"recipe": r, "size": n, "seed": s} for r, n, s in mnist_models(config) if "stopping" in recipes[r]]
+    return columns(rows, ("recipe", "size", "seed"))
+
+
+def mnist_training_length_targets(config: dict[str, Any]) -> list[str]:
+    """The training-length table, when some model is trained under the stopping rule (none otherwise, so
+    a config without the rule builds what it built before)."""
+    if not mnist_stopping_models(config)["recipe"]:
+        return []
+    return ["results/mnist/training_length.csv", "results/mnist/training_length.md"]
+
+
 def mnist_stage_models(config: dict[str, Any]) -> dict[str, Columns]:
     """Stage name -> the wildcard columns (recipe, size, seed) of the models it trains and evaluates:
     each model in the stage of the first ``mnist.models`` group listing it (groups without a

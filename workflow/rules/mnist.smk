@@ -153,10 +153,31 @@ rule mnist_figure:
         "../scripts/mnist_figure.py"
 
 
+# The training lengths under the stopping rule (docs/CLAIMS.md 4c), one row per model trained under it.
+rule mnist_training_length:
+    input:
+        histories=expand(
+            rules.mnist_train.output.history, zip, **plan.mnist_stopping_models(CONFIG)
+        ),
+    output:
+        csv="results/mnist/training_length.csv",
+        md="results/mnist/training_length.md",
+    log:
+        "logs/mnist_training_length.log",
+    conda:
+        "../../envs/theory.yaml"
+    threads: 1
+    params:
+        code=CODE["mnist_training_length"],
+    script:
+        "../scripts/mnist_training_length.py"
+
+
 rule mnist:
     input:
         rules.mnist_tables.output,
         expand(rules.mnist_figure.output, kind=plan.mnist_figures(CONFIG)),
+        plan.mnist_training_length_targets(CONFIG),
 
 
 # One target per named group of mnist.models (its `stage`): `snakemake stage_<name>` trains and

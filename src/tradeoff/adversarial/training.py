@@ -99,6 +99,7 @@ from tradeoff.adversarial.objectives import (
     update,
 )
 from tradeoff.adversarial.schedules import check_schedule, lr_at
+from tradeoff.adversarial.stopping import EarlyStopping, StoppingRule, stopping_hash
 from tradeoff.datasets.spec import MNIST, ImageSpec
 from tradeoff.nets.checkpoints import (
     CHECKPOINT_FORMAT,
@@ -109,6 +110,7 @@ from tradeoff.nets.checkpoints import (
 )
 from tradeoff.nets.device import resolve_device
 from tradeoff.nets.models import INITS, MODEL_NAMES, build_model
+from tradeoff.progress_log import ProgressLog
 from tradeoff.runtime import Levers, cpu_capabilities, resolve_levers
 
 __all__ = ["OBJECTIVES", "EagerStep", "TrainConfig", "config_hash", "run_config", "trades_attack", "train",
@@ -515,7 +517,7 @@ def _make_step(run: _Run, engine: str, x: torch.Tensor, y: torch.Tensor,
                      EngineOptions(precision=run.cfg.precision))
 
 
-def _run_epoch(run: _Run, step: Step, n: int, bar: Any) -> dict[str, Any]:
+def _run_epoch(run: _Run, step: Step, n: int, bar: Any, ticker: ProgressLog | None = None) -> dict[str, Any]:
     """One epoch (or what is left of the run's iterations); returns its history record."""
     cfg = run.cfg
     run.epoch += 1
@@ -535,6 +537,8 @@ def _run_epoch(run: _Run, step: Step, n: int, bar: Any) -> dict[str, Any]:
         run.iteration += 1
         if bar is not None:
             bar.update(1)
+        if ticker is not None:
+            ticker.update(run.iteration, idx.numel())
     loss_sum, clean, adv = step.totals()
     seconds = time.perf_counter() - t0
     return {
@@ -579,26 +583,45 @@ def _checkpoint(run: _Run, saving: _Saving) -> None:
 
 def _run_epochs(run: _Run, step: Step, n: int, saving: _Saving, log: logging.Logger,
                 progress: bool, on_epoch_end: EpochCallback | None,
-                guard: Guard | None = None) -> None:
-    """Epochs until the run's iterations are done: train, guard, checkpoint when due, report."""
+                guard: Guard | None = None, stopper: EarlyStopping | None = None) -> None:
+    """Epochs until the run's iterations are done or the stopping rule stops it: train, guard or
+    score, checkpoint when due, report."""
     last_saved = time.monotonic()
     bar = _progress_bar(progress, run.total, run.iteration)
+    ticker = ProgressLog(run.total, run.iteration, log=log, what="iterations",
+                         note="" if stopper is None else " (to the stopping rule's cap; it may stop sooner)")
     try:
-        while run.iteration < run.total:
-            run.history.append(_run_epoch(run, step, n, bar))
+        while run.iteration < run.total and not (stopper is not None and stopper.stopped):
+            run.history.append(_run_epoch(run, step, n, bar, ticker))
             if guard is not None:
                 run.history[-1].update(guard.after_epoch(run.model, run.epoch, log))
+            if stopper is not None:
+                run.history[-1].update(stopper.after_epoch(run.model, run.epoch, log))
             due = (time.monotonic() - last_saved >= saving.interval_s
-                   or run.iteration >= run.total)
+                   or run.iteration >= run.total or (stopper is not None and stopper.stopped))
             if saving.run_dir is not None and due:
                 _checkpoint(run, saving)
                 last_saved = time.monotonic()
+                if stopper is not None:
+                    stopper.after_checkpoint()
             _report(log, run, run.history[-1])
             if on_epoch_end is not None:
                 on_epoch_end(run.epoch, run.history[-1])
     finally:
         if bar is not None:
             bar.close()
+
+
+def _check_stopping(cfg: TrainConfig, stopping: StoppingRule | None,
+                    validation: tuple[Any, Any] | None) -> None:
+    """The stopping rule needs validation images and is the only thing that picks the epoch."""
+    if stopping is None:
+        return
+    if validation is None:
+        raise ValueError("stopping: the rule scores every epoch on validation data (train(..., validation=(x, y)))")
+    if cfg.guard is not None:
+        raise ValueError("stopping: not with TrainConfig.guard (both pick the epoch whose weights are returned; "
+                         "the rule's own validation score keeps a robust recipe's pre-collapse weights)")
 
 
 def _report(log: logging.Logger, run: _Run, record: dict[str, Any]) -> None:
@@ -629,6 +652,7 @@ def train(
     on_epoch_end: EpochCallback | None = None,
     dataset: ImageSpec = MNIST,
     validation: tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray] | None = None,
+    stopping: StoppingRule | None = None,
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Train per ``cfg``, checkpointing every epoch and resuming from this run's newest checkpoint.
 
@@ -647,6 +671,15 @@ def train(
     epoch when ``cfg.guard`` is set (:mod:`tradeoff.adversarial.guard`): the run then returns the
     weights of the epoch with the best validation robust accuracy, and each history record gets
     ``val_clean``, ``val_robust``, ``best_epoch`` and ``collapsed``.
+    ``stopping``: the training-length rule (:mod:`tradeoff.adversarial.stopping`; needs
+    ``validation``, excludes ``cfg.guard``): every epoch is scored on the validation images, the run
+    ends when the rule says so (or when ``cfg``'s length runs out; set ``epochs`` to the rule's cap),
+    the best epoch's weights are returned, and each history record gets ``val_metric`` and the
+    rule's state (``stopping_best_epoch``, ``stopping_epochs_without_gain``, ``stopping_reason``...).
+    The rule and its validation images enter the checkpoint key; its state is rebuilt from the
+    checkpoint's history on resuming, so a killed run resumes exactly.
+    A log line reports the percentage done, examples/s and the ETA at least every 30 s
+    (:class:`tradeoff.progress_log.ProgressLog`), with or without a terminal.
     """
     log = log or logging.getLogger("tradeoff.adversarial.training")
     device = resolve_device(cfg.device)
@@ -656,9 +689,13 @@ def train(
     log.info("levers: %s", levers.to_dict())
     if cfg.guard is not None and validation is None:
         raise ValueError("TrainConfig.guard needs validation data (train(..., validation=(x, y)))")
+    _check_stopping(cfg, stopping, validation)
     x_cpu, y_cpu = _prepare_data(x_train, y_train, dataset)
     n = x_cpu.shape[0]
     run_hash = config_hash(cfg, device, x_cpu, y_cpu)
+    val_cpu = _prepare_data(*validation, dataset) if validation is not None else None
+    if stopping is not None and val_cpu is not None:
+        run_hash = stopping_hash(run_hash, stopping, cfg.objective, *val_cpu)
     total = cfg.iterations or cfg.epochs * math.ceil(n / cfg.batch_size)  # type: ignore[operator]
     engine = resolve_engine(cfg.engine, device)
     if cfg.lr_schedule is not None and engine == "graph" and device.type == "cuda":
@@ -675,12 +712,17 @@ def train(
         if run_dir is not None:
             _resume_or_start(run, run_dir, run_hash, log, identity)
         step = _make_step(run, engine, x_cpu.to(device), y_cpu.to(device), log)
-        guard = None
-        if cfg.guard is not None and validation is not None:
-            x_val, y_val = _prepare_data(*validation, dataset)
+        guard = stopper = None
+        if cfg.guard is not None and val_cpu is not None:
+            x_val, y_val = val_cpu
             guard = Guard(GuardSpec.from_dict(cfg.guard), cfg, x_val.to(device), y_val.to(device),
                           run.history, store=run_dir)
-        _run_epochs(run, step, n, saving, log, progress, on_epoch_end, guard)
+        if stopping is not None and val_cpu is not None:
+            stopper = EarlyStopping(stopping, cfg, n, val_cpu[0].to(device), val_cpu[1].to(device),
+                                    run.history, store=run_dir)
+        _run_epochs(run, step, n, saving, log, progress, on_epoch_end, guard, stopper)
         if guard is not None:
             guard.restore_best(run.model, log)
+        if stopper is not None:
+            stopper.restore_best(run.model, log)
     return run.model.to(memory_format=torch.contiguous_format).eval(), run.history
