@@ -32,7 +32,7 @@ def train_model(data: str, weights: str, history: str, *, recipe_name: str, reci
     idx = balanced_subset_indices(mnist.y_train, size, seed)
     x = torch.from_numpy(mnist.x_train[idx]).unsqueeze(1).float().div_(255)
     y = torch.from_numpy(mnist.y_train[idx])
-    cfg = TrainConfig.from_dict({**recipe, "seed": seed, "device": device})  # precision: the planner's
+    cfg = TrainConfig.from_dict({**recipe, "seed": seed, "device": device})  # complete: plan.recipe_params
     dev = resolve_device(device)
     run_cfg, levers = run_config(cfg, dev)  # what train() will run: bf16 only with bf16 hardware
     precision = run_cfg.precision
