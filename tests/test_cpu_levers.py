@@ -65,7 +65,7 @@ def test_bf16_on_a_cpu_without_it_trains_fp32_exactly(monkeypatch, caplog) -> No
     monkeypatch.setattr("tradeoff.runtime.cpu_capabilities", lambda cpuinfo=None: dict(NO_BF16))
     x, y = _data(32)
     cfg = train_config(model="mlp", objective="fgsm", eps=0.3, alpha=0.375, steps=1, epochs=1,
-                      batch_size=16, device="cpu")
+                       batch_size=16, device="cpu")
     m32, _ = train(cfg, x, y)
     with caplog.at_level("WARNING"):
         mbf, _ = train(dataclasses.replace(cfg, precision="bf16"), x, y)
@@ -124,7 +124,7 @@ def test_lever_step_matches_fp32_nchw(objective: str, lever: str) -> None:
 @pytest.mark.slow
 def test_compile_lever_matches_eager() -> None:
     cfg = train_config(model="wong", objective="fgsm", eps=0.3, alpha=0.375, steps=1, epochs=1,
-                      batch_size=16, device="cpu", channels_last=True)
+                       batch_size=16, device="cpu", channels_last=True)
     x, y = _data(32)
     m_eager, h_eager = train(cfg, x, y)
     m_comp, h_comp = train(dataclasses.replace(cfg, compile=True), x, y)
@@ -136,7 +136,7 @@ def test_compile_lever_matches_eager() -> None:
 @needs_bf16
 def test_levers_rerun_byte_identical() -> None:
     cfg = train_config(model="small", objective="pgd", eps=0.3, alpha=0.1, steps=2, epochs=1,
-                      batch_size=16, device="cpu", precision="bf16", channels_last=True)
+                       batch_size=16, device="cpu", precision="bf16", channels_last=True)
     x, y = _data(48)
     a, ha = train(cfg, x, y)
     b, hb = train(cfg, x, y)

@@ -354,7 +354,7 @@ def test_gpu_graph_step_equals_eager_step(gpu_data, objective) -> None:
     x, y = gpu_data
     dev = x.device
     cfg = train_config(model="madry", objective=objective, eps=0.3, alpha=0.01, steps=10,
-                      batch_size=50, iterations=1, device="cuda")
+                       batch_size=50, iterations=1, device="cuda")
     models = []
     for capture in (False, True):
         torch.manual_seed(0)
@@ -381,7 +381,7 @@ def test_gpu_graph_pgd_matches_fp32_reference(gpu_data) -> None:
     x, y = gpu_data
     dev = x.device
     cfg = train_config(model="madry", objective="pgd", eps=0.3, alpha=0.01, steps=10,
-                      batch_size=50, iterations=1, device="cuda")
+                       batch_size=50, iterations=1, device="cuda")
     torch.manual_seed(0)
     m = build_model("madry").to(dev)
     opt = make_fast_optimizer("adam", m, lr=1e-3, momentum=0.9, weight_decay=0.0, device=dev)
@@ -414,7 +414,7 @@ def test_gpu_graph_throughput_floor(gpu_data) -> None:
     x, y = gpu_data
     dev = x.device
     cfg = train_config(model="madry", objective="pgd", eps=0.3, alpha=0.01, steps=40,
-                      batch_size=50, iterations=1, device="cuda")
+                       batch_size=50, iterations=1, device="cuda")
     times = {}
     for kind in ("eager", "graph"):
         torch.manual_seed(0)

@@ -76,7 +76,7 @@ def test_fgsm_objective_is_wong_et_al_fgsm_rs() -> None:
     np.testing.assert_allclose(x_adv.numpy(), expected, atol=1e-6)
     # the training step's inner maximisation for objective "fgsm" draws the same start from its generator
     cfg = train_config(model="small", objective="fgsm", eps=eps, alpha=alpha, steps=1, iterations=1,
-                      device="cpu")
+                       device="cpu")
     seen: dict[str, torch.Tensor] = {}
     entry = OBJECTIVES["fgsm"]
 
@@ -173,7 +173,7 @@ def test_guard_in_train_records_every_epoch_and_resumes_exactly(tmp_path) -> Non
     x, y = synthetic(96, seed=0)
     xv, yv = synthetic(40, seed=1)
     cfg = train_config(model="small", objective="fgsm", eps=0.1, alpha=0.125, steps=1, epochs=3,
-                      batch_size=32, lr=1e-3, device="cpu", guard={"n": 40, "steps": 3})
+                       batch_size=32, lr=1e-3, device="cpu", guard={"n": 40, "steps": 3})
     model, hist = train(cfg, x, y, validation=(xv, yv))
     assert [h["epoch"] for h in hist] == [1, 2, 3]
     assert all(0 <= h["val_robust"] <= h["val_clean"] <= 1 for h in hist)

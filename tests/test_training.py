@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # SmallCNN, Madry PGD (so the attack generator's random starts are exercised), 3 epochs of 8 steps
 CFG = train_config(model="small", objective="pgd", eps=0.1, alpha=0.05, steps=2, lr=1e-3,
-                  batch_size=32, epochs=3, seed=0, device="cpu")
+                   batch_size=32, epochs=3, seed=0, device="cpu")
 
 
 def _random_data(n: int = 256, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
