@@ -132,6 +132,10 @@ def check_headline(config: dict[str, Any]) -> None:
         return
     if not config.get("mnist"):
         raise ConfigError("config key headline: needs the mnist section (the trials train on mnist.data)")
+    for name, trial in hl["trials"].items():  # the schema has no default precision (mnist's is mnist.precision)
+        if "precision" not in {**hl["defaults"], **trial["recipe"]}:
+            raise ConfigError(f"config key headline.trials.{name}.recipe: sets no precision, nor does "
+                              "headline.defaults (fp32 or bf16)")
     for name, spec in hl["models"].items():
         unknown = [t for t in spec["trials"] if t not in hl["trials"]]
         if unknown:
