@@ -210,6 +210,10 @@ def test_recipe_params_are_complete_recipes_from_the_schema_defaults(tiny: dict[
     assert standard["steps"] == base["steps"] and standard["model"] == default["mnist"]["defaults"]["model"] != base["model"]
     assert standard["eps_warmup"] == default["mnist"]["defaults"]["eps_warmup"] != base["eps_warmup"]
     assert standard["precision"] == default["mnist"]["precision"] and plan.recipe_params(default, "linf-0.3")["precision"] == "bf16"
+    for role, objective in (("judge", "standard"), ("robust_judge", "pgd")):  # the saliency judges: complete too
+        judge = plan.saliency_judge_params(default, role)
+        assert judge["objective"] == objective and judge["model"] == default["saliency"][role]["model"]
+        assert set(judge) == fields - {"seed", "device", "precision", "epochs"}
     with pytest.raises(ValueError, match=r"missing keys \['trades_beta'\]"):
         TrainConfig.from_dict({k: v for k, v in {**standard, "seed": 0, "device": "cpu"}.items() if k != "trades_beta"})
 
