@@ -270,7 +270,7 @@ def check_caps(config: dict[str, Any]) -> None:
     counts = [("theory.solver.max_iter", th["solver"]["max_iter"])]
     if "mnist" in config:
         mn = config["mnist"]
-        for name, r in expand_recipes(config["mnist"]).items():
+        for name, r in expand_recipes(mn).items():
             for key in ("iterations", "epochs", "steps", "eps_warmup", "batch_size"):
                 if key in r:
                     counts.append((f"mnist.recipes.{name}.{key}", r[key]))
@@ -315,7 +315,7 @@ def check_pixel_budgets(config: dict[str, Any]) -> None:
     the image diameter. The theory's budgets are in units of eta and keep their own bounds."""
     if "mnist" in config:
         mn = config["mnist"]
-        for name, r in expand_recipes(config["mnist"]).items():
+        for name, r in expand_recipes(mn).items():
             where = f"mnist.recipes.{name}" if name in mn["recipes"] else f"mnist.sweeps ({name})"
             norm = {**recipe_defaults(), **r}["norm"]
             for key in ("eps", "alpha"):
@@ -539,7 +539,7 @@ def check_mnist(config: dict[str, Any]) -> None:
     if "mnist" not in config:
         return
     mn = config["mnist"]
-    recipes = expand_recipes(config["mnist"])
+    recipes = expand_recipes(mn)
     for i, group in enumerate(mn["models"]):
         for j, name in enumerate(group["recipes"]):
             if name not in recipes:
@@ -556,13 +556,13 @@ def check_mnist(config: dict[str, Any]) -> None:
             missing = [k for k in ("norm", "eps", "alpha", "steps") if k not in r]
             if missing or r["eps"] <= 0:
                 raise ConfigError(
-                    f"config key {where}: objective {r['objective']!r} needs norm, eps > 0, alpha and steps "
+                    f"config key {where}: objective {full['objective']!r} needs norm, eps > 0, alpha and steps "
                     f"(missing: {', '.join(missing) or 'eps > 0'})"
                 )
         if full["objective"] in ("trades", "nfgsm", "fgsm") and full["norm"] != "linf":
-            raise ConfigError(f"config key {where}.norm: {r['objective'].upper()} is implemented for linf only")
+            raise ConfigError(f"config key {where}.norm: {full['objective'].upper()} is implemented for linf only")
         if full["objective"] in ("fgsm", "nfgsm") and full["steps"] != 1:
-            raise ConfigError(f"config key {where}.steps: {r['objective']} takes one attack step (steps: 1)")
+            raise ConfigError(f"config key {where}.steps: {full['objective']} takes one attack step (steps: 1)")
         if "guard" in r and not int(mn["data"]["validation"]):
             raise ConfigError(f"config key {where}.guard: needs a validation split (mnist.data.validation > 0)")
     for name in mn["compare"]:
@@ -577,7 +577,7 @@ def check_mnist(config: dict[str, Any]) -> None:
         raise ConfigError(
             f"config key mnist.evaluation.sanity.source_recipe: refers to recipe {source!r}, which is not defined"
         )
-    trained = set(trained_models(config["mnist"]))
+    trained = set(trained_models(mn))
     for _recipe, size, seed in sorted(trained):
         if source != SAME_RECIPE and (source, size, seed) not in trained:
             raise ConfigError(
