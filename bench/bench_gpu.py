@@ -64,6 +64,7 @@ from tradeoff.adversarial.engine import (  # noqa: E402
 )
 from tradeoff.adversarial.robust_eval import evaluate_grid, normalize_spec, predict  # noqa: E402
 from tradeoff.adversarial.training import TrainConfig, _determinism, _train_step  # noqa: E402
+from tradeoff.config import recipe_defaults  # noqa: E402
 from tradeoff.nets.models import build_model  # noqa: E402
 
 VIEW_OPS = {
@@ -345,8 +346,9 @@ def count_table(args: argparse.Namespace, dev: torch.device, x: torch.Tensor,
     for name, opts in impls:
         counts = {}
         for steps in (1, 2):
-            cfg = TrainConfig(model=args.model, objective="pgd", eps=args.eps, alpha=args.alpha,
-                              steps=steps, lr=1e-4, batch_size=b, iterations=1, device=str(dev))
+            cfg = TrainConfig.from_dict({**recipe_defaults(), "precision": "fp32", "seed": 0, "model": args.model,
+                                         "objective": "pgd", "eps": args.eps, "alpha": args.alpha, "steps": steps,
+                                         "lr": 1e-4, "batch_size": b, "iterations": 1, "device": str(dev)})
             torch.manual_seed(0)
             m = build_model(args.model).to(dev)
             if opts is None:
@@ -581,9 +583,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if dev.type != "cuda":
         variants = [v for v in variants if "bf16" not in v]  # bf16 autocast is CUDA-only
 
-    cfg = TrainConfig(model=args.model, objective="pgd", norm="linf", eps=args.eps,
-                      alpha=args.alpha, steps=args.steps, lr=1e-4, batch_size=args.batch,
-                      iterations=1, device=str(dev))
+    cfg = TrainConfig.from_dict({**recipe_defaults(), "precision": "fp32", "seed": 0, "model": args.model,
+                                 "objective": "pgd", "norm": "linf", "eps": args.eps, "alpha": args.alpha,
+                                 "steps": args.steps, "lr": 1e-4, "batch_size": args.batch, "iterations": 1,
+                                 "device": str(dev)})
     xtr, ytr, xte, yte = load_data(args)
     xtr, ytr = xtr.to(dev), ytr.to(dev)
     if args.count_only:

@@ -18,8 +18,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from tradeoff.config import load_yaml, mnist_recipes, validate_config
+from tradeoff.config import load_yaml, validate_config
 from tradeoff.costing import Prices, eval_seconds, train_seconds
+from tradeoff.workflow_plan import mnist_recipes
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tradeoff.adversarial.attacks import pgd  # noqa: E402
 from tradeoff.adversarial.training import EagerStep, TrainConfig, _build  # noqa: E402
+from tradeoff.config import recipe_defaults  # noqa: E402
 from tradeoff.datasets.spec import MNIST  # noqa: E402
 from tradeoff.nets.models import build_model  # noqa: E402
 from tradeoff.runtime import available_cpus, cpu_capabilities  # noqa: E402
@@ -99,8 +100,8 @@ def gemm_peak(dtype: torch.dtype, n: int = 4096) -> float:
 
 def _train_call(net: str, precision: str, cl: bool, comp: bool, x: torch.Tensor,
                 y: torch.Tensor, batch: int) -> Callable[[], None]:
-    cfg = TrainConfig(model=net, **RECIPE, batch_size=batch, precision=precision,  # type: ignore[arg-type]
-                      channels_last=cl, compile=comp)
+    cfg = TrainConfig.from_dict({**recipe_defaults(), **RECIPE, "seed": 0, "model": net, "batch_size": batch,
+                                 "precision": precision, "channels_last": cl, "compile": comp})
     run = _build(cfg, torch.device("cpu"), "eager", 1, MNIST)
     step = EagerStep(cfg, run.model, run.optimizer, x, y, run.generators["attack"])
     idx = torch.arange(batch)

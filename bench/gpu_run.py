@@ -45,9 +45,10 @@ import yaml  # noqa: E402
 
 from tradeoff.adversarial.robust_eval import evaluate_grid  # noqa: E402
 from tradeoff.adversarial.training import TrainConfig, train  # noqa: E402
-from tradeoff.config import mnist_recipes  # noqa: E402
+from tradeoff.config import recipe_defaults  # noqa: E402
 from tradeoff.nets.checkpoints import save_weights  # noqa: E402
 from tradeoff.nets.device import resolve_device
+from tradeoff.workflow_plan import mnist_recipes  # noqa: E402
 
 
 def load(args: argparse.Namespace) -> tuple[torch.Tensor, ...]:
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         recipe["deterministic"] = args.deterministic == "true"
     if "iterations" in recipe:
         recipe.pop("epochs", None)
-    cfg = TrainConfig.from_dict({**recipe, "seed": args.seed, "device": args.device,
+    cfg = TrainConfig.from_dict({**recipe_defaults(), **recipe, "seed": args.seed, "device": args.device,
                                  "precision": args.precision})
     dev = resolve_device(cfg.device)
     env = {"python": platform.python_version(), "torch": torch.__version__,

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from tradeoff.adversarial.training import TrainConfig, train
+from tradeoff.config import recipe_defaults
 from tradeoff.datasets.mnist import load_mnist
 from tradeoff.saliency import analysis as sal
 from tradeoff.stages.saliency import judge_indices
@@ -46,13 +47,14 @@ def main() -> None:
     def tensors(idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(m.x_train[idx]).unsqueeze(1).float() / 255, torch.from_numpy(m.y_train[idx])
 
-    common = dict(model="small", lr=1e-3, batch_size=64, iterations=args.iterations, device="cpu", seed=0,
-                  eps_warmup=args.iterations // 3)
+    common = {**recipe_defaults(), "precision": "fp32", "model": "small", "lr": 1e-3, "batch_size": 64,
+              "iterations": args.iterations, "device": "cpu", "seed": 0, "eps_warmup": args.iterations // 3}
     t0 = time.perf_counter()
     specs = {"standard": dict(objective="standard"), **{r: ROBUST[r] for r in args.robust}}
-    models = {name: train(TrainConfig(**common, **spec), *tensors(train_idx))[0] for name, spec in specs.items()}
-    judges = {name: train(TrainConfig(model=JUDGES[name][0], objective="standard", lr=1e-3, batch_size=64,
-                                      iterations=JUDGES[name][1], device="cpu", seed=1), *tensors(judge_idx))[0]
+    models = {name: train(TrainConfig.from_dict({**common, **spec}), *tensors(train_idx))[0] for name, spec in specs.items()}
+    judges = {name: train(TrainConfig.from_dict({**recipe_defaults(), "precision": "fp32", "model": JUDGES[name][0],
+                                                "objective": "standard", "lr": 1e-3, "batch_size": 64,
+                                                "iterations": JUDGES[name][1], "device": "cpu", "seed": 1}), *tensors(judge_idx))[0]
               for name in args.judges}
     print(f"trained in {time.perf_counter() - t0:.0f} s; size {args.size}, {args.iterations} steps, "
           f"judges on {len(judge_idx)} held-out images, torch {torch.__version__}")

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tradeoff.adversarial.attacks import pgd  # noqa: E402
 from tradeoff.adversarial.training import TrainConfig, train  # noqa: E402
+from tradeoff.config import recipe_defaults  # noqa: E402
 from tradeoff.datasets.mnist import balanced_subset_indices, load_mnist  # noqa: E402
 
 CYCLIC = {"kind": "cyclic", "peak_at": 0.4}
@@ -110,7 +111,8 @@ def main() -> None:
         for seed in args.seeds:
             for lever in ("fp32", "channels_last+bf16"):
                 extra = LEVER if lever != "fp32" else {}
-                cfg = TrainConfig(**RECIPES[obj], **extra, seed=seed, device="cpu")
+                cfg = TrainConfig.from_dict({**recipe_defaults(), "precision": "fp32", **RECIPES[obj], **extra,
+                                             "seed": seed, "device": "cpu"})
                 t = time.perf_counter()
                 model, _ = train(cfg, x, y)
                 seconds = time.perf_counter() - t

@@ -8,12 +8,25 @@ import subprocess
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+
+if TYPE_CHECKING:
+    from tradeoff.adversarial.training import TrainConfig
+
+
+def train_config(**fields: Any) -> TrainConfig:
+    """The tests' one way to a :class:`TrainConfig` (which has no defaults): the schema's default
+    recipe (:func:`tradeoff.config.recipe_defaults`), fp32, seed 0, device auto, with ``fields``
+    over them (a length, ``epochs`` or ``iterations``, among them)."""
+    from tradeoff.adversarial.training import TrainConfig
+    from tradeoff.config import recipe_defaults
+
+    return TrainConfig.from_dict({**recipe_defaults(), "precision": "fp32", "seed": 0, "device": "auto", **fields})
 sys.path.insert(0, str(REPO / "src"))
 
 

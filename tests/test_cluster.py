@@ -31,9 +31,8 @@ from tradeoff.cluster import (
     require_gpus,
     torch_env,
 )
-from tradeoff.config import mnist_models, mnist_recipes
 from tradeoff.provenance import install_route
-from tradeoff.workflow_plan import attack_grid
+from tradeoff.workflow_plan import attack_grid, mnist_models, mnist_recipes
 
 
 def test_gpu_request_and_env_follow_the_device() -> None:

@@ -209,7 +209,7 @@ def test_readme_fast_recipes_validate_over_the_default_config() -> None:
     cross-field checks, and train for epochs."""
     import re
 
-    from tradeoff.config import mnist_recipes
+    from tradeoff.workflow_plan import mnist_recipes
 
     block = re.search(r"```yaml\n(fgsm-rs:.*?)```", (REPO / "docs" / "DEVELOPING.md").read_text(), re.S)
     assert block, "docs/DEVELOPING.md: the fgsm-rs example is missing"

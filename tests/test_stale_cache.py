@@ -18,10 +18,12 @@ TRAIN_SCRIPT = textwrap.dedent("""
     import logging, sys
     import torch
     from tradeoff.adversarial.training import TrainConfig, train
+    from tradeoff.config import recipe_defaults
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(48, 1, 28, 28, generator=g), torch.randint(0, 10, (48,), generator=g)
-    cfg = TrainConfig(model="mlp", lr=1e-2, batch_size=16, epochs=2, device="cpu")
+    cfg = TrainConfig.from_dict({**recipe_defaults(), "precision": "fp32", "seed": 0, "model": "mlp", "lr": 1e-2,
+                                 "batch_size": 16, "epochs": 2, "device": "cpu"})
     model, _ = train(cfg, x, y, checkpoint_dir=sys.argv[1], log=logging.getLogger("train"))
     print("WEIGHTS", float(sum(p.abs().sum() for p in model.parameters())))
 """)

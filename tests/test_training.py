@@ -17,6 +17,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from conftest import train_config
 
 from tradeoff.adversarial.attacks import pgd
 from tradeoff.adversarial.objectives import OBJECTIVES
@@ -28,8 +29,8 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 
 # SmallCNN, Madry PGD (so the attack generator's random starts are exercised), 3 epochs of 8 steps
-CFG = TrainConfig(model="small", objective="pgd", eps=0.1, alpha=0.05, steps=2, lr=1e-3,
-                  batch_size=32, epochs=3, seed=0, device="cpu")
+CFG = train_config(model="small", objective="pgd", eps=0.1, alpha=0.05, steps=2, lr=1e-3,
+                   batch_size=32, epochs=3, seed=0, device="cpu")
 
 
 def _random_data(n: int = 256, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +66,7 @@ def test_same_seed_same_weights_different_seed_differs(data, reference):
     model, history = train(CFG, *data)  # no checkpoint_dir: checkpointing changes nothing
     _assert_same_weights(model, reference[0])
     assert _science(history) == _science(reference[1])
-    other, _ = train(TrainConfig(**{**CFG.to_dict(), "seed": 1}), *data)
+    other, _ = train(train_config(**{**CFG.to_dict(), "seed": 1}), *data)
     ref = reference[0].state_dict()
     assert any(not torch.equal(v, ref[k]) for k, v in other.state_dict().items())
 
@@ -130,8 +131,8 @@ def test_resume_after_sigkill_is_bit_identical(data, reference, tmp_path, caplog
 
 def test_new_config_starts_fresh_finished_run_resumes_corruption_is_reported(tmp_path, caplog):
     x, y = _random_data(64, seed=3)
-    a = TrainConfig(model="mlp", lr=1e-3, batch_size=16, epochs=2, device="cpu")
-    b = TrainConfig(**{**a.to_dict(), "lr": 2e-3})
+    a = train_config(model="mlp", lr=1e-3, batch_size=16, epochs=2, device="cpu")
+    b = train_config(**{**a.to_dict(), "lr": 2e-3})
     log = logging.getLogger("tradeoff.adversarial.training")
     with caplog.at_level(logging.INFO, logger="tradeoff.adversarial.training"):
         model_a, hist_a = train(a, x, y, checkpoint_dir=tmp_path, log=log)
@@ -174,7 +175,7 @@ def _rewrite_format(path: Path, fmt: str) -> None:
 
 def test_checkpoint_in_older_format_starts_fresh_with_one_log_line(tmp_path, caplog):
     x, y = _random_data(48, seed=5)
-    cfg = TrainConfig(model="mlp", lr=1e-3, batch_size=16, epochs=2, device="cpu")
+    cfg = train_config(model="mlp", lr=1e-3, batch_size=16, epochs=2, device="cpu")
     log = logging.getLogger("tradeoff.adversarial.training")
     model_a, hist_a = train(cfg, x, y, checkpoint_dir=tmp_path, keep_checkpoints=5)
     (run_dir,) = tmp_path.iterdir()
@@ -204,7 +205,7 @@ def test_checkpoint_in_older_format_starts_fresh_with_one_log_line(tmp_path, cap
 
 def test_iterations_are_held_fixed_and_data_forms_are_equivalent(tmp_path):
     x, y = _random_data(40, seed=4)
-    cfg = TrainConfig(model="mlp", batch_size=16, iterations=7, lr=1e-3, device="cpu")
+    cfg = train_config(model="mlp", batch_size=16, iterations=7, lr=1e-3, device="cpu")
     # 3 steps an epoch (16, 16, 8 examples), so epochs of 3, 3, 1 steps; only the last is saved
     _, hist = train(cfg, x, y, checkpoint_dir=tmp_path, checkpoint_interval_s=1e9)
     assert [r["iteration"] for r in hist] == [3, 6, 7] and hist[-1]["adv_acc"] is None
@@ -219,19 +220,19 @@ def test_iterations_are_held_fixed_and_data_forms_are_equivalent(tmp_path):
 
 def test_config_validation():
     with pytest.raises(ValueError, match="exactly one of epochs / iterations"):
-        TrainConfig(model="small", epochs=1, iterations=10)
+        train_config(model="small", epochs=1, iterations=10)
     with pytest.raises(ValueError, match="exactly one of epochs / iterations"):
-        TrainConfig(model="small")
+        train_config(model="small")
     with pytest.raises(ValueError, match="TrainConfig.norm: TRADES is implemented for linf only"):
-        TrainConfig(objective="trades", norm="l2", epochs=1)
+        train_config(objective="trades", norm="l2", epochs=1)
     with pytest.raises(ValueError, match="TrainConfig.model"):
-        TrainConfig(model="resnet", epochs=1)
+        train_config(model="resnet", epochs=1)
     with pytest.raises(ValueError, match="unknown keys"):
         TrainConfig.from_dict({"epochs": 1, "learning_rate": 0.1})
     assert TrainConfig.from_dict(CFG.to_dict()) == CFG
     x, y = _random_data(8)
     with pytest.raises(ValueError, match="y_train"):
-        train(TrainConfig(model="mlp", epochs=1, device="cpu"), x, y[:4])
+        train(train_config(model="mlp", epochs=1, device="cpu"), x, y[:4])
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
@@ -243,7 +244,7 @@ def test_schema_objective_enum_equals_the_registry():
     assert schema["$defs"]["recipe"]["properties"]["objective"]["enum"] == list(OBJECTIVES)
     for name, objective in OBJECTIVES.items():  # every objective trains under each of its norms
         for norm in objective.norms:
-            TrainConfig(objective=name, norm=norm, epochs=1, steps=objective.max_steps or 40)
+            train_config(objective=name, norm=norm, epochs=1, steps=objective.max_steps or 40)
 
 
 def test_trades_attack_stays_in_ball_and_raises_kl():
@@ -286,7 +287,7 @@ def toy_runs():
     x, y = _toy(256, 100)
     base = dict(model="mlp", eps=TOY_EPS, alpha=TOY_EPS / 4, steps=5, lr=1e-3, batch_size=32,
                 epochs=4, trades_beta=1.0, seed=0, device="cpu")
-    return {obj: train(TrainConfig(objective=obj, **base), x, y)
+    return {obj: train(train_config(objective=obj, **base), x, y)
             for obj in ("standard", "pgd", "trades")}
 
 

@@ -5,6 +5,7 @@ filled in one place. Fast: no Snakemake run (tests/test_workflow.py runs the wor
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -22,7 +23,7 @@ from tradeoff.config import (
     canonical,
     fill_defaults,
     load_yaml,
-    mnist_models,
+    recipe_defaults,
     saliency_models,
     sweep_fits,
     sweep_points,
@@ -178,12 +179,43 @@ def test_evaluate_params_and_figure_axes(default: dict[str, Any]) -> None:
 
 def test_mnist_grid_and_figures(tiny: dict[str, Any], default: dict[str, Any]) -> None:
     tables = expand_zip(rule_output("mnist_eval", "table"), plan.mnist_model_columns(default))
-    assert tables == [f"results/mnist/eval/{r}/n~{n}/seed~{s}.csv" for r, n, s in mnist_models(default)]
+    assert tables == [f"results/mnist/eval/{r}/n~{n}/seed~{s}.csv" for r, n, s in plan.mnist_models(default)]
     assert len(tables) == 5 + 2 * 3 + 1  # five recipes at 4000, three more at 500 and 2000, the fast one at 55000
     assert plan.mnist_figures(tiny)[-1] == "accuracy_vs_size"
     one_size = copy.deepcopy(tiny)
     one_size["mnist"]["models"] = [{"recipes": ["standard", "linf-0.3"], "sizes": [300], "seeds": [0, 1]}]
     assert plan.mnist_figures(one_size) == list(plan.MNIST_FIGURES)
+
+
+def test_recipe_params_are_complete_recipes_from_the_schema_defaults(tiny: dict[str, Any],
+                                                                     default: dict[str, Any]) -> None:
+    """Every recipe reaches TrainConfig (which has no defaults) complete: each field but seed, device and
+    the length the recipe does not set comes from a layer; a key no layer sets has the schema's default
+    and one the config sets wins over it; mnist.precision fills a recipe's precision unless it sets one."""
+    from tradeoff.adversarial.training import TrainConfig
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for config in (tiny, default):
+        for name in plan.mnist_recipes(config):
+            params = plan.recipe_params(config, name)
+            length = {"epochs", "iterations"} - set(params)
+            assert len(length) == 1 and set(params) == fields - {"seed", "device"} - length, name
+            TrainConfig.from_dict({**params, "seed": 0, "device": "cpu"})
+    base = recipe_defaults()
+    schema = load_yaml(SCHEMA_PATH)
+    assert set(base) == fields - {"seed", "device", "precision", "epochs", "iterations"}
+    assert set(base) <= set(schema["$defs"]["recipe"]["properties"])  # each default is a recipe key's
+    assert base["steps"] == 40 and base["lr"] == 1e-4 and base["eps_warmup"] == 0  # Madry et al.'s, the schema's
+    standard = plan.recipe_params(default, "standard")
+    assert standard["steps"] == base["steps"] and standard["model"] == default["mnist"]["defaults"]["model"] != base["model"]
+    assert standard["eps_warmup"] == default["mnist"]["defaults"]["eps_warmup"] != base["eps_warmup"]
+    assert standard["precision"] == default["mnist"]["precision"] and plan.recipe_params(default, "linf-0.3")["precision"] == "bf16"
+    for role, objective in (("judge", "standard"), ("robust_judge", "pgd")):  # the saliency judges: complete too
+        judge = plan.saliency_judge_params(default, role)
+        assert judge["objective"] == objective and judge["model"] == default["saliency"][role]["model"]
+        assert set(judge) == fields - {"seed", "device", "precision", "epochs"}
+    with pytest.raises(ValueError, match=r"missing keys \['trades_beta'\]"):
+        TrainConfig.from_dict({k: v for k, v in {**standard, "seed": 0, "device": "cpu"}.items() if k != "trades_beta"})
 
 
 def test_mnist_params(tiny: dict[str, Any], default: dict[str, Any]) -> None:
@@ -200,10 +232,10 @@ def test_mnist_params(tiny: dict[str, Any], default: dict[str, Any]) -> None:
     cuda = copy.deepcopy(default)
     cuda["mnist"]["device"] = "cuda"  # GPU requests follow an explicit cuda only (issue 18)
     assert plan.mnist_gpus(tiny) == plan.mnist_gpus(default) == 0 and plan.mnist_gpus(cuda) == 1
-    assert plan.recipe_params(tiny, "linf-0.3") == {
+    assert plan.recipe_params(tiny, "linf-0.3") == {**recipe_defaults(), **{
         "alpha": 0.1, "batch_size": 64, "channels_last": True, "eps": 0.3, "eps_warmup": 30, "iterations": 80,
         "lr": 0.002, "model": "small", "norm": "linf", "objective": "pgd", "optimizer": "adam", "precision": "bf16",
-        "steps": 4}  # the tiny robust recipe takes the CPU levers (issue 14)
+        "steps": 4}}  # the tiny robust recipe takes the CPU levers (issue 14); the schema's defaults the rest
     grid = plan.mnist_eval_params(tiny)["grid"]
     assert [(g["attack"], g.get("eps")) for g in grid] == [("clean", None), ("fgsm", 0.3), ("pgd", 0.1),
                                                             ("pgd", 0.3), ("pgd", 1.5)]
@@ -285,7 +317,7 @@ def test_transfer_source_is_another_seed_of_the_same_recipe() -> None:
 def test_default_run_trains_a_copy_of_each_model_for_the_transfer_check(tmp_path: Path) -> None:
     """The default config trains one seed per model, so each gets a copy (seed + 1000) whose PGD
     examples its transfer check replays, and the copies are trained, never evaluated."""
-    from tradeoff.config import mnist_models
+    from tradeoff.workflow_plan import mnist_models
 
     work = copy_workflow(tmp_path, data="link")
     n = len(mnist_models(validate_config(copy.deepcopy(DEFAULT), SCHEMA_PATH)))

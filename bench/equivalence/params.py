@@ -3,9 +3,11 @@ check of a refactor of the config path (issue 28), beside run.sh's outputs.
 
 For every MNIST model of the config, the :class:`TrainConfig` that ``mnist_train``'s stage builds from
 the rule's params (captured where it calls ``train``, nothing trained), its evaluation params, and
-the theory fits. Run it with ``PYTHONPATH`` on the tree to check (before and after), then diff:
+the theory fits; the saliency judges' and the headline trials' :class:`TrainConfig`. Run it with
+``PYTHONPATH`` on the tree to check (before and after), then diff; further config files are overlays
+(merged as Snakemake's ``--configfile`` merges them, e.g. config/config.yaml config/headline.yaml):
 
-    PYTHONPATH=OLD/src python bench/equivalence/params.py OLD CONFIG.yaml > before.json
+    PYTHONPATH=OLD/src python bench/equivalence/params.py OLD CONFIG.yaml [OVERLAY.yaml] > before.json
 """
 
 from __future__ import annotations
@@ -23,17 +25,30 @@ class _Captured(Exception):
     pass
 
 
-def main(repo: str, config_path: str) -> None:
-    from tradeoff import workflow_plan as plan
-    from tradeoff.config import load_yaml, mnist_models, validate_config
-    from tradeoff.datasets.mnist import MnistData
-    from tradeoff.stages import mnist_train
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Snakemake's overlay of config files: mappings merged key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
-    config = validate_config(load_yaml(config_path), Path(repo) / "workflow/schemas/config.schema.yaml")
+
+def main(repo: str, *config_paths: str) -> None:
+    from tradeoff import workflow_plan as plan
+    from tradeoff.adversarial.training import TrainConfig
+    from tradeoff.config import load_yaml, validate_config
+    from tradeoff.datasets.mnist import MnistData
+    from tradeoff.stages import mnist_train, saliency
+
+    raw: dict[str, Any] = {}
+    for path in config_paths:
+        raw = _merge(raw, load_yaml(path))
+    config = validate_config(raw, Path(repo) / "workflow/schemas/config.schema.yaml")
     import tradeoff.config
 
     # before issue 28 the grids were derived in tradeoff.config
     all_fits = getattr(plan, "all_fits", None) or getattr(tradeoff.config, "all_fits")  # noqa: B009
+    mnist_models = getattr(plan, "mnist_models", None) or getattr(tradeoff.config, "mnist_models")  # noqa: B009
     out: dict[str, Any] = {"fits": [f.path for f in all_fits(config)]}
     if "mnist" not in config:
         print(json.dumps(out, indent=1, sort_keys=True))
@@ -59,8 +74,20 @@ def main(repo: str, config_path: str) -> None:
             models[f"{recipe}/n~{size}/seed~{seed}"] = {"train": json.loads(str(c)),
                                                         "eval": plan.mnist_eval_params(config, recipe)}
     out["models"] = models
+    if "headline" in config:
+        out["headline"] = {t: TrainConfig.from_dict(plan.headline_trial_params(config, t)).to_dict()
+                           for t in sorted(config["headline"]["trials"])}
+    if "saliency" in config:
+        sal, rt = config["saliency"], plan.mnist_runtime(config)
+        judges = {}
+        for role in ("judge", "robust_judge"):
+            spec = (plan.saliency_judge_params(config, role) if hasattr(plan, "saliency_judge_params")
+                    else {**({"objective": "pgd"} if role == "robust_judge" else {}), **sal[role]})  # before
+            for seed in sal["models"]["seeds"]:
+                judges[f"{role}/seed~{seed}"] = saliency.judge_config(spec, seed=seed, **rt).to_dict()
+        out["judges"] = judges
     print(json.dumps(out, indent=1, sort_keys=True))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], *sys.argv[2:])

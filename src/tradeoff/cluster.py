@@ -22,6 +22,8 @@ import math
 import os
 from typing import Any
 
+from tradeoff.config import recipe_defaults
+
 #: the rules whose jobs may run on a GPU (training and attacks)
 GPU_RULES = ("mnist_train", "mnist_eval", "saliency_judge", "saliency_robust_judge", "saliency_extract")
 
@@ -76,13 +78,9 @@ def require_gpus(n: int, rule: str) -> None:
     )
 
 
-#: TrainConfig's defaults for keys a recipe may leave out (tradeoff.adversarial.training)
-TRAIN_DEFAULTS = {"model": "madry", "objective": "standard", "steps": 40, "batch_size": 50}
-
-
 def _train_passes(recipe: dict[str, Any], size: int) -> float:
     """Forward+backward passes of one example over a training run on ``size`` images."""
-    r = {**TRAIN_DEFAULTS, **recipe}
+    r = {**recipe_defaults(), **recipe}  # the schema's default of each key the recipe leaves out
     per_example = {"standard": 1, "pgd": 1 + r["steps"], "trades": 2 + r["steps"]}
     examples = r["epochs"] * size if r.get("epochs") else r["iterations"] * r["batch_size"]
     if r.get("stopping"):  # the training-length rule: its cap, and its validation score every epoch
@@ -95,7 +93,7 @@ def _train_passes(recipe: dict[str, Any], size: int) -> float:
 
 
 def _model(recipe: dict[str, Any]) -> str:
-    return str(recipe.get("model", TRAIN_DEFAULTS["model"]))
+    return str({**recipe_defaults(), **recipe}["model"])
 
 
 def _attack_passes(spec: dict[str, Any]) -> float:
@@ -119,7 +117,7 @@ def cpu_minutes(config: dict[str, Any], recipes: dict[str, dict[str, Any]],
                 models: list[tuple[str, int, int]], grid: list[dict[str, Any]]) -> dict[str, int]:
     """Rule -> time limit in minutes of its longest job on one CPU thread (the torch rules).
 
-    ``recipes``, ``models`` and ``grid`` are tradeoff.config's mnist_recipes, mnist_models and
+    ``recipes``, ``models`` and ``grid`` are tradeoff.workflow_plan's mnist_recipes, mnist_models and
     attack_grid of ``config``.
     """
     mn = config["mnist"]

@@ -6,8 +6,10 @@ Errors name the offending key as a dotted path (``theory.base.p``) so a user kno
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import itertools
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -135,6 +137,10 @@ def check_headline(config: dict[str, Any]) -> None:
         if "stopping" in recipe:
             raise ConfigError(f"config key {where}.stopping: the headline trials train with the guard and take no "
                               "stopping rule; train a recipe under the rule in mnist.recipes (docs/CLAIMS.md 4c)")
+    for name, trial in hl["trials"].items():  # the schema has no default precision (mnist's is mnist.precision)
+        if "precision" not in {**hl["defaults"], **trial["recipe"]}:
+            raise ConfigError(f"config key headline.trials.{name}.recipe: sets no precision, nor does "
+                              "headline.defaults (fp32 or bf16)")
     for name, spec in hl["models"].items():
         unknown = [t for t in spec["trials"] if t not in hl["trials"]]
         if unknown:
@@ -172,6 +178,25 @@ def fill_defaults(instance: Any, schema: dict[str, Any], root: dict[str, Any] | 
     if isinstance(instance, list) and isinstance(schema.get("items"), dict):
         return [fill_defaults(v, schema["items"], root) for v in instance]
     return copy.deepcopy(instance)
+
+
+PACKAGED_SCHEMA = Path(__file__).with_name("config.schema.yaml")
+"""The package's copy of ``workflow/schemas/config.schema.yaml`` (a test keeps them equal)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _recipe_defaults(schema_path: str) -> str:
+    schema = load_yaml(schema_path)
+    return json.dumps(fill_defaults({}, schema["$defs"]["recipe_base"], schema), sort_keys=True)
+
+
+def recipe_defaults(schema_path: str | Path = PACKAGED_SCHEMA) -> dict[str, Any]:
+    """The schema's default of every recipe key (``$defs/recipe_base``, Madry et al.'s MNIST recipe):
+    the one home of a training setting's default. A complete recipe
+    (:class:`tradeoff.adversarial.training.TrainConfig`, which has no defaults) is these, with the
+    user's layers over them (:func:`tradeoff.workflow_plan.recipe_params`), a length (``epochs`` or
+    ``iterations``), a precision, a seed and a device. A fresh dict each call."""
+    return dict(json.loads(_recipe_defaults(str(schema_path))))
 
 
 def canonical(value: Any) -> Any:
@@ -250,7 +275,7 @@ def check_caps(config: dict[str, Any]) -> None:
     counts = [("theory.solver.max_iter", th["solver"]["max_iter"])]
     if "mnist" in config:
         mn = config["mnist"]
-        for name, r in mnist_recipes(config).items():
+        for name, r in expand_recipes(mn).items():
             for key in ("iterations", "epochs", "steps", "eps_warmup", "batch_size"):
                 if key in r:
                     counts.append((f"mnist.recipes.{name}.{key}", r[key]))
@@ -295,9 +320,9 @@ def check_pixel_budgets(config: dict[str, Any]) -> None:
     the image diameter. The theory's budgets are in units of eta and keep their own bounds."""
     if "mnist" in config:
         mn = config["mnist"]
-        for name, r in mnist_recipes(config).items():
+        for name, r in expand_recipes(mn).items():
             where = f"mnist.recipes.{name}" if name in mn["recipes"] else f"mnist.sweeps ({name})"
-            norm = r.get("norm", "linf")
+            norm = {**recipe_defaults(), **r}["norm"]
             for key in ("eps", "alpha"):
                 if key in r:
                     _pixel_budget(f"{where}.{key}", float(r[key]), norm)
@@ -471,14 +496,16 @@ def sweep_points(config: dict[str, Any], sweep: str) -> list[DataPoint]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The MNIST stage: recipes, trained models and the attack grid
+# The MNIST stage: the two pure functions its checks need (the planner's tradeoff.workflow_plan.
+# mnist_recipes and mnist_models call them; everything else asks the planner)
 
-def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every named recipe, defaults filled in, sweeps expanded into ``<sweep>-<value>`` recipes. A
-    run's length is one setting: a recipe that sets ``epochs`` overrides the defaults' ``iterations``
-    and vice versa. ``stopping: null`` (the training-length rule off, over the defaults' rule) leaves
-    no ``stopping`` key: a recipe without the rule has none."""
-    mn = config["mnist"]
+def expand_recipes(mn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every named recipe of the mnist section ``mn`` as the user's layers give it: ``mnist.defaults``
+    with the recipe over it, sweeps expanded into ``<sweep>-<value>`` recipes (the schema's defaults
+    of the keys no layer sets are laid under them by the planner: :func:`recipe_defaults`). A run's
+    length is one setting: a recipe that sets ``epochs`` overrides the defaults' ``iterations`` and
+    vice versa. ``stopping: null`` (the training-length rule off, over the defaults' rule) leaves no
+    ``stopping`` key: a recipe without the rule has none."""
 
     def merged(spec: dict[str, Any]) -> dict[str, Any]:
         length = {"epochs", "iterations"} & set(spec)
@@ -509,9 +536,10 @@ def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 SAME_RECIPE = "same"
 
 
-def mnist_models(config: dict[str, Any]) -> list[tuple[str, int, int]]:
-    """Every trained model as (recipe, training-set size, seed), sorted, without duplicates."""
-    return sorted({(r, int(n), int(s)) for group in config["mnist"]["models"]
+def trained_models(mn: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """Every trained model of the mnist section ``mn`` as (recipe, training-set size, seed), sorted,
+    without duplicates."""
+    return sorted({(r, int(n), int(s)) for group in mn["models"]
                    for r in group["recipes"] for n in group["sizes"] for s in group["seeds"]})
 
 
@@ -532,7 +560,7 @@ def check_mnist(config: dict[str, Any]) -> None:
     if "mnist" not in config:
         return
     mn = config["mnist"]
-    recipes = mnist_recipes(config)
+    recipes = expand_recipes(mn)
     for i, group in enumerate(mn["models"]):
         for j, name in enumerate(group["recipes"]):
             if name not in recipes:
@@ -544,17 +572,18 @@ def check_mnist(config: dict[str, Any]) -> None:
         where = f"mnist.recipes.{name}" if name in mn["recipes"] else f"mnist.sweeps ({name})"
         if ("epochs" in r) == ("iterations" in r):
             raise ConfigError(f"config key {where}: set exactly one of epochs and iterations (with defaults)")
-        if r.get("objective", "standard") != "standard":
+        full = {**recipe_defaults(), **r}  # the keys no layer sets take the schema's defaults
+        if full["objective"] != "standard":
             missing = [k for k in ("norm", "eps", "alpha", "steps") if k not in r]
             if missing or r["eps"] <= 0:
                 raise ConfigError(
-                    f"config key {where}: objective {r['objective']!r} needs norm, eps > 0, alpha and steps "
+                    f"config key {where}: objective {full['objective']!r} needs norm, eps > 0, alpha and steps "
                     f"(missing: {', '.join(missing) or 'eps > 0'})"
                 )
-        if r.get("objective") in ("trades", "nfgsm", "fgsm") and r.get("norm") != "linf":
-            raise ConfigError(f"config key {where}.norm: {r['objective'].upper()} is implemented for linf only")
-        if r.get("objective") in ("fgsm", "nfgsm") and r.get("steps") != 1:
-            raise ConfigError(f"config key {where}.steps: {r['objective']} takes one attack step (steps: 1)")
+        if full["objective"] in ("trades", "nfgsm", "fgsm") and full["norm"] != "linf":
+            raise ConfigError(f"config key {where}.norm: {full['objective'].upper()} is implemented for linf only")
+        if full["objective"] in ("fgsm", "nfgsm") and full["steps"] != 1:
+            raise ConfigError(f"config key {where}.steps: {full['objective']} takes one attack step (steps: 1)")
         if "guard" in r and not int(mn["data"]["validation"]):
             raise ConfigError(f"config key {where}.guard: needs a validation split (mnist.data.validation > 0)")
         if "stopping" in r:
@@ -576,7 +605,7 @@ def check_mnist(config: dict[str, Any]) -> None:
         raise ConfigError(
             f"config key mnist.evaluation.sanity.source_recipe: refers to recipe {source!r}, which is not defined"
         )
-    trained = set(mnist_models(config))
+    trained = set(trained_models(mn))
     for _recipe, size, seed in sorted(trained):
         if source != SAME_RECIPE and (source, size, seed) not in trained:
             raise ConfigError(
@@ -623,8 +652,8 @@ def check_saliency(config: dict[str, Any]) -> None:
     if "mnist" not in config:
         raise ConfigError("config key saliency: needs the mnist section (it studies the MNIST models)")
     sal = config["saliency"]
-    recipes = mnist_recipes(config)
-    trained = set(mnist_models(config))
+    recipes = expand_recipes(config["mnist"])
+    trained = set(trained_models(config["mnist"]))
     for j, name in enumerate(sal["models"]["recipes"]):
         if name not in recipes:
             raise ConfigError(f"config key saliency.models.recipes[{j}]: refers to recipe {name!r}, which is not "
@@ -633,14 +662,15 @@ def check_saliency(config: dict[str, Any]) -> None:
         if (recipe, size, seed) not in trained:
             raise ConfigError(f"config key saliency.models: recipe {recipe!r} at size {size}, seed {seed} is not "
                               "trained; add it to mnist.models")
-    objectives = {recipes[r].get("objective", "standard") for r in sal["models"]["recipes"]}
+    recipes = {name: {**recipe_defaults(), **r} for name, r in recipes.items()}  # the schema's under the layers
+    objectives = {recipes[r]["objective"] for r in sal["models"]["recipes"]}
     if "standard" not in objectives or objectives == {"standard"}:
         raise ConfigError("config key saliency.models.recipes: needs at least one standard and one robust "
                           "(pgd or trades) recipe, to compare them")
     for key in ("judge", "robust_judge"):
         judge = sal[key]["model"]
         for j, name in enumerate(sal["models"]["recipes"]):
-            if recipes[name].get("model") == judge:
+            if recipes[name]["model"] == judge:
                 raise ConfigError(f"config key saliency.{key}.model: {judge!r} is the architecture of studied recipe "
                                   f"{name!r} (saliency.models.recipes[{j}]); the judge must be another architecture")
     if float(sal["controls"]["small_eps"]) >= float(sal["large_eps"]["eps"]):

@@ -35,8 +35,8 @@ from typing import Any
 
 from tradeoff.adversarial.stopping import StoppingRule
 from tradeoff.cluster import AUTOATTACK_PASSES, CPU_EXAMPLES_PER_S
-from tradeoff.config import mnist_models, mnist_recipes, saliency_models
-from tradeoff.workflow_plan import attack_grid, transfer_source
+from tradeoff.config import recipe_defaults, saliency_models
+from tradeoff.workflow_plan import attack_grid, mnist_models, mnist_recipes, transfer_source
 
 #: the measured table this module prices work with: package data, a copy of ``bench/cpu_levers.csv``
 #: (the bench's output; tests/test_costing.py checks the two are equal)
@@ -95,7 +95,9 @@ def train_examples(recipe: dict[str, Any], size: int) -> int:
 
 
 def train_seconds(recipe: dict[str, Any], size: int, prices: Prices, default_precision: str = "fp32") -> float:
-    """Estimated seconds to train ``recipe`` on ``size`` images (2 threads)."""
+    """Estimated seconds to train ``recipe`` on ``size`` images (2 threads); the keys it leaves out
+    take the schema's defaults (:func:`tradeoff.config.recipe_defaults`)."""
+    recipe = {**recipe_defaults(), **recipe}
     net, cl = recipe["model"], bool(recipe.get("channels_last", False))
     precision = recipe.get("precision", default_precision)
     t_step = prices.seconds(net, "train", precision, cl)

@@ -20,12 +20,13 @@ from tradeoff.config import (
     DataPoint,
     FitSpec,
     canonical,
+    expand_recipes,
     fmt,
-    mnist_models,
-    mnist_recipes,
+    recipe_defaults,
     saliency_models,
     sweep_fits,
     sweep_points,
+    trained_models,
 )
 
 Columns = dict[str, list[Any]]
@@ -206,10 +207,27 @@ def mnist_model_columns(config: dict[str, Any]) -> Columns:
     return columns(rows, ("recipe", "size", "seed"))
 
 
+def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every named recipe as the config's layers give it (``mnist.defaults``, the recipe over them,
+    sweeps expanded into ``<sweep>-<value>`` recipes: :func:`tradeoff.config.expand_recipes`);
+    what the recipe table shows. :func:`recipe_params` completes one."""
+    return expand_recipes(config["mnist"])
+
+
+def mnist_models(config: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """Every trained model as (recipe, training-set size, seed), sorted, without duplicates."""
+    return trained_models(config["mnist"])
+
+
 def recipe_params(config: dict[str, Any], recipe: str) -> dict[str, Any]:
-    """A recipe's training settings (defaults filled in, sweeps expanded), with its precision: the
-    recipe's own (an opt-in lever) or else ``mnist.precision``, merged here only."""
-    return canonical({"precision": config["mnist"]["precision"], **mnist_recipes(config)[recipe]})
+    """A recipe's complete training settings (every
+    :class:`tradeoff.adversarial.training.TrainConfig` field but seed and device),
+    each from one layer, the later winning: the schema's defaults
+    (:func:`tradeoff.config.recipe_defaults`), ``mnist.precision``, then the recipe as the config
+    gives it (:func:`mnist_recipes`: ``mnist.defaults``, the recipe, a sweep's value; a recipe's own
+    precision is an opt-in lever). Merged here only."""
+    return canonical({**recipe_defaults(), "precision": config["mnist"]["precision"],
+                      **mnist_recipes(config)[recipe]})
 
 
 def mnist_train_runtime(config: dict[str, Any]) -> dict[str, Any]:
@@ -339,16 +357,22 @@ def saliency_figure_columns(config: dict[str, Any]) -> Columns:
     return columns(rows, ("recipe", "size", "seed"))
 
 
+def saliency_judge_params(config: dict[str, Any], role: str) -> dict[str, Any]:
+    """A judge's complete recipe (every TrainConfig field but seed, device and precision): the
+    schema's defaults (:func:`tradeoff.config.recipe_defaults`) under ``saliency.<role>``; the
+    ``robust_judge`` trains by PGD."""
+    objective = {"objective": "pgd"} if role == "robust_judge" else {}
+    return canonical({**recipe_defaults(), **objective, **config["saliency"][role]})
+
+
 def saliency_objectives(config: dict[str, Any]) -> dict[str, str]:
     """Studied recipe -> its training objective (a recipe without one trains the standard way)."""
-    recipes = mnist_recipes(config)
-    return canonical({r: recipes[r].get("objective", "standard") for r in config["saliency"]["models"]["recipes"]})
+    return canonical({r: recipe_params(config, r)["objective"] for r in config["saliency"]["models"]["recipes"]})
 
 
 def saliency_norms(config: dict[str, Any]) -> dict[str, str]:
-    """Studied recipe -> its threat model (``linf`` when it names none: the TrainConfig default)."""
-    recipes = mnist_recipes(config)
-    return canonical({r: recipes[r].get("norm", "linf") for r in config["saliency"]["models"]["recipes"]})
+    """Studied recipe -> its threat model (the schema's default when no layer names one)."""
+    return canonical({r: recipe_params(config, r)["norm"] for r in config["saliency"]["models"]["recipes"]})
 
 
 def reference_claims(config: dict[str, Any]) -> dict[str, str]:
@@ -404,10 +428,12 @@ def headline_models(config: dict[str, Any]) -> list[str]:
 
 def headline_trial_params(config: dict[str, Any], trial: str) -> dict[str, Any]:
     """A trial's complete training config (:class:`tradeoff.adversarial.training.TrainConfig`
-    fields): ``headline.defaults``, the trial's recipe over them, its seed and ``headline.device``."""
+    fields): the schema's defaults (:func:`tradeoff.config.recipe_defaults`), ``headline.defaults``
+    and the trial's recipe over them, its seed and ``headline.device``."""
     hl = config["headline"]
     spec = hl["trials"][trial]
-    return canonical({**hl["defaults"], **spec["recipe"], "seed": spec["seed"], "device": hl["device"]})
+    return canonical({**recipe_defaults(), **hl["defaults"], **spec["recipe"], "seed": spec["seed"],
+                      "device": hl["device"]})
 
 
 def headline_trial_threads(config: dict[str, Any], trial: str) -> int:

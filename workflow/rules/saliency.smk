@@ -20,7 +20,7 @@ rule saliency_judge:
         runtime=plan.mnist_minutes(CONFIG, "saliency_judge"),
     params:
         size=SALIENCY["models"]["size"],
-        judge=SALIENCY["judge"],
+        judge=plan.saliency_judge_params(CONFIG, "judge"),
         runtime=plan.mnist_runtime(CONFIG),
         checkpoints="resources/checkpoints/saliency_judge/seed~{seed}",
         code=CODE["saliency"],
@@ -46,7 +46,7 @@ rule saliency_robust_judge:
         runtime=plan.mnist_minutes(CONFIG, "saliency_robust_judge"),
     params:
         size=SALIENCY["models"]["size"],
-        judge={"objective": "pgd", **SALIENCY["robust_judge"]},
+        judge=plan.saliency_judge_params(CONFIG, "robust_judge"),
         role="robust_judge",
         runtime=plan.mnist_runtime(CONFIG),
         checkpoints="resources/checkpoints/saliency_robust_judge/seed~{seed}",

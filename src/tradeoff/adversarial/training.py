@@ -122,7 +122,10 @@ EpochCallback = Callable[[int, dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a trained model besides the data. Defaults: Madry's MNIST recipe.
+    """Everything that determines a trained model besides the data: a complete recipe, no defaults
+    of its own (the schema's ``$defs/recipe_base`` holds every default:
+    :func:`tradeoff.config.recipe_defaults`; the planner fills them in, :func:`from_dict` refuses a
+    mapping that lacks a field).
 
     ``alpha`` is the attack step size, ``trades_beta`` TRADES' beta (1/lambda), ``momentum`` is for
     SGD only. Set exactly one of ``epochs`` / ``iterations``. ``device``: auto, cpu, cuda, cuda:N.
@@ -132,38 +135,38 @@ class TrainConfig:
     docstring). ``nfgsm_noise``: N-FGSM's noise, in multiples of eps. ``lr_schedule``: a
     :mod:`tradeoff.adversarial.schedules` mapping (None: constant). ``guard``: a
     :class:`tradeoff.adversarial.guard.GuardSpec` mapping (None: no guard; needs validation data).
-    ``init``: the model's initialisation, ``torch`` (default) or ``madry`` (truncated normal std 0.1,
+    ``init``: the model's initialisation, ``torch`` or ``madry`` (truncated normal std 0.1,
     bias 0.1: :func:`tradeoff.nets.models.madry_init`); it enters the config hash only when not
     ``torch``, so existing checkpoints keep their hashes.
     """
 
-    model: str = "madry"
-    objective: str = "standard"
-    norm: str = "linf"
-    eps: float = 0.3
-    alpha: float = 0.01
-    steps: int = 40
-    random_start: bool = True
-    trades_beta: float = 1.0
-    optimizer: str = "adam"
-    lr: float = 1e-4
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 50
-    epochs: int | None = None
-    iterations: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    deterministic: bool = True
-    eps_warmup: int = 0
-    engine: str = "auto"
-    nfgsm_noise: float = 2.0
-    lr_schedule: Mapping[str, Any] | None = None
-    guard: Mapping[str, Any] | None = None
-    channels_last: bool = False
-    compile: bool = False
-    init: str = "torch"
+    model: str
+    objective: str
+    norm: str
+    eps: float
+    alpha: float
+    steps: int
+    random_start: bool
+    trades_beta: float
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    epochs: int | None
+    iterations: int | None
+    seed: int
+    device: str
+    precision: str
+    deterministic: bool
+    eps_warmup: int
+    engine: str
+    nfgsm_noise: float
+    lr_schedule: Mapping[str, Any] | None
+    guard: Mapping[str, Any] | None
+    channels_last: bool
+    compile: bool
+    init: str
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ValueError:
@@ -244,12 +247,19 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
-        """Build from a mapping; unknown keys are an error."""
+        """Build from a complete recipe: every field, except that the one of ``epochs`` /
+        ``iterations`` a recipe does not set may be absent (it is None). Unknown or missing keys
+        are an error naming them."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"TrainConfig: unknown keys {unknown}; valid: {sorted(known)}")
-        return cls(**d)
+        length = dict.fromkeys({"epochs", "iterations"} - set(d))  # a recipe sets one (checked below)
+        missing = sorted(known - set(d) - set(length))
+        if missing:
+            raise ValueError(f"TrainConfig: missing keys {missing}; a recipe is complete "
+                             "(tradeoff.config.recipe_defaults: the schema's default of every recipe key)")
+        return cls(**{**length, **d})
 
 
 def _prepare_data(

@@ -42,7 +42,7 @@ def train_model(data: str, weights: str, history: str, *, recipe_name: str, reci
     if rule is not None:  # the rule's cap is the run's length
         fields = {k: v for k, v in recipe.items() if k not in ("stopping", "epochs", "iterations")}
         fields["epochs"] = rule.cap(size)
-    cfg = TrainConfig.from_dict({**fields, "seed": seed, "device": device})  # precision: the planner's
+    cfg = TrainConfig.from_dict({**fields, "seed": seed, "device": device})  # complete: plan.recipe_params
     dev = resolve_device(device)
     run_cfg, levers = run_config(cfg, dev)  # what train() will run: bf16 only with bf16 hardware
     precision = run_cfg.precision

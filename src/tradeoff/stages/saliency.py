@@ -64,17 +64,10 @@ def judge_indices(y_train: np.ndarray, size: int, seed: int) -> tuple[np.ndarray
     return models, judge
 
 
-ADVERSARIAL_KEYS = ("objective", "norm", "eps", "alpha", "steps", "eps_warmup")
-"""Judge config keys passed on to :class:`TrainConfig` when present (the robust judge's)."""
-
-
 def judge_config(judge: dict[str, Any], *, seed: int, device: str, precision: str) -> TrainConfig:
-    """The judge's :class:`TrainConfig`: standard unless ``judge`` names an objective (the robust
-    judge: ``objective: pgd`` with its norm, eps, alpha, steps and eps_warmup)."""
-    extra = {k: judge[k] for k in ADVERSARIAL_KEYS if k in judge}
-    return TrainConfig(model=judge["model"], lr=float(judge["lr"]), batch_size=int(judge["batch_size"]),
-                       iterations=int(judge["iterations"]), seed=seed, device=device, precision=precision,
-                       **extra)
+    """The judge's :class:`TrainConfig`: ``judge`` is its complete recipe
+    (:func:`tradeoff.workflow_plan.saliency_judge_params`: standard, or the robust judge's PGD)."""
+    return TrainConfig.from_dict({**judge, "seed": seed, "device": device, "precision": precision})
 
 
 def train_judge(data: str, weights: str, history: str, *, size: int, seed: int, judge: dict[str, Any],
