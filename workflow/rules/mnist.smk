@@ -127,7 +127,7 @@ rule mnist_tables:
 
 rule mnist_figure:
     input:
-        summary=rules.mnist_tables.output.summary,
+        merged=rules.mnist_tables.output.merged,
         recipes=rules.mnist_tables.output.recipes,
     output:
         png=report(
