@@ -113,3 +113,22 @@ def test_autoattack_logs_each_component_batch_by_batch(fake_clock: FakeClock,
     # each later component logs its own pass over the examples still robust
     named = {c["component"] for c in comps}
     assert {line.split(", ")[1].split(" (")[0] for line in lines} == named
+
+
+LONG_RULES = {"mnist.smk": ["mnist_train", "mnist_eval"],
+              "headline.smk": ["headline_train", "headline_validate", "headline_look"],
+              "saliency.smk": ["saliency_judge", "saliency_robust_judge", "saliency_extract", "saliency_linear"]}
+
+
+@pytest.mark.parametrize("smk", sorted(LONG_RULES))
+def test_long_rules_say_what_runs_and_where_its_progress_is(smk: str) -> None:
+    """Snakemake prints a rule's `message:` when the job starts; each long rule's names its log."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "workflow/rules" / smk).read_text()
+    blocks = dict(re.findall(r"\nrule (\w+):\n((?:    .*\n|\n)+?)(?=\n\S|\Z)", text))
+    for rule in LONG_RULES[smk]:
+        m = re.search(r"    message:\n        \"([^\"]+)\"", blocks[rule])
+        assert m is not None, f"rule {rule} has no message"
+        assert "{log}" in m.group(1), m.group(1)

@@ -41,6 +41,8 @@ rule mnist_train:
         runtime=plan.mnist_train_runtime(CONFIG),
         checkpoints="resources/checkpoints/mnist/{recipe}/n~{size}/seed~{seed}",
         code=CODE["mnist_train"],
+    message:
+        "Training MNIST model {wildcards.recipe}, n={wildcards.size}, seed {wildcards.seed} (long); progress in {log}"
     script:
         "../scripts/mnist_train.py"
 
@@ -73,6 +75,8 @@ rule mnist_eval:
         models=lambda w: plan.eval_identities(CONFIG, w),
         runtime=plan.mnist_runtime(CONFIG),
         code=CODE["mnist_eval"],
+    message:
+        "Attacking MNIST model {wildcards.recipe}, n={wildcards.size}, seed {wildcards.seed} (PGD grid, sanity checks; long); progress with ETA in {log}"
     script:
         "../scripts/mnist_eval.py"
 
