@@ -102,15 +102,17 @@ rule mnist_tables:
         ),
         recipes="results/mnist/recipes.csv",
         paper_csv="results/mnist/paper_comparison.csv",
-        paper_md=report(
-            "results/mnist/paper_comparison.md",
+        paper_md="results/mnist/paper_comparison.md",
+        paper_html=report(
+            "results/mnist/paper_comparison.html",
             caption="../report/mnist_paper.rst",
             category="MNIST",
             labels={"table": "paper comparison"},
         ),
         claims="results/mnist/claims.csv",
-        claims_md=report(
-            "results/mnist/claims.md",
+        claims_md="results/mnist/claims.md",
+        claims_html=report(
+            "results/mnist/claims.html",
             caption="../report/mnist_claims.rst",
             category="MNIST",
             labels={"table": "paper claims"},

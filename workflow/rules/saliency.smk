@@ -173,8 +173,9 @@ rule saliency_tables:
             labels={"table": "thresholding filters"},
         ),
         claims="results/mnist/saliency/claims.csv",
-        claims_md=report(
-            "results/mnist/saliency/claims.md",
+        claims_md="results/mnist/saliency/claims.md",
+        claims_html=report(
+            "results/mnist/saliency/claims.html",
             caption="../report/saliency_claims.rst",
             category="Saliency",
             labels={"table": "paper claims"},

@@ -1,4 +1,5 @@
 import _adapter
+from tradeoff.report_html import write_html
 from tradeoff.stages.saliency_tables import write_tables
 
 _adapter.setup(snakemake)
@@ -16,3 +17,4 @@ write_tables(
     linear_arrays=snakemake.input.linear_arrays,
     interpolation=list(snakemake.input.interpolation),
 )
+write_html(snakemake.output.claims_md, snakemake.output.claims_html, "Saliency claims")
