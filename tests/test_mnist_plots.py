@@ -211,3 +211,22 @@ def test_one_display_name_per_recipe(recipes: pd.DataFrame) -> None:
 def test_the_report_caption_names_the_interval() -> None:
     caption = (ROOT / "workflow/report/mnist_figure.rst").read_text()
     assert "95% t-interval" in caption and "fewer than 3 seeds" in caption
+
+
+def test_tables_show_the_figures_display_names(recipes: pd.DataFrame, tmp_path: Path) -> None:
+    """claims.md, its notes and the paper comparison name recipes as the figures do, the key beside."""
+    from tradeoff.claims import claims_markdown
+    from tradeoff.stages.mnist_tables import paper_comparison, rise_notes
+
+    claims = pd.read_csv(RUN / "claims.csv")
+    labels = recipe_labels(recipes)
+    md = claims_markdown(claims, rise_notes(claims, labels), labels)
+    assert "| PGD ℓ∞ ε=0.3 (`linf-0.3`) (n = 55000) |" in md and "| PGD ℓ∞ ε=0.2 (`linf-eps-0.2`) (n = 55000) |" in md
+    assert "| l2 PGD recipes (n = 55000) |" in md  # not a recipe: as it is
+    assert "At n = 55000, PGD ℓ2 ε=0.5 (`l2-eps-0.5`) (clean accuracy" in md
+    assert "| linf-0.3 (n" not in md
+    assert "| linf-0.3 (n = 55000) |" in claims_markdown(claims)  # without names: the keys, as before
+    paper_comparison(str(RUN / "robustness_summary.csv"), str(tmp_path / "p.csv"), str(tmp_path / "p.md"),
+                     compare={"linf-0.3": "madry"}, size=55000, recipes=recipes.to_dict("records"))
+    assert "| PGD ℓ∞ ε=0.3 (`linf-0.3`) (55000) |" in (tmp_path / "p.md").read_text()
+    assert pd.read_csv(tmp_path / "p.csv")["recipe"].unique().tolist() == ["linf-0.3"]  # CSVs keep the keys

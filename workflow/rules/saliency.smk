@@ -188,6 +188,7 @@ rule saliency_tables:
     params:
         objectives=plan.saliency_objectives(CONFIG),
         norms=plan.saliency_norms(CONFIG),
+        recipes=plan.mnist_recipe_table(CONFIG),
         code=CODE["saliency_tables"],
     script:
         "../scripts/saliency_tables.py"
@@ -220,6 +221,7 @@ rule saliency_figure:
     params:
         kind="{kind}",
         models=list(SALIENCY["models"]["recipes"]),
+        recipes=plan.mnist_recipe_table(CONFIG),
         filters=SALIENCY["filters"],
         style=STYLE,
         code=CODE["saliency_figures"],

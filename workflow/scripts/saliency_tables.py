@@ -16,5 +16,6 @@ write_tables(
     robust_judges=list(snakemake.input.robust_judges),
     linear_arrays=snakemake.input.linear_arrays,
     interpolation=list(snakemake.input.interpolation),
+    recipes=snakemake.params.recipes,
 )
 write_html(snakemake.output.claims_md, snakemake.output.claims_html, "Saliency claims")
