@@ -230,3 +230,19 @@ def test_tables_show_the_figures_display_names(recipes: pd.DataFrame, tmp_path: 
                      compare={"linf-0.3": "madry"}, size=55000, recipes=recipes.to_dict("records"))
     assert "| PGD ℓ∞ ε=0.3 (`linf-0.3`) (55000) |" in (tmp_path / "p.md").read_text()
     assert pd.read_csv(tmp_path / "p.csv")["recipe"].unique().tolist() == ["linf-0.3"]  # CSVs keep the keys
+
+
+def test_saliency_judge_bars_carry_the_t_interval(tmp_path: Path) -> None:
+    from tradeoff.plots.saliency import plot_judge
+
+    table = pd.read_csv(RUN / "saliency/judge.csv")
+    fig = plot_judge(table, [tmp_path / "judge.png"])
+    ax = fig.axes[0]
+    tops = sorted(float(np.nanmax(ln.get_ydata())) for ln in ax.get_lines())  # one line per bar: its interval
+    want = []
+    for col in ("judged_target", "success_on_model"):
+        for _, g in table.groupby("recipe"):
+            x = g[col].to_numpy(dtype=float)
+            want.append(float(sp.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=sp.sem(x))[1]))
+    assert tops == pytest.approx(sorted(want))
+    assert any("95% t-interval" in t.get_text() for t in ax.texts)
