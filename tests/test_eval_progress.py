@@ -132,3 +132,18 @@ def test_long_rules_say_what_runs_and_where_its_progress_is(smk: str) -> None:
         m = re.search(r"    message:\n        \"([^\"]+)\"", blocks[rule])
         assert m is not None, f"rule {rule} has no message"
         assert "{log}" in m.group(1), m.group(1)
+
+
+def test_sanity_checks_log_each_pass(fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    from tradeoff.adversarial.robust_eval import sanity_checks
+
+    model, x, y = _mlp()
+    with caplog.at_level(logging.INFO, logger="tradeoff.adversarial.progress"):
+        sanity_checks(model, x, y, norm="linf", eps=0.01, steps=2, batch_size=10, source_model=model)
+    lines = [r.getMessage() for r in caplog.records if r.name == "tradeoff.adversarial.progress"]
+    heads = [line.split(":")[0] + ":" + line.split(":")[1] for line in lines]
+    assert [h for h in dict.fromkeys(heads)] == [
+        "sanity check, white-box loss trajectory: PGD linf eps=0.01, 2 steps",
+        "sanity check, large eps: PGD linf eps=0.5, 2 steps x 1 restart",
+        "sanity check, transfer: PGD linf eps=0.01, 2 steps x 1 restart"]
+    assert all("ETA" in line for line in lines) and len(lines) == 9

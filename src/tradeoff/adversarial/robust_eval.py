@@ -492,6 +492,7 @@ def sanity_checks(
         wb_spec = normalize_spec({"attack": "pgd", "norm": norm, "eps": eps, "steps": steps,
                                   "alpha": alpha})
         fast = _fast_pgd(model, wb_spec, dev, trajectory=True)
+    progress = EtaLog(f"sanity check, white-box loss trajectory: PGD {norm} eps={eps:g}, {steps} steps", n)
     for sl in _batches(n, batch_size):
         xb, yb = x[sl].to(dev), y[sl].to(dev)
         res: PGDResult
@@ -503,13 +504,15 @@ def sanity_checks(
         traj += res.trajectory[0].double() * len(yb)
         with torch.no_grad(), eval_mode(model):
             wb_ok[sl] &= (model(res.x_adv).argmax(1) == yb).cpu()
+        progress.advance(len(yb))
     traj /= max(n, 1)
     diffs = traj[1:] - traj[:-1]
 
     # (1) large eps.
     big_spec = {"attack": "pgd", "norm": norm, "eps": big, "steps": steps}
     big_ok = _robust_mask(model, x, y, big_spec, clean_ok, batch_size=batch_size, dev=dev,
-                          seed=seed, engine=engine)
+                          seed=seed, engine=engine,
+                          what=f"sanity check, large eps: {spec_text(normalize_spec(big_spec))}")
     out: dict[str, Any] = {
         "norm": norm, "eps": float(eps), "steps": steps, "alpha": float(alpha), "n": n,
         "clean_accuracy": float(clean_ok.float().mean()),
@@ -528,7 +531,8 @@ def sanity_checks(
     if source_model is not None:
         spec = {"attack": "pgd", "norm": norm, "eps": eps, "steps": steps, "alpha": alpha}
         tr_ok = _robust_mask(model, x, y, spec, clean_ok, batch_size=batch_size, dev=dev,
-                             seed=seed, attack_model=source_model, engine=engine)
+                             seed=seed, attack_model=source_model, engine=engine,
+                             what=f"sanity check, transfer: {spec_text(normalize_spec(spec))}")
         out["transfer_accuracy"] = float(tr_ok.float().mean())
         out["transfer_ok"] = out["transfer_accuracy"] >= out["whitebox_accuracy"]
     out["passed"] = all(out[k] is not False for k in ("large_eps_ok", "loss_rises_ok",
