@@ -64,6 +64,40 @@ def test_bad_totals_are_refused_and_an_empty_pass_logs_once() -> None:
     assert lines == ["x: 0/0 examples (100.0%), 0.0 examples/s, 1s elapsed, ETA 0s"]
 
 
+def test_a_heartbeat_reports_a_batch_that_runs_long() -> None:
+    """Inside one long batch (AutoAttack: minutes) a line comes every `every` seconds all the same."""
+    from tradeoff.adversarial.progress import Heartbeat
+
+    lines: list[str] = []
+    p = EtaLog("AutoAttack linf eps=0.3, APGD-T (2/4)", 1000, clock=FakeClock(30.0), emit=lines.append)
+    p.advance(500)  # batch 1: t = 30
+    p._batch = (2, 500, 60.0 + 1000)  # what running() records at the start of batch 2 (t = 60)
+    waits = iter([False, False, True])  # two periods pass, then the batch ends
+    Heartbeat(p, wait=lambda s: next(waits)).run()
+    assert lines[1:] == [
+        "AutoAttack linf eps=0.3, APGD-T (2/4): 500/1000 examples (50.0%), 8.3 examples/s, 1m00s elapsed, "
+        "ETA 1m00s; batch 2 (500) running for 0s",
+        "AutoAttack linf eps=0.3, APGD-T (2/4): 500/1000 examples (50.0%), 5.6 examples/s, 1m30s elapsed, "
+        "ETA 1m30s; batch 2 (500) running for 30s"]
+
+
+def test_running_counts_the_batch_and_stops_its_heartbeat() -> None:
+    import threading
+
+    lines: list[str] = []
+    p = EtaLog("x", 20, clock=FakeClock(1.0), emit=lines.append)
+    before = threading.active_count()
+    with p.running(10):
+        assert threading.active_count() == before + 1  # the heartbeat, waiting 30 s of real time
+    assert threading.active_count() == before and p.done == 10 and len(lines) == 1
+    with pytest.raises(RuntimeError), p.running(10):
+        raise RuntimeError("the attack failed")
+    assert p.done == 10 and threading.active_count() == before  # a failed batch counts nothing
+    with p.running(10, heartbeat=False):
+        assert threading.active_count() == before
+    assert p.done == 20 and lines[-1].startswith("x: 20/20 examples (100.0%)")
+
+
 def test_spec_text() -> None:
     from tradeoff.adversarial.robust_eval import normalize_spec
 
@@ -96,7 +130,8 @@ def test_the_grid_logs_each_entry_batch_by_batch(fake_clock: FakeClock, caplog: 
     lines = [r.getMessage() for r in caplog.records if r.name == "tradeoff.adversarial.progress"]
     assert len(lines) == 3  # 24 examples in batches of 10, 10, 4
     assert all(line.startswith("PGD linf eps=0.01, 2 steps x 1 restart (2/2): ") for line in lines)
-    assert "10/24 clean-correct examples (41.7%), 0.2 clean-correct examples/s, 40s elapsed, ETA 56s" in lines[0]
+    # the clock is read when each batch starts and when it ends: 80 s a batch
+    assert "10/24 clean-correct examples (41.7%), 0.1 clean-correct examples/s, 1m20s elapsed, ETA 1m52s" in lines[0]
     assert "24/24 clean-correct examples (100.0%)" in lines[-1] and lines[-1].endswith("ETA 0s")
 
 

@@ -242,11 +242,11 @@ def autoattack_cascade(model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec:
         progress = EtaLog(f"{spec_text(s)}, {_component_name(attack)} ({j}/{len(components)})", len(left))
         for i in range(0, len(left), batch_size):
             idx = left[i:i + batch_size]
-            with _contained(model):
-                adv = attack(x[idx], y[idx]).detach()
-            with torch.no_grad(), eval_mode(model):
-                still.append(idx[model(adv).argmax(1) == y[idx]])
-            progress.advance(len(idx))
+            with progress.running(len(idx)):  # a line every 30 s even inside one long batch
+                with _contained(model):
+                    adv = attack(x[idx], y[idx]).detach()
+                with torch.no_grad(), eval_mode(model):
+                    still.append(idx[model(adv).argmax(1) == y[idx]])
         left = torch.cat(still) if still else left[:0]
         rows.append({"component": _component_name(attack), "robust": int(len(left)), "n": int(len(y)),
                      "seconds": round(time.perf_counter() - t0, 1)})
@@ -372,12 +372,12 @@ def _robust_mask(
     progress = EtaLog(what or spec_text(s), len(idx), unit="clean-correct examples")
     for sl in _batches(len(idx), batch_size):
         xb, yb = x[idx[sl]].to(dev), y[idx[sl]].to(dev)
-        with _precision(attack_precision, dev) if attack_precision else nullcontext():
-            x_adv = run_attack(src, xb, yb, s, generator=gen, seed=seed, engine=engine, fast=fast)
-        with torch.no_grad(), eval_mode(model), (_precision("fp32", dev) if attack_precision
-                                                  else nullcontext()):
-            ok[idx[sl]] = (model(x_adv).argmax(1) == yb).cpu()
-        progress.advance(len(xb))
+        with progress.running(len(xb)):
+            with _precision(attack_precision, dev) if attack_precision else nullcontext():
+                x_adv = run_attack(src, xb, yb, s, generator=gen, seed=seed, engine=engine, fast=fast)
+            with torch.no_grad(), eval_mode(model), (_precision("fp32", dev) if attack_precision
+                                                      else nullcontext()):
+                ok[idx[sl]] = (model(x_adv).argmax(1) == yb).cpu()
     return ok
 
 
