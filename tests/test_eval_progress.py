@@ -61,7 +61,7 @@ def test_bad_totals_are_refused_and_an_empty_pass_logs_once() -> None:
         EtaLog("x", 1, every=-1)
     lines: list[str] = []
     EtaLog("x", 0, clock=FakeClock(1.0), emit=lines.append).advance(0)
-    assert lines == ["x: 0/0 examples (100.0%), 0.0 examples/s, 1s elapsed, ETA 0s"]
+    assert lines == ["x: 0/0 examples (100.0%), ? examples/s, 1s elapsed, ETA 0s"]
 
 
 def test_a_heartbeat_reports_a_batch_that_runs_long() -> None:

@@ -73,7 +73,7 @@ class EtaLog:
         left = self.total - self.done
         eta = left / rate if rate > 0 else (0.0 if left <= 0 else float("nan"))
         pct = 100.0 * self.done / self.total if self.total else 100.0
-        rate_text = f"{rate:.1f} {self.unit}/s" if math.isfinite(rate) else f"? {self.unit}/s"
+        rate_text = f"{rate:.1f} {self.unit}/s" if math.isfinite(rate) and self.done else f"? {self.unit}/s"
         return (f"{self.what}: {self.done}/{self.total} {self.unit} ({pct:.1f}%), {rate_text}, "
                 f"{duration(elapsed)} elapsed, ETA {duration(eta)}")
 
