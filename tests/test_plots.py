@@ -186,3 +186,31 @@ def test_plot_frontier(metrics: pd.DataFrame, tmp_path: Path) -> None:
         assert n_points == len(one[(one["test_norm"] == norm) & (one["eps_test"] == 0)])
     with pytest.raises(ValueError, match="no rows"):
         plots.plot_frontier(one, fr, 2.0, _outputs(tmp_path, "z"), sweep="absent")
+
+
+def test_theory_bars_are_the_t_interval_over_seeds() -> None:
+    """Issue 32: means over seeds carry the recipe level's 95% t-interval (checked against scipy.stats.t),
+    none below 3 seeds; the legend says which."""
+    from matplotlib.collections import LineCollection
+    from scipy import stats as sp
+
+    from tradeoff.plots.style import seed_interval
+
+    v = np.array([0.91, 0.95, 0.9, 0.97])
+    lo, hi = sp.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=sp.sem(v))
+    assert seed_interval(v) == pytest.approx((lo, hi))
+    assert all(np.isnan(seed_interval(v[:2])))
+    df = pd.DataFrame({"x": [1, 1, 1, 1, 2, 2], "y": [*v, 0.5, 0.6]})
+    fig = Figure()
+    ax = fig.subplots()
+    plots._errorbars(ax, df, "x", "y")
+    (bars,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    seg = bars.get_segments()
+    assert [float(s[:, 1].min()) for s in seg] == pytest.approx([lo, 0.55])  # x = 2: two seeds, no bar
+    assert [float(s[:, 1].max()) for s in seg] == pytest.approx([hi, 0.55])
+
+
+def test_theory_legends_name_the_interval(metrics: pd.DataFrame, tmp_path: Path) -> None:
+    fig = plots.plot_accuracy_vs_eps_train(metrics, 2.0, _outputs(tmp_path, "eps_train_ci"))
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("95% t-interval" in t for t in texts) and not any("sd" in t.split() for t in texts)

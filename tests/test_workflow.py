@@ -390,9 +390,9 @@ def test_report_builds_and_names_every_figure(tiny_run: Path) -> None:
     html = (tiny_run / "results" / "report.html").read_text(errors="replace")
     for fig in (tiny_run / "results" / "figures").glob("*.png"):
         assert fig.name in html, f"{fig.name} is not in the report"
-    assert "paper_comparison.md" in html and "metrics.csv" in html
-    assert "theory/claims.md" in html
-    for table in ("claims.md", "alignment_summary.csv", "judge.csv", "provenance.md"):
+    assert "paper_comparison.html" in html and "metrics.csv" in html
+    assert "theory/claims.html" in html and "saliency/claims.html" in html and "mnist/claims.html" in html
+    for table in ("claims.html", "alignment_summary.csv", "judge.csv", "provenance.md"):
         assert table in html, f"{table} is not in the report"
 
 

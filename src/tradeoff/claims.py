@@ -15,7 +15,7 @@ and resamples. ``RULES`` holds each claim's minimum seeds (the recipe level's) a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
@@ -27,7 +27,7 @@ from tradeoff import stats
 from tradeoff.stats import Test
 
 __all__ = ["CLAIM_COLUMNS", "NO_VERDICT", "RULES", "ClaimRow", "beside_reference", "beside_reference_markdown",
-           "claims_markdown", "exact_row", "judge_table", "per_seed_text", "readme_block", "shown_row",
+           "claims_markdown", "exact_row", "shown_recipe", "judge_table", "per_seed_text", "readme_block", "shown_row",
            "tally", "two_levels", "update_readme"]
 
 CLAIM_COLUMNS = ["claim", "paper", "metric", "recipe", "size", "level", "direction", "standard", "robust",
@@ -214,8 +214,16 @@ def _level(r: pd.Series) -> str:
     return str(r["level"]) if "level" in r and isinstance(r["level"], str) else "—"
 
 
-def _model(r: pd.Series) -> str:
-    return r["recipe"] if pd.isna(r["size"]) else f"{r['recipe']} (n = {int(r['size'])})"
+def shown_recipe(key: str, labels: Mapping[str, str] | None = None) -> str:
+    """A recipe as the tables show it: its display name (:func:`tradeoff.naming.recipe_labels`) with
+    its key, which the CSVs use, beside it (``PGD ℓ∞ ε=0.3 (`linf-0.3`)``); the key alone without one."""
+    name = labels.get(key, key) if labels else key
+    return key if name == key else f"{name} (`{key}`)"
+
+
+def _model(r: pd.Series, labels: Mapping[str, str] | None = None) -> str:
+    shown = shown_recipe(str(r["recipe"]), labels)
+    return shown if pd.isna(r["size"]) else f"{shown} (n = {int(r['size'])})"
 
 
 def _interval(r: pd.Series) -> str:
@@ -229,17 +237,18 @@ def _per_seed(r: pd.Series) -> str:
     return "—" if not isinstance(v, str) or not v else v.replace("; ", ", ")
 
 
-def claims_markdown(table: pd.DataFrame, notes: Sequence[str] = ()) -> str:
+def claims_markdown(table: pd.DataFrame, notes: Sequence[str] = (), labels: Mapping[str, str] | None = None) -> str:
     """A claims table as Markdown: one line per (claim, metric, robust model, level), each verdict with
     its interval (Holm level within its level), p, per-seed differences, seeds, images and resamples;
-    then the per-level tally (:func:`tally`) and ``notes`` (e.g. a rise at small eps, said plainly)."""
+    then the per-level tally (:func:`tally`) and ``notes`` (e.g. a rise at small eps, said plainly).
+    ``labels``: recipe key -> display name (:func:`shown_recipe`)."""
     lines = ["| claim (paper) | metric | robust model | level | standard | robust | difference [interval] | p (Holm) | "
              "verdict | per-seed differences | seeds | images | resamples |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for _, r in table.iterrows():
         sign = ">" if int(r["direction"]) > 0 else "<"
         p = "—" if pd.isna(r["p"]) else f"{_num(r['p'])} ({_num(r['p_holm'])})"
-        lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} (claim: {sign} 0) | {_model(r)} | {_level(r)} | "
+        lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} (claim: {sign} 0) | {_model(r, labels)} | {_level(r)} | "
                      f"{_num(r['standard'])} | {_num(r['robust'])} | {_interval(r)} | {p} | {_verdict(r)} | "
                      f"{_per_seed(r)} | {int(r['n_seeds'])} | {int(r['n_images'])} | {int(r['n_resamples'])} |")
     lines += ["", "Tally (each comparison once; rows true by construction or shown without a verdict not counted): "

@@ -22,6 +22,7 @@ import pandas as pd
 
 from tradeoff import io
 from tradeoff.claims import claims_markdown
+from tradeoff.naming import recipe_labels
 from tradeoff.stages.mnist_tables import clean_outcomes, mnist_claims, write_claims
 from tradeoff.stages.saliency_tables import saliency_claims
 
@@ -44,8 +45,9 @@ def rederive_mnist(folder: Path, *, copy_to: Path | None = None) -> pd.DataFrame
     paths = sorted(str(p) for p in (folder / "eval").glob("*/n~*/seed~*.outcomes.npz"))
     if not paths:
         raise FileNotFoundError(f"no outcomes files under {folder / 'eval'}")
-    table = mnist_claims(clean_outcomes(paths), pd.read_csv(folder / "recipes.csv"))
-    write_claims(table, str(folder / "claims.csv"), str(folder / "claims.md"))
+    recipes = pd.read_csv(folder / "recipes.csv")
+    table = mnist_claims(clean_outcomes(paths), recipes)
+    write_claims(table, str(folder / "claims.csv"), str(folder / "claims.md"), labels=recipe_labels(recipes))
     if copy_to is not None:
         shutil.copyfile(folder / "claims.csv", copy_to)
     return table
@@ -60,8 +62,10 @@ def superseded_plan(stages: Path, recipes: Path) -> pd.DataFrame:
     paths = sorted(str(p) for p in stages.glob("*/eval/*/n~*/seed~*.outcomes.npz"))
     if not paths:
         raise FileNotFoundError(f"no outcomes files under {stages}")
-    table = mnist_claims(clean_outcomes(paths), pd.read_csv(recipes))
-    write_claims(table, str(stages.parent / "claims.csv"), str(stages.parent / "claims.md"))
+    settings = pd.read_csv(recipes)
+    table = mnist_claims(clean_outcomes(paths), settings)
+    write_claims(table, str(stages.parent / "claims.csv"), str(stages.parent / "claims.md"),
+                 labels=recipe_labels(settings))
     return table
 
 
@@ -76,7 +80,7 @@ def rederive_saliency(folder: Path, recipes: pd.DataFrame, *, linear_arrays: str
                             panel=panel, linear_arrays=linear_arrays)
     io.write_csv(table, folder / "claims.csv")
     with io.atomic_path(folder / "claims.md") as tmp:
-        tmp.write_text(claims_markdown(table))
+        tmp.write_text(claims_markdown(table, labels=recipe_labels(recipes)))
     if copy_to is not None:
         shutil.copyfile(folder / "claims.csv", copy_to)
     return table

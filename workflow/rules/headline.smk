@@ -23,6 +23,8 @@ rule headline_train:
     params:
         recipe=lambda w: plan.headline_trial_params(CONFIG, w.trial),
         code=CODE["headline_trials"],
+    message:
+        "Training headline trial {wildcards.trial} on the full training split (long); progress in {log}"
     script:
         "../scripts/headline_train.py"
 
@@ -44,6 +46,8 @@ rule headline_validate:
     params:
         validation=plan.headline_validation_params(CONFIG),
         code=CODE["headline_trials"],
+    message:
+        "Validating headline trial {wildcards.trial} (PGD on held-out training images); progress with ETA in {log}"
     script:
         "../scripts/headline_validate.py"
 
@@ -88,6 +92,8 @@ rule headline_look:
     params:
         look=lambda w: plan.headline_look_params(CONFIG, w.headline),
         code=CODE["headline"],
+    message:
+        "The one logged test-set look at headline model {wildcards.headline} (PGD, AutoAttack: up to hours on a CPU); progress per component with ETA in {log}"
     script:
         "../scripts/headline_look.py"
 

@@ -41,6 +41,8 @@ rule mnist_train:
         runtime=plan.mnist_train_runtime(CONFIG),
         checkpoints="resources/checkpoints/mnist/{recipe}/n~{size}/seed~{seed}",
         code=CODE["mnist_train"],
+    message:
+        "Training MNIST model {wildcards.recipe}, n={wildcards.size}, seed {wildcards.seed} (long); progress in {log}"
     script:
         "../scripts/mnist_train.py"
 
@@ -73,6 +75,8 @@ rule mnist_eval:
         models=lambda w: plan.eval_identities(CONFIG, w),
         runtime=plan.mnist_runtime(CONFIG),
         code=CODE["mnist_eval"],
+    message:
+        "Attacking MNIST model {wildcards.recipe}, n={wildcards.size}, seed {wildcards.seed} (PGD grid, sanity checks; long); progress with ETA in {log}"
     script:
         "../scripts/mnist_eval.py"
 
@@ -98,15 +102,17 @@ rule mnist_tables:
         ),
         recipes="results/mnist/recipes.csv",
         paper_csv="results/mnist/paper_comparison.csv",
-        paper_md=report(
-            "results/mnist/paper_comparison.md",
+        paper_md="results/mnist/paper_comparison.md",
+        paper_html=report(
+            "results/mnist/paper_comparison.html",
             caption="../report/mnist_paper.rst",
             category="MNIST",
             labels={"table": "paper comparison"},
         ),
         claims="results/mnist/claims.csv",
-        claims_md=report(
-            "results/mnist/claims.md",
+        claims_md="results/mnist/claims.md",
+        claims_html=report(
+            "results/mnist/claims.html",
             caption="../report/mnist_claims.rst",
             category="MNIST",
             labels={"table": "paper claims"},
@@ -127,7 +133,7 @@ rule mnist_tables:
 
 rule mnist_figure:
     input:
-        summary=rules.mnist_tables.output.summary,
+        merged=rules.mnist_tables.output.merged,
         recipes=rules.mnist_tables.output.recipes,
     output:
         png=report(

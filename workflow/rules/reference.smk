@@ -7,8 +7,9 @@ rule claims_reference:
         reference=plan.reference_files(CONFIG),
     output:
         csv="results/claims_beside_paper_grade.csv",
-        md=report(
-            "results/claims_beside_paper_grade.md",
+        md="results/claims_beside_paper_grade.md",
+        html=report(
+            "results/claims_beside_paper_grade.html",
             caption="../report/claims_reference.rst",
             category="Claims",
             labels={"table": "beside the paper-grade run"},

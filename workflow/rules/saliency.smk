@@ -24,6 +24,8 @@ rule saliency_judge:
         runtime=plan.mnist_runtime(CONFIG),
         checkpoints="resources/checkpoints/saliency_judge/seed~{seed}",
         code=CODE["saliency"],
+    message:
+        "Training the saliency judge, seed {wildcards.seed} (long); progress in {log}"
     script:
         "../scripts/saliency_judge.py"
 
@@ -51,6 +53,8 @@ rule saliency_robust_judge:
         runtime=plan.mnist_runtime(CONFIG),
         checkpoints="resources/checkpoints/saliency_robust_judge/seed~{seed}",
         code=CODE["saliency"],
+    message:
+        "Training the robust saliency judge (l2 PGD), seed {wildcards.seed} (long); progress in {log}"
     script:
         "../scripts/saliency_judge.py"
 
@@ -83,6 +87,8 @@ rule saliency_extract:
         expect=lambda w: plan.model_identity(CONFIG, w.recipe, w.size, w.seed),
         device=MNIST["device"],
         code=CODE["saliency"],
+    message:
+        "Saliency of {wildcards.recipe}, n={wildcards.size}, seed {wildcards.seed} (gradients, large-eps attacks); log in {log}"
     script:
         "../scripts/saliency_extract.py"
 
@@ -103,6 +109,8 @@ rule saliency_linear:
     params:
         linear=SALIENCY["linear"],
         code=CODE["saliency_linear"],
+    message:
+        "Fitting the linear SVMs of App. E; log in {log}"
     script:
         "../scripts/saliency_linear.py"
 
@@ -165,8 +173,9 @@ rule saliency_tables:
             labels={"table": "thresholding filters"},
         ),
         claims="results/mnist/saliency/claims.csv",
-        claims_md=report(
-            "results/mnist/saliency/claims.md",
+        claims_md="results/mnist/saliency/claims.md",
+        claims_html=report(
+            "results/mnist/saliency/claims.html",
             caption="../report/saliency_claims.rst",
             category="Saliency",
             labels={"table": "paper claims"},
@@ -179,6 +188,7 @@ rule saliency_tables:
     params:
         objectives=plan.saliency_objectives(CONFIG),
         norms=plan.saliency_norms(CONFIG),
+        recipes=plan.mnist_recipe_table(CONFIG),
         code=CODE["saliency_tables"],
     script:
         "../scripts/saliency_tables.py"
@@ -211,6 +221,7 @@ rule saliency_figure:
     params:
         kind="{kind}",
         models=list(SALIENCY["models"]["recipes"]),
+        recipes=plan.mnist_recipe_table(CONFIG),
         filters=SALIENCY["filters"],
         style=STYLE,
         code=CODE["saliency_figures"],

@@ -112,8 +112,9 @@ rule theory_claims:
         frontier=rules.theory_frontier.output[0],
     output:
         claims="results/theory/claims.csv",
-        claims_md=report(
-            "results/theory/claims.md",
+        claims_md="results/theory/claims.md",
+        claims_html=report(
+            "results/theory/claims.html",
             caption="../report/theory_claims.rst",
             category="Theory",
             labels={"table": "theory claims"},

@@ -1,4 +1,5 @@
 import _adapter
+from tradeoff.report_html import write_html
 from tradeoff.stages.claims_reference import write_beside
 
 _adapter.setup(snakemake)
@@ -8,3 +9,4 @@ write_beside(
     snakemake.output.csv,
     snakemake.output.md,
 )
+write_html(snakemake.output.md, snakemake.output.html, "Claims beside the paper-grade run")

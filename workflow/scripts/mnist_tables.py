@@ -1,4 +1,5 @@
 import _adapter
+from tradeoff.report_html import write_html
 from tradeoff.stages.mnist_tables import write_tables
 
 _adapter.setup(snakemake)
@@ -11,3 +12,5 @@ write_tables(
     trained=snakemake.params.trained,
     **snakemake.params.compare,
 )
+write_html(snakemake.output.claims_md, snakemake.output.claims_html, "MNIST claims")
+write_html(snakemake.output.paper_md, snakemake.output.paper_html, "MNIST beside the published models")

@@ -7,6 +7,7 @@ saliency_figure(
     [snakemake.output.png, snakemake.output.pdf],
     kind=snakemake.params.kind,
     models=snakemake.params.models,
+    recipes=snakemake.params.recipes,
     filters=snakemake.params.filters,
     style=snakemake.params.style,
 )

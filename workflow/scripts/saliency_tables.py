@@ -1,4 +1,5 @@
 import _adapter
+from tradeoff.report_html import write_html
 from tradeoff.stages.saliency_tables import write_tables
 
 _adapter.setup(snakemake)
@@ -15,4 +16,6 @@ write_tables(
     robust_judges=list(snakemake.input.robust_judges),
     linear_arrays=snakemake.input.linear_arrays,
     interpolation=list(snakemake.input.interpolation),
+    recipes=snakemake.params.recipes,
 )
+write_html(snakemake.output.claims_md, snakemake.output.claims_html, "Saliency claims")

@@ -1,4 +1,5 @@
 import _adapter
+from tradeoff.report_html import write_html
 from tradeoff.stages.evaluate import claims_stage
 
 _adapter.setup(snakemake)
@@ -8,3 +9,4 @@ claims_stage(
     {k: snakemake.output[k] for k in ("claims", "claims_md", "theorem_2_2")},
     eps_test=snakemake.params.eps_test,
 )
+write_html(snakemake.output.claims_md, snakemake.output.claims_html, "Theory claims")

@@ -10,6 +10,10 @@ fresh generator seeded with ``seed`` and the same batches, so entries that diffe
 restart, same starts and semantics) when it resolves to ``graph`` (``auto``: on CUDA), else on
 :func:`tradeoff.adversarial.attacks.pgd`; the CPU path is unchanged. FGSM and AutoAttack always use their own
 code. The fast attack runs at the precision of an enclosing ``torch.autocast`` (fp32 or bf16).
+
+Progress: every attack over a set logs its share done, examples/s and ETA after its first batch, at
+most every 30 s after that and at its end (:class:`tradeoff.adversarial.progress.EtaLog`), naming
+the grid entry (``PGD linf eps=0.3, 20 steps x 1 restart (3/7)``) or AutoAttack's component.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from tradeoff.adversarial.attacks import (
     pgd_with_info,
 )
 from tradeoff.adversarial.engine import EngineOptions, FastPGD, autocast_precision, resolve_engine
+from tradeoff.adversarial.progress import EtaLog
 
 __all__ = [
     "ATTACKS",
@@ -48,6 +53,7 @@ __all__ = [
     "predict",
     "run_attack",
     "sanity_checks",
+    "spec_text",
 ]
 
 DEFAULT_LARGE_EPS: dict[str, float] = {"linf": 0.5, "l2": 6.0}
@@ -194,6 +200,17 @@ def _run_autoattack(model: Model, x: torch.Tensor, y: torch.Tensor, s: Mapping[s
         return aa(x, y).detach()
 
 
+def spec_text(s: Mapping[str, Any]) -> str:
+    """A normalised spec in words for progress lines: ``PGD linf eps=0.3, 20 steps x 1 restart``."""
+    name = {"pgd": "PGD", "fgsm": "FGSM", "autoattack": "AutoAttack", "clean": "clean"}.get(s["attack"], s["attack"])
+    if s["attack"] == "clean":
+        return name
+    text = f"{name} {s['norm']} eps={s['eps']:g}"
+    if s["attack"] == "pgd":
+        text += f", {s['steps']} steps x {s['restarts']} restart{'s' if s['restarts'] != 1 else ''}"
+    return text
+
+
 def _component_name(attack: Any) -> str:
     name = type(attack).__name__  # APGD, APGDT, FAB, Square
     if name == "APGD":
@@ -218,15 +235,18 @@ def autoattack_cascade(model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec:
     aa = _build_autoattack(model, x, s, seed)
     left = torch.arange(len(y))
     rows: list[dict[str, Any]] = []
-    for attack in aa._autoattack.attacks:
+    components = list(aa._autoattack.attacks)
+    for j, attack in enumerate(components, 1):
         t0 = time.perf_counter()
         still = []
+        progress = EtaLog(f"{spec_text(s)}, {_component_name(attack)} ({j}/{len(components)})", len(left))
         for i in range(0, len(left), batch_size):
             idx = left[i:i + batch_size]
-            with _contained(model):
-                adv = attack(x[idx], y[idx]).detach()
-            with torch.no_grad(), eval_mode(model):
-                still.append(idx[model(adv).argmax(1) == y[idx]])
+            with progress.running(len(idx)):  # a line every 30 s even inside one long batch
+                with _contained(model):
+                    adv = attack(x[idx], y[idx]).detach()
+                with torch.no_grad(), eval_mode(model):
+                    still.append(idx[model(adv).argmax(1) == y[idx]])
         left = torch.cat(still) if still else left[:0]
         rows.append({"component": _component_name(attack), "robust": int(len(left)), "n": int(len(y)),
                      "seconds": round(time.perf_counter() - t0, 1)})
@@ -330,13 +350,14 @@ def _precision(precision: str, dev: torch.device) -> AbstractContextManager[Any]
 def _robust_mask(
     model: Model, x: torch.Tensor, y: torch.Tensor, spec: Mapping[str, Any], clean_ok: torch.Tensor,
     *, batch_size: int, dev: torch.device, seed: int, attack_model: Model | None = None,
-    engine: str = "auto", attack_precision: str | None = None,
+    engine: str = "auto", attack_precision: str | None = None, what: str | None = None,
 ) -> torch.Tensor:
     """Per-example robustness (CPU bool): clean-correct and correct at the attack's output.
 
     Adversarial examples are crafted on ``attack_model`` (default ``model``: white-box).
     ``attack_precision`` (None: whatever an enclosing autocast says) sets the precision the
-    examples are crafted at; the verdict on them is then always fp32.
+    examples are crafted at; the verdict on them is then always fp32. ``what``: the progress lines'
+    name of this attack (default: :func:`spec_text`).
     """
     s = normalize_spec(spec)
     ok = clean_ok.clone()
@@ -348,13 +369,15 @@ def _robust_mask(
     fast = None
     if s["attack"] == "pgd" and resolve_engine(engine, dev) == "graph":
         fast = _fast_pgd(src, s, dev)  # one capture for all batches of this spec
+    progress = EtaLog(what or spec_text(s), len(idx), unit="clean-correct examples")
     for sl in _batches(len(idx), batch_size):
         xb, yb = x[idx[sl]].to(dev), y[idx[sl]].to(dev)
-        with _precision(attack_precision, dev) if attack_precision else nullcontext():
-            x_adv = run_attack(src, xb, yb, s, generator=gen, seed=seed, engine=engine, fast=fast)
-        with torch.no_grad(), eval_mode(model), (_precision("fp32", dev) if attack_precision
-                                                  else nullcontext()):
-            ok[idx[sl]] = (model(x_adv).argmax(1) == yb).cpu()
+        with progress.running(len(xb)):
+            with _precision(attack_precision, dev) if attack_precision else nullcontext():
+                x_adv = run_attack(src, xb, yb, s, generator=gen, seed=seed, engine=engine, fast=fast)
+            with torch.no_grad(), eval_mode(model), (_precision("fp32", dev) if attack_precision
+                                                      else nullcontext()):
+                ok[idx[sl]] = (model(x_adv).argmax(1) == yb).cpu()
     return ok
 
 
@@ -405,11 +428,12 @@ def evaluate_grid_outcomes(
         clean_ok = predict(model, x, batch_size=batch_size, device=dev) == y
     rows = []
     masks = []
-    for spec in grid:
+    for i, spec in enumerate(grid, 1):
         s = normalize_spec(spec)
         t0 = time.perf_counter()
         ok = _robust_mask(model, x, y, s, clean_ok, batch_size=batch_size, dev=dev, seed=seed,
-                          engine=engine, attack_precision=attack_precision)
+                          engine=engine, attack_precision=attack_precision,
+                          what=f"{spec_text(s)} ({i}/{len(grid)})")
         n = len(ok)
         masks.append(ok.numpy().astype(bool))
         rows.append({
@@ -468,6 +492,7 @@ def sanity_checks(
         wb_spec = normalize_spec({"attack": "pgd", "norm": norm, "eps": eps, "steps": steps,
                                   "alpha": alpha})
         fast = _fast_pgd(model, wb_spec, dev, trajectory=True)
+    progress = EtaLog(f"sanity check, white-box loss trajectory: PGD {norm} eps={eps:g}, {steps} steps", n)
     for sl in _batches(n, batch_size):
         xb, yb = x[sl].to(dev), y[sl].to(dev)
         res: PGDResult
@@ -479,13 +504,15 @@ def sanity_checks(
         traj += res.trajectory[0].double() * len(yb)
         with torch.no_grad(), eval_mode(model):
             wb_ok[sl] &= (model(res.x_adv).argmax(1) == yb).cpu()
+        progress.advance(len(yb))
     traj /= max(n, 1)
     diffs = traj[1:] - traj[:-1]
 
     # (1) large eps.
     big_spec = {"attack": "pgd", "norm": norm, "eps": big, "steps": steps}
     big_ok = _robust_mask(model, x, y, big_spec, clean_ok, batch_size=batch_size, dev=dev,
-                          seed=seed, engine=engine)
+                          seed=seed, engine=engine,
+                          what=f"sanity check, large eps: {spec_text(normalize_spec(big_spec))}")
     out: dict[str, Any] = {
         "norm": norm, "eps": float(eps), "steps": steps, "alpha": float(alpha), "n": n,
         "clean_accuracy": float(clean_ok.float().mean()),
@@ -504,7 +531,8 @@ def sanity_checks(
     if source_model is not None:
         spec = {"attack": "pgd", "norm": norm, "eps": eps, "steps": steps, "alpha": alpha}
         tr_ok = _robust_mask(model, x, y, spec, clean_ok, batch_size=batch_size, dev=dev,
-                             seed=seed, attack_model=source_model, engine=engine)
+                             seed=seed, attack_model=source_model, engine=engine,
+                             what=f"sanity check, transfer: {spec_text(normalize_spec(spec))}")
         out["transfer_accuracy"] = float(tr_ok.float().mean())
         out["transfer_ok"] = out["transfer_accuracy"] >= out["whitebox_accuracy"]
     out["passed"] = all(out[k] is not False for k in ("large_eps_ok", "loss_rises_ok",

@@ -32,7 +32,12 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from numpy.typing import ArrayLike, NDArray  # noqa: E402
 
-from tradeoff.plots.style import PathLike, save_figure  # noqa: E402
+from tradeoff.plots.style import (  # noqa: E402
+    SEED_INTERVAL_TEXT,
+    PathLike,
+    save_figure,
+    seed_interval,
+)
 from tradeoff.saliency.rules import ALIGNMENT_SCORES, thresholding_filters  # noqa: E402
 
 __all__ = [
@@ -249,8 +254,8 @@ def plot_interpolation(
 def plot_judge(table: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
     """Per model: the share of its large-eps examples that the judge labels as their target, next
     to the attack's success on the model itself; ``table``: columns ``recipe``, ``seed``,
-    ``judged_target``, ``success_on_model`` (one row per model and seed; bars are seed means,
-    points the seeds)."""
+    ``judged_target``, ``success_on_model`` (one row per model and seed; bars are seed means with
+    their 95% t-intervals over seeds, :func:`tradeoff.plots.style.seed_interval`, points the seeds)."""
     missing = {"recipe", "seed", "judged_target", "success_on_model"} - set(table.columns)
     if missing:
         raise ValueError(f"judge table lacks columns {sorted(missing)}")
@@ -263,13 +268,16 @@ def plot_judge(table: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
     fig = Figure(figsize=(1.6 * table["recipe"].nunique() + 3.0, 4.0), layout="constrained")
     ax = fig.subplots()
     order = list(dict.fromkeys(table["recipe"]))
-    sns.barplot(data=long, x="recipe", y="share", hue="measure", order=order, errorbar=None, ax=ax)
-    sns.stripplot(data=long, x="recipe", y="share", hue="measure", order=order, dodge=True, color="black",
-                  size=3, legend=False, ax=ax)
+    sns.barplot(data=long, x="recipe", y="share", hue="measure", order=order, errorbar=seed_interval, capsize=0.1,
+                err_kws={"linewidth": 1.0}, ax=ax)
+    sns.stripplot(data=long, x="recipe", y="share", hue="measure", order=order, dodge=True,
+                  palette="dark:black", size=3, legend=False, ax=ax)
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel("attacked model")
     ax.set_ylabel("share of targeted large-eps examples")
+    ax.text(0.0, -0.16, f"bars: seed means, {SEED_INTERVAL_TEXT}; points: the seeds", transform=ax.transAxes,
+            fontsize="x-small", va="top")
     ax.set_title("Do large-eps examples look like the target class? (judged by a held-out standard model)")
     ax.legend(fontsize=8, loc="lower right")
     save_figure(fig, paths)

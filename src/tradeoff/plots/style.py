@@ -8,12 +8,27 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from tradeoff import stats
 from tradeoff.io import atomic_path
 
 PathLike = str | os.PathLike[str]
+
+SEED_INTERVAL_TEXT = "95% t-interval of the mean over seeds (none below 3 seeds)"
+"""What :func:`seed_interval`'s bars are, in words (figures' legends and captions)."""
+
+
+def seed_interval(values: Any) -> tuple[float, float]:
+    """The recipe level's interval of ``docs/CLAIMS.md`` for a mean over seeds: the 95% t-interval
+    of :func:`tradeoff.stats.t_test` (k - 1 degrees of freedom); (NaN, NaN), drawn as no bar, below
+    :data:`tradeoff.stats.RECIPE_MIN_SEEDS` values. Usable as seaborn's ``errorbar=``."""
+    test = stats.t_test(np.asarray(values, dtype=np.float64))
+    if test.interval is None:
+        return float("nan"), float("nan")
+    return test.interval(stats.LEVEL)
 
 
 def apply_style(style: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Figures for the theory half. They read the tidy metrics table
 (:data:`tradeoff.theory.evaluation.METRIC_COLUMNS`) and draw; they compute no science (only selections,
-reshaping, and means/standard deviations over seeds; theory curves come from :mod:`tradeoff.theory.model`).
+reshaping, and means over seeds with their 95% t-intervals, :func:`tradeoff.plots.style.seed_interval`; theory curves come from :mod:`tradeoff.theory.model`).
 
 Every function writes each of ``paths`` (format from the suffix, e.g. ``.png`` and ``.pdf``)
 atomically: to a temporary file in the same folder, then ``os.replace``. Figures are built with
@@ -26,7 +26,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from tradeoff.plots.style import PathLike, save_figure  # noqa: E402
+from tradeoff.plots.style import PathLike, save_figure, seed_interval  # noqa: E402
 from tradeoff.theory.evaluation import FIT_COLUMNS  # noqa: E402
 from tradeoff.theory.model import theorem_2_1_bound  # noqa: E402
 
@@ -145,11 +145,15 @@ def _select(df: pd.DataFrame, row: str | None, r: object, col: str | None, c: ob
 
 
 def _errorbars(ax: Axes, data: pd.DataFrame, x: str, y: str, **kwargs: object) -> None:
-    """Markers at the mean of ``y`` per ``x`` with +-1 sd (over seeds) error bars."""
+    """Markers at the mean of ``y`` per ``x`` with the 95% t-interval over seeds as error bars
+    (:func:`tradeoff.plots.style.seed_interval`; none below 3 seeds)."""
     if data.empty:
         return
-    agg = data.groupby(x, sort=True)[y].agg(["mean", "std"]).reset_index()
-    ax.errorbar(agg[x], agg["mean"], yerr=agg["std"].fillna(0.0), linestyle="none", capsize=2.5, **kwargs)  # type: ignore[arg-type]
+    groups = data.groupby(x, sort=True)[y]
+    mean = groups.mean()
+    bounds = np.array([seed_interval(v) for _, v in groups], dtype=np.float64).reshape(-1, 2)
+    yerr = np.nan_to_num(np.vstack([mean.to_numpy() - bounds[:, 0], bounds[:, 1] - mean.to_numpy()]), nan=0.0)
+    ax.errorbar(mean.index.to_numpy(), mean.to_numpy(), yerr=yerr, linestyle="none", capsize=2.5, **kwargs)  # type: ignore[arg-type]
 
 
 def _figure_legend(fig: Figure, ax: Axes, extra: Sequence[tuple[Artist, str]] = ()) -> None:
@@ -219,8 +223,8 @@ def plot_accuracy_vs_eps_train(
     df: pd.DataFrame, eps_test: float, paths: Sequence[PathLike], *, norm: str = "linf"
 ) -> Figure:
     """Standard and robust (``norm``, ``eps_test`` units) accuracy of the SVM (eps_train = 0) and robust
-    SVMs vs eps_train; lines = population accuracy (mean, band = sd over seeds), markers = test set
-    (mean +- sd over seeds); facets rows p, columns d.
+    SVMs vs eps_train; lines = population accuracy (mean, band = 95% t-interval over seeds), markers =
+    test set (mean, 95% t-interval over seeds); facets rows p, columns d.
     """
     fits = _standard_robust(_svm_series(df, norm), eps_test, norm)
     long = _long(fits, ["p", "d", "seed", "eps_train"])
@@ -232,10 +236,10 @@ def plot_accuracy_vs_eps_train(
                 label = "standard (ε = 0)" if kind == "standard" else f"robust ({_NORM_TEXT[norm]}, ε = {eps_test:g})"
                 pop = sub[(sub["source"] == "population") & (sub["kind"] == kind)]
                 if not pop.empty:
-                    sns.lineplot(data=pop, x="eps_train", y="accuracy", errorbar="sd", color=color, ax=ax,
+                    sns.lineplot(data=pop, x="eps_train", y="accuracy", errorbar=seed_interval, color=color, ax=ax,
                                  label=f"{label}, population")  # fmt: skip
                 _errorbars(ax, sub[(sub["source"] == "test") & (sub["kind"] == kind)], "eps_train", "accuracy",
-                           color=color, marker="o", markersize=4, label=f"{label}, test set (mean ± sd)")  # fmt: skip
+                           color=color, marker="o", markersize=4, label=f"{label}, test set (mean, 95% t-interval)")  # fmt: skip
             ax.axhline(float(p), color="0.5", linestyle=":", lw=1.0, label="p (accuracy of sign(x1))")  # type: ignore[arg-type]
             ax.set_title(_facet_title("p", p, "d", d))
             ax.set_xlabel(f"training budget ε_train ({_UNIT_TEXT[norm]})")
@@ -267,7 +271,7 @@ def plot_weight_share(df: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
         for (p, d), ax in grid.items():
             sub = _select(data, "p", p, "d", d)
             sns.lineplot(data=sub, x="eps_train", y="w1_share", hue="series", hue_order=sorted(data["series"].unique()),
-                         marker="o", errorbar="sd", ax=ax)  # fmt: skip
+                         marker="o", errorbar=seed_interval, ax=ax)  # fmt: skip
             ax.set_title(_facet_title("p", p, "d", d))
             ax.set_xlabel(xlabel)
             ax.set_ylabel("weight share on x1, |w1| / ‖w‖₂")
@@ -279,7 +283,7 @@ def plot_weight_share(df: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
 
 
 def plot_closed_form(df: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
-    """Averaging classifier and sign(x1): test-set accuracy (mean +- sd over seeds, markers) vs the
+    """Averaging classifier and sign(x1): test-set accuracy (mean, 95% t-interval over seeds, markers) vs the
     closed-form population accuracy (lines) as eps_test grows; rows (p, d, eta), columns test norm.
     """
     base = _require(df[df["classifier"].isin(["averaging", "sign_x1"])], "averaging / sign_x1 rows")
@@ -297,7 +301,7 @@ def plot_closed_form(df: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
                 pop = part.groupby("eps_test", sort=True)["accuracy_population"].mean()
                 ax.plot(pop.index, pop.to_numpy(), color=color, lw=1.6, label=f"{name}, closed form")
                 _errorbars(ax, part, "eps_test", "accuracy_test", color=color, marker="o", markersize=4,
-                           label=f"{name}, test set (mean ± sd over seeds)")  # fmt: skip
+                           label=f"{name}, test set (mean, 95% t-interval over seeds)")  # fmt: skip
             ax.set_title(f"{setting}, attack {_NORM_TEXT[str(norm)]}")
             ax.set_xlabel(f"attack budget ε_test ({_UNIT_TEXT[str(norm)]})")
             ax.set_ylabel("accuracy under attack")
@@ -333,7 +337,7 @@ def plot_sweep(
     df: pd.DataFrame, axis: str, eps_test: float, paths: Sequence[PathLike], *, norm: str = "linf"
 ) -> Figure:
     """Standard and robust (``norm``, ``eps_test`` units) accuracy of the SVM and robust SVMs vs a swept
-    ``axis`` (one of :data:`SWEEP_AXES`); lines = population (mean, band = sd over seeds), markers =
+    ``axis`` (one of :data:`SWEEP_AXES`); lines = population (mean, band = 95% t-interval over seeds), markers =
     test set. Facets over p (rows) and d (columns) when they vary and are not the axis.
     For ``axis="train_norm"`` the x-axis is categorical and robust SVMs of every norm are shown, each
     attacked in its own training norm (budgets in that norm's units), the standard SVM in each norm.
@@ -359,14 +363,14 @@ def plot_sweep(
                         **{"accuracy type": lambda t, s=source: t["accuracy type"] + (", population" if s == "population" else ", test set")}  # noqa: E501
                     )
                     sns.pointplot(data=part, x="norm_label", y="accuracy", hue="accuracy type", order=order,
-                                  palette=[_KIND_COLORS["standard"], _KIND_COLORS["robust"]], errorbar="sd",
+                                  palette=[_KIND_COLORS["standard"], _KIND_COLORS["robust"]], errorbar=seed_interval,
                                   markers=marker, linestyles=ls, dodge=0.3, ax=ax)  # fmt: skip
                 ax.set_xlabel(_AXIS_TEXT[axis])
                 ax.tick_params(axis="x", labelrotation=30)
             else:
                 pop = sub[sub["source"] == "population"]
                 sns.lineplot(data=pop, x=axis, y="accuracy", hue="series", hue_order=series_order,
-                             style="accuracy type", style_order=list(kind_text.values()), errorbar="sd",
+                             style="accuracy type", style_order=list(kind_text.values()), errorbar=seed_interval,
                              ax=ax)  # fmt: skip
                 palette = dict(zip(series_order, sns.color_palette(n_colors=len(series_order)), strict=True))
                 for (series, kind), part in sub[sub["source"] == "test"].groupby(["series", "kind"], sort=True):
@@ -385,7 +389,7 @@ def plot_sweep(
         proxies: list[tuple[Artist, str]] = []
         if axis != "train_norm":
             proxies = [
-                (Line2D([], [], color="0.3"), "lines: population accuracy (band: sd over seeds)"),
+                (Line2D([], [], color="0.3"), "lines: population accuracy (band: 95% t-interval over seeds)"),
                 (Line2D([], [], color="0.3", marker="o", linestyle="none"), "markers: test set, ● standard, ■ robust"),
             ]
         _figure_legend(fig, next(iter(grid.values())), proxies)

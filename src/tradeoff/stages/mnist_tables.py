@@ -17,9 +17,11 @@ from tradeoff.claims import (
     ClaimRow,
     claims_markdown,
     judge_table,
+    shown_recipe,
     shown_row,
     two_levels,
 )
+from tradeoff.naming import recipe_labels
 from tradeoff.nets.integrity import eval_record_problem
 from tradeoff.outcomes import read_outcomes
 from tradeoff.stats import ols_slope
@@ -91,6 +93,7 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
             })
     table = pd.DataFrame(rows)
     io.write_csv(table, csv_out)
+    labels = recipe_labels(pd.DataFrame(recipes))
     lines = ["| published model | attack (l_inf 0.3) | published clean / robust | our recipe (n) | "
              "our clean / robust (seeds) |", "| --- | --- | --- | --- | --- |"]
     for r in rows:
@@ -98,7 +101,7 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
         ours = (f"{100 * r['our_clean']:.2f}% / {100 * r['our_robust']:.2f}% ({r['n_seeds']})"
                 if r["status"] == "like for like" else r["status"])
         lines.append(f"| {r['published_model']} | {pub_attack} | {100 * r['published_clean']:.2f}% / "
-                     f"{100 * r['published_robust']:.2f}% | {r['recipe']} ({r['size']}) | {ours} |")
+                     f"{100 * r['published_robust']:.2f}% | {shown_recipe(r['recipe'], labels)} ({r['size']}) | {ours} |")
     with io.atomic_path(md_out) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return table
@@ -220,12 +223,13 @@ def mnist_rows(clean: CleanOutcomes, recipes: pd.DataFrame, *, n_resamples: int 
     return rows
 
 
-def rise_notes(table: pd.DataFrame) -> list[str]:
+def rise_notes(table: pd.DataFrame, labels: Mapping[str, str] | None = None) -> list[str]:
     """Plain sentences for ``claims.md``: each eps level (shown beside Fig. 7's slope) whose clean accuracy
-    is above standard's, i.e. clean accuracy rises at that eps before it falls."""
+    is above standard's, i.e. clean accuracy rises at that eps before it falls (recipes shown as
+    :func:`tradeoff.claims.shown_recipe` shows them)."""
     shown = table[(table["claim"] == "robust_lose_standard_accuracy") & (table["verdict"] == NO_VERDICT)
                   & table["metric"].str.contains("PGD training at eps")]
-    return [f"At n = {int(r['size'])}, {r['recipe']} ({r['metric']}) is above standard: {100 * r['robust']:.2f}% "
+    return [f"At n = {int(r['size'])}, {shown_recipe(str(r['recipe']), labels)} ({r['metric']}) is above standard: {100 * r['robust']:.2f}% "
             f"against {100 * r['standard']:.2f}% (these models; per seed {r['per_seed']}). Clean accuracy rises at "
             "this eps; the slope summarises the whole eps range and does not say the fall is monotone."
             for _, r in shown.iterrows() if r["difference"] > 0]
@@ -251,11 +255,12 @@ def write_tables(tables: list[str], sanity: list[str], outcomes: list[str], out:
     io.write_csv(pd.DataFrame(recipes), out.recipes)
     paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size, recipes=recipes)
     claims = mnist_claims(clean_outcomes(outcomes), pd.DataFrame(recipes))
-    write_claims(claims, out.claims, out.claims_md)
+    write_claims(claims, out.claims, out.claims_md, labels=recipe_labels(pd.DataFrame(recipes)))
 
 
-def write_claims(claims: pd.DataFrame, csv: str, md: str) -> None:
-    """The MNIST claims table as CSV and Markdown (with the rise-at-small-eps sentences)."""
+def write_claims(claims: pd.DataFrame, csv: str, md: str, *, labels: Mapping[str, str] | None = None) -> None:
+    """The MNIST claims table as CSV and Markdown (with the rise-at-small-eps sentences); ``labels``:
+    the recipes' display names (:func:`tradeoff.naming.recipe_labels`) for the Markdown."""
     io.write_csv(claims, csv)
     with io.atomic_path(md) as tmp:
-        tmp.write_text(claims_markdown(claims, rise_notes(claims)))
+        tmp.write_text(claims_markdown(claims, rise_notes(claims, labels), labels))

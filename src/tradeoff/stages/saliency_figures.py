@@ -7,13 +7,14 @@ science beyond picking which stored images to show and the straight-line interpo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from tradeoff.naming import recipe_labels
 from tradeoff.plots import saliency as ps
 from tradeoff.plots.style import apply_style
 from tradeoff.saliency.rules import interpolate
@@ -32,12 +33,19 @@ def _first_per_class(y: np.ndarray) -> np.ndarray:
 
 
 def saliency_figure(inputs: Any, paths: Sequence[str], *, kind: str, models: list[str],
-                    filters: dict[str, Any], style: dict[str, Any]) -> None:
+                    filters: dict[str, Any], style: dict[str, Any],
+                    recipes: Sequence[Mapping[str, Any]] = ()) -> None:
     """One figure of :data:`KINDS`. ``inputs``: ``arrays`` (one .npz per entry of ``models``, same
-    order), ``alignment``, ``judge``, ``linear_arrays``, ``linear_table``."""
+    order), ``alignment``, ``judge``, ``linear_arrays``, ``linear_table``. ``recipes``: the MNIST recipes'
+    settings (rows of ``recipes.csv``): recipes are shown by their display names
+    (:func:`tradeoff.naming.recipe_labels`); without them, by their keys."""
     apply_style(style)
+    name = recipe_labels(pd.DataFrame(list(recipes), columns=None) if recipes else pd.DataFrame(columns=["recipe"]),
+                         models)
+    keys = models
+    models = [name[m] for m in keys]
     if kind in ("gradients", "large_eps", "interpolation", "filters"):
-        arrays = {m: _load(p) for m, p in zip(models, inputs.arrays, strict=True)}
+        arrays = {name[m]: _load(p) for m, p in zip(keys, inputs.arrays, strict=True)}
         first = arrays[models[0]]
     if kind == "gradients":
         pick = _first_per_class(first["example_y"])
@@ -46,6 +54,7 @@ def saliency_figure(inputs: Any, paths: Sequence[str], *, kind: str, models: lis
     elif kind == "alignment":
         table = pd.read_csv(inputs.alignment)
         table = table[table["seed"] == table["seed"].min()].rename(columns={"recipe": "model"})
+        table["model"] = table["model"].map(lambda r: name.get(r, r))
         table["model"] = pd.Categorical(table["model"], categories=models, ordered=True)
         ps.plot_alignment(table.sort_values("model").astype({"model": str}), paths)
     elif kind == "large_eps":
@@ -69,6 +78,7 @@ def saliency_figure(inputs: Any, paths: Sequence[str], *, kind: str, models: lis
                                     dominance=float(filters["dominance"]), min_threshold=float(filters["min_threshold"]))
     elif kind == "judge":
         table = pd.read_csv(inputs.judge)
+        table["recipe"] = table["recipe"].map(lambda r: name.get(r, r))
         table["recipe"] = pd.Categorical(table["recipe"], categories=models, ordered=True)
         ps.plot_judge(table.sort_values(["recipe", "seed"]).astype({"recipe": str}), paths)
     elif kind == "linear_weights":

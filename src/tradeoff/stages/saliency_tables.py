@@ -32,6 +32,7 @@ add no test of their own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -47,6 +48,7 @@ from tradeoff.claims import (
     judge_table,
     two_levels,
 )
+from tradeoff.naming import recipe_labels
 from tradeoff.saliency.panel import CONDITIONS, PRIMARY_JUDGE, excess
 
 __all__ = ["CLAIM_COLUMNS", "VARIANT_CLAIMS", "combine", "filter_claims", "interpolation_claims",
@@ -339,13 +341,14 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
                  out: Any, *, objectives: dict[str, str], norms: dict[str, str] | None = None,
                  panel: list[str] | None = None, robust_judges: list[str] | None = None,
                  linear_arrays: str | None = None, interpolation: list[str] | None = None,
-                 n_resamples: int = stats.N_RESAMPLES) -> pd.DataFrame:
+                 n_resamples: int = stats.N_RESAMPLES, recipes: Sequence[Mapping[str, Any]] = ()) -> pd.DataFrame:
     """The merged saliency tables and the claims table; returns the claims. ``norms``: each studied
     recipe's threat model (the thresholding claim is made for l_inf robust recipes only; None: all);
     ``panel``: the per-model judge-panel tables (None: the large-eps claim is not made); ``robust_judges``:
     the robust judges' histories (their clean accuracy goes into ``judge_panel``); ``interpolation``: the
     per-model path tables (None: the interpolation claim is not made; else their summary goes to
-    ``out.interpolation``)."""
+    ``out.interpolation``); ``recipes``: the MNIST recipes' settings, for their display names in
+    ``claims.md`` (:func:`tradeoff.naming.recipe_labels`; none: the keys)."""
     al = _concat(alignment).sort_values(["recipe", "size", "seed", "score", "index"], ignore_index=True)
     io.write_csv(al, out.alignment)
     summ = (al.groupby(["recipe", "size", "score"], sort=True)["value"]
@@ -394,8 +397,9 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
     table = saliency_claims(al, fs, pd.read_csv(linear), objectives=objectives, norms=norms, panel=pt,
                             linear_arrays=linear_arrays, paths=paths, n_resamples=n_resamples)
     io.write_csv(table, out.claims)
+    labels = recipe_labels(pd.DataFrame(list(recipes))) if recipes else None
     with io.atomic_path(out.claims_md) as tmp:
-        tmp.write_text(claims_markdown(table))
+        tmp.write_text(claims_markdown(table, labels=labels))
     return table
 
 
