@@ -1,4 +1,9 @@
-"""Progress lines for long attack evaluations: share done, examples/s and ETA, at most every 30 s.
+"""Progress lines for long training runs and attack evaluations: share done, examples/s and ETA, at
+most every 30 s (under Snakemake stderr is no terminal, so no progress bar is drawn).
+
+Training: :class:`ProgressLog`, told after each optimizer step, logs a line once ``interval_s`` have
+passed (rates count only the work of this process: a resumed run's earlier work is not timed).
+Evaluation:
 
 PGD over 10,000 images or an AutoAttack component on a CPU runs for minutes in one call; a job log
 that says nothing for ten minutes cannot be told from a hung one. :class:`EtaLog` counts the
@@ -24,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Final
 
-__all__ = ["CLOCK", "EVERY_S", "EtaLog", "Heartbeat", "duration"]
+__all__ = ["CLOCK", "EVERY_S", "EtaLog", "Heartbeat", "ProgressLog", "duration"]
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +143,43 @@ class Heartbeat:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+class ProgressLog:
+    """Logs ``<label>: P% (done/total <what>), R examples/s, ETA T<note>`` every ``interval_s``.
+
+    ``total``: units of the whole job; ``done``: units already done when it starts (a resumed run);
+    ``note``: appended to each line (e.g. that the total is a cap the job may stop short of).
+    """
+
+    def __init__(self, total: int, done: int = 0, *, log: logging.Logger, what: str = "iterations",
+                 label: str = "training", note: str = "", interval_s: float = 30.0,
+                 clock: Callable[[], float] | None = None) -> None:
+        if total < 1 or not 0 <= done <= total:
+            raise ValueError(f"ProgressLog: needs total >= 1 and 0 <= done <= total (got {done}/{total})")
+        if interval_s <= 0:
+            raise ValueError(f"ProgressLog: interval_s must be > 0 (got {interval_s!r})")
+        self.total, self.what, self.label, self.note = total, what, label, note
+        self.log, self.interval_s = log, interval_s
+        self.clock = clock if clock is not None else CLOCK
+        self.start_done = done
+        self.start = self.last = self.clock()
+        self.examples = 0
+
+    def update(self, done: int, examples: int = 0) -> str | None:
+        """``done`` units are finished, ``examples`` more examples processed; the line, if one is due."""
+        self.examples += examples
+        now = self.clock()
+        if now - self.last < self.interval_s:
+            return None
+        self.last = now
+        line = self.line(done, now)
+        self.log.info("%s", line)
+        return line
+
+    def line(self, done: int, now: float) -> str:
+        elapsed = max(now - self.start, 1e-9)
+        units = done - self.start_done
+        eta = duration((self.total - done) * elapsed / units) if units > 0 else "?"
+        return (f"{self.label}: {100 * done / self.total:.1f}% ({done}/{self.total} {self.what}), "
+                f"{self.examples / elapsed:.1f} examples/s, ETA {eta}{self.note}")

@@ -98,6 +98,7 @@ from tradeoff.adversarial.objectives import (
     trades_attack,
     update,
 )
+from tradeoff.adversarial.progress import ProgressLog
 from tradeoff.adversarial.schedules import check_schedule, lr_at
 from tradeoff.adversarial.stopping import EarlyStopping, StoppingRule, stopping_hash
 from tradeoff.datasets.spec import MNIST, ImageSpec
@@ -110,7 +111,6 @@ from tradeoff.nets.checkpoints import (
 )
 from tradeoff.nets.device import resolve_device
 from tradeoff.nets.models import INITS, MODEL_NAMES, build_model
-from tradeoff.progress_log import ProgressLog
 from tradeoff.runtime import Levers, cpu_capabilities, resolve_levers
 
 __all__ = ["OBJECTIVES", "EagerStep", "TrainConfig", "config_hash", "run_config", "trades_attack", "train",
@@ -689,7 +689,7 @@ def train(
     The rule and its validation images enter the checkpoint key; its state is rebuilt from the
     checkpoint's history on resuming, so a killed run resumes exactly.
     A log line reports the percentage done, examples/s and the ETA at least every 30 s
-    (:class:`tradeoff.progress_log.ProgressLog`), with or without a terminal.
+    (:class:`tradeoff.adversarial.progress.ProgressLog`), with or without a terminal.
     """
     log = log or logging.getLogger("tradeoff.adversarial.training")
     device = resolve_device(cfg.device)
