@@ -353,12 +353,10 @@ def test_an_interrupted_recovery_is_noticed_and_the_stage_targets_rebuild_the_mo
     stage targets (a plain `snakemake`) rebuild it by themselves, saying so, to the very weights of
     the uninterrupted run, and re-run what was made from it; then nothing is left to do."""
     import os
-    import signal
     import subprocess
-    import time
 
-    import psutil
     from conftest import dry_run_jobs, snakemake
+    from killing import signal_job_when
 
     model = "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
     target = "results/mnist/eval/standard/n~300/seed~0.csv"
@@ -381,16 +379,7 @@ def test_an_interrupted_recovery_is_noticed_and_the_stage_targets_rebuild_the_mo
     proc = subprocess.Popen([sys.executable, "-m", *shlex.split(command)], cwd=tiny_run, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 300
-        while not (log.exists() and "epoch 1 iteration" in log.read_text()):
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "the training job never began"
-            time.sleep(0.2)
-        jobs = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                if any("mnist_train.py" in part for part in p.cmdline())]
-        assert jobs, "training job not found"
-        for p in jobs:
-            os.kill(p.pid, signal.SIGTERM)
+        signal_job_when(proc, lambda: log.exists() and "epoch 1 iteration" in log.read_text(), "mnist_train.py")
         out, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
