@@ -48,4 +48,9 @@ rule all:
         rules.provenance.output.json,
 
 
+if MNIST:
+
+    include: "workflow/rules/integrity.smk"
+
+
 include: "workflow/rules/profile.smk"

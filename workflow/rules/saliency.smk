@@ -234,3 +234,7 @@ rule saliency:
         rules.saliency_tables.output,
         rules.saliency_linear.output.table,
         expand(rules.saliency_figure.output, kind=plan.SALIENCY_FIGURES),
+        # every model's own files: a missing one is rebuilt (see rule mnist)
+        expand(rules.mnist_train.output, zip, **plan.saliency_model_columns(CONFIG)),
+        expand(rules.saliency_judge.output, seed=SALIENCY["models"]["seeds"]),
+        expand(rules.saliency_robust_judge.output, seed=SALIENCY["models"]["seeds"]),

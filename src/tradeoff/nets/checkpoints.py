@@ -554,8 +554,9 @@ def discarding_corrupt(*paths: PathLike) -> Iterator[None]:
     """Inside, a :class:`CheckpointError` about one of ``paths`` (a workflow output another job reads)
     removes that file before it propagates: Snakemake keeps an existing output that is newer than its
     inputs, so a corrupt model would otherwise stay, and every later run fail on it, until someone
-    deleted it by hand. Removed (its ``history.json`` stays), the next run stops before any job, naming
-    it and the command that rebuilds it (:func:`tradeoff.nets.integrity.corrupt_weights_message`)."""
+    deleted it by hand. Removed (its ``history.json`` stays), the next run of the stage targets (which
+    list every model's files) rebuilds it; one of another target stops before any job, naming it and
+    the command that rebuilds it (:func:`tradeoff.nets.integrity.corrupt_weights_message`)."""
     try:
         yield
     except WeightsIdentityError:
@@ -565,6 +566,7 @@ def discarding_corrupt(*paths: PathLike) -> Iterator[None]:
         target = Path(os.path.abspath(err.path))
         if target in wanted and target.exists():
             target.unlink()
-            raise CheckpointError(err.path, f"{err.problem}; removed it: the next run stops naming it and the "
-                                            "command that rebuilds it") from err
+            raise CheckpointError(err.path, f"{err.problem}; removed it: the next run of the stage targets "
+                                            "rebuilds it; one of another target stops naming it and the command "
+                                            "that rebuilds it") from err
         raise

@@ -3,13 +3,14 @@ it is parsed, before every run)."""
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
 import re
 import shlex
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,13 @@ def _forced(argv: Sequence[str]) -> tuple[bool, set[str]]:
     return everything, {os.path.normpath(f) for f in forced}
 
 
+def _training_rule(path: str) -> str:
+    """The rule that trains the model file ``path``."""
+    if "/saliency/robust_judge/" in f"/{path}":
+        return "saliency_robust_judge"
+    return "saliency_judge" if "/saliency/" in f"/{path}" else "mnist_train"
+
+
 def model_files(root: str | os.PathLike[str]) -> list[str]:
     """Every model file under ``root`` that exists or once did: each ``weights.safetensors``, the one
     beside each ``history.json`` (the training rules write both) and that of each evaluated model."""
@@ -158,12 +166,81 @@ def model_files(root: str | os.PathLike[str]) -> list[str]:
     return sorted(found)
 
 
-def corrupt_weights_message(paths: Sequence[str | os.PathLike[str]], argv: Sequence[str]) -> str | None:
+def missing_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the missing model file ``path`` matters: its ``history.json`` (written with it) or results
+    built from it remain; None for a model never built (or removed with all that was made from it)."""
+    if os.path.exists(os.path.join(os.path.dirname(path), "history.json")):
+        return ("missing, though the history.json written with it is here: it was removed after its run (a job "
+                "that found it corrupt removes it)")
+    remaining = built_from(path)
+    if remaining:
+        return ("missing, while results built from it remain (a job training it was interrupted, or it was "
+                "deleted): " + ", ".join(os.path.normpath(r) for r in remaining))
+    return None
+
+
+@functools.cache
+def _snakemake_parser() -> Any:
+    from snakemake.cli import get_argument_parser
+
+    return get_argument_parser()
+
+
+def run_targets(argv: Sequence[str]) -> list[str] | None:
+    """The targets on Snakemake's command line ``argv`` as Snakemake's own parser reads them (empty:
+    the default target); None where they cannot be read. Built only when needed: the parser takes
+    a second."""
+    try:
+        args, _ = _snakemake_parser().parse_known_args(list(argv[1:]))
+        return [str(t) for t in args.targets]
+    except (SystemExit, Exception):  # noqa: BLE001  (not Snakemake's command line: rebuild nothing unasked)
+        return None
+
+
+def asked_for(targets: Sequence[str] | None, default: str | None,
+              rule_inputs: Callable[[str], Sequence[str] | None]) -> set[str]:
+    """The files that the run's target rules list as their inputs (normalised): Snakemake builds such
+    a file when it is missing, and re-runs what was made from it. ``targets`` as :func:`run_targets`
+    gives them (None: none known), ``default`` the default target rule, ``rule_inputs`` a rule's
+    input files where the name is a rule that runs nothing (``rule all``, ``mnist``, ``stage_*``), else
+    None."""
+    if targets is None:
+        return set()
+    asked: set[str] = set()
+    for name in list(targets) or ([default] if default else []):
+        asked |= {os.path.normpath(str(f)) for f in rule_inputs(name) or ()}
+    return asked
+
+
+def rebuilt_models(paths: Sequence[str | os.PathLike[str]], argv: Sequence[str],
+                   asked: Callable[[], set[str]]) -> list[tuple[str, str]]:
+    """(path, why) of each missing model file among ``paths`` whose history or results remain and
+    that this run rebuilds by itself: a file its target rules list (``asked``, called only when
+    there is such a file). :func:`corrupt_weights_message` leaves these out."""
+    everything, forced = _forced(argv)
+    if everything or MAINTENANCE & set(argv):
+        return []
+    missing = []
+    for p in paths:
+        rel = os.path.normpath(p)
+        if not os.path.exists(p) and rel not in forced and _training_rule(rel) not in forced:
+            why = missing_problem(p)
+            if why is not None:
+                missing.append((rel, why))
+    if not missing:
+        return []
+    listed = asked()
+    return [(p, why) for p, why in missing if p in listed]
+
+
+def corrupt_weights_message(paths: Sequence[str | os.PathLike[str]], argv: Sequence[str],
+                            rebuilt: Collection[str] = ()) -> str | None:
     """If any of ``paths`` (model files, relative to the working directory) is structurally corrupt,
     is another model than its path says (its metadata names another recipe, size or seed: a file
     swapped or copied in), or is missing while its ``history.json`` or results built from it remain,
     or if a model's evaluation (not older than it) records other weights than the file now there; and
-    this command line does not already rebuild it: a message naming each such file, its problem, and
+    this command line does not already rebuild it (it forces it, or, for a missing file, its target
+    rules list it: ``rebuilt``, see :func:`rebuilt_models`): a message naming each such file, its problem, and
     the exact command that rebuilds it (this one, with ``--forcerun`` naming the files); None
     otherwise. ``argv`` is Snakemake's command line.
 
@@ -177,18 +254,12 @@ def corrupt_weights_message(paths: Sequence[str | os.PathLike[str]], argv: Seque
     bad = []
     for p in paths:
         rel = os.path.normpath(p)
-        rule = "saliency_judge" if "/saliency/" in f"/{rel}" else "mnist_train"
-        if rel in forced or rule in forced:
+        if rel in forced or _training_rule(rel) in forced:
             continue
         if not os.path.exists(p):
-            if os.path.exists(os.path.join(os.path.dirname(p), "history.json")):
-                bad.append((rel, "missing, though the history.json written with it is here: it was removed after "
-                                 "its run (a job that found it corrupt removes it)"))
-                continue
-            remaining = built_from(p)
-            if remaining:
-                bad.append((rel, "missing, while results built from it remain (a job training it was interrupted, "
-                                 "or it was deleted): " + ", ".join(os.path.normpath(r) for r in remaining)))
+            why = missing_problem(p)
+            if why is not None and rel not in rebuilt:
+                bad.append((rel, why))
             continue
         problem, metadata = weights_header(p)
         problem = problem or identity_against_path(rel, metadata)
