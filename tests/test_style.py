@@ -46,9 +46,6 @@ MAIN_PATH = ("tradeoff.adversarial.training", "tradeoff.adversarial.robust_eval"
 MAIN_PATH_ALLOWED = {
     "tradeoff.adversarial.training:TrainConfig.__post_init__": 72,
     "tradeoff.adversarial.training:train": 68,
-    "tradeoff.theory.evaluation:evaluate_linear": 77,
-    "tradeoff.theory.evaluation:validate_metrics": 71,
-    "tradeoff.theory.claims:theory_claims": 74,
     "tradeoff.adversarial.attacks:_run": 65,
     "tradeoff.stages.saliency_tables:write_tables": 62,
 }
