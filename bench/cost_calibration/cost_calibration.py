@@ -7,7 +7,7 @@ one-thread wall time is set against twice its 2-thread estimate. Prints one line
 median ratio per rule and overall: the ``CALIBRATION`` of ``tradeoff.costing``. Also the other
 rules' total job seconds (theory, tables, figures: not priced, measured).
 
-    .venv/bin/python bench/cost_calibration.py --config config/config.yaml --workdir . [--out CSV]
+    .venv/bin/python bench/cost_calibration/cost_calibration.py --config config/config.yaml --workdir . [--out CSV]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from tradeoff.config import load_yaml, mnist_recipes, validate_config
 from tradeoff.costing import Prices, eval_seconds, train_seconds
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _seconds(tsv: Path) -> float:

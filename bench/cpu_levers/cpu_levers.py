@@ -23,7 +23,7 @@ The peak:
 
 The share of peak uses the nominal peak of the lever's precision (fp32 or bf16).
 
-    OMP_NUM_THREADS=2 .venv/bin/python bench/cpu_levers.py [--repeats 7] [--out bench/cpu_levers.csv]
+    OMP_NUM_THREADS=2 .venv/bin/python bench/cpu_levers/cpu_levers.py [--repeats 7] [--out bench/cpu_levers/cpu_levers.csv]
 
 ``tradeoff.costing`` prices work with the package's copy, ``src/tradeoff/cpu_levers.csv``: copy a new
 table there too (``tests/test_package.py`` checks the two are equal).
@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tradeoff.adversarial.attacks import pgd  # noqa: E402

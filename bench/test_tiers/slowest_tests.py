@@ -5,7 +5,7 @@ and writes one row per entry (seconds, phase, test), slowest first, with the tot
 entries:
 
     make test 2>&1 | tee test.log
-    .venv/bin/python bench/slowest_tests.py test.log [--top 25]
+    .venv/bin/python bench/test_tiers/slowest_tests.py test.log [--top 25]
 """
 
 from __future__ import annotations

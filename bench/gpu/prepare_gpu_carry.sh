@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make the two git-ignored folders that bench/gpu_session.sh needs on the device machine, which sees
+# Make the two git-ignored folders that bench/gpu/gpu_session.sh needs on the device machine, which sees
 # neither /work/shared nor a package registry: run this here, then carry: [".data", ".whl"].
 #   .data/mnist/  the four MNIST IDX files (and SHA256SUMS), copied from the shared datasets folder
 #   .whl/         torchattacks from the shared GPU wheels, and safetensors + pytest (with its

@@ -2,7 +2,7 @@
 # Issue 5's device checks, prepared for one GPU session. Run from the repository root on the device
 # machine (python3 3.12 with torch, no snakemake, no registry, no /work/shared):
 #
-#   bash bench/gpu_session.sh PART COMMIT        # PART: tests | bench | fast | full | quick
+#   bash bench/gpu/gpu_session.sh PART COMMIT        # PART: tests | bench | fast | full | quick
 #
 # COMMIT is the commit the working tree is at (the device copy has no .git): it goes into every log.
 # Needs two git-ignored folders, carried with the run (carry: [".data", ".whl"]):
@@ -16,7 +16,7 @@
 # Parts and expected device time on one H100/H200 (each stays under ~9 minutes by `timeout`):
 #   tests  GPU tests + the engine's CPU tests on this torch (tests/test_engine.py, test_attacks'
 #          CUDA test); log with device, torch, commit in $OUT/tests/gpu_tests.log     ~2 min
-#   bench  bench/bench_gpu.py: eager vs engine variants at batch 50, kernels, floors, evaluation
+#   bench  bench/gpu/bench_gpu.py: eager vs engine variants at batch 50, kernels, floors, evaluation
 #          timing (PGD-100 x 10 over 10,000 images) and the fp32-vs-fast accuracy check  ~3 min
 #   quick  tests then bench with fewer repeats (one call when time is short)             ~4 min
 #   fast   the madry-fast recipe (bf16), then clean, PGD-100 x 10, AutoAttack, eager re-check
@@ -24,7 +24,7 @@
 #   full   the 100k-iteration Madry recipe (linf-0.3), then clean and PGD-100 x 20, eager
 #          re-check (goal: about 6 minutes; >= 98.5 % clean, >= 89 % PGD-100 x 20)         ~8-9 min
 set -uo pipefail
-PART="${1:?usage: bash bench/gpu_session.sh tests|bench|quick|fast|full COMMIT}"
+PART="${1:?usage: bash bench/gpu/gpu_session.sh tests|bench|quick|fast|full COMMIT}"
 export TRADEOFF_COMMIT="${2:-unknown}"
 OUT="${OUT:-/tmp/out}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -66,7 +66,7 @@ run_bench() {
     local extra=("$@")
     local mn=()
     [ -d "$MNIST" ] && mn=(--mnist-dir "$MNIST")
-    timeout 420 $PY bench/bench_gpu.py "${mn[@]}" --json "$OUT/bench/bench.json" \
+    timeout 420 $PY bench/gpu/bench_gpu.py "${mn[@]}" --json "$OUT/bench/bench.json" \
         --markdown "$OUT/bench/bench.md" "${extra[@]}"
     echo "bench exit: $?"
 }
@@ -77,7 +77,7 @@ run_recipe() {  # name recipe limit_s args...
     local work="resources/gpu/$name"
     mkdir -p "$work" "$OUT/$name"
     local t0=$SECONDS
-    timeout "$limit" $PY bench/gpu_run.py --recipe "$recipe" --mnist-dir "$MNIST" --out "$work" "$@"
+    timeout "$limit" $PY bench/gpu/gpu_run.py --recipe "$recipe" --mnist-dir "$MNIST" --out "$work" "$@"
     echo "$name exit: $? (wall $((SECONDS - t0)) s for the process, training and evaluation)"
     cp "$work"/train.log "$work"/summary.json "$OUT/$name/" 2>/dev/null || true
     ls -la "$work/checkpoints"/* 2>/dev/null | tail -3

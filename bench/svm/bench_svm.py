@@ -14,8 +14,8 @@ instance, labelled as such (``--fallback-always``: compare on it in any case).
 
 Example::
 
-    .venv/bin/python bench/bench_svm.py --n 20000 --d 1000 --repeats 5 --threads 1 \\
-        --cvxpy-timeout 600 --fallback-always --output bench/RESULTS_svm.md
+    .venv/bin/python bench/svm/bench_svm.py --n 20000 --d 1000 --repeats 5 --threads 1 \\
+        --cvxpy-timeout 600 --fallback-always --output bench/svm/RESULTS_svm.md
 """
 
 from __future__ import annotations
@@ -244,10 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table)
     if args.output:
-        command = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/bench_svm.py",
+        command = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/svm/bench_svm.py",
                                                      *(sys.argv[1:] if argv is None else argv)])
         report = [
-            "# RobustSVC benchmark (bench/bench_svm.py)",
+            "# RobustSVC benchmark (bench/svm/bench_svm.py)",
             "",
             f"- date (UTC): {started:%Y-%m-%d %H:%M}",
             f"- command: `{command}`",

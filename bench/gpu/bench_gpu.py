@@ -27,9 +27,9 @@ the reference (``evaluate_grid(engine="eager")``, fp32) against the engine (fp32
 
 Examples::
 
-    python bench/bench_gpu.py --mnist-dir .data/mnist --json $OUT/bench.json \\
+    python bench/gpu/bench_gpu.py --mnist-dir .data/mnist --json $OUT/bench.json \\
         --markdown $OUT/bench.md                                   # one GPU, defaults
-    python bench/bench_gpu.py --device cpu --tiny --json /tmp/b.json   # CPU smoke test
+    python bench/gpu/bench_gpu.py --device cpu --tiny --json /tmp/b.json   # CPU smoke test
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from typing import Any
 import torch
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 
 from tradeoff.adversarial.attacks import eval_mode  # noqa: E402

@@ -1,7 +1,7 @@
 """CPU throughput behind tradeoff.cluster.CPU_EXAMPLES_PER_S (the SLURM runtimes of torch rules).
 
 Forward+backward passes of one 28x28 example per second (loss gradient w.r.t. weights and inputs,
-as in training and PGD), batch 64, one thread:  OMP_NUM_THREADS=1 python bench/throughput_cpu.py
+as in training and PGD), batch 64, one thread:  OMP_NUM_THREADS=1 python bench/throughput_cpu/throughput_cpu.py
 """
 
 import sys
@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 from tradeoff.nets.models import build_model  # noqa: E402
 
 torch.set_num_threads(1)

@@ -13,11 +13,11 @@ weaker. Everything lands in ``--out``: ``train.log``, ``weights.safetensors``, `
 
 Examples::
 
-    python bench/gpu_run.py --recipe linf-0.3 --mnist-dir .data/mnist --pgd 100x20 \\
+    python bench/gpu/gpu_run.py --recipe linf-0.3 --mnist-dir .data/mnist --pgd 100x20 \\
         --check-eager --out $OUT/madry-100k
-    python bench/gpu_run.py --recipe madry-fast --mnist-dir .data/mnist --pgd 100x10 \\
+    python bench/gpu/gpu_run.py --recipe madry-fast --mnist-dir .data/mnist --pgd 100x10 \\
         --autoattack --out $OUT/madry-fast
-    python bench/gpu_run.py --recipe linf-0.3 --device cpu --synthetic 256 --model small \\
+    python bench/gpu/gpu_run.py --recipe linf-0.3 --device cpu --synthetic 256 --model small \\
         --iterations 6 --batch-size 32 --steps 2 --eval-n 64 --pgd 5x2 --out /tmp/run  # smoke
 """
 
@@ -37,7 +37,7 @@ from contextlib import nullcontext  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
 
 import torch  # noqa: E402
