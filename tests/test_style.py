@@ -47,7 +47,6 @@ MAIN_PATH_ALLOWED = {
     "tradeoff.adversarial.training:TrainConfig.__post_init__": 72,
     "tradeoff.adversarial.training:train": 68,
     "tradeoff.adversarial.attacks:_run": 65,
-    "tradeoff.stages.saliency_tables:write_tables": 62,
 }
 
 
