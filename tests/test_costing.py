@@ -50,10 +50,10 @@ def test_training_prices_are_the_closed_form() -> None:
 
 
 def test_calibration_is_the_committed_measurement() -> None:
-    # the medians of bench/cost_calibration_default.csv (a cold default run), rounded as written
+    # the medians of bench/cost_calibration/cost_calibration_default.csv (a cold default run), rounded as written
     import statistics
 
-    table = pd.read_csv(REPO / "bench" / "cost_calibration_default.csv")
+    table = pd.read_csv(REPO / "bench" / "cost_calibration" / "cost_calibration_default.csv")
     for kind, rule in (("train", "mnist_train"), ("eval", "mnist_eval")):
         assert CALIBRATION[kind] == pytest.approx(statistics.median(table.loc[table["rule"] == rule, "ratio"]),
                                                   abs=5e-4)
@@ -62,7 +62,7 @@ def test_calibration_is_the_committed_measurement() -> None:
 def test_measured_prices_cover_the_configs_nets(cpu: dict[str, Any]) -> None:
     prices = Prices.from_csv()
     madry = prices.seconds("madry", "train", "bf16", True)
-    assert 1 / madry == 878.0  # bench/cpu_levers.csv's channels_last + bf16 Madry training row
+    assert 1 / madry == 878.0  # bench/cpu_levers/cpu_levers.csv's channels_last + bf16 Madry training row
     for recipe in mnist_recipes(cpu).values():
         assert train_seconds(recipe, 55000, prices) > 0
 

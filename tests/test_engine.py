@@ -269,7 +269,7 @@ def test_counting() -> None:
     assert c["params"] == sum(p.numel() for p in build_model("madry").parameters())
     assert c["forward_flops_per_example"] == pytest.approx(27.77e6, rel=1e-3)
     assert c["flops"] == pytest.approx(116.6e9, rel=1e-3)  # (1 + 2*40 + 3) forward-equivalents
-    sys.path.insert(0, str(REPO / "bench"))
+    sys.path.insert(0, str(REPO / "bench" / "gpu"))
     from bench_gpu import iteration_counts
 
     assert iteration_counts(build_model("madry"), 50, 40) == c
@@ -295,7 +295,7 @@ def _run(args: list[str], timeout: int = 240) -> subprocess.CompletedProcess[str
 @pytest.mark.slow
 def test_bench_gpu_runs_on_cpu_tiny(tmp_path) -> None:
     out = tmp_path / "bench.json"
-    proc = _run(["bench/bench_gpu.py", "--device", "cpu", "--tiny", "--iters", "1",
+    proc = _run(["bench/gpu/bench_gpu.py", "--device", "cpu", "--tiny", "--iters", "1",
                  "--repeats", "1", "--warmup", "1", "--variants", "eager", "graph",
                  "--json", str(out), "--markdown", str(tmp_path / "bench.md")])
     res = json.loads(out.read_text())
@@ -310,14 +310,14 @@ def test_bench_gpu_runs_on_cpu_tiny(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_gpu_run_script_on_cpu_tiny(tmp_path) -> None:
-    _run(["bench/gpu_run.py", "--recipe", "linf-0.3", "--device", "cpu", "--synthetic", "256",
+    _run(["bench/gpu/gpu_run.py", "--recipe", "linf-0.3", "--device", "cpu", "--synthetic", "256",
           "--model", "small", "--iterations", "6", "--batch-size", "32", "--steps", "2",
           "--eval-n", "64", "--pgd", "5x2", "--out", str(tmp_path / "run")])
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["train"]["iterations"] == 6
     assert summary["train"]["seconds_to_final_checkpoint"] > 0
     assert {r["attack"] for r in summary["eval"]} == {"clean", "pgd"}
-    assert subprocess.run(["bash", "-n", str(REPO / "bench" / "gpu_session.sh")]).returncode == 0
+    assert subprocess.run(["bash", "-n", str(REPO / "bench" / "gpu" / "gpu_session.sh")]).returncode == 0
 
 
 # --------------------------------------------------------------------------- GPU (skip elsewhere)
@@ -402,7 +402,7 @@ def test_gpu_graph_pgd_matches_fp32_reference(gpu_data) -> None:
     for r, f, b in zip(ref, fast, bf, strict=True):
         assert abs(f - r) <= 0.003  # the issue's bound, fp32 graph vs fp32 reference
         # bf16 on this synthetic task: a looser bound; the issue's 0.3 points on MNIST is
-        # measured by bench/bench_gpu.py (evaluation table, "diff vs fp32 ref")
+        # measured by bench/gpu/bench_gpu.py (evaluation table, "diff vs fp32 ref")
         assert abs(b - r) <= 0.01
 
 
@@ -410,7 +410,7 @@ def test_gpu_graph_pgd_matches_fp32_reference(gpu_data) -> None:
 @needs_cuda
 def test_gpu_graph_throughput_floor(gpu_data) -> None:
     """The graph engine beats the plain eager loop at batch 50 by a wide margin (>= 3x here, a
-    regression guard; bench/bench_gpu.py measures the issue's 15x goal)."""
+    regression guard; bench/gpu/bench_gpu.py measures the issue's 15x goal)."""
     x, y = gpu_data
     dev = x.device
     cfg = train_config(model="madry", objective="pgd", eps=0.3, alpha=0.01, steps=40,

@@ -20,9 +20,9 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def test_packaged_price_table_is_the_benchs() -> None:
-    # bench/cpu_levers.py writes bench/cpu_levers.csv; the package prices work with its copy
-    assert costing.LEVERS_CSV.read_bytes() == (REPO / "bench" / "cpu_levers.csv").read_bytes(), (
-        "src/tradeoff/cpu_levers.csv differs from bench/cpu_levers.csv: cp bench/cpu_levers.csv src/tradeoff/")
+    # bench/cpu_levers/cpu_levers.py writes bench/cpu_levers/cpu_levers.csv; the package prices work with its copy
+    assert costing.LEVERS_CSV.read_bytes() == (REPO / "bench" / "cpu_levers" / "cpu_levers.csv").read_bytes(), (
+        "src/tradeoff/cpu_levers.csv differs from bench/cpu_levers/cpu_levers.csv: cp bench/cpu_levers/cpu_levers.csv src/tradeoff/")
 
 
 def test_packaged_schema_is_the_workflows() -> None:

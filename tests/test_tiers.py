@@ -1,5 +1,5 @@
 """The test tiers: only tests marked slow start Snakemake (``make test-fast`` leaves them out);
-bench/slowest_tests.py, the slowest-tests table for bench/RESULTS.md from pytest's own block."""
+bench/test_tiers/slowest_tests.py, the slowest-tests table for bench/RESULTS.md from pytest's own block."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, snakemake
 
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "bench" / "test_tiers"))
 from slowest_tests import markdown, slowest  # noqa: E402
 
 LOG = """\

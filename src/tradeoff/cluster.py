@@ -28,7 +28,7 @@ from tradeoff.config import recipe_defaults
 GPU_RULES = ("mnist_train", "mnist_eval", "saliency_judge", "saliency_robust_judge", "saliency_extract")
 
 #: forward+backward passes of one 28x28 example per second, one CPU thread, batch 64: measured with
-#: `OMP_NUM_THREADS=1 python bench/throughput_cpu.py` on the 2-core development machine while it was
+#: `OMP_NUM_THREADS=1 python bench/throughput_cpu/throughput_cpu.py` on the 2-core development machine while it was
 #: shared (load average 6.7 on 2 cores, 2026-12-02): small 919, mlp 12700, madry 339. A loaded
 #: machine's figure makes the limits generous rather than tight.
 CPU_EXAMPLES_PER_S = {"small": 919.0, "mlp": 12700.0, "madry": 339.0}

@@ -1,7 +1,7 @@
 """The cost of a config on the CPU, from measured throughput: a costed plan, stage by stage.
 
-Pure Python (no torch at import). The unit prices are the medians of ``bench/cpu_levers.py``
-(``bench/cpu_levers.csv``: 2 threads on the 2-core Zen 4 machine, each lever set timed in the same
+Pure Python (no torch at import). The unit prices are the medians of ``bench/cpu_levers/cpu_levers.py``
+(``bench/cpu_levers/cpu_levers.csv``: 2 threads on the 2-core Zen 4 machine, each lever set timed in the same
 process), per net and lever set (precision, channels_last):
 
 * ``t_step``: one training step of one example under FGSM with a random start (the attack's
@@ -38,20 +38,20 @@ from tradeoff.cluster import AUTOATTACK_PASSES, CPU_EXAMPLES_PER_S
 from tradeoff.config import recipe_defaults, saliency_models
 from tradeoff.workflow_plan import attack_grid, mnist_models, mnist_recipes, transfer_source
 
-#: the measured table this module prices work with: package data, a copy of ``bench/cpu_levers.csv``
+#: the measured table this module prices work with: package data, a copy of ``bench/cpu_levers/cpu_levers.csv``
 #: (the bench's output; tests/test_costing.py checks the two are equal)
 LEVERS_CSV: Traversable = files("tradeoff") / "cpu_levers.csv"
 #: the config schema, package data: a copy of ``workflow/schemas/config.schema.yaml`` (the workflow's,
 #: Snakemake's convention; tests/test_costing.py checks the two are equal), so that the command line
 #: works from an installed package
 CONFIG_SCHEMA: Traversable = files("tradeoff") / "config.schema.yaml"
-#: the lever-set names of bench/cpu_levers.py for (precision, channels_last)
+#: the lever-set names of bench/cpu_levers/cpu_levers.py for (precision, channels_last)
 LEVER_ROWS = {("fp32", False): "eager fp32 NCHW", ("fp32", True): "channels_last",
               ("bf16", False): "bf16", ("bf16", True): "channels_last + bf16"}
 #: a forward pass as a share of an attack step (forward + input gradient)
 FORWARD_SHARE = 1 / 3
 #: measured / estimated, per kind of job: the median over a cold run of the default config (idle,
-#: 2 cores of an Intel Xeon with AMX-BF16, not the Zen 4 of the price table; commit 550d30a; ``bench/cost_calibration.py``, table ``bench/cost_calibration_default.csv``)
+#: 2 cores of an Intel Xeon with AMX-BF16, not the Zen 4 of the price table; commit 550d30a; ``bench/cost_calibration/cost_calibration.py``, table ``bench/cost_calibration/cost_calibration_default.csv``)
 #: of each job's one-thread wall time over twice its 2-thread estimate. Below 1: two one-thread jobs
 #: side by side get more from the 2 cores than one 2-thread job (small nets scale poorly across
 #: threads). A stage's wall time is then about CALIBRATION x its 2-thread estimate. Those jobs were
@@ -80,7 +80,7 @@ class Prices:
         if key not in self.rates:
             known = sorted({n for n, _, _ in self.rates})
             raise KeyError(f"no measured {kind} throughput for net {net!r} with levers {key[2]!r} "
-                           f"(bench/cpu_levers.csv has nets {', '.join(known)})")
+                           f"(bench/cpu_levers/cpu_levers.csv has nets {', '.join(known)})")
         return 1.0 / self.rates[key]
 
 
@@ -220,7 +220,7 @@ def calibrated_minutes(row: dict[str, float], calibration: dict[str, float] | No
 #: measured on a CPU without bf16 hardware (2 cores of an AMD EPYC with AVX2 and no AVX-512, family 25
 #: model 1; 2026-12-03, commit e6cbe55, ``make paper-grade``): ``linf-0.3`` training jobs of
 #: ``config/cpu.yaml`` (ask bf16, ran fp32) took 741-797 s against 207-251 s for the same jobs on the
-#: Zen 4 of the price table, a median of 3.16x (``bench/cost_no_bf16_epyc.csv``); the plan does not hold.
+#: Zen 4 of the price table, a median of 3.16x (``bench/cost_calibration/cost_no_bf16_epyc.csv``); the plan does not hold.
 NO_BF16_SLOWDOWN: float = 3.2
 
 

@@ -54,8 +54,8 @@ def rederive_mnist(folder: Path, *, copy_to: Path | None = None) -> pd.DataFrame
 
 
 def superseded_plan(stages: Path, recipes: Path) -> pd.DataFrame:
-    """The superseded paper-grade plan's MNIST claims (``docs/results/cpu_small_cnn_plan``: its three model
-    stages ran, the chain that judges never did) from its committed outcomes under every stage of
+    """The superseded paper-grade plan's MNIST claims (``docs/results/cpu_small_cnn_plan``, in git at
+    commit 386f338: its three model stages ran, the chain that judges never did) from its committed outcomes under every stage of
     ``stages`` (``<stage>/eval/<recipe>/n~<size>/seed~<seed>.outcomes.npz``), with the recipes' objective,
     norm and eps from ``recipes`` (the current plan's ``recipes.csv``: ``docs/CLAIMS.md`` 5.3, the same
     names, eps and objectives); written to ``stages/../claims.{csv,md}``."""
@@ -105,7 +105,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
                     "mnist/saliency/linear/weights.npz where committed)")
     ap.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     ap.add_argument("--superseded", help="also judge a superseded plan's stages folder (e.g. "
-                    "docs/results/cpu_small_cnn_plan/stages) with this run's recipes.csv")
+                    "docs/results/cpu_small_cnn_plan/stages, checked out from commit 386f338) with this "
+                    "run's recipes.csv")
     args = ap.parse_args(argv)
     root = Path(args.results)
     if args.superseded:

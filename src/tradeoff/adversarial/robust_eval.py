@@ -448,6 +448,61 @@ def evaluate_grid_outcomes(
     return pd.DataFrame(rows), outcomes
 
 
+def _whitebox_trajectory(
+    model: Model, x: torch.Tensor, y: torch.Tensor, clean_ok: torch.Tensor, *, norm: str, eps: float,
+    alpha: float, steps: int, batch_size: int, dev: torch.device, seed: int, engine: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """White-box PGD at ``eps`` over all examples: the mean cross-entropy at each iterate (start point
+    first; float64) and which examples it leaves correct (of those ``clean_ok``)."""
+    n = len(y)
+    gen = _generator(dev, seed)
+    traj = torch.zeros(steps + 1, dtype=torch.float64)
+    wb_ok = clean_ok.clone()
+    fast = None
+    if resolve_engine(engine, dev) == "graph":
+        wb_spec = normalize_spec({"attack": "pgd", "norm": norm, "eps": eps, "steps": steps,
+                                  "alpha": alpha})
+        fast = _fast_pgd(model, wb_spec, dev, trajectory=True)
+    progress = EtaLog(f"sanity check, white-box loss trajectory: PGD {norm} eps={eps:g}, {steps} steps", n)
+    for sl in _batches(n, batch_size):
+        xb, yb = x[sl].to(dev), y[sl].to(dev)
+        res: PGDResult
+        if fast is not None:
+            res = fast(xb, yb, gen)
+        else:
+            res = pgd_with_info(model, xb, yb, norm=norm, eps=eps, alpha=alpha, steps=steps,
+                                generator=gen)
+        traj += res.trajectory[0].double() * len(yb)
+        with torch.no_grad(), eval_mode(model):
+            wb_ok[sl] &= (model(res.x_adv).argmax(1) == yb).cpu()
+        progress.advance(len(yb))
+    traj /= max(n, 1)
+    return traj, wb_ok
+
+
+def _trajectory_summary(traj: torch.Tensor, steps: int) -> dict[str, Any]:
+    """The loss trajectory's record: every iterate's mean loss, the first and last, and the
+    fraction of steps that did not lower it."""
+    diffs = traj[1:] - traj[:-1]
+    return {
+        "loss_trajectory": [float(v) for v in traj],
+        "loss_initial": float(traj[0]), "loss_final": float(traj[-1]),
+        "loss_increasing_step_fraction": float((diffs >= 0).double().mean()) if steps else 1.0,
+    }
+
+
+def _judged(out: dict[str, Any], max_large_eps_accuracy: float) -> dict[str, Any]:
+    """``out`` with each check's flag (``transfer_ok`` None where no transfer was run) and
+    ``passed`` (no check failed)."""
+    out["large_eps_ok"] = out["large_eps_accuracy"] <= max_large_eps_accuracy
+    out["loss_rises_ok"] = out["loss_final"] > out["loss_initial"]
+    transfer = out["transfer_accuracy"]
+    out["transfer_ok"] = None if transfer is None else transfer >= out["whitebox_accuracy"]
+    out["passed"] = all(out[k] is not False for k in ("large_eps_ok", "loss_rises_ok",
+                                                        "transfer_ok"))
+    return out
+
+
 def sanity_checks(
     model: Model,
     x: torch.Tensor,
@@ -481,60 +536,31 @@ def sanity_checks(
     alpha = 2.5 * eps / max(steps, 1) if alpha is None else alpha
     big = DEFAULT_LARGE_EPS[norm] if large_eps is None else float(large_eps)
     clean_ok = predict(model, x, batch_size=batch_size, device=dev) == y
-    n = len(y)
 
     # (2) white-box PGD at eps with the loss trajectory, over all examples.
-    gen = _generator(dev, seed)
-    traj = torch.zeros(steps + 1, dtype=torch.float64)
-    wb_ok = clean_ok.clone()
-    fast = None
-    if resolve_engine(engine, dev) == "graph":
-        wb_spec = normalize_spec({"attack": "pgd", "norm": norm, "eps": eps, "steps": steps,
-                                  "alpha": alpha})
-        fast = _fast_pgd(model, wb_spec, dev, trajectory=True)
-    progress = EtaLog(f"sanity check, white-box loss trajectory: PGD {norm} eps={eps:g}, {steps} steps", n)
-    for sl in _batches(n, batch_size):
-        xb, yb = x[sl].to(dev), y[sl].to(dev)
-        res: PGDResult
-        if fast is not None:
-            res = fast(xb, yb, gen)
-        else:
-            res = pgd_with_info(model, xb, yb, norm=norm, eps=eps, alpha=alpha, steps=steps,
-                                generator=gen)
-        traj += res.trajectory[0].double() * len(yb)
-        with torch.no_grad(), eval_mode(model):
-            wb_ok[sl] &= (model(res.x_adv).argmax(1) == yb).cpu()
-        progress.advance(len(yb))
-    traj /= max(n, 1)
-    diffs = traj[1:] - traj[:-1]
+    traj, wb_ok = _whitebox_trajectory(model, x, y, clean_ok, norm=norm, eps=eps, alpha=alpha,
+                                       steps=steps, batch_size=batch_size, dev=dev, seed=seed,
+                                       engine=engine)
 
     # (1) large eps.
     big_spec = {"attack": "pgd", "norm": norm, "eps": big, "steps": steps}
     big_ok = _robust_mask(model, x, y, big_spec, clean_ok, batch_size=batch_size, dev=dev,
                           seed=seed, engine=engine,
                           what=f"sanity check, large eps: {spec_text(normalize_spec(big_spec))}")
-    out: dict[str, Any] = {
-        "norm": norm, "eps": float(eps), "steps": steps, "alpha": float(alpha), "n": n,
-        "clean_accuracy": float(clean_ok.float().mean()),
-        "large_eps": big, "large_eps_accuracy": float(big_ok.float().mean()),
-        "loss_trajectory": [float(v) for v in traj],
-        "loss_initial": float(traj[0]), "loss_final": float(traj[-1]),
-        "loss_increasing_step_fraction": float((diffs >= 0).double().mean()) if steps else 1.0,
-        "whitebox_accuracy": float(wb_ok.float().mean()),
-        "transfer_accuracy": None,
-    }
-    out["large_eps_ok"] = out["large_eps_accuracy"] <= max_large_eps_accuracy
-    out["loss_rises_ok"] = out["loss_final"] > out["loss_initial"]
-    out["transfer_ok"] = None
 
     # (3) transfer from source_model (same PGD settings, same seed).
+    transfer = None
     if source_model is not None:
         spec = {"attack": "pgd", "norm": norm, "eps": eps, "steps": steps, "alpha": alpha}
-        tr_ok = _robust_mask(model, x, y, spec, clean_ok, batch_size=batch_size, dev=dev,
-                             seed=seed, attack_model=source_model, engine=engine,
-                             what=f"sanity check, transfer: {spec_text(normalize_spec(spec))}")
-        out["transfer_accuracy"] = float(tr_ok.float().mean())
-        out["transfer_ok"] = out["transfer_accuracy"] >= out["whitebox_accuracy"]
-    out["passed"] = all(out[k] is not False for k in ("large_eps_ok", "loss_rises_ok",
-                                                        "transfer_ok"))
-    return out
+        transfer = float(_robust_mask(model, x, y, spec, clean_ok, batch_size=batch_size, dev=dev,
+                                      seed=seed, attack_model=source_model, engine=engine,
+                                      what=f"sanity check, transfer: {spec_text(normalize_spec(spec))}").float().mean())
+    out: dict[str, Any] = {
+        "norm": norm, "eps": float(eps), "steps": steps, "alpha": float(alpha), "n": len(y),
+        "clean_accuracy": float(clean_ok.float().mean()),
+        "large_eps": big, "large_eps_accuracy": float(big_ok.float().mean()),
+        **_trajectory_summary(traj, steps),
+        "whitebox_accuracy": float(wb_ok.float().mean()),
+        "transfer_accuracy": transfer,
+    }
+    return _judged(out, max_large_eps_accuracy)

@@ -355,6 +355,99 @@ def read_checkpoint(path: PathLike) -> TrainingState:
     return _training_state(Path(path), state)
 
 
+def _check_owner(
+    p: Path,
+    state: dict[str, Any],
+    model_name: str | None,
+    config_hash: str | None,
+    identity: Mapping[str, str] | None,
+) -> None:
+    """The checkpoint belongs to this architecture, run and identity (each only when given)."""
+    if model_name is not None and state["model_name"] != model_name:
+        raise CheckpointError(
+            p, f"wrong architecture: file holds {state['model_name']!r}, expected {model_name!r}"
+        )
+
+    if config_hash is not None and state["config_hash"] != config_hash:
+        raise CheckpointError(
+            p, f"belongs to another run (config hash {state['config_hash'][:16]}, "
+            f"expected {config_hash[:16]})"
+        )
+    if identity is not None and dict(state.get("identity") or {}) != dict(identity):
+        raise CheckpointIdentityError(p, dict(state.get("identity") or {}), identity)
+
+
+def _optimizer_state_dict(
+    p: Path, state: dict[str, Any], tensors: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
+    """The saved optimizer state as a ``load_state_dict`` argument, checked against ``optimizer``
+    (class, parameter groups, every tensor's shape) without modifying it."""
+    ost = state["optimizer"]
+    if ost["class"] != type(optimizer).__name__:
+        raise CheckpointError(
+            p, f"optimizer mismatch: file holds {ost['class']}, got {type(optimizer).__name__}"
+        )
+    params = [q for g in optimizer.param_groups for q in g["params"]]
+    saved_groups = ost["param_groups"]
+    n_saved = sum(len(g["params"]) for g in saved_groups)
+    if len(saved_groups) != len(optimizer.param_groups) or n_saved != len(params):
+        raise CheckpointError(
+            p,
+            f"optimizer mismatch: file has {n_saved} parameters in {len(saved_groups)} groups, "
+            f"optimizer has {len(params)} in {len(optimizer.param_groups)}",
+        )
+    per_param: dict[int, dict[str, Any]] = {
+        int(i): dict(v) for i, v in ost["state_scalars"].items()
+    }
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            index, field = k[len("optim.") :].split(".", 1)
+            per_param.setdefault(int(index), {})[field] = v
+    for idx, st in per_param.items():
+        if not 0 <= idx < n_saved:
+            raise CheckpointError(p, f"optimizer state names parameter {idx} of {n_saved}")
+        for key, val in st.items():
+            shape = tuple(params[idx].shape)
+            if isinstance(val, torch.Tensor) and val.dim() > 0 and tuple(val.shape) != shape:
+                raise CheckpointError(
+                    p,
+                    f"optimizer state shape mismatch: {key} of parameter {idx} is "
+                    f"{tuple(val.shape)}, parameter is {shape}",
+                )
+    return {"state": per_param, "param_groups": saved_groups}
+
+
+def _check_generators(
+    p: Path, state: dict[str, Any], tensors: dict[str, torch.Tensor], gens: dict[str, torch.Generator]
+) -> None:
+    """Every named generator has a saved state of its shape."""
+    saved_gens = state["rng"]["generators"]
+    if set(gens) - set(saved_gens):
+        missing = sorted(set(gens) - set(saved_gens))
+        raise CheckpointError(p, f"no saved state for generator(s) {missing}")
+    for name, gen in gens.items():
+        if tensors[f"rng.gen.{name}"].shape != gen.get_state().shape:
+            raise CheckpointError(
+                p, f"generator {name!r} state does not fit ({saved_gens[name]} vs {gen.device})"
+            )
+
+
+def _restore_global_rng(state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    """Set torch's (CPU and CUDA), NumPy's and Python's global RNGs to their saved states."""
+    rng = state["rng"]
+    torch.set_rng_state(tensors["rng.torch_cpu"])
+    if rng["cuda_devices"] and torch.cuda.is_available():
+        for i in range(min(rng["cuda_devices"], torch.cuda.device_count())):
+            torch.cuda.set_rng_state(tensors[f"rng.torch_cuda.{i}"], device=i)
+    npst = rng["numpy"]
+    np_key = tensors["rng.numpy"].numpy().astype(np.uint32)
+    np.random.set_state(
+        (npst["name"], np_key, npst["pos"], npst["has_gauss"], npst["cached_gaussian"])
+    )
+    pyst = rng["python"]
+    random.setstate((pyst["version"], tuple(pyst["internal"]), pyst["gauss_next"]))
+
+
 def load_checkpoint(
     path: PathLike,
     *,
@@ -374,68 +467,13 @@ def load_checkpoint(
     """
     p = Path(path)
     tensors, state = _parse_checkpoint(p)
-    if model_name is not None and state["model_name"] != model_name:
-        raise CheckpointError(
-            p, f"wrong architecture: file holds {state['model_name']!r}, expected {model_name!r}"
-        )
-
-    if config_hash is not None and state["config_hash"] != config_hash:
-        raise CheckpointError(
-            p, f"belongs to another run (config hash {state['config_hash'][:16]}, "
-            f"expected {config_hash[:16]})"
-        )
-    if identity is not None and dict(state.get("identity") or {}) != dict(identity):
-        raise CheckpointIdentityError(p, dict(state.get("identity") or {}), identity)
+    _check_owner(p, state, model_name, config_hash, identity)
 
     model_sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     _check_state_dict(p, f"model ({state['model_name']})", model.state_dict(), model_sd)
-
-    opt_sd: dict[str, Any] | None = None
-    if optimizer is not None:
-        ost = state["optimizer"]
-        if ost["class"] != type(optimizer).__name__:
-            raise CheckpointError(
-                p, f"optimizer mismatch: file holds {ost['class']}, got {type(optimizer).__name__}"
-            )
-        params = [q for g in optimizer.param_groups for q in g["params"]]
-        saved_groups = ost["param_groups"]
-        n_saved = sum(len(g["params"]) for g in saved_groups)
-        if len(saved_groups) != len(optimizer.param_groups) or n_saved != len(params):
-            raise CheckpointError(
-                p,
-                f"optimizer mismatch: file has {n_saved} parameters in {len(saved_groups)} groups, "
-                f"optimizer has {len(params)} in {len(optimizer.param_groups)}",
-            )
-        per_param: dict[int, dict[str, Any]] = {
-            int(i): dict(v) for i, v in ost["state_scalars"].items()
-        }
-        for k, v in tensors.items():
-            if k.startswith("optim."):
-                index, field = k[len("optim.") :].split(".", 1)
-                per_param.setdefault(int(index), {})[field] = v
-        for idx, st in per_param.items():
-            if not 0 <= idx < n_saved:
-                raise CheckpointError(p, f"optimizer state names parameter {idx} of {n_saved}")
-            for key, val in st.items():
-                shape = tuple(params[idx].shape)
-                if isinstance(val, torch.Tensor) and val.dim() > 0 and tuple(val.shape) != shape:
-                    raise CheckpointError(
-                        p,
-                        f"optimizer state shape mismatch: {key} of parameter {idx} is "
-                        f"{tuple(val.shape)}, parameter is {shape}",
-                    )
-        opt_sd = {"state": per_param, "param_groups": saved_groups}
-
+    opt_sd = _optimizer_state_dict(p, state, tensors, optimizer) if optimizer is not None else None
     gens = dict(generators or {})
-    saved_gens = state["rng"]["generators"]
-    if set(gens) - set(saved_gens):
-        missing = sorted(set(gens) - set(saved_gens))
-        raise CheckpointError(p, f"no saved state for generator(s) {missing}")
-    for name, gen in gens.items():
-        if tensors[f"rng.gen.{name}"].shape != gen.get_state().shape:
-            raise CheckpointError(
-                p, f"generator {name!r} state does not fit ({saved_gens[name]} vs {gen.device})"
-            )
+    _check_generators(p, state, tensors, gens)
 
     # all checks passed: mutate
     model.load_state_dict(model_sd, strict=True)
@@ -447,18 +485,7 @@ def load_checkpoint(
     for name, gen in gens.items():
         gen.set_state(tensors[f"rng.gen.{name}"])
     if restore_rng:
-        rng = state["rng"]
-        torch.set_rng_state(tensors["rng.torch_cpu"])
-        if rng["cuda_devices"] and torch.cuda.is_available():
-            for i in range(min(rng["cuda_devices"], torch.cuda.device_count())):
-                torch.cuda.set_rng_state(tensors[f"rng.torch_cuda.{i}"], device=i)
-        npst = rng["numpy"]
-        np_key = tensors["rng.numpy"].numpy().astype(np.uint32)
-        np.random.set_state(
-            (npst["name"], np_key, npst["pos"], npst["has_gauss"], npst["cached_gaussian"])
-        )
-        pyst = rng["python"]
-        random.setstate((pyst["version"], tuple(pyst["internal"]), pyst["gauss_next"]))
+        _restore_global_rng(state, tensors)
     return _training_state(p, state)
 
 

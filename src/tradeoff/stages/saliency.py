@@ -145,6 +145,36 @@ def _paths(judges: dict[str, Any], lx: np.ndarray, ex: Any, variant: str, n_step
     return pnl.path_rows(variant, ex.source, ex.label, ex.target, ex.success, labels)
 
 
+def _alignment(model: torch.nn.Module, mnist: MnistData, mean_image: np.ndarray, examples: dict[str, Any],
+               alignment: dict[str, Any], path: str, *, recipe: str, size: int, seed: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The gradients' alignment on the fixed examples, written to ``path``; returns the examples'
+    indices, images, labels and input gradients."""
+    idx = sal.fixed_examples(mnist.y_test, int(examples["per_class"]), int(examples["seed"]))
+    x, y = sal.as_images(mnist.x_test[idx]), mnist.y_test[idx]
+    grads = sal.input_gradients(model, x, y)
+    table = sal.alignment_table(recipe, grads, x, y, indices=idx, threshold=float(alignment["threshold"]),
+                                dilation=int(alignment["dilation"]), mean_image=mean_image,
+                                null_seed=int(alignment["null_seed"]))
+    table = _tag(table.drop(columns="model"), recipe, size, seed)
+    io.write_csv(table, path)
+    means = table.groupby("score")["value"].mean()
+    log.info("mean alignment over %d images: %s", len(idx), means.round(4).to_dict())
+    return idx, x, y, grads
+
+
+def _filters(model: torch.nn.Module, filters: dict[str, Any], path: str, *, recipe: str, size: int,
+             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first layer's filters and which of them threshold, written to ``path``; returns the
+    weights and biases."""
+    w, b = sal.first_layer_filters(model)
+    ft = sal.filter_table(w, b, dominance=float(filters["dominance"]), min_threshold=float(filters["min_threshold"]))
+    io.write_csv(_tag(ft, recipe, size, seed), path)
+    log.info("thresholding filters: %d of %d (%d inverted)", int(ft["thresholding"].sum()), len(ft),
+             int((ft["thresholding"] & ft["inverted"]).sum()))
+    return w, b
+
+
 def extract(data: str, weights: str, judge_weights: str, out: Any, *, recipe: str, size: int, seed: int,
             examples: dict[str, Any], alignment: dict[str, Any], large_eps: dict[str, Any],
             filters: dict[str, Any], device: str, robust_judge_weights: str,
@@ -167,16 +197,8 @@ def extract(data: str, weights: str, judge_weights: str, out: Any, *, recipe: st
     train_idx, judge_idx = judge_indices(mnist.y_train, size, seed)
     mean_image = sal.as_images(mnist.x_train[train_idx]).mean(0)
 
-    idx = sal.fixed_examples(mnist.y_test, int(examples["per_class"]), int(examples["seed"]))
-    x, y = sal.as_images(mnist.x_test[idx]), mnist.y_test[idx]
-    grads = sal.input_gradients(model, x, y)
-    table = sal.alignment_table(recipe, grads, x, y, indices=idx, threshold=float(alignment["threshold"]),
-                                dilation=int(alignment["dilation"]), mean_image=mean_image,
-                                null_seed=int(alignment["null_seed"]))
-    table = _tag(table.drop(columns="model"), recipe, size, seed)
-    io.write_csv(table, out.alignment)
-    means = table.groupby("score")["value"].mean()
-    log.info("mean alignment over %d images: %s", len(idx), means.round(4).to_dict())
+    idx, x, y, grads = _alignment(model, mnist, mean_image, examples, alignment, out.alignment,
+                                  recipe=recipe, size=size, seed=seed)
 
     pixel = pnl.PixelJudge(str(pixel_judge["method"]), int(pixel_judge["k"]))
     pixel.fit(mnist.x_train[judge_idx], mnist.y_train[judge_idx])
@@ -215,11 +237,7 @@ def extract(data: str, weights: str, judge_weights: str, out: Any, *, recipe: st
     log.info("interpolation: mean share of the path judged as the target: %s",
              path.groupby(["variant", "judge"])["path_share"].mean().round(4).to_dict())
 
-    w, b = sal.first_layer_filters(model)
-    ft = sal.filter_table(w, b, dominance=float(filters["dominance"]), min_threshold=float(filters["min_threshold"]))
-    io.write_csv(_tag(ft, recipe, size, seed), out.filters)
-    log.info("thresholding filters: %d of %d (%d inverted)", int(ft["thresholding"].sum()), len(ft),
-             int((ft["thresholding"] & ft["inverted"]).sum()))
+    w, b = _filters(model, filters, out.filters, recipe=recipe, size=size, seed=seed)
 
     io.write_npz(out.arrays, example_index=idx, example_x=x, example_y=y, gradients=grads,
                  large_index=lidx, large_x=lx, large_y=ly, pair_row=ex.source, pair_target=ex.target,

@@ -337,6 +337,27 @@ def _alignment_claims(al: pd.DataFrame, objectives: dict[str, str], n_resamples:
     return claims
 
 
+def _judge_table(le: pd.DataFrame, judge_info: dict[int, dict[str, Any]]) -> pd.DataFrame:
+    """Per model: the large-eps examples' success on the model and the share the standard judge (of
+    the model's seed, ``judge_info``) labels as the target, unconditional (with its Wilson interval) and
+    among the examples that fooled the model."""
+    jt = (le.groupby(["recipe", "size", "seed"], sort=True)
+          .agg(n_examples=("target", "size"), success_on_model=("success", "mean"),
+               judged_target=("judged_target", "mean"), mean_distance=("distance", "mean")).reset_index())
+    # the judge's agreement on the examples that fooled the attacked model (the attack's own success
+    # bounds the unconditional share; this separates "looks like the target" from "the attack failed")
+    fooled = le[le["success"].astype(bool)]
+    given = fooled.groupby(["recipe", "size", "seed"], sort=True)["judged_target"].mean()
+    jt["judged_target_given_success"] = [given.get((r, n, s), np.nan) for r, n, s in
+                                         zip(jt["recipe"], jt["size"], jt["seed"], strict=True)]
+    lo, hi = wilson_interval(jt["judged_target"].to_numpy() * jt["n_examples"].to_numpy(), jt["n_examples"].to_numpy())
+    jt["judged_target_ci95_low"], jt["judged_target_ci95_high"] = lo, hi
+    jt["judge_architecture"] = [judge_info[int(s)]["architecture"] for s in jt["seed"]]
+    jt["judge_clean_accuracy"] = [judge_info[int(s)]["clean_accuracy"] for s in jt["seed"]]
+    jt["judge_n_train"] = [judge_info[int(s)]["n_train"] for s in jt["seed"]]
+    return jt
+
+
 def write_tables(alignment: list[str], large_eps: list[str], filters: list[str], judges: list[str], linear: str,
                  out: Any, *, objectives: dict[str, str], norms: dict[str, str] | None = None,
                  panel: list[str] | None = None, robust_judges: list[str] | None = None,
@@ -357,21 +378,7 @@ def write_tables(alignment: list[str], large_eps: list[str], filters: list[str],
 
     le = _concat(large_eps)
     judge_info = {int(j["seed"]): j for j in (io.read_json(p) for p in judges)}
-    jt = (le.groupby(["recipe", "size", "seed"], sort=True)
-          .agg(n_examples=("target", "size"), success_on_model=("success", "mean"),
-               judged_target=("judged_target", "mean"), mean_distance=("distance", "mean")).reset_index())
-    # the judge's agreement on the examples that fooled the attacked model (the attack's own success
-    # bounds the unconditional share; this separates "looks like the target" from "the attack failed")
-    fooled = le[le["success"].astype(bool)]
-    given = fooled.groupby(["recipe", "size", "seed"], sort=True)["judged_target"].mean()
-    jt["judged_target_given_success"] = [given.get((r, n, s), np.nan) for r, n, s in
-                                         zip(jt["recipe"], jt["size"], jt["seed"], strict=True)]
-    lo, hi = wilson_interval(jt["judged_target"].to_numpy() * jt["n_examples"].to_numpy(), jt["n_examples"].to_numpy())
-    jt["judged_target_ci95_low"], jt["judged_target_ci95_high"] = lo, hi
-    jt["judge_architecture"] = [judge_info[int(s)]["architecture"] for s in jt["seed"]]
-    jt["judge_clean_accuracy"] = [judge_info[int(s)]["clean_accuracy"] for s in jt["seed"]]
-    jt["judge_n_train"] = [judge_info[int(s)]["n_train"] for s in jt["seed"]]
-    io.write_csv(jt, out.judge)
+    io.write_csv(_judge_table(le, judge_info), out.judge)
 
     ft = _concat(filters)
     fs = (ft.groupby(["recipe", "size", "seed"], sort=True)

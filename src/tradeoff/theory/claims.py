@@ -148,22 +148,10 @@ def _point_text(r: pd.Series) -> str:
     return f"p = {r['p']:g}, d = {int(r['d'])}, eta = {r['eta']:g}/sqrt(d), C = {r['C']:g}"
 
 
-def theory_claims(metrics: pd.DataFrame, frontier: pd.DataFrame, eps_test: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The claims table (columns :data:`COLUMNS`) and :func:`theorem_2_2_table`."""
+def _theorem_2_2_rows(t22: pd.DataFrame, eps_test: float) -> list[dict[str, object]]:
+    """Theorem 2.2's rows: at each point that meets its conditions, the standard SVM (accurate, not
+    robust) and the robust SVM (both accuracies p)."""
     rows: list[dict[str, object]] = []
-    t21 = theorem_2_1_points(metrics)
-    for (sweep, norm), part in t21.groupby(["sweep", "test_norm"], sort=True):
-        analogue = "" if norm == "linf" else " (l_2 analogue)"
-        rows.append({
-            "claim": f"Theorem 2.1{analogue}: robust <= p/(1-p) (1 - standard) at eps >= 2 units",
-            "paper": "Thm 2.1",
-            "metric": f"violations among {len(part)} classifier x seed x eps points ({_NORM_TEXT[norm]}, "
-                      f"eps in {sorted(set(part['eps_test']))}, population); difference: largest robust - bound",
-            "recipe": f"sweep {sweep}", "size": math.nan, "standard": math.nan,
-            "robust": float(part["violation"].sum()), "difference": float(part["excess"].max()),
-            "holds": not bool(part["violation"].any()),
-        })  # fmt: skip
-    t22 = theorem_2_2_table(metrics, eps_test)
     for _, r in t22[t22["conditions"]].iterrows():
         if r["classifier"] == "svm":
             rows.append({
@@ -183,17 +171,13 @@ def theory_claims(metrics: pd.DataFrame, frontier: pd.DataFrame, eps_test: float
                 "size": float(r["n_train"]), "standard": r["standard"], "robust": r["robust"], "difference": diff,
                 "holds": bool(diff <= P_TOL),
             })  # fmt: skip
-    dom = frontier_excess(metrics, frontier, eps_test)
-    for norm, part in dom.groupby("test_norm", sort=True):
-        above = part["above"] > TOL
-        rows.append({
-            "claim": "No fitted or baseline classifier lies above the linear frontier",
-            "paper": "beyond the paper", "metric": f"classifiers above it among {len(part)} (classifier x seed x point, "
-                                                   f"{_NORM_TEXT[norm]}, eps = {eps_test:g} units, population); "
-                                                   "difference: largest robust - frontier",
-            "recipe": "all sweeps", "size": math.nan, "standard": math.nan, "robust": float(above.sum()),
-            "difference": float(part["above"].max()), "holds": not bool(above.any()),
-        })  # fmt: skip
+    return rows
+
+
+def _frontier_bound_rows(frontier: pd.DataFrame, eps_test: float) -> list[dict[str, object]]:
+    """Per norm: the frontier on or below Theorem 2.1's bound, then per point whether linear
+    classifiers fall short of the bound between standard accuracy p and 1."""
+    rows: list[dict[str, object]] = []
     sel = frontier[np.isclose(frontier["eps_test"], eps_test)].reset_index(drop=True)
     for norm, part in sel.groupby("test_norm", sort=True):
         excess = part["robust"] - part["bound"]
@@ -217,6 +201,38 @@ def theory_claims(metrics: pd.DataFrame, frontier: pd.DataFrame, eps_test: float
                     "standard": float(pt.loc[i, "standard"]), "robust": float(pt.loc[i, "robust"]),
                     "difference": float(gap.max()), "holds": bool(gap.max() > P_TOL),
                 })  # fmt: skip
+    return rows
+
+
+def theory_claims(metrics: pd.DataFrame, frontier: pd.DataFrame, eps_test: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The claims table (columns :data:`COLUMNS`) and :func:`theorem_2_2_table`."""
+    rows: list[dict[str, object]] = []
+    t21 = theorem_2_1_points(metrics)
+    for (sweep, norm), part in t21.groupby(["sweep", "test_norm"], sort=True):
+        analogue = "" if norm == "linf" else " (l_2 analogue)"
+        rows.append({
+            "claim": f"Theorem 2.1{analogue}: robust <= p/(1-p) (1 - standard) at eps >= 2 units",
+            "paper": "Thm 2.1",
+            "metric": f"violations among {len(part)} classifier x seed x eps points ({_NORM_TEXT[norm]}, "
+                      f"eps in {sorted(set(part['eps_test']))}, population); difference: largest robust - bound",
+            "recipe": f"sweep {sweep}", "size": math.nan, "standard": math.nan,
+            "robust": float(part["violation"].sum()), "difference": float(part["excess"].max()),
+            "holds": not bool(part["violation"].any()),
+        })  # fmt: skip
+    t22 = theorem_2_2_table(metrics, eps_test)
+    rows += _theorem_2_2_rows(t22, eps_test)
+    dom = frontier_excess(metrics, frontier, eps_test)
+    for norm, part in dom.groupby("test_norm", sort=True):
+        above = part["above"] > TOL
+        rows.append({
+            "claim": "No fitted or baseline classifier lies above the linear frontier",
+            "paper": "beyond the paper", "metric": f"classifiers above it among {len(part)} (classifier x seed x point, "
+                                                   f"{_NORM_TEXT[norm]}, eps = {eps_test:g} units, population); "
+                                                   "difference: largest robust - frontier",
+            "recipe": "all sweeps", "size": math.nan, "standard": math.nan, "robust": float(above.sum()),
+            "difference": float(part["above"].max()), "holds": not bool(above.any()),
+        })  # fmt: skip
+    rows += _frontier_bound_rows(frontier, eps_test)
     table = pd.DataFrame(rows)
     table["verdict"] = ["holds" if h else "does not hold" for h in table.pop("holds").astype(bool)]
     table["estimator"] = EXACT

@@ -116,6 +116,21 @@ def _check_classifier(classifier: str, train_norm: str, eps_train: float, C: flo
         raise ValueError(f"{classifier} needs a finite C > 0, got {C!r}")
 
 
+def _checked_inputs(
+    w: ArrayLike, X: NDArray[np.floating], test_norms: str | Sequence[str]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], tuple[str, ...]]:
+    """``w`` and ``X`` as float64 arrays of matching shapes, and the test norms as a checked tuple."""
+    w_arr = np.asarray(w, dtype=np.float64).ravel()
+    X_arr = np.asarray(X, dtype=np.float64)
+    if X_arr.ndim != 2 or X_arr.shape[1] < 2 or X_arr.shape[1] != w_arr.size:
+        raise ValueError(f"X must be (n, d + 1) with d + 1 = len(w); got X {X_arr.shape}, w {w_arr.shape}")
+    norms = (test_norms,) if isinstance(test_norms, str) else tuple(test_norms)
+    for norm in norms:
+        if norm not in NORMS:
+            raise ValueError(f"test norm must be one of {NORMS}, got {norm!r}")
+    return w_arr, X_arr, norms
+
+
 def evaluate_linear(
     w: ArrayLike,
     b: float,
@@ -144,15 +159,8 @@ def evaluate_linear(
     (:func:`tradeoff.theory.model.population_accuracy`). Baselines: ``n_train`` is free (0 by default),
     ``C`` and ``objective`` stay NaN.
     """
-    w_arr = np.asarray(w, dtype=np.float64).ravel()
-    X_arr = np.asarray(X, dtype=np.float64)
-    if X_arr.ndim != 2 or X_arr.shape[1] < 2 or X_arr.shape[1] != w_arr.size:
-        raise ValueError(f"X must be (n, d + 1) with d + 1 = len(w); got X {X_arr.shape}, w {w_arr.shape}")
+    w_arr, X_arr, norms = _checked_inputs(w, X, test_norms)
     d = X_arr.shape[1] - 1
-    norms = (test_norms,) if isinstance(test_norms, str) else tuple(test_norms)
-    for norm in norms:
-        if norm not in NORMS:
-            raise ValueError(f"test norm must be one of {NORMS}, got {norm!r}")
     C, objective, eps_train = float(C), float(objective), float(eps_train)
     _check_classifier(classifier, train_norm, eps_train, C, objective)
     if n_train < 0:
@@ -160,6 +168,12 @@ def evaluate_linear(
     eta_a = _eta_abs(eta, d)
     eps_train_abs = 0.0 if train_norm == "none" else eps_train * eps_unit(train_norm, eta_a, d)
     share = weight_share_x1(w_arr)
+    fit: dict[str, object] = {  # the columns every row of this classifier shares
+        "sweep": str(sweep), "p": float(p), "d": int(d), "eta": float(eta), "eta_abs": eta_a,
+        "n_train": int(n_train), "n_test": int(X_arr.shape[0]), "C": C, "seed": int(seed),
+        "classifier": classifier, "train_norm": train_norm, "eps_train": eps_train,
+        "eps_train_abs": eps_train_abs,
+    }
     rows: list[dict[str, object]] = []
     for norm in norms:
         unit = eps_unit(norm, eta_a, d)
@@ -167,30 +181,11 @@ def evaluate_linear(
         eps_abs = eps_units * unit
         pop = np.atleast_1d(population_accuracy(w_arr, float(b), p, eta_a, eps_abs, norm))
         for e_u, e_a, acc_pop in zip(eps_units, eps_abs, pop, strict=True):
-            rows.append(
-                {
-                    "sweep": str(sweep),
-                    "p": float(p),
-                    "d": int(d),
-                    "eta": float(eta),
-                    "eta_abs": eta_a,
-                    "n_train": int(n_train),
-                    "n_test": int(X_arr.shape[0]),
-                    "C": C,
-                    "seed": int(seed),
-                    "classifier": classifier,
-                    "train_norm": train_norm,
-                    "eps_train": eps_train,
-                    "eps_train_abs": eps_train_abs,
-                    "test_norm": norm,
-                    "eps_test": float(e_u),
-                    "eps_test_abs": float(e_a),
-                    "accuracy_test": empirical_accuracy(w_arr, float(b), X_arr, y, float(e_a), norm),
-                    "accuracy_population": float(acc_pop),
-                    "w1_share": share,
-                    "objective": objective,
-                }
-            )
+            rows.append(fit | {
+                "test_norm": norm, "eps_test": float(e_u), "eps_test_abs": float(e_a),
+                "accuracy_test": empirical_accuracy(w_arr, float(b), X_arr, y, float(e_a), norm),
+                "accuracy_population": float(acc_pop), "w1_share": share, "objective": objective,
+            })
     df = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
     return df.astype({c: "int64" for c in _INT_COLUMNS} | {c: "float64" for c in _FLOAT_COLUMNS})
 
@@ -201,11 +196,9 @@ def _is_string_column(s: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(s.dtype) and bool(s.map(lambda v: isinstance(v, str)).all())
 
 
-def validate_metrics(df: pd.DataFrame) -> pd.DataFrame:
-    """Check a metrics table (columns, dtypes, ranges, consistency); raise ``ValueError`` naming the problem.
-
-    Returns ``df`` unchanged so it can be chained.
-    """
+def _checked_schema(df: pd.DataFrame) -> pd.DataFrame:
+    """The metrics table's columns, dtypes, missing and non-finite values checked; returns its numeric
+    columns as float64."""
     cols = list(df.columns)
     if cols != list(METRIC_COLUMNS):
         missing = [c for c in METRIC_COLUMNS if c not in cols]
@@ -228,6 +221,15 @@ def validate_metrics(df: pd.DataFrame) -> pd.DataFrame:
     num = df[list(_FLOAT_COLUMNS)].astype("float64")
     if not np.isfinite(num.drop(columns=list(_NULLABLE)).to_numpy()).all():
         raise ValueError("non-finite values in numeric columns")
+    return num
+
+
+def validate_metrics(df: pd.DataFrame) -> pd.DataFrame:
+    """Check a metrics table (columns, dtypes, ranges, consistency); raise ``ValueError`` naming the problem.
+
+    Returns ``df`` unchanged so it can be chained.
+    """
+    num = _checked_schema(df)
 
     def bad(mask: pd.Series, what: str) -> None:
         if bool(mask.any()):

@@ -539,6 +539,51 @@ def _polish(
     return max_steps
 
 
+def _start(
+    prob: _Problem, alpha0: FloatArray | None
+) -> tuple[FloatArray, float, FloatArray, float, _Result]:
+    """The first dual point (``alpha0`` clipped to the box, else zeros, projected), its ``z``, sum
+    and projection multiplier, and the first best point (its primal point offered)."""
+    start = np.zeros(prob.X.shape[0]) if alpha0 is None else np.clip(alpha0, 0.0, prob.c)
+    alpha, beta = _project(start, prob.y, prob.c)
+    z = prob.z(alpha)
+    sa = float(alpha.sum())
+    w0 = prob.w(z, sa)
+    best = _Result(w0, 0.0, np.inf, alpha, sa - 0.5 * float(w0 @ w0))
+    prob.offer_primal(best, w0)
+    return alpha, beta, z, sa, best
+
+
+def _ascent_step(
+    prob: _Problem, v: FloatArray, zv: FloatArray, sv: float, L: float, beta: float
+) -> tuple[FloatArray, FloatArray, float, FloatArray, float, FloatArray, float, float]:
+    """One projected gradient ascent step of the dual from ``v`` (its ``z`` and sum ``zv``, ``sv``),
+    backtracking on the ascent condition of the concave ``D`` (``L`` doubles until it holds).
+    Returns the new point, its ``z``, sum, ``w`` and dual value, the step, ``L`` and ``beta``."""
+    wv = prob.w(zv, sv)
+    mv = prob.margins(wv)
+    dv = sv - 0.5 * float(wv @ wv)
+    while True:
+        a_new, beta = _project(v + mv / L, prob.y, prob.c, beta)
+        z_new = prob.z(a_new)
+        s_new = float(a_new.sum())
+        w_new = prob.w(z_new, s_new)
+        d_new = s_new - 0.5 * float(w_new @ w_new)
+        step = a_new - v
+        model = dv + float(mv @ step) - 0.5 * L * float(step @ step)
+        if d_new >= model - 1e-12 * max(1.0, abs(dv)):
+            return a_new, z_new, s_new, w_new, d_new, step, L, beta
+        L *= 2.0
+
+
+def _report(it: int, best: _Result, gap: float, L: float, t_start: float) -> None:
+    print(
+        f"[RobustSVC] it={it:6d} primal={best.primal:.10g} dual={best.dual:.10g} "
+        f"gap={gap:.3e} L={L:.3e} kkt_solves={best.n_polish} "
+        f"t={time.perf_counter() - t_start:.2f}s"
+    )
+
+
 def _solve(
     X: FloatArray,
     y: FloatArray,
@@ -571,13 +616,7 @@ def _solve(
     """
     n, d = X.shape
     prob = _Problem(X, y, c, eps, norm)
-    start = np.zeros(n) if alpha0 is None else np.clip(alpha0, 0.0, c)
-    alpha, beta = _project(start, y, c)
-    z = prob.z(alpha)
-    sa = float(alpha.sum())
-    w0 = prob.w(z, sa)
-    best = _Result(w0, 0.0, np.inf, alpha, sa - 0.5 * float(w0 @ w0))
-    prob.offer_primal(best, w0)
+    alpha, beta, z, sa, best = _start(prob, alpha0)
     # initial step 1/L with L ~ squared largest row norm; backtracking corrects it
     L = float(prob.row_sq.max()) * (1.0 + eps) ** 2 + 1e-12
     v, zv, sv = alpha.copy(), z.copy(), sa
@@ -587,20 +626,7 @@ def _solve(
     t_start = time.perf_counter()
     it = 0
     for it in range(1, max_iter + 1):
-        wv = prob.w(zv, sv)
-        mv = prob.margins(wv)
-        dv = sv - 0.5 * float(wv @ wv)
-        while True:  # backtracking on the ascent condition of the concave D
-            a_new, beta = _project(v + mv / L, y, c, beta)
-            z_new = prob.z(a_new)
-            s_new = float(a_new.sum())
-            w_new = prob.w(z_new, s_new)
-            d_new = s_new - 0.5 * float(w_new @ w_new)
-            step = a_new - v
-            model = dv + float(mv @ step) - 0.5 * L * float(step @ step)
-            if d_new >= model - 1e-12 * max(1.0, abs(dv)):
-                break
-            L *= 2.0
+        a_new, z_new, s_new, w_new, d_new, step, L, beta = _ascent_step(prob, v, zv, sv, L, beta)
         # adaptive restart (O'Donoghue & Candes 2015), gradient-mapping criterion
         if float(step @ (a_new - alpha)) < 0.0:
             t_mom = 1.0
@@ -624,17 +650,11 @@ def _solve(
                 next_polish_it = it + polish_wait
                 polish_wait *= 2
             if best.dual - d_new > 0.9 * (best.primal - d_new):  # restart from the polished point
-                alpha = best.alpha
-                z = prob.z(alpha)
-                sa = float(alpha.sum())
+                alpha, z, sa = best.alpha, prob.z(best.alpha), float(best.alpha.sum())
                 v, zv, sv, t_mom = alpha.copy(), z.copy(), sa, 1.0
             gap = best.gap
         if verbose:
-            print(
-                f"[RobustSVC] it={it:6d} primal={best.primal:.10g} dual={best.dual:.10g} "
-                f"gap={gap:.3e} L={L:.3e} kkt_solves={best.n_polish} "
-                f"t={time.perf_counter() - t_start:.2f}s"
-            )
+            _report(it, best, gap, L, t_start)
         if gap <= tol:
             best.converged = True
             break
