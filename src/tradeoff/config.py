@@ -612,6 +612,12 @@ def check_mnist(config: dict[str, Any]) -> None:
                 f"config key mnist.evaluation.sanity.source_recipe: the transfer source {source!r} must be trained "
                 f"at every size and seed that another model is (missing: size {size}, seed {seed})"
             )
+    _check_attacks(mn, recipes)
+    _check_data_path(mn)
+
+
+def _check_attacks(mn: dict[str, Any], recipes: dict[str, dict[str, Any]]) -> None:
+    """mnist.evaluation.attacks: known recipes, clean for every model, each attack's settings."""
     for i, entry in enumerate(mn["evaluation"]["attacks"]):
         for j, name in enumerate(entry.get("recipes", [])):
             if name not in recipes:
@@ -627,6 +633,10 @@ def check_mnist(config: dict[str, Any]) -> None:
             if missing:
                 raise ConfigError(f"config key mnist.evaluation.attacks[{i}]: {entry['attack']} needs "
                                   f"{', '.join(missing)}")
+
+
+def _check_data_path(mn: dict[str, Any]) -> None:
+    """mnist.data.path: given exactly when source 'local' reads it."""
     if mn["data"]["source"] == "local" and not mn["data"]["path"]:
         raise ConfigError("config key mnist.data.path: source 'local' needs the folder of the four IDX files")
     if mn["data"]["source"] != "local" and mn["data"]["path"]:

@@ -545,8 +545,7 @@ def sanity_checks(
     # (1) large eps.
     big_spec = {"attack": "pgd", "norm": norm, "eps": big, "steps": steps}
     big_ok = _robust_mask(model, x, y, big_spec, clean_ok, batch_size=batch_size, dev=dev,
-                          seed=seed, engine=engine,
-                          what=f"sanity check, large eps: {spec_text(normalize_spec(big_spec))}")
+                          seed=seed, engine=engine, what=f"sanity check, large eps: {spec_text(normalize_spec(big_spec))}")
 
     # (3) transfer from source_model (same PGD settings, same seed).
     transfer = None

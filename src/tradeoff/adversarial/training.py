@@ -649,6 +649,39 @@ def _progress_bar(enabled: bool, total: int, initial: int) -> Any:
     return tqdm(total=total, initial=initial, unit="it", file=sys.stderr)
 
 
+def _run_hash(cfg: TrainConfig, device: torch.device, x: torch.Tensor, y: torch.Tensor,
+              val: tuple[torch.Tensor, torch.Tensor] | None, stopping: StoppingRule | None) -> str:
+    """The checkpoint key: config, device and data; with the stopping rule, the rule and its
+    validation images too."""
+    run_hash = config_hash(cfg, device, x, y)
+    if stopping is not None and val is not None:
+        run_hash = stopping_hash(run_hash, stopping, cfg.objective, *val)
+    return run_hash
+
+
+def _saving(checkpoint_dir: str | os.PathLike[str] | None, run_hash: str, keep: int, interval_s: float) -> _Saving:
+    """Where and how often this run's checkpoints go (nowhere without ``checkpoint_dir``), with the
+    training code's identity they carry and the machine they record."""
+    run_dir = Path(checkpoint_dir) / run_hash[:16] if checkpoint_dir is not None else None
+    identity = training_identity() if run_dir is not None else None
+    recorded = {"machine": platform.machine(), "cpu": cpu_capabilities()} if run_dir is not None else None
+    return _Saving(run_dir, run_hash, keep, interval_s, identity, recorded)
+
+
+def _validators(cfg: TrainConfig, stopping: StoppingRule | None, val: tuple[torch.Tensor, torch.Tensor] | None,
+                device: torch.device, n: int, history: list[dict[str, Any]],
+                store: Path | None) -> tuple[Guard | None, EarlyStopping | None]:
+    """The guard against catastrophic overfitting (``cfg.guard``) and the stopping rule, each on the
+    validation images, where asked for."""
+    guard = stopper = None
+    if cfg.guard is not None and val is not None:
+        guard = Guard(GuardSpec.from_dict(cfg.guard), cfg, val[0].to(device), val[1].to(device), history,
+                      store=store)
+    if stopping is not None and val is not None:
+        stopper = EarlyStopping(stopping, cfg, n, val[0].to(device), val[1].to(device), history, store=store)
+    return guard, stopper
+
+
 def train(
     cfg: TrainConfig,
     x_train: torch.Tensor | np.ndarray,
@@ -666,30 +699,19 @@ def train(
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Train per ``cfg``, checkpointing every epoch and resuming from this run's newest checkpoint.
 
-    Returns the model (eval mode, on the training device) and the per-epoch history: dicts with
-    ``epoch``, ``iteration``, ``loss`` (mean training objective), ``clean_acc``, ``adv_acc`` (on
-    the training attack's examples; None for standard training), ``examples_per_s``, ``seconds``.
-    A checkpoint is written at the end of every epoch, or, with ``checkpoint_interval_s > 0``, of
-    the first epoch ending that long after the previous checkpoint (and always of the last one):
-    resuming is exact from any epoch, so this only trades lost work against I/O (thousands of tiny
-    epochs when ``iterations`` is fixed and the training set is small). ``on_epoch_end(epoch,
-    record)`` runs after that epoch's checkpoint, if any, is in place. ``log`` gets one INFO line
-    per epoch; a tqdm bar is shown only if ``progress`` and stderr is a TTY. Without
-    ``checkpoint_dir`` nothing is written. Seeds (or restores) the global torch RNG.
-    ``dataset``: the images' shape and class count (the model is built for them).
-    ``validation``: (images, labels) the guard against catastrophic overfitting attacks after every
-    epoch when ``cfg.guard`` is set (:mod:`tradeoff.adversarial.guard`): the run then returns the
-    weights of the epoch with the best validation robust accuracy, and each history record gets
-    ``val_clean``, ``val_robust``, ``best_epoch`` and ``collapsed``.
-    ``stopping``: the training-length rule (:mod:`tradeoff.adversarial.stopping`; needs
-    ``validation``, excludes ``cfg.guard``): every epoch is scored on the validation images, the run
-    ends when the rule says so (or when ``cfg``'s length runs out; set ``epochs`` to the rule's cap),
-    the best epoch's weights are returned, and each history record gets ``val_metric`` and the
-    rule's state (``stopping_best_epoch``, ``stopping_epochs_without_gain``, ``stopping_reason``...).
-    The rule and its validation images enter the checkpoint key; its state is rebuilt from the
-    checkpoint's history on resuming, so a killed run resumes exactly.
-    A log line reports the percentage done, examples/s and the ETA at least every 30 s
-    (:class:`tradeoff.adversarial.progress.ProgressLog`), with or without a terminal.
+    Returns the model (eval mode, on the training device) and the per-epoch history (``epoch``,
+    ``iteration``, ``loss``, ``clean_acc``, ``adv_acc``, ``examples_per_s``, ``seconds``). A checkpoint
+    ends every epoch, or with ``checkpoint_interval_s > 0`` the first epoch that long after the last
+    (and the last one); resuming is exact from any of them. ``on_epoch_end(epoch, record)`` runs after
+    that checkpoint. ``log`` gets a line per epoch and progress lines (percentage, examples/s, ETA) at
+    least every 30 s; a tqdm bar only if ``progress`` and stderr is a TTY. Without ``checkpoint_dir``
+    nothing is written. Seeds (or restores) the global torch RNG. ``dataset``: image shape and classes.
+    ``validation`` (images, labels): attacked after every epoch by the guard (``cfg.guard``,
+    :mod:`tradeoff.adversarial.guard`: the best validation-robust epoch's weights are returned;
+    records get ``val_clean``, ``val_robust``, ``best_epoch``, ``collapsed``) or scored by the
+    ``stopping`` rule (:mod:`tradeoff.adversarial.stopping`, not with the guard: the run ends when it
+    says, the best epoch's weights are returned, records get ``val_metric`` and the rule's state; the
+    rule and its images enter the checkpoint key, so a killed run resumes exactly).
     """
     log = log or logging.getLogger("tradeoff.adversarial.training")
     device = resolve_device(cfg.device)
@@ -702,37 +724,24 @@ def train(
     _check_stopping(cfg, stopping, validation)
     x_cpu, y_cpu = _prepare_data(x_train, y_train, dataset)
     n = x_cpu.shape[0]
-    run_hash = config_hash(cfg, device, x_cpu, y_cpu)
     val_cpu = _prepare_data(*validation, dataset) if validation is not None else None
-    if stopping is not None and val_cpu is not None:
-        run_hash = stopping_hash(run_hash, stopping, cfg.objective, *val_cpu)
+    run_hash = _run_hash(cfg, device, x_cpu, y_cpu, val_cpu, stopping)
     total = cfg.iterations or cfg.epochs * math.ceil(n / cfg.batch_size)  # type: ignore[operator]
     engine = resolve_engine(cfg.engine, device)
     if cfg.lr_schedule is not None and engine == "graph" and device.type == "cuda":
         raise ValueError("lr_schedule: not supported on the CUDA-graph engine yet (the captured "
                          "optimizer step holds the learning rate); use engine 'eager'")
-    run_dir = Path(checkpoint_dir) / run_hash[:16] if checkpoint_dir is not None else None
-    identity = training_identity() if run_dir is not None else None
-    recorded = {"machine": platform.machine(), "cpu": cpu_capabilities()} if run_dir is not None else None
-    saving = _Saving(run_dir, run_hash, keep_checkpoints, checkpoint_interval_s, identity, recorded)
+    saving = _saving(checkpoint_dir, run_hash, keep_checkpoints, checkpoint_interval_s)
     with _determinism(cfg.deterministic, device):
         if engine == "graph" and device.type == "cuda" and not cfg.deterministic:
             torch.backends.cudnn.benchmark = True  # restored by _determinism
         run = _build(cfg, device, engine, total, dataset)
-        if run_dir is not None:
-            _resume_or_start(run, run_dir, run_hash, log, identity)
+        if saving.run_dir is not None:
+            _resume_or_start(run, saving.run_dir, run_hash, log, saving.identity)
         step = _make_step(run, engine, x_cpu.to(device), y_cpu.to(device), log)
-        guard = stopper = None
-        if cfg.guard is not None and val_cpu is not None:
-            x_val, y_val = val_cpu
-            guard = Guard(GuardSpec.from_dict(cfg.guard), cfg, x_val.to(device), y_val.to(device),
-                          run.history, store=run_dir)
-        if stopping is not None and val_cpu is not None:
-            stopper = EarlyStopping(stopping, cfg, n, val_cpu[0].to(device), val_cpu[1].to(device),
-                                    run.history, store=run_dir)
+        guard, stopper = _validators(cfg, stopping, val_cpu, device, n, run.history, saving.run_dir)
         _run_epochs(run, step, n, saving, log, progress, on_epoch_end, guard, stopper)
-        if guard is not None:
-            guard.restore_best(run.model, log)
-        if stopper is not None:
-            stopper.restore_best(run.model, log)
+        for chosen in (guard, stopper):
+            if chosen is not None:
+                chosen.restore_best(run.model, log)
     return run.model.to(memory_format=torch.contiguous_format).eval(), run.history
