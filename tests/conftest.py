@@ -24,6 +24,40 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(1)
 
 
+#: xdist work units (``make test``: ``--dist loadgroup``), started in this order: the SLURM test
+#: first (mostly waiting on SLURM, it overlaps the rest), then the tests that share and change the
+#: tiny run, then modules with slow tests, then the others. Every other test runs with its module
+#: (module-scoped fixtures are built once).
+SLURM_GROUP, TINY_GROUP = "slurm", "tiny_run"
+
+
+def _work_unit(item: pytest.Item) -> tuple[int, str]:
+    """(start rank, xdist group) of a test."""
+    if item.get_closest_marker("slurm") is not None:
+        return 0, SLURM_GROUP
+    if "tiny_run" in getattr(item, "fixturenames", ()):
+        return 1, TINY_GROUP
+    module = item.nodeid.split("::", 1)[0]
+    return 3, module
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the groups into node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup`` (a worker: xdist sets ``loadgroup``), put each test
+    into its work unit and the units into their start order; otherwise leave the order alone."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    units = {item: _work_unit(item) for item in items}
+    slow_modules = {
+        group for item, (rank, group) in units.items() if rank == 3 and item.get_closest_marker("slow")
+    }
+    for item, (_, group) in units.items():
+        item.add_marker(pytest.mark.xdist_group(group))
+        if group in slow_modules:
+            units[item] = (2, group)
+    items.sort(key=lambda item: units[item][0])  # stable: collection order within a rank
+
+
 _RUNNING: dict[str, pytest.Item] = {}
 
 
@@ -81,13 +115,16 @@ def copy_workflow(dest: Path, config: Path | None = None, data: Literal["copy", 
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: int = 600, entry: tuple[str, ...] = ("-m", "snakemake")
+) -> subprocess.CompletedProcess[str]:
     """Run Snakemake in ``workdir`` with this interpreter; return the finished process. Only tests
-    marked slow may (``make test-fast`` leaves them out): a dry run alone takes seconds."""
+    marked slow may (``make test-fast`` leaves them out): a dry run alone takes seconds. ``entry``:
+    how the interpreter starts Snakemake (tests/snakemake_fast_poll.py: the SLURM test)."""
     item = _RUNNING.get("item")
     if item is not None and item.get_closest_marker("slow") is None:
         raise AssertionError(f"{item.nodeid} starts Snakemake: mark it @pytest.mark.slow")
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    cmd = [sys.executable, *entry, "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -113,12 +150,44 @@ def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
     return jobs
 
 
+def _session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test session that every xdist worker sees: the workers' own base folders
+    (``<basetemp>/gw0``, ...) lie in the controller's; without xdist, the session's base folder."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _tiny_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny config run once per session, whichever worker asks first (the others wait on the
+    lock): (the run's workflow copy, a copy of its ``results/`` taken before any test changed it)."""
+    from filelock import FileLock
+
+    root = _session_root(tmp_path_factory)
+    work, pristine, done = root / "tiny-run", root / "tiny-results", root / "tiny-run.done"
+    with FileLock(root / "tiny-run.lock"):
+        if not done.exists():
+            for stale in (work, pristine):  # a build that failed earlier: start over
+                shutil.rmtree(stale, ignore_errors=True)
+            copy_workflow(work, REPO / "tests" / "config" / "tiny.yaml", data="none")
+            snakemake(work)
+            shutil.copytree(work / "results", pristine)
+            done.touch()
+    return work, pristine
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One complete run of the tiny config in a scratch copy of the workflow, shared by tests."""
-    work = copy_workflow(tmp_path_factory.mktemp("tiny"), REPO / "tests" / "config" / "tiny.yaml", data="none")
-    snakemake(work)
-    yield work
+    """One complete run of the tiny config in a scratch copy of the workflow, shared by tests. The
+    tests that use it change it (forced reruns, a corrupted model): under xdist they all run on one
+    worker, in order (group ``tiny_run``, :func:`pytest_collection_modifyitems`)."""
+    yield _tiny_build(tmp_path_factory)[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``results/`` folder of :func:`tiny_run`'s run as it was built, for tests on other workers
+    that only compare with it (the SLURM test): the run itself is left to the ``tiny_run`` group."""
+    return _tiny_build(tmp_path_factory)[1]
 
 
 def workflow_config_hash(path: Path) -> str:
