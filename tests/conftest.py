@@ -150,19 +150,22 @@ def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
     return jobs
 
 
-def _session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder of this test session that every xdist worker sees: the workers' own base folders
-    (``<basetemp>/gw0``, ...) lie in the controller's; without xdist, the session's base folder."""
+def _tiny_root(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tiny run is built. Under ``--dist loadgroup`` a folder of this session that every
+    xdist worker sees (their own base folders, ``<basetemp>/gw0``, ..., lie in the controller's): one
+    run for all, as its users share a worker. Otherwise this process's base folder: without xdist, or
+    under another ``--dist`` (which may spread those users over workers), each process builds its own."""
     base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = os.environ.get("PYTEST_XDIST_WORKER") and getattr(config.option, "loadgroup", False)
+    return base.parent if shared else base
 
 
-def _tiny_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The tiny config run once per session, whichever worker asks first (the others wait on the
-    lock): (the run's workflow copy, a copy of its ``results/`` taken before any test changed it)."""
+def _tiny_build(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny config run once, whichever worker asks first (the others wait on the lock): (the
+    run's workflow copy, a copy of its ``results/`` taken before any test changed it)."""
     from filelock import FileLock
 
-    root = _session_root(tmp_path_factory)
+    root = _tiny_root(config, tmp_path_factory)
     work, pristine, done = root / "tiny-run", root / "tiny-results", root / "tiny-run.done"
     with FileLock(root / "tiny-run.lock"):
         if not done.exists():
@@ -176,18 +179,19 @@ def _tiny_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def tiny_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One complete run of the tiny config in a scratch copy of the workflow, shared by tests. The
-    tests that use it change it (forced reruns, a corrupted model): under xdist they all run on one
-    worker, in order (group ``tiny_run``, :func:`pytest_collection_modifyitems`)."""
-    yield _tiny_build(tmp_path_factory)[0]
+    tests that use it change it (forced reruns, a corrupted model): under ``make test`` (xdist,
+    ``--dist loadgroup``) they all run on one worker, in order (group ``tiny_run``,
+    :func:`pytest_collection_modifyitems`)."""
+    yield _tiny_build(request.config, tmp_path_factory)[0]
 
 
 @pytest.fixture(scope="session")
-def tiny_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``results/`` folder of :func:`tiny_run`'s run as it was built, for tests on other workers
     that only compare with it (the SLURM test): the run itself is left to the ``tiny_run`` group."""
-    return _tiny_build(tmp_path_factory)[1]
+    return _tiny_build(request.config, tmp_path_factory)[1]
 
 
 def workflow_config_hash(path: Path) -> str:
