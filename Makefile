@@ -18,12 +18,12 @@ run: $(VENV)/.installed  ## install, then run the whole pipeline on the embedded
 	$(VENV)/bin/snakemake --cores $(CORES)
 
 # Both test targets run on TEST_WORKERS pytest-xdist processes (default 2: the 2-core machines the
-# times in bench/RESULTS.md are for). --dist loadgroup with tests/conftest.py's groups: the tests that
-# share and change the tiny run stay on one worker, every other test stays with its module (module
-# fixtures are built once); --no-loadscope-reorder keeps conftest's start order (the SLURM test,
-# which mostly waits on its cluster, first). TEST_WORKERS=0: one process, no xdist.
+# times in bench/RESULTS.md are for). --dist loadgroup selects tests/conftest.py's scheduler: the
+# tests that share and change the tiny run stay on one worker, every other test stays with its module
+# (module fixtures are built once), and the SLURM test, which mostly waits on its cluster, starts
+# first. TEST_WORKERS=0: one process, no xdist.
 TEST_WORKERS ?= 2
-XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 test: $(VENV)/.installed  ## install, then run the test suite (all of it: what CI runs)
 	$(PY) -m pytest $(XDIST)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Literal
@@ -22,17 +24,29 @@ def pytest_configure(config: pytest.Config) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     torch.set_num_threads(1)
+    if getattr(config.option, "dist", "no") == "loadgroup" and not os.environ.get("PYTEST_XDIST_WORKER"):
+        # the xdist controller, before it starts the workers (they inherit the variable)
+        os.environ[UNITS_ENV] = tempfile.mkdtemp(prefix="xdist-units-")
 
 
-#: xdist work units (``make test``: ``--dist loadgroup``), started in this order: the SLURM test
-#: first (mostly waiting on SLURM, it overlaps the rest), then the tests that share and change the
-#: tiny run, then modules with slow tests, then the others. Every other test runs with its module
-#: (module-scoped fixtures are built once).
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if getattr(config.option, "dist", "no") == "loadgroup" and not os.environ.get("PYTEST_XDIST_WORKER"):
+        shutil.rmtree(os.environ.pop(UNITS_ENV, ""), ignore_errors=True)
+
+
+#: xdist work units (``make test``: ``-n 2 --dist loadgroup``), started in this order: the SLURM
+#: test first (mostly waiting on SLURM, it overlaps the rest), then the tests that share and change
+#: the tiny run, then modules with slow tests, then the others. Every other test runs with its module
+#: (module-scoped fixtures are built once). The workers write each test's unit to the folder named by
+#: $TRADEOFF_XDIST_UNITS; :func:`pytest_xdist_make_scheduler` schedules by it. (pytest-xdist 3.8's own
+#: ``xdist_group`` marks do nothing under pytest 9.2: they rename ``item._nodeid``, which pytest 9.2's
+#: node ids no longer read.)
 SLURM_GROUP, TINY_GROUP = "slurm", "tiny_run"
+UNITS_ENV = "TRADEOFF_XDIST_UNITS"
 
 
 def _work_unit(item: pytest.Item) -> tuple[int, str]:
-    """(start rank, xdist group) of a test."""
+    """(start rank, xdist work unit) of a test."""
     if item.get_closest_marker("slurm") is not None:
         return 0, SLURM_GROUP
     if "tiny_run" in getattr(item, "fixturenames", ()):
@@ -41,21 +55,55 @@ def _work_unit(item: pytest.Item) -> tuple[int, str]:
     return 3, module
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the groups into node ids
+def _loadgroup_worker(config: pytest.Config) -> bool:
+    """This process is an xdist worker of a ``--dist loadgroup`` run (xdist sets ``loadgroup`` there)."""
+    return bool(os.environ.get("PYTEST_XDIST_WORKER")) and getattr(config.option, "loadgroup", False)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``pytest -n N --dist loadgroup`` (a worker: xdist sets ``loadgroup``), put each test
-    into its work unit and the units into their start order; otherwise leave the order alone."""
-    if not getattr(config.option, "loadgroup", False):
+    """On an xdist worker under ``--dist loadgroup``: put the tests into their units' start order and
+    write each test's unit for the controller's scheduler; otherwise leave the order alone."""
+    if not _loadgroup_worker(config):
         return
     units = {item: _work_unit(item) for item in items}
     slow_modules = {
         group for item, (rank, group) in units.items() if rank == 3 and item.get_closest_marker("slow")
     }
     for item, (_, group) in units.items():
-        item.add_marker(pytest.mark.xdist_group(group))
         if group in slow_modules:
             units[item] = (2, group)
     items.sort(key=lambda item: units[item][0])  # stable: collection order within a rank
+    folder = Path(os.environ[UNITS_ENV])
+    tmp = folder / f"{os.environ['PYTEST_XDIST_WORKER']}.json.tmp"
+    tmp.write_text(json.dumps({item.nodeid: group for item, (_, group) in units.items()}))
+    tmp.replace(folder / f"{os.environ['PYTEST_XDIST_WORKER']}.json")
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadgroup``: xdist's scope scheduler, its scopes the work units the workers wrote,
+    in the workers' order (``--no-loadscope-reorder``: not by size). Other modes: xdist's own."""
+    if config.getoption("dist", "no") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    folder = Path(os.environ[UNITS_ENV])
+
+    class WorkUnits(LoadScopeScheduling):
+        units: dict[str, str]
+
+        def __init__(self, config: pytest.Config, log: object) -> None:
+            super().__init__(config, log)
+            self.units = {}
+
+        def _split_scope(self, nodeid: str) -> str:
+            if not self.units:  # first call: every worker has collected (xdist schedules after that)
+                for path in sorted(folder.glob("*.json")):
+                    self.units.update(json.loads(path.read_text()))
+            return self.units.get(nodeid) or nodeid.split("::", 1)[0]
+
+    config.option.loadscopereorder = False
+    return WorkUnits(config, log)
 
 
 _RUNNING: dict[str, pytest.Item] = {}
@@ -156,7 +204,7 @@ def _tiny_root(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) 
     run for all, as its users share a worker. Otherwise this process's base folder: without xdist, or
     under another ``--dist`` (which may spread those users over workers), each process builds its own."""
     base = tmp_path_factory.getbasetemp()
-    shared = os.environ.get("PYTEST_XDIST_WORKER") and getattr(config.option, "loadgroup", False)
+    shared = _loadgroup_worker(config)
     return base.parent if shared else base
 
 
