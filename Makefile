@@ -18,15 +18,23 @@ $(VENV)/.installed: requirements/lock.txt requirements/no-deps.txt pyproject.tom
 run: $(VENV)/.installed  ## install, then run the whole pipeline on the embedded default config
 	$(VENV)/bin/snakemake --cores $(CORES)
 
+# Both test targets run on TEST_WORKERS pytest-xdist processes (default 2: the 2-core machines the
+# times in bench/RESULTS.md are for). --dist loadgroup selects tests/conftest.py's scheduler: the
+# tests that share and change the tiny run stay on one worker, every other test stays with its module
+# (module fixtures are built once), and the SLURM test, which mostly waits on its cluster, starts
+# first. TEST_WORKERS=0: one process, no xdist.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+
 test: $(VENV)/.installed  ## install, then run the test suite (all of it: what CI runs)
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 # The development loop: the tests that start no Snakemake and train no more than a few steps
 # (pyproject's markers: slow, slurm, gpu are left out). tests/conftest.py's snakemake() refuses to
 # run in a test not marked slow.
 FAST := not slow and not slurm and not gpu
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -m "$(FAST)"
+	$(PY) -m pytest $(XDIST) -m "$(FAST)"
 
 # The paper-grade CPU run (config/cpu.yaml), cold, stage by stage, each stage timed; then its report,
 # and the run copied into docs/results/cpu/ (tradeoff.publish). Planned 45 min on 2 Zen 4 cores;

