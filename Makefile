@@ -37,17 +37,17 @@ test-fast: $(VENV)/.installed
 	$(PY) -m pytest $(XDIST) -m "$(FAST)"
 
 # The paper-grade CPU run (config/cpu.yaml), cold, stage by stage, each stage timed; then its report,
-# and the run copied into docs/results/cpu/ (tradeoff.publish). Planned 45 min on 2 Zen 4 cores;
+# and the run copied into docs/results/cpu/ (tradeoff.workflow.publish). Planned 45 min on 2 Zen 4 cores;
 # measured 107 min cold on a 2-core AMD EPYC with AVX2 only (bench/RESULTS.md, run times).
 CPU_RUN := $(VENV)/bin/snakemake --cores 2 --configfile config/cpu.yaml --replace-workflow-config
 CPU_DEST ?= docs/results/cpu
 paper-grade: $(VENV)/.installed
-	$(PY) -m tradeoff.costing config/cpu.yaml --preflight $(if $(ALLOW_NO_BF16),--allow-no-bf16)
+	$(PY) -m tradeoff.workflow.costing config/cpu.yaml --preflight $(if $(ALLOW_NO_BF16),--allow-no-bf16)
 	mkdir -p $(CPU_DEST)/times
 	for t in stage_fig1_linf stage_fig1_l2 stage_fig7 all; do \
 	  /usr/bin/time -v -o $(CPU_DEST)/times/$$t.txt $(CPU_RUN) $$t || exit 1; done
 	$(CPU_RUN) --report $(CPU_DEST)/report.html
-	$(PY) -m tradeoff.publish results $(CPU_DEST)
+	$(PY) -m tradeoff.workflow.publish results $(CPU_DEST)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint

@@ -249,7 +249,7 @@ EDIT_COMMITTED = (f"import shutil, sys; sys.path.insert(0, 'src'); shutil.copytr
                   "'committed'); p = 'committed/cpu/mnist/claims.csv'; lines = open(p).read().split(chr(10)); "
                   "h = lines[0].split(','); c = lines[1].split(','); i = h.index('mcnemar_p'); c[i] = '0.5' if c[i] != "
                   "'0.5' else '0.4'; lines[1] = ','.join(c); open(p, 'w').write(chr(10).join(lines)); "
-                  "from tradeoff.manifest import main; main(['check', 'committed'])")
+                  "from tradeoff.workflow.manifest import main; main(['check', 'committed'])")
 
 
 LOAD = "import sys; sys.path.insert(0, 'src'); from tradeoff.nets.checkpoints import load_weights; "
@@ -331,11 +331,11 @@ PROBES = [
     Probe("profile: duplicate key", profile("cores: 1\ncores: 2\n"), smk("-n", "--profile", "bad_profile")),
     Probe("--configfile: not valid YAML (Snakemake's message)", write("x.yaml", "theory:\n  base: {p: 0.9\n"),
           smk("-n", "--configfile", "x.yaml")),
-    Probe("--configfile: not valid YAML, python -m tradeoff.preflight", write("x.yaml", "theory:\n  base: {p: 0.9\n"),
-          [sys.executable, "-m", "tradeoff.preflight", "x.yaml"]),
+    Probe("--configfile: not valid YAML, python -m tradeoff.workflow.preflight", write("x.yaml", "theory:\n  base: {p: 0.9\n"),
+          [sys.executable, "-m", "tradeoff.workflow.preflight", "x.yaml"]),
     Probe("--configfile: missing file (Snakemake's message)", NOTHING, smk("-n", "--configfile", "nosuch.yaml")),
-    Probe("--configfile: missing file, python -m tradeoff.preflight", NOTHING,
-          [sys.executable, "-m", "tradeoff.preflight", "nosuch.yaml"]),
+    Probe("--configfile: missing file, python -m tradeoff.workflow.preflight", NOTHING,
+          [sys.executable, "-m", "tradeoff.workflow.preflight", "nosuch.yaml"]),
     Probe("model weights: truncated, time stamp kept", keep_mtime_truncate, smk(), base="trained"),
     Probe("model weights: tensor bytes altered", flip_tensor_byte,
           smk("results/mnist/eval/standard/n~300/seed~0.csv"), base="trained"),

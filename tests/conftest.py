@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
 def train_config(**fields: Any) -> TrainConfig:
     """The tests' one way to a :class:`TrainConfig` (which has no defaults): the schema's default
-    recipe (:func:`tradeoff.config.recipe_defaults`), fp32, seed 0, device auto, with ``fields``
+    recipe (:func:`tradeoff.workflow.config.recipe_defaults`), fp32, seed 0, device auto, with ``fields``
     over them (a length, ``epochs`` or ``iterations``, among them)."""
     from tradeoff.adversarial.training import TrainConfig
-    from tradeoff.config import recipe_defaults
+    from tradeoff.workflow.config import recipe_defaults
 
     return TrainConfig.from_dict({**recipe_defaults(), "precision": "fp32", "seed": 0, "device": "auto", **fields})
 sys.path.insert(0, str(REPO / "src"))
@@ -263,8 +263,8 @@ def workflow_config_hash(path: Path) -> str:
 
     from snakemake.common.configfile import load_configfile
 
-    from tradeoff.config import validate_config
     from tradeoff.provenance import config_hash, report_safe_json
+    from tradeoff.workflow.config import validate_config
 
     config = validate_config(load_configfile(str(path)), REPO / "workflow" / "schemas" / "config.schema.yaml")
     return config_hash(json.loads(report_safe_json(config)))

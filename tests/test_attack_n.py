@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
+from tradeoff.claims.outcomes import read_outcomes
 from tradeoff.datasets.mnist import load_mnist, save_npz
 from tradeoff.nets.checkpoints import save_weights
 from tradeoff.nets.models import build_model
-from tradeoff.outcomes import read_outcomes
 from tradeoff.stages.mnist_eval import evaluate_model
 
 GRID = [{"attack": "pgd", "norm": "linf", "eps": 0.05, "steps": 3}, {"attack": "clean"},

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, snakemake
 
-from tradeoff.config import ConfigError, load_yaml, parse_yaml, validate_config
+from tradeoff.workflow.config import ConfigError, load_yaml, parse_yaml, validate_config
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -393,12 +393,12 @@ def test_a_corrupt_model_is_rebuilt(tiny_run: Path) -> None:
 
 def test_preflight_command_names_file_and_line(tmp_path: Path) -> None:
     """Snakemake rejects a malformed --configfile before the workflow runs, without file or line;
-    ``python -m tradeoff.preflight`` gives both."""
-    from tradeoff.preflight import main
+    ``python -m tradeoff.workflow.preflight`` gives both."""
+    from tradeoff.workflow.preflight import main
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("theory:\n  base: {p: 0.9\n")
-    proc = subprocess.run([sys.executable, "-m", "tradeoff.preflight", str(bad), str(TINY)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "tradeoff.workflow.preflight", str(bad), str(TINY)], capture_output=True,
                           text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     assert proc.returncode == 1
     assert f'{bad}: malformed YAML' in proc.stderr and f'in "{bad}", line 2' in proc.stderr, proc.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tradeoff.claims import BEGIN, END, RULES, readme_block, update_readme
+from tradeoff.claims.verdicts import BEGIN, END, RULES, readme_block, update_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 VERDICT_TABLES = {"MNIST (results/mnist/claims.csv)": ROOT / "docs/results/mnist_claims.csv",
@@ -19,7 +19,7 @@ VERDICT_TABLES = {"MNIST (results/mnist/claims.csv)": ROOT / "docs/results/mnist
                   "Paper-grade saliency (config/cpu.yaml; docs/results/cpu/saliency_claims.csv)":
                       ROOT / "docs/results/cpu/saliency_claims.csv"}
 """The default run's and the paper-grade run's claims tables, committed; the README's verdict block is
-generated from them: ``python -m tradeoff.claims 'MNIST (results/mnist/claims.csv)=docs/results/mnist_claims.csv'
+generated from them: ``python -m tradeoff.claims.verdicts 'MNIST (results/mnist/claims.csv)=docs/results/mnist_claims.csv'
 'Saliency (results/mnist/saliency/claims.csv)=docs/results/saliency_claims.csv'
 'Paper-grade MNIST (config/cpu.yaml; docs/results/cpu/mnist_claims.csv)=docs/results/cpu/mnist_claims.csv'
 'Paper-grade saliency (config/cpu.yaml; docs/results/cpu/saliency_claims.csv)=docs/results/cpu/saliency_claims.csv'``."""
@@ -43,7 +43,7 @@ def test_readme_verdict_block_is_generated_from_the_committed_tables() -> None:
     readme = (ROOT / "docs/RESULTS.md").read_text()
     assert update_readme(readme, readme_block(tables)) == readme, (
         "docs/RESULTS.md's verdict block differs from docs/results/*_claims.csv: regenerate it with "
-        "python -m tradeoff.claims (see tests/test_claims_doc.py)")
+        "python -m tradeoff.claims.verdicts (see tests/test_claims_doc.py)")
 
 
 def test_update_readme_replaces_only_the_block() -> None:
@@ -69,7 +69,7 @@ def test_update_readme_replaces_only_the_block() -> None:
 def test_paper_grade_tables_have_both_levels_and_claims_md_states_their_counts() -> None:
     """The re-derived paper-grade tables (docs/CLAIMS.md 5.5) carry every column, per-seed differences on
     every tested row, and the per-level counts the rules page states."""
-    from tradeoff.claims import CLAIM_COLUMNS, tally
+    from tradeoff.claims.verdicts import CLAIM_COLUMNS, tally
 
     text = (ROOT / "docs/CLAIMS.md").read_text().split("### 5.5")[1]
     for name, recipe, models in (("mnist", "6: 2 holds, 0 does not hold, 4 inconclusive",
@@ -92,10 +92,10 @@ def test_paper_grade_tables_have_both_levels_and_claims_md_states_their_counts()
 
 @pytest.mark.slow
 def test_rederiving_the_paper_grade_mnist_claims_reproduces_the_committed_table(tmp_path: Path) -> None:
-    """`python -m tradeoff.rederive` on the committed outcomes gives the committed verdicts (seeded)."""
+    """`python -m tradeoff.workflow.rederive` on the committed outcomes gives the committed verdicts (seeded)."""
     import shutil
 
-    from tradeoff.rederive import rederive_mnist
+    from tradeoff.workflow.rederive import rederive_mnist
 
     src = ROOT / "docs/results/cpu/mnist"
     shutil.copytree(src / "eval", tmp_path / "eval", ignore=shutil.ignore_patterns("*.csv", "*.json"))

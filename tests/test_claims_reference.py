@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from tradeoff.claims import beside_reference
-from tradeoff.config import load_yaml, validate_config
+from tradeoff.claims.verdicts import beside_reference
 from tradeoff.stages.claims_reference import write_beside
-from tradeoff.workflow_plan import reference_claims, reference_dir, reference_files
+from tradeoff.workflow.config import load_yaml, validate_config
+from tradeoff.workflow.plan import reference_claims, reference_dir, reference_files
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 

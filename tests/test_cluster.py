@@ -1,10 +1,10 @@
-"""GPU requests, the GPU rules' env, SLURM runtimes (tradeoff.cluster), through the workflow too.
+"""GPU requests, the GPU rules' env, SLURM runtimes (tradeoff.workflow.cluster), through the workflow too.
 
 - mnist.device decides GPU requests: cuda one per GPU-rule job, auto and cpu none; a dry run of the
   default config against profiles/slurm therefore gives no job a GPU (what the SLURM plugin's own
   set_gres_string makes of each job's resources: no --gpus, no --gres).
 - A job that requested a GPU and finds none fails, naming the rule, and leaves no output.
-- The torch rules' time limits are the closed form of tradeoff.cluster, and reach the jobs.
+- The torch rules' time limits are the closed form of tradeoff.workflow.cluster, and reach the jobs.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import torch
 import yaml
 from conftest import REPO, copy_workflow, snakemake
 
-from tradeoff import cluster
-from tradeoff.cluster import (
+from tradeoff.provenance import install_route
+from tradeoff.workflow import cluster
+from tradeoff.workflow.cluster import (
     GPU_MINUTES_PROVISIONAL,
     GPU_RULES,
     GpuMissingError,
@@ -31,8 +32,7 @@ from tradeoff.cluster import (
     require_gpus,
     torch_env,
 )
-from tradeoff.provenance import install_route
-from tradeoff.workflow_plan import attack_grid, mnist_models, mnist_recipes
+from tradeoff.workflow.plan import attack_grid, mnist_models, mnist_recipes
 
 
 def test_gpu_request_and_env_follow_the_device() -> None:

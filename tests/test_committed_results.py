@@ -55,7 +55,7 @@ def _current_cpu_config_hash() -> str:
 
 
 def test_paper_grade_results_match_the_config_and_code_or_the_results_page_says_so() -> None:
-    from tradeoff.workflow_plan import stage_code_hashes
+    from tradeoff.workflow.plan import stage_code_hashes
 
     manifest = PAPER_GRADE / "provenance.json"
     if not manifest.is_file():

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, snakemake
 
-from tradeoff.config import (
+from tradeoff.workflow.config import (
     ConfigError,
     check_caps,
     fmt,
@@ -19,7 +19,7 @@ from tradeoff.config import (
     sweep_fits,
     validate_config,
 )
-from tradeoff.workflow_plan import all_fits
+from tradeoff.workflow.plan import all_fits
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -209,7 +209,7 @@ def test_readme_fast_recipes_validate_over_the_default_config() -> None:
     cross-field checks, and train for epochs."""
     import re
 
-    from tradeoff.workflow_plan import mnist_recipes
+    from tradeoff.workflow.plan import mnist_recipes
 
     block = re.search(r"```yaml\n(fgsm-rs:.*?)```", (REPO / "docs" / "DEVELOPING.md").read_text(), re.S)
     assert block, "docs/DEVELOPING.md: the fgsm-rs example is missing"
@@ -224,7 +224,7 @@ def test_readme_fast_recipes_validate_over_the_default_config() -> None:
 
 def test_saliency_panel_keys_default_when_absent() -> None:
     """A config written before the judge panel (tests/config/tiny.yaml) gets the schema's defaults."""
-    from tradeoff.config import load_yaml, validate_config
+    from tradeoff.workflow.config import load_yaml, validate_config
 
     root = Path(__file__).resolve().parents[1]
     cfg = validate_config(load_yaml(root / "tests/config/tiny.yaml"), root / "workflow/schemas/config.schema.yaml")

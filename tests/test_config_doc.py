@@ -1,4 +1,4 @@
-"""config/README.md's key reference is generated from the schema (tradeoff.config_doc) and current;
+"""config/README.md's key reference is generated from the schema (tradeoff.workflow.config_doc) and current;
 every schema key has a description; the repository's conventions (LICENSE, the workflow catalog's
 file, the top-level layout) hold."""
 
@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from tradeoff.config_doc import (
+from tradeoff.workflow.config_doc import (
     MARKER,
     description,
     keys,
@@ -29,7 +29,7 @@ KEYWORDS = {"$schema", "$defs", "$ref", "description", "type", "enum", "minimum"
 def test_the_committed_reference_is_the_generated_one(monkeypatch: pytest.MonkeyPatch) -> None:
     readme = (REPO / "config" / "README.md").read_text()
     assert MARKER in readme
-    assert readme == updated(readme, SCHEMA), "config/README.md is stale: python -m tradeoff.config_doc --write"
+    assert readme == updated(readme, SCHEMA), "config/README.md is stale: python -m tradeoff.workflow.config_doc --write"
     monkeypatch.chdir(REPO)  # the command's defaults: the repository's schema and config/README.md
     assert main(["--check"]) == 0
 

@@ -1,6 +1,6 @@
 """Config mistakes named so that a user can fix them: a misspelt key gets "did you mean"
-(tradeoff.config_errors); a malformed or missing ``--configfile``, which Snakemake reads before the
-workflow (so the workflow cannot speak first), is named in one line by ``python -m tradeoff.preflight``."""
+(tradeoff.workflow.config_errors); a malformed or missing ``--configfile``, which Snakemake reads before the
+workflow (so the workflow cannot speak first), is named in one line by ``python -m tradeoff.workflow.preflight``."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 import yaml
 from conftest import REPO
 
-from tradeoff.config import ConfigError, validate_config
-from tradeoff.config_errors import close_keys, unknown_key_lines
-from tradeoff.preflight import main
+from tradeoff.workflow.config import ConfigError, validate_config
+from tradeoff.workflow.config_errors import close_keys, unknown_key_lines
+from tradeoff.workflow.preflight import main
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -78,7 +78,7 @@ def test_every_unknown_key_of_a_level_is_named_and_a_far_one_gets_no_guess() -> 
 
 
 def preflight(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tradeoff.preflight", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tradeoff.workflow.preflight", *args], capture_output=True, text=True,
                           cwd=cwd, env={**os.environ, "PYTHONPATH": str(REPO / "src")}, timeout=120)
 
 

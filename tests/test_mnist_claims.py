@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from tradeoff.claims import CLAIM_COLUMNS, NO_VERDICT, claims_markdown, tally
-from tradeoff.outcomes import read_outcomes, write_outcomes
+from tradeoff.claims.outcomes import read_outcomes, write_outcomes
+from tradeoff.claims.verdicts import CLAIM_COLUMNS, NO_VERDICT, claims_markdown, tally
 from tradeoff.stages.mnist_tables import clean_outcomes, mnist_claims, paired, rise_notes
 
 N = 2000

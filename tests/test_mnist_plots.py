@@ -215,7 +215,7 @@ def test_the_report_caption_names_the_interval() -> None:
 
 def test_tables_show_the_figures_display_names(recipes: pd.DataFrame, tmp_path: Path) -> None:
     """claims.md, its notes and the paper comparison name recipes as the figures do, the key beside."""
-    from tradeoff.claims import claims_markdown
+    from tradeoff.claims.verdicts import claims_markdown
     from tradeoff.stages.mnist_tables import paper_comparison, rise_notes
 
     claims = pd.read_csv(RUN / "claims.csv")

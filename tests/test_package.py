@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from tradeoff import costing
-from tradeoff.config import load_yaml, validate_config
+from tradeoff.workflow import costing
+from tradeoff.workflow.config import load_yaml, validate_config
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -26,7 +26,7 @@ def test_packaged_price_table_is_the_benchs() -> None:
 
 
 def test_packaged_schema_is_the_workflows() -> None:
-    # the workflow validates with workflow/schemas (Snakemake's place); `python -m tradeoff.costing` with the copy
+    # the workflow validates with workflow/schemas (Snakemake's place); `python -m tradeoff.workflow.costing` with the copy
     assert costing.CONFIG_SCHEMA.read_bytes() == SCHEMA.read_bytes(), (
         "src/tradeoff/config.schema.yaml differs from workflow/schemas/config.schema.yaml: copy it over")
 
@@ -74,7 +74,7 @@ def test_a_non_editable_install_prices_a_config_from_outside_the_checkout(tmp_pa
     where = subprocess.run([str(python), "-c", "import tradeoff; print(tradeoff.__file__)"], cwd=outside, env=env,
                            check=True, capture_output=True, text=True).stdout.strip()
     assert Path(where).is_relative_to(_site_packages(venv)), where  # the wheel's copy, not src/ nor the editable one
-    proc = subprocess.run([str(python), "-m", "tradeoff.costing", "config/cpu.yaml"], cwd=outside, env=env,
+    proc = subprocess.run([str(python), "-m", "tradeoff.workflow.costing", "config/cpu.yaml"], cwd=outside, env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     cpu = validate_config(load_yaml(REPO / "config" / "cpu.yaml"), SCHEMA)

@@ -1,6 +1,6 @@
 """Profiles: the shipped ones parse and plan the tiny DAG; malformed values stop the run before any
 job starts, with a message naming the key and value (Snakemake's own checks, and for what Snakemake
-checks late or never, tradeoff.profile_check, called from workflow/rules/profile.smk)."""
+checks late or never, tradeoff.workflow.profile_check, called from workflow/rules/profile.smk)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
 
-from tradeoff.profile_check import (
+from tradeoff.workflow.profile_check import (
     EXPRESSION_NAMES,
     ProfileError,
     Source,
@@ -59,7 +59,7 @@ def test_slurm_profiles_choose_their_software_route_explicitly() -> None:
     assert with_conda == {**plain, "software-deployment-method": ["conda"]}
     # no forced squeue: real clusters keep sacct (tests/test_slurm.py passes squeue itself)
     assert "slurm-status-command" not in plain
-    # GPUs are not requested by the profile: they follow mnist.device (tradeoff.cluster)
+    # GPUs are not requested by the profile: they follow mnist.device (tradeoff.workflow.cluster)
     assert not any("gpu" in str(v) for v in (plain.get("set-resources") or {}).values())
     # (slurm-conda is not planned here: with --use-conda even a dry run needs a conda executable)
 
@@ -88,7 +88,7 @@ def test_valid_expressions_and_units_still_plan(work: Path) -> None:
 
 
 # (profile body, a piece of the message). Snakemake's own checks first, then the ones
-# tradeoff.profile_check adds (Snakemake checks those when a job of the rule is scheduled, after
+# tradeoff.workflow.profile_check adds (Snakemake checks those when a job of the rule is scheduled, after
 # other rules' jobs ran, or never: docs/BAD_INPUT.md).
 BAD_PROFILES = {
     "gpu-not-int": ("resources: {gpu: one}\n", "Resource 'gpu' was given value 'one', which is not an integer"),
@@ -141,7 +141,7 @@ BAD_PROFILES = {
         "profile key default-resources.runtime: '30 * attemp' is not an integer >= 0",
     ),
     # a resource name one edit from the SLURM plugin's, and a gpu_model where the rule asks for no
-    # GPU (tiny.yaml: mnist.device auto, so mnist_train has gpu=0): tradeoff.slurm_resources
+    # GPU (tiny.yaml: mnist.device auto, so mnist_train has gpu=0): tradeoff.workflow.slurm_resources
     "resources-slurm-typo": (
         "set-resources: {theory_fit: {slurm_partion: short}}\n",
         "profile key set-resources.theory_fit.slurm_partion: 'slurm_partion' is not a resource Snakemake or the SLURM "
@@ -214,7 +214,7 @@ def test_bad_set_threads_on_the_command_line_stops_before_any_job(work: Path) ->
 
 
 # Unit tests of the check on what the user wrote: profile YAML (as loaded) and command-line words
-# (tradeoff.profile_check reads no Snakemake object).
+# (tradeoff.workflow.profile_check reads no Snakemake object).
 
 RULES = {"theory_fit", "mnist_train", "all"}
 CLI = Source("the command line", command_line=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tradeoff.publish import PublishError, main, publish
+from tradeoff.workflow.publish import PublishError, main, publish
 
 
 def _run(tmp_path: Path) -> Path:
@@ -76,7 +76,7 @@ def test_a_run_without_its_manifest_or_claims_is_refused(tmp_path: Path) -> None
 def test_publishing_under_a_results_manifest_records_the_new_digests(tmp_path: Path) -> None:
     """Issue 27: a new run published into docs/results/<name> is its new training provenance; what the
     folder held before keeps its recorded digest (a hand edit there is still caught)."""
-    from tradeoff.manifest import expected, init, problems, read
+    from tradeoff.workflow.manifest import expected, init, problems, read
 
     root = tmp_path / "docs" / "results"
     (root / "cpu" / "headline").mkdir(parents=True)

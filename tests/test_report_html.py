@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tradeoff.claims import claims_markdown
-from tradeoff.report_html import markdown_html, write_html
+from tradeoff.claims.verdicts import claims_markdown
+from tradeoff.workflow.report_html import markdown_html, write_html
 
 ROOT = Path(__file__).resolve().parents[1]
 

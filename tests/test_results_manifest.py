@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from tradeoff.manifest import NAME, ManifestError, expected, init, main, problems, read, rederive
+from tradeoff.workflow.manifest import (
+    NAME,
+    ManifestError,
+    expected,
+    init,
+    main,
+    problems,
+    read,
+    rederive,
+)
 
 RESULTS = REPO / "docs" / "results"
 
@@ -19,8 +28,8 @@ RESULTS = REPO / "docs" / "results"
 def test_every_committed_result_matches_its_manifest() -> None:
     found = problems(RESULTS)
     assert not found, ("the committed results differ from docs/results/MANIFEST.json:\n  " + "\n  ".join(found)
-                       + "\nre-derived tables: python -m tradeoff.manifest rederive --code <module> ...; "
-                         "a new run: python -m tradeoff.publish")
+                       + "\nre-derived tables: python -m tradeoff.workflow.manifest rederive --code <module> ...; "
+                         "a new run: python -m tradeoff.workflow.publish")
 
 
 def test_the_paper_grade_provenance_agrees_with_the_manifest() -> None:

@@ -260,9 +260,9 @@ def test_robust_gradients_align_better_with_strokes(trained: dict[str, Any], mni
 def _panel_excess_difference(trained: dict[str, Any], large_eps: dict[str, Any], mnist: Any) -> dict[str, Any]:
     """Per judge of the panel (the MLP judge; an l2-PGD MLP and a kNN pixel judge, both on half B): the
     robust-minus-standard excess over the controls, with its paired bootstrap over (image, target) pairs."""
+    from tradeoff.claims.stats import hierarchical_bootstrap
     from tradeoff.saliency import panel as pnl
     from tradeoff.stages.saliency_tables import _panel_difference
-    from tradeoff.stats import hierarchical_bootstrap
 
     half_b = trained["half_b"]
     robust_judge, _ = train(train_config(model="mlp", objective="pgd", norm="l2", eps=1.5, alpha=0.75, steps=5,

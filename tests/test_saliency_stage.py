@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tradeoff import io
-from tradeoff.claims import judge_table, tally
+from tradeoff.claims.verdicts import judge_table, tally
 from tradeoff.datasets.mnist import balanced_subset_indices
 from tradeoff.stages.saliency import judge_indices
 from tradeoff.stages.saliency_tables import (

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tradeoff import stats
-from tradeoff.simulation import Rates, seeds_needed, simulate
+from tradeoff.claims import stats
+from tradeoff.claims.simulation import Rates, seeds_needed, simulate
 
 NOMINAL = stats.LEVEL / 2
 

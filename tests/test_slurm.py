@@ -26,9 +26,9 @@ import yaml
 from conftest import REPO, copy_workflow, dry_run_jobs, snakemake
 from slurm_cluster import local_slurm_cluster
 
-from tradeoff.cluster import cpu_minutes
-from tradeoff.config import validate_config
-from tradeoff.workflow_plan import attack_grid, mnist_models, mnist_recipes
+from tradeoff.workflow.cluster import cpu_minutes
+from tradeoff.workflow.config import validate_config
+from tradeoff.workflow.plan import attack_grid, mnist_models, mnist_recipes
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -165,7 +165,7 @@ def test_tiny_workflow_through_slurm_matches_local_run(request: pytest.FixtureRe
     }, (per_rule, expected)
     assert set(re.findall(r"^localrule (\w+):", out, re.M)) == local & expected.keys(), out
     # the profile's default-resources reached sbatch (--mem, -t); in the group x parallel jobs;
-    # the torch rules' own time limits (tradeoff.cluster: measured CPU throughput) replace -t
+    # the torch rules' own time limits (tradeoff.workflow.cluster: measured CPU throughput) replace -t
     runtime = _at_attempt_1(profile["default-resources"]["runtime"])  # "30 * attempt"
     config = validate_config(yaml.safe_load(TINY.read_text()), SCHEMA)  # with the schema's defaults, as the workflow
     estimated = cpu_minutes(config, mnist_recipes(config), mnist_models(config), attack_grid(config))

@@ -1,7 +1,7 @@
 """The SLURM plugin's resource names (read from its installed source) and the two profile mistakes
 checked against them: a resource name one or two edits from one the plugin reads (``slurm_partion``)
-and a ``gpu_model`` on a rule that requests no GPU (tradeoff.slurm_resources, via
-tradeoff.profile_check)."""
+and a ``gpu_model`` on a rule that requests no GPU (tradeoff.workflow.slurm_resources, via
+tradeoff.workflow.profile_check)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from tradeoff.profile_check import ProfileError, Source, check_run, check_settings
-from tradeoff.slurm_resources import (
+from tradeoff.workflow.profile_check import ProfileError, Source, check_run, check_settings
+from tradeoff.workflow.slurm_resources import (
     PLUGIN_RESOURCES,
     PLUGINS,
     edit_distance,

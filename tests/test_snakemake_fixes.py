@@ -1,5 +1,5 @@
 """``snakemake --list-changes params`` names only outputs whose params changed (issue 27, item 7):
-the cause is Snakemake's own ParamsChange (tradeoff.snakemake_fixes), pinned here on the class, and
+the cause is Snakemake's own ParamsChange (tradeoff.workflow.snakemake_fixes), pinned here on the class, and
 the workflow's workaround is checked on a real run of the tiny config."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import snakemake
 
-from tradeoff.snakemake_fixes import fix_params_change_listing, params_listing_is_buggy
+from tradeoff.workflow.snakemake_fixes import fix_params_change_listing, params_listing_is_buggy
 
 
 class Buggy:

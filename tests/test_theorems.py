@@ -279,7 +279,7 @@ def test_theorem_2_1_violations_counted_and_a_planted_one_is_caught(sweep: pd.Da
 
 @pytest.mark.slow
 def test_theory_claims_table(sweep: pd.DataFrame, frontiers: pd.DataFrame) -> None:
-    from tradeoff.claims import CLAIM_COLUMNS
+    from tradeoff.claims.verdicts import CLAIM_COLUMNS
 
     claims, t22 = theory_claims(sweep, frontiers, 2.0)
     assert set(claims.columns) <= set(CLAIM_COLUMNS) and list(claims.columns) == list(COLUMNS)

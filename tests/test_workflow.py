@@ -139,7 +139,7 @@ def test_tiny_mnist_outputs(tiny_run: Path) -> None:
     assert paper["our_clean"].isna().all()
     assert "Madry adversarial training" in (mnist / "paper_comparison.md").read_text()
     # per-example outcomes beside every eval CSV: their sums are the table's n_correct
-    from tradeoff.outcomes import read_outcomes
+    from tradeoff.claims.outcomes import read_outcomes
 
     for recipe, size, seed in merged[["recipe", "size", "seed"]].drop_duplicates().itertuples(index=False):
         model = pd.read_csv(mnist / "eval" / recipe / f"n~{size}" / f"seed~{seed}.csv")  # rows in outcome order
@@ -281,7 +281,7 @@ def test_provenance_manifest(tiny_run: Path) -> None:
 
     from conftest import workflow_config_hash
 
-    from tradeoff.workflow_plan import stage_code_hashes
+    from tradeoff.workflow.plan import stage_code_hashes
 
     record = json.loads((tiny_run / "results" / "provenance.json").read_text())
     # what tests/test_committed_results.py checks a committed run against: the config's hash and the code's

@@ -1,4 +1,4 @@
-"""The workflow's builders (tradeoff.workflow_plan) and the schema's defaults (tradeoff.config):
+"""The workflow's builders (tradeoff.workflow.plan) and the schema's defaults (tradeoff.workflow.config):
 job grids against the config module's own grid, params against the wildcards they parse, defaults
 filled in one place. Fast: no Snakemake run (tests/test_workflow.py runs the workflow itself)."""
 
@@ -17,8 +17,9 @@ import pytest
 import yaml
 from conftest import REPO, copy_workflow, dry_run_jobs
 
-from tradeoff import workflow_plan as plan
-from tradeoff.config import (
+from tradeoff.datasets.mnist import DataError
+from tradeoff.workflow import plan
+from tradeoff.workflow.config import (
     DataPoint,
     canonical,
     fill_defaults,
@@ -29,7 +30,6 @@ from tradeoff.config import (
     sweep_points,
     validate_config,
 )
-from tradeoff.datasets.mnist import DataError
 
 SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SCHEMA = load_yaml(SCHEMA_PATH)
@@ -302,7 +302,7 @@ def test_optional_sections_plan(drop: tuple[str, ...], tmp_path: Path) -> None:
 def test_transfer_source_is_another_seed_of_the_same_recipe() -> None:
     """sanity.source_recipe: same: the next configured seed of the model's (recipe, size),
     cyclically; a single-seed model gets a copy at seed + 1000; a recipe name keeps the old rule."""
-    from tradeoff.workflow_plan import COPY_SEED_OFFSET, transfer_source
+    from tradeoff.workflow.plan import COPY_SEED_OFFSET, transfer_source
 
     config = {"mnist": {"models": [{"recipes": ["a"], "sizes": [10], "seeds": [0, 1, 2]},
                                    {"recipes": ["b"], "sizes": [10], "seeds": [0]}],
@@ -317,7 +317,7 @@ def test_transfer_source_is_another_seed_of_the_same_recipe() -> None:
 def test_default_run_trains_a_copy_of_each_model_for_the_transfer_check(tmp_path: Path) -> None:
     """The default config trains one seed per model, so each gets a copy (seed + 1000) whose PGD
     examples its transfer check replays, and the copies are trained, never evaluated."""
-    from tradeoff.workflow_plan import mnist_models
+    from tradeoff.workflow.plan import mnist_models
 
     work = copy_workflow(tmp_path, data="link")
     n = len(mnist_models(validate_config(copy.deepcopy(DEFAULT), SCHEMA_PATH)))

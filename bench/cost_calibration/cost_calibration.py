@@ -1,10 +1,10 @@
-"""Calibrate the costed plan (``tradeoff.costing``) on a finished run: measured job times / estimates.
+"""Calibrate the costed plan (``tradeoff.workflow.costing``) on a finished run: measured job times / estimates.
 
 Reads the run's Snakemake benchmarks (``benchmarks/mnist_train/...tsv``, ``benchmarks/mnist_eval/...tsv``:
 wall seconds of each job, one thread each) and the config it ran, and prices the same jobs with
-``tradeoff.costing`` (2-thread rates). Two one-thread jobs run side by side on the 2 cores, so a job's
+``tradeoff.workflow.costing`` (2-thread rates). Two one-thread jobs run side by side on the 2 cores, so a job's
 one-thread wall time is set against twice its 2-thread estimate. Prints one line per job and the
-median ratio per rule and overall: the ``CALIBRATION`` of ``tradeoff.costing``. Also the other
+median ratio per rule and overall: the ``CALIBRATION`` of ``tradeoff.workflow.costing``. Also the other
 rules' total job seconds (theory, tables, figures: not priced, measured).
 
     .venv/bin/python bench/cost_calibration/cost_calibration.py --config config/config.yaml --workdir . [--out CSV]
@@ -18,9 +18,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from tradeoff.config import load_yaml, validate_config
-from tradeoff.costing import Prices, eval_seconds, train_seconds
-from tradeoff.workflow_plan import mnist_recipes
+from tradeoff.workflow.config import load_yaml, validate_config
+from tradeoff.workflow.costing import Prices, eval_seconds, train_seconds
+from tradeoff.workflow.plan import mnist_recipes
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -25,7 +25,7 @@ The share of peak uses the nominal peak of the lever's precision (fp32 or bf16).
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/cpu_levers/cpu_levers.py [--repeats 7] [--out bench/cpu_levers/cpu_levers.csv]
 
-``tradeoff.costing`` prices work with the package's copy, ``src/tradeoff/cpu_levers.csv``: copy a new
+``tradeoff.workflow.costing`` prices work with the package's copy, ``src/tradeoff/cpu_levers.csv``: copy a new
 table there too (``tests/test_package.py`` checks the two are equal).
 """
 
@@ -46,10 +46,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tradeoff.adversarial.attacks import pgd  # noqa: E402
 from tradeoff.adversarial.training import EagerStep, TrainConfig, _build  # noqa: E402
-from tradeoff.config import recipe_defaults  # noqa: E402
 from tradeoff.datasets.spec import MNIST  # noqa: E402
 from tradeoff.nets.models import build_model  # noqa: E402
 from tradeoff.runtime import available_cpus, cpu_capabilities  # noqa: E402
+from tradeoff.workflow.config import recipe_defaults  # noqa: E402
 
 NETS = ("madry", "small", "wong")
 # lever sets: (name, precision, channels_last, compile, batch multiple); the first is the baseline;

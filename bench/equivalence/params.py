@@ -34,9 +34,15 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(repo: str, *config_paths: str) -> None:
-    from tradeoff import workflow_plan as plan
+    try:  # after issue 31
+        from tradeoff.workflow import config as config_mod
+        from tradeoff.workflow import plan
+    except ImportError:  # before
+        from tradeoff import config as config_mod  # type: ignore[no-redef]
+        from tradeoff import workflow_plan as plan  # type: ignore[no-redef]
     from tradeoff.adversarial.training import TrainConfig
-    from tradeoff.config import load_yaml, validate_config
+
+    load_yaml, validate_config = config_mod.load_yaml, config_mod.validate_config
     from tradeoff.datasets.mnist import MnistData
     from tradeoff.stages import mnist_train, saliency
 
@@ -44,11 +50,10 @@ def main(repo: str, *config_paths: str) -> None:
     for path in config_paths:
         raw = _merge(raw, load_yaml(path))
     config = validate_config(raw, Path(repo) / "workflow/schemas/config.schema.yaml")
-    import tradeoff.config
 
-    # before issue 28 the grids were derived in tradeoff.config
-    all_fits = getattr(plan, "all_fits", None) or getattr(tradeoff.config, "all_fits")  # noqa: B009
-    mnist_models = getattr(plan, "mnist_models", None) or getattr(tradeoff.config, "mnist_models")  # noqa: B009
+    # before issue 28 the grids were derived in the config module
+    all_fits = getattr(plan, "all_fits", None) or getattr(config_mod, "all_fits")  # noqa: B009
+    mnist_models = getattr(plan, "mnist_models", None) or getattr(config_mod, "mnist_models")  # noqa: B009
     out: dict[str, Any] = {"fits": [f.path for f in all_fits(config)]}
     if "mnist" not in config:
         print(json.dumps(out, indent=1, sort_keys=True))

@@ -64,8 +64,8 @@ from tradeoff.adversarial.engine import (  # noqa: E402
 )
 from tradeoff.adversarial.robust_eval import evaluate_grid, normalize_spec, predict  # noqa: E402
 from tradeoff.adversarial.training import TrainConfig, _determinism, _train_step  # noqa: E402
-from tradeoff.config import recipe_defaults  # noqa: E402
 from tradeoff.nets.models import build_model  # noqa: E402
+from tradeoff.workflow.config import recipe_defaults  # noqa: E402
 
 VIEW_OPS = {
     "aten::view", "aten::_unsafe_view", "aten::as_strided", "aten::expand", "aten::t",

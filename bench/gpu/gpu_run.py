@@ -45,10 +45,10 @@ import yaml  # noqa: E402
 
 from tradeoff.adversarial.robust_eval import evaluate_grid  # noqa: E402
 from tradeoff.adversarial.training import TrainConfig, train  # noqa: E402
-from tradeoff.config import recipe_defaults  # noqa: E402
 from tradeoff.nets.checkpoints import save_weights  # noqa: E402
 from tradeoff.nets.device import resolve_device
-from tradeoff.workflow_plan import mnist_recipes  # noqa: E402
+from tradeoff.workflow.config import recipe_defaults  # noqa: E402
+from tradeoff.workflow.plan import mnist_recipes  # noqa: E402
 
 
 def load(args: argparse.Namespace) -> tuple[torch.Tensor, ...]:

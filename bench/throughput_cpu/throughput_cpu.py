@@ -1,4 +1,4 @@
-"""CPU throughput behind tradeoff.cluster.CPU_EXAMPLES_PER_S (the SLURM runtimes of torch rules).
+"""CPU throughput behind tradeoff.workflow.cluster.CPU_EXAMPLES_PER_S (the SLURM runtimes of torch rules).
 
 Forward+backward passes of one 28x28 example per second (loss gradient w.r.t. weights and inputs,
 as in training and PGD), batch 64, one thread:  OMP_NUM_THREADS=1 python bench/throughput_cpu/throughput_cpu.py

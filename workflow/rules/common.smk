@@ -1,10 +1,10 @@
 # Shared by the stage files: the validated config, code hashes and wildcard constraints. What to
-# build and with which params is computed in tradeoff.workflow_plan (unit-tested), not here.
+# build and with which params is computed in tradeoff.workflow.plan (unit-tested), not here.
 # (preflight.smk, included first, put the package on sys.path and set REPO.)
 import re
 
-from tradeoff import workflow_plan as plan
-from tradeoff.config import ConfigError, validate_config
+from tradeoff.workflow import plan
+from tradeoff.workflow.config import ConfigError, validate_config
 from tradeoff.datasets.mnist import DataError
 from tradeoff.provenance import report_safe_json
 

@@ -196,7 +196,7 @@ rule mnist:
 
 
 # One target per named group of mnist.models (its `stage`): `snakemake stage_<name>` trains and
-# evaluates that group's models, so that a long config runs a stage at a time (tradeoff.costing).
+# evaluates that group's models, so that a long config runs a stage at a time (tradeoff.workflow.costing).
 for _stage, _cols in plan.mnist_stage_models(CONFIG).items():
 
     rule:

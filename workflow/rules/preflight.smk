@@ -2,7 +2,7 @@
 # once here and read by the Snakefile's `configfile:`; each --configfile; the profiles in effect) is
 # read strictly, so that a malformed file is reported with its name and line, and a repeated key
 # with both lines (Snakemake's reader names neither and lets the last repeat win silently). See
-# tradeoff.preflight.
+# tradeoff.workflow.preflight.
 import os
 import sys
 from pathlib import Path
@@ -10,11 +10,11 @@ from pathlib import Path
 REPO = Path(workflow.basedir)
 sys.path.insert(0, str(REPO / "src"))
 
-from tradeoff.config import ConfigError  # noqa: E402
-from tradeoff.preflight import check_run_yaml_files  # noqa: E402
-from tradeoff.snakemake_fixes import fix_params_change_listing  # noqa: E402
+from tradeoff.workflow.config import ConfigError  # noqa: E402
+from tradeoff.workflow.preflight import check_run_yaml_files  # noqa: E402
+from tradeoff.workflow.snakemake_fixes import fix_params_change_listing  # noqa: E402
 
-# Snakemake 9.27.1 lists unchanged files under --list-changes params (tradeoff.snakemake_fixes)
+# Snakemake 9.27.1 lists unchanged files under --list-changes params (tradeoff.workflow.snakemake_fixes)
 fix_params_change_listing()
 
 DEFAULT_CONFIGFILE = "config/config.yaml"

@@ -1,14 +1,14 @@
 # Included last, once every rule is defined: run settings (profile keys or their command-line
 # flags) that Snakemake checks late or never stop the run here, before any job starts, naming the
-# key, the value and where it was written (tradeoff.profile_check reads the profile files and the
+# key, the value and where it was written (tradeoff.workflow.profile_check reads the profile files and the
 # command line itself), among them a resource name close to one the SLURM plugin reads (a typo
 # such as slurm_partion) and a gpu_model on a rule that requests no GPU. Jobs that Snakemake spawns
 # re-parse the workflow with settings it derived itself; the main process has checked them already.
 import os
 import sys
 
-from tradeoff.cluster import GPU_RULES
-from tradeoff.profile_check import ProfileError, check_run, snakemake_arguments
+from tradeoff.workflow.cluster import GPU_RULES
+from tradeoff.workflow.profile_check import ProfileError, check_run, snakemake_arguments
 
 if workflow.is_main_process and snakemake_arguments(sys.argv) is not None:
     try:

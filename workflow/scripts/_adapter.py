@@ -27,7 +27,7 @@ from tradeoff.runtime import limit_threads, setup_logging  # noqa: E402
 
 def setup(smk: Any) -> None:
     """Log to the rule's ``log:``, cap BLAS/torch threads at the rule's ``threads:``, and stop if
-    the job's resources requested GPUs that torch cannot see (tradeoff.cluster.require_gpus). A job
+    the job's resources requested GPUs that torch cannot see (tradeoff.workflow.cluster.require_gpus). A job
     stopped with SIGTERM removes the temporary files of its unfinished writes (tradeoff.io)."""
     remove_temporary_files_on()
     logger = setup_logging(smk.log[0] if smk.log else None)
@@ -35,7 +35,7 @@ def setup(smk: Any) -> None:
     logger.info("rule %s, wildcards %s, %d thread(s)", smk.rule, dict(smk.wildcards.items()), n)
     gpus = int(getattr(smk.resources, "gpu", 0) or 0)
     if gpus:  # a job that asked for a GPU and finds none stops instead of training on the CPU
-        from tradeoff.cluster import require_gpus
+        from tradeoff.workflow.cluster import require_gpus
 
         require_gpus(gpus, smk.rule)
     import tradeoff

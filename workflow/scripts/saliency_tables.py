@@ -1,5 +1,5 @@
 import _adapter
-from tradeoff.report_html import write_html
+from tradeoff.workflow.report_html import write_html
 from tradeoff.stages.saliency_tables import write_tables
 
 _adapter.setup(snakemake)

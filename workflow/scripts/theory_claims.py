@@ -1,5 +1,5 @@
 import _adapter
-from tradeoff.report_html import write_html
+from tradeoff.workflow.report_html import write_html
 from tradeoff.stages.evaluate import claims_stage
 
 _adapter.setup(snakemake)

@@ -24,7 +24,7 @@ carries. The best epoch's weights go to the run's checkpoint folder as
 ``stopping-best-NNNNNN.safetensors`` before the checkpoint that records that epoch as the best is
 written; older ones are removed only after a newer checkpoint is in place, so the newest checkpoint's
 best weights always exist (:class:`EarlyStopping`). The rule, its decision and its cap import no
-torch (:mod:`tradeoff.costing` prices a run at the cap).
+torch (:mod:`tradeoff.workflow.costing` prices a run at the cap).
 """
 
 from __future__ import annotations

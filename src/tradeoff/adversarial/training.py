@@ -124,7 +124,7 @@ EpochCallback = Callable[[int, dict[str, Any]], None]
 class TrainConfig:
     """Everything that determines a trained model besides the data: a complete recipe, no defaults
     of its own (the schema's ``$defs/recipe_base`` holds every default:
-    :func:`tradeoff.config.recipe_defaults`; the planner fills them in, :func:`from_dict` refuses a
+    :func:`tradeoff.workflow.config.recipe_defaults`; the planner fills them in, :func:`from_dict` refuses a
     mapping that lacks a field).
 
     ``alpha`` is the attack step size, ``trades_beta`` TRADES' beta (1/lambda), ``momentum`` is for
@@ -258,7 +258,7 @@ class TrainConfig:
         missing = sorted(known - set(d) - set(length))
         if missing:
             raise ValueError(f"TrainConfig: missing keys {missing}; a recipe is complete "
-                             "(tradeoff.config.recipe_defaults: the schema's default of every recipe key)")
+                             "(tradeoff.workflow.config.recipe_defaults: the schema's default of every recipe key)")
         return cls(**{**length, **d})
 
 

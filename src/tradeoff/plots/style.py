@@ -12,7 +12,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from tradeoff import stats
+from tradeoff.claims import stats
 from tradeoff.io import atomic_path
 
 PathLike = str | os.PathLike[str]
@@ -23,8 +23,8 @@ SEED_INTERVAL_TEXT = "95% t-interval of the mean over seeds (none below 3 seeds)
 
 def seed_interval(values: Any) -> tuple[float, float]:
     """The recipe level's interval of ``docs/CLAIMS.md`` for a mean over seeds: the 95% t-interval
-    of :func:`tradeoff.stats.t_test` (k - 1 degrees of freedom); (NaN, NaN), drawn as no bar, below
-    :data:`tradeoff.stats.RECIPE_MIN_SEEDS` values. Usable as seaborn's ``errorbar=``."""
+    of :func:`tradeoff.claims.stats.t_test` (k - 1 degrees of freedom); (NaN, NaN), drawn as no bar, below
+    :data:`tradeoff.claims.stats.RECIPE_MIN_SEEDS` values. Usable as seaborn's ``errorbar=``."""
     test = stats.t_test(np.asarray(values, dtype=np.float64))
     if test.interval is None:
         return float("nan"), float("nan")

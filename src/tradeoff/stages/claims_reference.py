@@ -4,7 +4,7 @@ The default run decides the paper's MNIST claims on small models in minutes; the
 run decides them with 3 seeds and 5 sizes, and its claims tables are committed
 (``reference_results``, e.g. ``docs/results/cpu/``: ``mnist_claims.csv``, ``saliency_claims.csv``).
 This stage sets each of this run's verdicts beside the paper-grade one and flags disagreements
-(:func:`tradeoff.claims.beside_reference`); it never changes a verdict. A missing reference file
+(:func:`tradeoff.claims.verdicts.beside_reference`); it never changes a verdict. A missing reference file
 (no paper-grade run committed yet) leaves ``no paper-grade verdict`` on every row.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from tradeoff import io
-from tradeoff.claims import beside_reference, beside_reference_markdown
+from tradeoff.claims.verdicts import beside_reference, beside_reference_markdown
 
 #: this run's claims table (title) -> the committed reference file name in ``reference_results``
 REFERENCE_FILES = {"MNIST claims": "mnist_claims.csv", "Saliency claims": "saliency_claims.csv"}

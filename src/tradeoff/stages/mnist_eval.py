@@ -15,10 +15,10 @@ import torch
 
 from tradeoff import io
 from tradeoff.adversarial.robust_eval import evaluate_grid_outcomes, sanity_checks
+from tradeoff.claims.outcomes import write_outcomes
 from tradeoff.datasets.mnist import balanced_subset_indices, load_npz
 from tradeoff.nets.checkpoints import discarding_corrupt, load_weights, weights_digest
 from tradeoff.nets.device import resolve_device
-from tradeoff.outcomes import write_outcomes
 from tradeoff.runtime import resolve_levers
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from tradeoff import stats
+from tradeoff.claims import stats
 from tradeoff.plots import mnist as plots_mnist
 from tradeoff.plots.style import apply_style
 from tradeoff.stages.mnist_tables import KEY
@@ -19,9 +19,9 @@ __all__ = ["mnist_figure", "seed_intervals"]
 
 def seed_intervals(merged: pd.DataFrame, level: float = stats.LEVEL) -> pd.DataFrame:
     """Each model group's (``KEY``: recipe, size, attack, ...) mean accuracy over seeds with the
-    recipe level's interval of ``docs/CLAIMS.md``: the t-interval of :func:`tradeoff.stats.t_test`
+    recipe level's interval of ``docs/CLAIMS.md``: the t-interval of :func:`tradeoff.claims.stats.t_test`
     at ``level`` (95% by default; k - 1 degrees of freedom), ``low``/``high`` NaN below
-    :data:`tradeoff.stats.RECIPE_MIN_SEEDS` seeds (the recipe level is not testable there).
+    :data:`tradeoff.claims.stats.RECIPE_MIN_SEEDS` seeds (the recipe level is not testable there).
     ``merged``: ``robustness.csv`` (one row per model and attack)."""
     missing = [c for c in (*KEY, "seed", "accuracy") if c not in merged.columns]
     if missing:

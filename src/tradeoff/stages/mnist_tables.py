@@ -10,9 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradeoff import io, stats
+from tradeoff import io
 from tradeoff.adversarial.published import PUBLISHED, attack_matches, recipe_mismatch
-from tradeoff.claims import (
+from tradeoff.claims import stats
+from tradeoff.claims.outcomes import read_outcomes
+from tradeoff.claims.stats import ols_slope
+from tradeoff.claims.verdicts import (
     NO_VERDICT,
     ClaimRow,
     claims_markdown,
@@ -23,8 +26,6 @@ from tradeoff.claims import (
 )
 from tradeoff.naming import recipe_labels
 from tradeoff.nets.integrity import eval_record_problem
-from tradeoff.outcomes import read_outcomes
-from tradeoff.stats import ols_slope
 
 KEY = ["recipe", "size", "attack", "norm", "eps", "steps", "restarts", "alpha", "device", "precision"]
 
@@ -148,7 +149,7 @@ def mnist_claims(clean: CleanOutcomes, recipes: pd.DataFrame, *, n_resamples: in
                  seed: int = 0) -> pd.DataFrame:
     """Paper Figs. 7 and 1 as verdicts on clean accuracy (``docs/CLAIMS.md`` section 2; per-example
     outcomes paired on the same test images; standard = the mean of the standard recipes at that size),
-    each comparison at the ``recipe`` and the ``models`` level (:func:`tradeoff.claims.two_levels`):
+    each comparison at the ``recipe`` and the ``models`` level (:func:`tradeoff.claims.verdicts.two_levels`):
 
     * ``robust_lose_standard_accuracy`` (Fig. 7), at the full training set only (the largest size a
       standard recipe is trained at), per PGD threat model with two or more eps: the OLS slope of clean
@@ -158,7 +159,7 @@ def mnist_claims(clean: CleanOutcomes, recipes: pd.DataFrame, *, n_resamples: in
       robust recipe trained at two or more sizes that standard is trained at too, its clean accuracy
       minus standard's, > 0 at the smallest size and < 0 at the largest; each comparison once.
 
-    Judged together (:func:`tradeoff.claims.judge_table`).
+    Judged together (:func:`tradeoff.claims.verdicts.judge_table`).
     """
     return judge_table(mnist_rows(clean, recipes, n_resamples=n_resamples, seed=seed))
 
@@ -226,7 +227,7 @@ def mnist_rows(clean: CleanOutcomes, recipes: pd.DataFrame, *, n_resamples: int 
 def rise_notes(table: pd.DataFrame, labels: Mapping[str, str] | None = None) -> list[str]:
     """Plain sentences for ``claims.md``: each eps level (shown beside Fig. 7's slope) whose clean accuracy
     is above standard's, i.e. clean accuracy rises at that eps before it falls (recipes shown as
-    :func:`tradeoff.claims.shown_recipe` shows them)."""
+    :func:`tradeoff.claims.verdicts.shown_recipe` shows them)."""
     shown = table[(table["claim"] == "robust_lose_standard_accuracy") & (table["verdict"] == NO_VERDICT)
                   & table["metric"].str.contains("PGD training at eps")]
     return [f"At n = {int(r['size'])}, {shown_recipe(str(r['recipe']), labels)} ({r['metric']}) is above standard: {100 * r['robust']:.2f}% "
@@ -239,7 +240,7 @@ def check_eval_records(sanity: list[str], trained: Mapping[str, Mapping[str, Any
     """Refuse evaluations that are not of the model their path and the config name
     (:func:`tradeoff.nets.integrity.eval_record_problem`), naming each; nothing is written.
     ``trained``: recipe -> its params as the training stage gets them
-    (:func:`tradeoff.workflow_plan.mnist_trained_recipes`: the recipe hash is computed from these)."""
+    (:func:`tradeoff.workflow.plan.mnist_trained_recipes`: the recipe hash is computed from these)."""
     problems = [p for p in (eval_record_problem(path, io.read_json(path), trained) for path in sanity) if p]
     if problems:
         raise ValueError("evaluations of other models than asked for:\n  " + "\n  ".join(problems))

@@ -39,7 +39,7 @@ def write_provenance(tables: list[str], json_out: str, md_out: str, *, config: d
     """Write the manifest as JSON and as a Markdown summary (for the report). ``config`` may come as the
     text of :func:`tradeoff.provenance.report_safe_json` (how the workflow passes it). ``data``: the
     data files the run read (MNIST's source files and the validated npz), hashed like the tables. ``code``:
-    each stage's code hash (:func:`tradeoff.workflow_plan.stage_code_hashes`), so a committed run can be
+    each stage's code hash (:func:`tradeoff.workflow.plan.stage_code_hashes`), so a committed run can be
     checked against the current code."""
     if isinstance(config, str):
         config = json.loads(config)

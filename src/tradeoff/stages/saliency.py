@@ -66,7 +66,7 @@ def judge_indices(y_train: np.ndarray, size: int, seed: int) -> tuple[np.ndarray
 
 def judge_config(judge: dict[str, Any], *, seed: int, device: str, precision: str) -> TrainConfig:
     """The judge's :class:`TrainConfig`: ``judge`` is its complete recipe
-    (:func:`tradeoff.workflow_plan.saliency_judge_params`: standard, or the robust judge's PGD)."""
+    (:func:`tradeoff.workflow.plan.saliency_judge_params`: standard, or the robust judge's PGD)."""
     return TrainConfig.from_dict({**judge, "seed": seed, "device": device, "precision": precision})
 
 

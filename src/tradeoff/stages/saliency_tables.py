@@ -4,7 +4,7 @@ Each claim compares every robust (pgd / trades) studied recipe with the standard
 over the standard recipes when there are several), per training-set size, on paired per-example
 values (the same test images under each model), at two levels (``docs/CLAIMS.md`` section 1): ``recipe``
 (the paired t-test on the per-seed differences) and ``models`` (the bootstrap over images with the seeds
-held fixed), Holm within each level of the table (:func:`tradeoff.claims.judge_table`):
+held fixed), Holm within each level of the table (:func:`tradeoff.claims.verdicts.judge_table`):
 
 * ``gradients_align`` (Fig. 2): per image ``abs_grad_mask_corr``, ``energy_on_mask`` and the signed
   ``cosine_to_centered_image`` net of its within-stroke permutation null are higher for the robust
@@ -39,8 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradeoff import io, stats
-from tradeoff.claims import (
+from tradeoff import io
+from tradeoff.claims import stats
+from tradeoff.claims.verdicts import (
     CLAIM_COLUMNS,
     ClaimRow,
     claims_markdown,
@@ -83,7 +84,7 @@ def paired_claims(values: pd.DataFrame, key: list[str], objectives: dict[str, st
     """``values``: columns recipe, size, seed, ``key`` (what pairs rows across models, e.g. the image
     index) and value. Per size and robust recipe: robust minus the standard recipes' mean, > 0, on the
     keys every compared model has, per shared seed; a ``recipe`` and a ``models`` row
-    (:func:`tradeoff.claims.two_levels`). ``binary``: 0/1 values (exact McNemar at k = 1)."""
+    (:func:`tradeoff.claims.verdicts.two_levels`). ``binary``: 0/1 values (exact McNemar at k = 1)."""
     rows: list[ClaimRow] = []
     for size, group in values.groupby("size", sort=True):
         recipes = sorted(group["recipe"].unique())
@@ -221,7 +222,7 @@ def combine(table: pd.DataFrame, claim: str, *, need: int | None, label: str, pr
 def filter_claims(counts: pd.DataFrame, objectives: dict[str, str], metric: str) -> list[ClaimRow]:
     """``thresholding_filters``: ``counts`` (recipe, size, seed, value: one number per model). Per size and
     robust recipe against the standard recipes (their mean per seed): ``recipe`` level, the exact
-    permutation test over models (:func:`tradeoff.stats.permutation_test`, >= 3 per side); ``models``
+    permutation test over models (:func:`tradeoff.claims.stats.permutation_test`, >= 3 per side); ``models``
     level, these models' counts (exact: no test)."""
     rows: list[ClaimRow] = []
     for size, group in counts.groupby("size", sort=True):
@@ -420,7 +421,7 @@ def saliency_claims(al: pd.DataFrame, fs: pd.DataFrame, linear: pd.DataFrame, *,
     outcomes; None: ``linear_more_robust`` is not made), ``paths`` (every judge's labels along the
     interpolation paths; None: ``interpolation_toward_target`` is not made). The large-eps variants'
     claims (:data:`VARIANT_CLAIMS`, when ``panel`` has them) and the interpolation claim are made for the
-    primary judge only. :func:`write_tables` calls it; so does ``python -m tradeoff.rederive`` on
+    primary judge only. :func:`write_tables` calls it; so does ``python -m tradeoff.workflow.rederive`` on
     committed results."""
     claims: list[ClaimRow] = _alignment_claims(al, objectives, n_resamples)
     if panel is not None:

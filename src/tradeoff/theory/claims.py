@@ -16,7 +16,7 @@ for: a claim holds or does not. Sampled test accuracies are never used (they cro
 - **The linear frontier**: no fitted classifier lies above it, it lies on or below Theorem 2.1's
   bound, and the largest gap between the bound and it.
 
-The claims table has the columns of :mod:`tradeoff.claims` (``claim, paper, metric, recipe, size,
+The claims table has the columns of :mod:`tradeoff.claims.verdicts` (``claim, paper, metric, recipe, size,
 standard, robust, difference, holds``); ``recipe`` names the sweep or the model and point.
 """
 
@@ -45,7 +45,7 @@ __all__ = [
 COLUMNS: Final[tuple[str, ...]] = (
     "claim", "paper", "metric", "recipe", "size", "level", "standard", "robust", "difference", "verdict", "estimator",
 )  # fmt: skip
-"""The claims table's columns (a subset of :data:`tradeoff.claims.CLAIM_COLUMNS`; ``level`` is always
+"""The claims table's columns (a subset of :data:`tradeoff.claims.verdicts.CLAIM_COLUMNS`; ``level`` is always
 ``exact``, ``docs/CLAIMS.md`` section 1): ``verdict`` is
 "holds" or "does not hold", decided on exact numbers (``estimator``: closed-form population
 accuracies; no sampling, so no interval and never "inconclusive")."""

@@ -6,9 +6,9 @@ line of ``config/README.md`` (above it: the hand-written guide). A test holds th
 to what this renders, so a key added to the schema without a description, or a description changed
 without regenerating, fails it.
 
-    python -m tradeoff.config_doc --write    # regenerate config/README.md's reference in place
-    python -m tradeoff.config_doc --check    # exit 1 if the committed reference is stale
-    python -m tradeoff.config_doc            # print the reference
+    python -m tradeoff.workflow.config_doc --write    # regenerate config/README.md's reference in place
+    python -m tradeoff.workflow.config_doc --check    # exit 1 if the committed reference is stale
+    python -m tradeoff.workflow.config_doc            # print the reference
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import yaml
 
 SCHEMA = Path("workflow/schemas/config.schema.yaml")  # run from the repository's root
 README = Path("config/README.md")
-MARKER = "<!-- Generated below from workflow/schemas/config.schema.yaml by `python -m tradeoff.config_doc --write`; edit the schema, not this part. -->"
+MARKER = "<!-- Generated below from workflow/schemas/config.schema.yaml by `python -m tradeoff.workflow.config_doc --write`; edit the schema, not this part. -->"
 #: object definitions rendered once, in their own table, and referred to by name elsewhere
 SHARED = {"recipe": "Recipe fields"}
 
@@ -185,7 +185,7 @@ def updated(readme: str, schema: Mapping[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tradeoff.config_doc", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tradeoff.workflow.config_doc", description=__doc__.split("\n\n")[0])
     ap.add_argument("--schema", type=Path, default=SCHEMA)
     ap.add_argument("--readme", type=Path, default=README)
     mode = ap.add_mutually_exclusive_group()
@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     new = updated(current, schema)
     if args.check:
         if new != current:
-            print(f"{args.readme} is stale: run python -m tradeoff.config_doc --write", file=sys.stderr)
+            print(f"{args.readme} is stale: run python -m tradeoff.workflow.config_doc --write", file=sys.stderr)
             return 1
         return 0
     args.readme.write_text(new)

@@ -13,13 +13,14 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from tradeoff.config_errors import unknown_key_lines
+from tradeoff.workflow.config_errors import unknown_key_lines
 
 SWEEP_AXES = ("p", "d", "eta", "n_train", "C", "norm", "eps_train")
 DATA_AXES = ("p", "d", "eta", "n_train")
@@ -180,7 +181,7 @@ def fill_defaults(instance: Any, schema: dict[str, Any], root: dict[str, Any] | 
     return copy.deepcopy(instance)
 
 
-PACKAGED_SCHEMA = Path(__file__).with_name("config.schema.yaml")
+PACKAGED_SCHEMA = Path(str(files("tradeoff") / "config.schema.yaml"))
 """The package's copy of ``workflow/schemas/config.schema.yaml`` (a test keeps them equal)."""
 
 
@@ -194,7 +195,7 @@ def recipe_defaults(schema_path: str | Path = PACKAGED_SCHEMA) -> dict[str, Any]
     """The schema's default of every recipe key (``$defs/recipe_base``, Madry et al.'s MNIST recipe):
     the one home of a training setting's default. A complete recipe
     (:class:`tradeoff.adversarial.training.TrainConfig`, which has no defaults) is these, with the
-    user's layers over them (:func:`tradeoff.workflow_plan.recipe_params`), a length (``epochs`` or
+    user's layers over them (:func:`tradeoff.workflow.plan.recipe_params`), a length (``epochs`` or
     ``iterations``), a precision, a seed and a device. A fresh dict each call."""
     return dict(json.loads(_recipe_defaults(str(schema_path))))
 
@@ -496,7 +497,7 @@ def sweep_points(config: dict[str, Any], sweep: str) -> list[DataPoint]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The MNIST stage: the two pure functions its checks need (the planner's tradeoff.workflow_plan.
+# The MNIST stage: the two pure functions its checks need (the planner's tradeoff.workflow.plan.
 # mnist_recipes and mnist_models call them; everything else asks the planner)
 
 def expand_recipes(mn: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -532,7 +533,7 @@ def expand_recipes(mn: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 #: ``mnist.evaluation.sanity.source_recipe: same``: each model's transfer source is an independently
-#: trained copy of its own recipe (:func:`tradeoff.workflow_plan.transfer_source`).
+#: trained copy of its own recipe (:func:`tradeoff.workflow.plan.transfer_source`).
 SAME_RECIPE = "same"
 
 

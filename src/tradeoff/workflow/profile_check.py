@@ -5,7 +5,7 @@ only when that rule's first job is scheduled (after other rules' jobs ran); with
 ``jobs: 0`` a dry run passes and a real run starts jobs; a rule name misspelt under
 ``set-threads:`` or ``set-resources:`` is ignored silently, and so is a resource name the SLURM
 plugin does not read (``slurm_partion``); a ``gpu_model`` on a rule that requests no GPU makes the
-plugin ask for ``--gpus=<model>:0`` (:mod:`tradeoff.slurm_resources`). The workflow calls :func:`check_run`
+plugin ask for ``--gpus=<model>:0`` (:mod:`tradeoff.workflow.slurm_resources`). The workflow calls :func:`check_run`
 once every rule is defined, so such values stop the run before any job starts, with a message
 naming the key, the value and where it was written (a profile file or a flag).
 
@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from tradeoff.slurm_resources import gpu_model_problem, unknown_resource
+from tradeoff.workflow.slurm_resources import gpu_model_problem, unknown_resource
 
 EXPRESSION_NAMES = frozenset(dir(builtins)) | {
     "attempt", "input", "output", "params", "resources", "threads", "wildcards", "rulename",
@@ -237,7 +237,7 @@ def check_settings(settings: Mapping[str, Any], source: Source, rules: Collectio
     workflow's rule names: set-threads and set-resources may name only those. ``limits``: the
     resources with a global limit in any source of the run (default: this one's), user throttles; any
     other resource name close to one the SLURM plugin reads is taken for a typo
-    (:func:`tradeoff.slurm_resources.unknown_resource`).
+    (:func:`tradeoff.workflow.slurm_resources.unknown_resource`).
     """
     norm = {str(k).replace("_", "-"): v for k, v in settings.items()}
     own = _limit_names(settings)

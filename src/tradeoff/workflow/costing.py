@@ -13,7 +13,7 @@ From these, seconds per training example: ``standard`` t_step - t_attack (no att
 ``nfgsm`` t_step, ``pgd`` t_step + (steps - 1) t_attack, ``trades`` one attack step more (its KL
 target's clean forward); the catastrophic-overfitting guard adds PGD-10 on its validation images
 after every epoch. An evaluation costs its attack steps (PGD: images x restarts x steps; FGSM one;
-clean a third of one; AutoAttack :data:`tradeoff.cluster.AUTOATTACK_PASSES`, an upper estimate) at
+clean a third of one; AutoAttack :data:`tradeoff.workflow.cluster.AUTOATTACK_PASSES`, an upper estimate) at
 the evaluation's levers, plus the gradient-masking checks. Jobs run with one thread each and
 ``--cores 2`` runs two at once: a stage's wall time is its work at the 2-thread rates times
 :data:`CALIBRATION`, measured on a run of the default config.
@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from tradeoff.adversarial.stopping import StoppingRule
-from tradeoff.cluster import AUTOATTACK_PASSES, CPU_EXAMPLES_PER_S
-from tradeoff.config import recipe_defaults, saliency_models
-from tradeoff.workflow_plan import attack_grid, mnist_models, mnist_recipes, transfer_source
+from tradeoff.workflow.cluster import AUTOATTACK_PASSES, CPU_EXAMPLES_PER_S
+from tradeoff.workflow.config import recipe_defaults, saliency_models
+from tradeoff.workflow.plan import attack_grid, mnist_models, mnist_recipes, transfer_source
 
 #: the measured table this module prices work with: package data, a copy of ``bench/cpu_levers/cpu_levers.csv``
 #: (the bench's output; tests/test_costing.py checks the two are equal)
@@ -73,7 +73,7 @@ class Prices:
 
     def seconds(self, net: str, kind: str, precision: str, channels_last: bool) -> float:
         """Seconds per example. A net the lever table lacks (the MLP judge) is priced at
-        :data:`tradeoff.cluster.CPU_EXAMPLES_PER_S` (one thread, a loaded machine: generous)."""
+        :data:`tradeoff.workflow.cluster.CPU_EXAMPLES_PER_S` (one thread, a loaded machine: generous)."""
         key = (net, kind, LEVER_ROWS[(precision, bool(channels_last))])
         if key not in self.rates and not any(n == net for n, _, _ in self.rates) and net in CPU_EXAMPLES_PER_S:
             return 1.0 / CPU_EXAMPLES_PER_S[net]
@@ -96,7 +96,7 @@ def train_examples(recipe: dict[str, Any], size: int) -> int:
 
 def train_seconds(recipe: dict[str, Any], size: int, prices: Prices, default_precision: str = "fp32") -> float:
     """Estimated seconds to train ``recipe`` on ``size`` images (2 threads); the keys it leaves out
-    take the schema's defaults (:func:`tradeoff.config.recipe_defaults`)."""
+    take the schema's defaults (:func:`tradeoff.workflow.config.recipe_defaults`)."""
     recipe = {**recipe_defaults(), **recipe}
     net, cl = recipe["model"], bool(recipe.get("channels_last", False))
     precision = recipe.get("precision", default_precision)
@@ -249,14 +249,14 @@ def preflight(config: dict[str, Any], caps: dict[str, bool]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tradeoff.costing CONFIG [--preflight] [--allow-no-bf16]``: print the config's costed
+    """``python -m tradeoff.workflow.costing CONFIG [--preflight] [--allow-no-bf16]``: print the config's costed
     plan; with ``--preflight``, exit 3 when the plan does not hold on this CPU (unless allowed)."""
     import argparse
 
-    from tradeoff.config import load_yaml, validate_config
     from tradeoff.runtime import cpu_capabilities
+    from tradeoff.workflow.config import load_yaml, validate_config
 
-    ap = argparse.ArgumentParser(prog="python -m tradeoff.costing", description="The costed plan of a config.")
+    ap = argparse.ArgumentParser(prog="python -m tradeoff.workflow.costing", description="The costed plan of a config.")
     ap.add_argument("config")
     ap.add_argument("--schema", help="the config schema (default: the package's copy of the workflow's)")
     ap.add_argument("--preflight", action="store_true", help="check the plan against this CPU")

@@ -1,7 +1,7 @@
 """What the workflow builds and with which params: pure functions of the validated config.
 
 ``workflow/rules/*.smk`` call these (the rules keep only directives); each takes the config that
-:func:`tradeoff.config.validate_config` returns (defaults filled, keys sorted) and, for per-job
+:func:`tradeoff.workflow.config.validate_config` returns (defaults filled, keys sorted) and, for per-job
 params, the job's wildcards (any object with the wildcard names as attributes). Job grids come as
 wildcard columns for ``expand(rules.<name>.output.<file>, zip, **columns)``, so output paths are
 typed once, in the rule that writes them. Every params builder returns dicts with sorted keys:
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tradeoff.config import (
+from tradeoff.workflow.config import (
     SAME_RECIPE,
     ConfigError,
     DataPoint,
@@ -31,7 +31,7 @@ from tradeoff.config import (
 
 Columns = dict[str, list[Any]]
 
-STAGES_DIR = Path(__file__).resolve().parent / "stages"
+STAGES_DIR = Path(__file__).resolve().parent.parent / "stages"
 
 THEORY_FIGURES = ("bound", "eps_train", "weight_share", "closed_form")
 """The theory figures drawn from the trade-off sweep (``results/figures/theory_<kind>.*``)."""
@@ -178,23 +178,23 @@ def mnist_runtime(config: dict[str, Any]) -> dict[str, Any]:
 
 def mnist_gpus(config: dict[str, Any]) -> int:
     """GPUs a GPU rule's job requests: 1 for mnist.device cuda; none for auto or cpu (a profile may
-    add one per rule; a job that requested a GPU and finds none stops: :mod:`tradeoff.cluster`)."""
-    from tradeoff.cluster import gpu_request
+    add one per rule; a job that requested a GPU and finds none stops: :mod:`tradeoff.workflow.cluster`)."""
+    from tradeoff.workflow.cluster import gpu_request
 
     return gpu_request(config["mnist"]["device"])
 
 
 def torch_env(config: dict[str, Any]) -> str:
     """The GPU rules' conda env: envs/torch-gpu.yaml (CUDA build) for cuda, else envs/torch.yaml."""
-    from tradeoff.cluster import torch_env as env
+    from tradeoff.workflow.cluster import torch_env as env
 
     return env(config["mnist"]["device"])
 
 
 def mnist_minutes(config: dict[str, Any], rule: str) -> Any:
     """SLURM time limit (minutes, per attempt) of a torch rule's jobs: from measured CPU throughput
-    and the config's work; provisional for GPU jobs (:mod:`tradeoff.cluster`)."""
-    from tradeoff.cluster import cpu_minutes, job_minutes
+    and the config's work; provisional for GPU jobs (:mod:`tradeoff.workflow.cluster`)."""
+    from tradeoff.workflow.cluster import cpu_minutes, job_minutes
 
     cpu = cpu_minutes(config, mnist_recipes(config), mnist_models(config), attack_grid(config))
     minutes = job_minutes(rule, config["mnist"]["device"], cpu)
@@ -209,7 +209,7 @@ def mnist_model_columns(config: dict[str, Any]) -> Columns:
 
 def mnist_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every named recipe as the config's layers give it (``mnist.defaults``, the recipe over them,
-    sweeps expanded into ``<sweep>-<value>`` recipes: :func:`tradeoff.config.expand_recipes`);
+    sweeps expanded into ``<sweep>-<value>`` recipes: :func:`tradeoff.workflow.config.expand_recipes`);
     what the recipe table shows. :func:`recipe_params` completes one."""
     return expand_recipes(config["mnist"])
 
@@ -223,7 +223,7 @@ def recipe_params(config: dict[str, Any], recipe: str) -> dict[str, Any]:
     """A recipe's complete training settings (every
     :class:`tradeoff.adversarial.training.TrainConfig` field but seed and device),
     each from one layer, the later winning: the schema's defaults
-    (:func:`tradeoff.config.recipe_defaults`), ``mnist.precision``, then the recipe as the config
+    (:func:`tradeoff.workflow.config.recipe_defaults`), ``mnist.precision``, then the recipe as the config
     gives it (:func:`mnist_recipes`: ``mnist.defaults``, the recipe, a sweep's value; a recipe's own
     precision is an opt-in lever). Merged here only."""
     return canonical({**recipe_defaults(), "precision": config["mnist"]["precision"],
@@ -332,8 +332,8 @@ def mnist_training_length_targets(config: dict[str, Any]) -> list[str]:
 def mnist_stage_models(config: dict[str, Any]) -> dict[str, Columns]:
     """Stage name -> the wildcard columns (recipe, size, seed) of the models it trains and evaluates:
     each model in the stage of the first ``mnist.models`` group listing it (groups without a
-    ``stage`` belong to none; :func:`tradeoff.costing.model_stages`)."""
-    from tradeoff.costing import model_stages
+    ``stage`` belong to none; :func:`tradeoff.workflow.costing.model_stages`)."""
+    from tradeoff.workflow.costing import model_stages
 
     named = {g["stage"] for g in config["mnist"]["models"] if "stage" in g}
     out: dict[str, Columns] = {name: {"recipe": [], "size": [], "seed": []} for name in sorted(named)}
@@ -369,7 +369,7 @@ def saliency_figure_columns(config: dict[str, Any]) -> Columns:
 
 def saliency_judge_params(config: dict[str, Any], role: str) -> dict[str, Any]:
     """A judge's complete recipe (every TrainConfig field but seed, device and precision): the
-    schema's defaults (:func:`tradeoff.config.recipe_defaults`) under ``saliency.<role>``; the
+    schema's defaults (:func:`tradeoff.workflow.config.recipe_defaults`) under ``saliency.<role>``; the
     ``robust_judge`` trains by PGD."""
     objective = {"objective": "pgd"} if role == "robust_judge" else {}
     return canonical({**recipe_defaults(), **objective, **config["saliency"][role]})
@@ -438,7 +438,7 @@ def headline_models(config: dict[str, Any]) -> list[str]:
 
 def headline_trial_params(config: dict[str, Any], trial: str) -> dict[str, Any]:
     """A trial's complete training config (:class:`tradeoff.adversarial.training.TrainConfig`
-    fields): the schema's defaults (:func:`tradeoff.config.recipe_defaults`), ``headline.defaults``
+    fields): the schema's defaults (:func:`tradeoff.workflow.config.recipe_defaults`), ``headline.defaults``
     and the trial's recipe over them, its seed and ``headline.device``."""
     hl = config["headline"]
     spec = hl["trials"][trial]
@@ -469,7 +469,7 @@ def headline_rule(config: dict[str, Any], model: str) -> dict[str, Any]:
     return canonical({k: spec[k] for k in ("trials", "protocol", "min_clean", "min_robust", "otherwise")})
 
 
-# The job grids derived from the config (moved from tradeoff.config at issue 28: config.py loads, fills
+# The job grids derived from the config (moved from tradeoff.workflow.config at issue 28: config.py loads, fills
 # and validates; the planner derives what runs).
 
 #: The seed offset of a copy trained only to be a transfer source (no configured seed to reuse).

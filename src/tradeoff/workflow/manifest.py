@@ -2,7 +2,7 @@
 
 ``docs/results/MANIFEST.json`` lists every file below its folder (paths relative to it) with the
 SHA-256 it had when a run published it (``files``: the training provenance, written by
-:mod:`tradeoff.publish` or, once, by ``init``). Tables re-derived later from committed outcomes,
+:mod:`tradeoff.workflow.publish` or, once, by ``init``). Tables re-derived later from committed outcomes,
 without retraining, are recorded in ``rederived``: one entry per re-derivation, with the commit it
 ran at, the hash of the code that derived them (:func:`tradeoff.provenance.code_hash` of the named
 modules), a note, and the new digests (``null``: the file was removed); ``files`` stays as it was.
@@ -10,9 +10,9 @@ A file's expected digest is its newest ``rederived`` one, else its ``files`` one
 ``tests/test_results_manifest.py``) compares every file with it: editing one number, adding or
 removing a file fails. Digests are written only by these commands, never by hand.
 
-    python -m tradeoff.manifest check [ROOT]
-    python -m tradeoff.manifest rederive --code MODULE [--code MODULE ...] [--note TEXT] [ROOT]
-    python -m tradeoff.manifest init [ROOT]        (only where no manifest exists yet)
+    python -m tradeoff.workflow.manifest check [ROOT]
+    python -m tradeoff.workflow.manifest rederive --code MODULE [--code MODULE ...] [--note TEXT] [ROOT]
+    python -m tradeoff.workflow.manifest init [ROOT]        (only where no manifest exists yet)
 
 ``ROOT`` defaults to ``docs/results``.
 """
@@ -55,7 +55,7 @@ def read(root: Path) -> dict[str, Any]:
     """The manifest of ``root``, checked for its shape."""
     path = root / NAME
     if not path.is_file():
-        raise ManifestError(f"{path}: no manifest; `python -m tradeoff.manifest init {root}` writes one")
+        raise ManifestError(f"{path}: no manifest; `python -m tradeoff.workflow.manifest init {root}` writes one")
     record = io.read_json(path)
     if not isinstance(record, dict) or record.get("format") != FORMAT or not isinstance(record.get("files"), dict):
         raise ManifestError(f"{path}: not a results manifest (format {FORMAT!r} with a 'files' mapping)")
@@ -125,7 +125,7 @@ def rederive(root: str | Path = DEFAULT_ROOT, *, code: Sequence[str], note: str 
 
 
 def record_published(dest: str | Path, written: Iterable[str | Path]) -> Path | None:
-    """After :func:`tradeoff.publish.publish` copied a run into ``dest``: the manifest above it (if
+    """After :func:`tradeoff.workflow.publish.publish` copied a run into ``dest``: the manifest above it (if
     any) takes the new digests of the files ``written`` (relative to ``dest``) and of files under
     ``dest`` it does not list yet, as their training provenance; re-derived digests of those files
     are dropped (the new run supersedes them). Files it lists that the run did not write keep theirs."""
@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> None:
             found = problems(args.root)
             if found:
                 raise SystemExit("manifest: the committed results differ from their manifest:\n  " + "\n  ".join(found)
-                                 + "\n(re-derived tables: python -m tradeoff.manifest rederive --code MODULE ...; "
-                                 "a new run: python -m tradeoff.publish)")
+                                 + "\n(re-derived tables: python -m tradeoff.workflow.manifest rederive --code MODULE ...; "
+                                 "a new run: python -m tradeoff.workflow.publish)")
             print(f"{args.root}: every file matches {NAME}")
         elif args.command == "init":
             record = init(args.root)

@@ -1,6 +1,6 @@
 """Messages for config mistakes that JSON Schema reports tersely: a misspelt key gets "did you mean".
 
-``tradeoff.config.validate_config`` formats the schema's errors; for an ``additionalProperties``
+``tradeoff.workflow.config.validate_config`` formats the schema's errors; for an ``additionalProperties``
 error (a key the schema does not allow at that level) it asks :func:`unknown_key_lines`, which names
 each unknown key as a dotted path, the closest allowed key(s) at the same level (``difflib``), and
 every key allowed there.

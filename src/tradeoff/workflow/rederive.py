@@ -1,6 +1,6 @@
 """Re-derive a committed run's claims tables from its committed outcomes, under the current rules.
 
-``python -m tradeoff.rederive docs/results/cpu --config config/cpu.yaml`` rewrites, in that folder, the
+``python -m tradeoff.workflow.rederive docs/results/cpu --config config/cpu.yaml`` rewrites, in that folder, the
 MNIST claims (``mnist/claims.csv``, ``mnist/claims.md`` and the copy ``mnist_claims.csv``) from the
 per-example outcomes ``mnist/eval/<recipe>/n~<size>/seed~<seed>.outcomes.npz`` and ``mnist/recipes.csv``;
 the saliency claims (``mnist/saliency/claims.{csv,md}``, ``saliency_claims.csv``) from the merged
@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from tradeoff import io
-from tradeoff.claims import claims_markdown
+from tradeoff.claims.verdicts import claims_markdown
 from tradeoff.naming import recipe_labels
 from tradeoff.stages.mnist_tables import clean_outcomes, mnist_claims, write_claims
 from tradeoff.stages.saliency_tables import saliency_claims
@@ -96,9 +96,9 @@ def rederive_theory(folder: Path, *, eps_test: float) -> pd.DataFrame:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    from tradeoff.config import load_yaml
+    from tradeoff.workflow.config import load_yaml
 
-    ap = argparse.ArgumentParser(prog="python -m tradeoff.rederive", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tradeoff.workflow.rederive", description=__doc__.split("\n\n")[0])
     ap.add_argument("results", help="a committed run's folder, e.g. docs/results/cpu")
     ap.add_argument("--config", required=True, help="the run's config (the theory claims' eps)")
     ap.add_argument("--linear-arrays", help="the SVMs' per-image outcomes (default: the run's "

@@ -2,12 +2,12 @@
 
 Snakemake reads config files and profiles with PyYAML's default rules: a repeated key silently
 replaces the first (a second ``linf-0.3:`` recipe wins unnoticed). The workflow checks each file
-again with :func:`tradeoff.config.parse_yaml` (syntax errors with file and line, duplicate keys with
+again with :func:`tradeoff.workflow.config.parse_yaml` (syntax errors with file and line, duplicate keys with
 both lines) from ``workflow/rules/preflight.smk``, before the ``configfile:`` directive.
 
 Which files: the default config, every ``--configfile``, and the profiles in effect: each
 ``--profile`` (or ``$SNAKEMAKE_PROFILE``) and the workflow profile (``--workflow-profile``, else
-``profiles/default``), found by :func:`tradeoff.profile_check.profile_files`, the way Snakemake
+``profiles/default``), found by :func:`tradeoff.workflow.profile_check.profile_files`, the way Snakemake
 documents it.
 """
 
@@ -17,8 +17,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from tradeoff.config import ConfigError, parse_yaml
-from tradeoff.profile_check import profile_file, profile_files, snakemake_major
+from tradeoff.workflow.config import ConfigError, parse_yaml
+from tradeoff.workflow.profile_check import profile_file, profile_files, snakemake_major
 
 
 def run_yaml_files(argv: Sequence[str], environ: Mapping[str, str], workdir: Path,
@@ -86,7 +86,7 @@ def _check_file(f: str | Path) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tradeoff.preflight FILE...`` or ``python -m tradeoff.preflight SNAKEMAKE-ARGS...``:
+    """``python -m tradeoff.workflow.preflight FILE...`` or ``python -m tradeoff.workflow.preflight SNAKEMAKE-ARGS...``:
     check YAML files strictly, naming file and line.
 
     Snakemake reads ``--configfile`` files and profiles before the workflow, so for a syntax error in
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
-        print("usage: python -m tradeoff.preflight FILE.yaml... | SNAKEMAKE-ARGUMENTS (--configfile F --profile P ...)",
+        print("usage: python -m tradeoff.workflow.preflight FILE.yaml... | SNAKEMAKE-ARGUMENTS (--configfile F --profile P ...)",
               file=sys.stderr)
         return 2
     files: list[str | Path] = list(args)

@@ -11,7 +11,7 @@ use, or for ``--gpus=<model>:0``.
 and the ``-jobstep`` plugin that runs inside each job); :func:`installed_plugin_resources` reads it
 from the installed plugins' source (parsed, not imported), and a test holds the constant equal to it,
 so a plugin upgrade that reads a new name fails a test rather than this check. The checks themselves
-(:mod:`tradeoff.profile_check` raises their messages) use the constant: pure Python, no plugin needed.
+(:mod:`tradeoff.workflow.profile_check` raises their messages) use the constant: pure Python, no plugin needed.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import math
 import os
 from typing import Any
 
-from tradeoff.config import recipe_defaults
+from tradeoff.workflow.config import recipe_defaults
 
 #: the rules whose jobs may run on a GPU (training and attacks)
 GPU_RULES = ("mnist_train", "mnist_eval", "saliency_judge", "saliency_robust_judge", "saliency_extract")
@@ -117,7 +117,7 @@ def cpu_minutes(config: dict[str, Any], recipes: dict[str, dict[str, Any]],
                 models: list[tuple[str, int, int]], grid: list[dict[str, Any]]) -> dict[str, int]:
     """Rule -> time limit in minutes of its longest job on one CPU thread (the torch rules).
 
-    ``recipes``, ``models`` and ``grid`` are tradeoff.workflow_plan's mnist_recipes, mnist_models and
+    ``recipes``, ``models`` and ``grid`` are tradeoff.workflow.plan's mnist_recipes, mnist_models and
     attack_grid of ``config``.
     """
     mn = config["mnist"]

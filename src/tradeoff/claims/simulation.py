@@ -15,7 +15,7 @@ from typing import Final, Literal
 import numpy as np
 from scipy import stats as _sp
 
-from tradeoff import stats
+from tradeoff.claims import stats
 
 __all__ = ["IMAGE_SE_RATIO", "Rates", "seeds_needed", "simulate"]
 
@@ -56,8 +56,8 @@ def simulate(method: Method, seeds: Seeds, k: int, *, effect: float = 0.0, n_row
     """``n_rows`` simulated rows of k seeds: seed effects ``effect + b_s`` (b_s of SD 1, ``seeds``),
     ``n_images`` per-image paired differences per seed around its seed effect with standard error
     1 / :data:`IMAGE_SE_RATIO` for the seed's mean; each row judged by ``method`` (the recipe level's
-    paired t-test, :func:`tradeoff.stats.t_test`, or the old two-level bootstrap,
-    :func:`tradeoff.stats.hierarchical_bootstrap` with :func:`tradeoff.stats.bootstrap_p`) at ``level``."""
+    paired t-test, :func:`tradeoff.claims.stats.t_test`, or the old two-level bootstrap,
+    :func:`tradeoff.claims.stats.hierarchical_bootstrap` with :func:`tradeoff.claims.stats.bootstrap_p`) at ``level``."""
     rng = np.random.default_rng(seed)
     b = effect + _seed_effects(rng, seeds, (n_rows, k))
     sd_image = np.sqrt(n_images) / IMAGE_SE_RATIO
@@ -78,7 +78,7 @@ def simulate(method: Method, seeds: Seeds, k: int, *, effect: float = 0.0, n_row
 
 
 def seeds_needed(effect: float, sd: float, *, level: float, power: float = 0.8, max_seeds: int = 10) -> int | None:
-    """The smallest k (>= :data:`tradeoff.stats.RECIPE_MIN_SEEDS`) at which the two-sided paired t-test at
+    """The smallest k (>= :data:`tradeoff.claims.stats.RECIPE_MIN_SEEDS`) at which the two-sided paired t-test at
     ``level`` detects a mean per-seed difference ``effect`` with per-seed SD ``sd`` with probability
     >= ``power`` (noncentral t, k - 1 degrees of freedom, both tails); None when ``max_seeds`` do not
     reach it (the cell is underpowered, ``docs/CLAIMS.md`` section 4)."""

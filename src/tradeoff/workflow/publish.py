@@ -11,10 +11,10 @@ table edited (or re-made by another run) after the manifest was written is refus
 destination is left as it was.
 
 When a results manifest lies at or above ``dest`` (``docs/results/MANIFEST.json``,
-:mod:`tradeoff.manifest`), it takes the digests of the files copied (and of files under ``dest`` it
+:mod:`tradeoff.workflow.manifest`), it takes the digests of the files copied (and of files under ``dest`` it
 did not list yet) as their new training provenance.
 
-Command: ``python -m tradeoff.publish RESULTS DEST`` (RESULTS: a run's ``results/`` folder).
+Command: ``python -m tradeoff.workflow.publish RESULTS DEST`` (RESULTS: a run's ``results/`` folder).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import json
 import shutil
 from pathlib import Path
 
-from tradeoff.manifest import record_published
 from tradeoff.stages.claims_reference import REFERENCE_FILES
 from tradeoff.stages.provenance import _sha256  # the manifest's own digest, so the two agree
+from tradeoff.workflow.manifest import record_published
 
 PATTERNS: tuple[str, ...] = (
     "provenance.json", "provenance.md",

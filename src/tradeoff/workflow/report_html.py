@@ -1,6 +1,6 @@
 """The claims tables as HTML for the Snakemake report, which shows a ``.md`` file as raw text.
 
-The pipeline's Markdown is its own and plain (:func:`tradeoff.claims.claims_markdown` and the
+The pipeline's Markdown is its own and plain (:func:`tradeoff.claims.verdicts.claims_markdown` and the
 theory, saliency, paper-comparison and reference tables): pipe tables, ``#`` headings, ``- `` bullet
 lines, paragraphs, and inline ``*emphasis*``, ``**strong**`` and ```code```. :func:`markdown_html`
 renders exactly that subset (no other Markdown is written here; the venv has no Markdown library)
