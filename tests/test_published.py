@@ -56,7 +56,7 @@ def test_comparison_is_like_for_like_or_says_why_not(tmp_path: Path) -> None:
     assert trades["status"].str.startswith("different recipe (model madry").all()
     assert trades["our_clean"].isna().all()
     md = (tmp_path / "p.md").read_text()
-    assert "| Madry adversarial training | PGD-100 x 20, step 0.01 | 98.80% / 89.30% | linf-0.3 (60000) | not run |" in md
+    assert "| Madry adversarial training | PGD-100 x 20, step 0.01 | 98.80% / 89.30% | PGD ℓ∞ ε=0.3 (`linf-0.3`) (60000) | not run |" in md
     assert "98.50% / 93.00% (2)" in md
 
 
