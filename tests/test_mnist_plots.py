@@ -126,8 +126,13 @@ def test_accuracy_vs_train_eps_has_one_panel_per_threat_model(summary: pd.DataFr
     for recipe, eps in (("standard", 0.0), ("l2-eps-2.5", 2.5), ("linf-0.3", 0.3)):
         r = full.loc[recipe]
         assert (round(eps, 9), round(float(r["low"]), 9), round(float(r["high"]), 9)) in bars
+    # a run without PGD recipes (the tests' no-saliency run: standard alone) draws standard at eps 0
+    alone = plots.plot_accuracy_vs_train_eps(summary, recipes[recipes["objective"] != "pgd"], _paths(tmp_path, "x"))
+    assert len(alone.axes) == 1 and "no PGD-trained recipe" in alone.axes[0].get_title()
+    assert list(alone.axes[0].get_xticks()) == [0.0]
     with pytest.raises(ValueError, match="PGD"):
-        plots.plot_accuracy_vs_train_eps(summary, recipes[recipes["objective"] != "pgd"], _paths(tmp_path, "x"))
+        plots.plot_accuracy_vs_train_eps(summary, recipes[~recipes["objective"].isin(["pgd", "standard"])],
+                                         _paths(tmp_path, "y"))
 
 
 def test_robust_vs_test_eps_tells_nine_recipes_apart_legend_outside(summary: pd.DataFrame, recipes: pd.DataFrame,

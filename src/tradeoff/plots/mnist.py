@@ -186,14 +186,15 @@ def plot_accuracy_vs_train_eps(summary: pd.DataFrame, recipes: pd.DataFrame, pat
     largest = data.groupby("recipe")["size"].transform("max")
     data = data[data["size"] == largest]
     norms = sorted(data.loc[data["objective"] == "pgd", "train_norm"].dropna().unique())
-    if not norms:
-        raise ValueError("no PGD-trained recipe: nothing to draw against the training eps")
+    std = data[data["objective"] == "standard"]
+    if not norms and std.empty:
+        raise ValueError("neither a PGD-trained nor a standard recipe: nothing to draw against the training eps")
     labels = recipe_labels(recipes, data["recipe"].unique())
     colours = recipe_palette(recipes, list(data["recipe"].unique()))
-    fig = Figure(figsize=(5 * len(norms), 4.2), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(norms), sharey=True))
-    std = data[data["objective"] == "standard"]
-    for ax, norm in zip(axes, norms, strict=True):
+    panels = norms or [""]  # a run without PGD recipes: standard training alone, at eps 0
+    fig = Figure(figsize=(5 * len(panels), 4.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    for ax, norm in zip(axes, panels, strict=True):
         g = data[(data["objective"] == "pgd") & (data["train_norm"] == norm)]
         line = pd.concat([std, g]).sort_values("train_eps")
         ax.plot(line["train_eps"], line["accuracy_mean"], color="0.6", lw=1, zorder=1)
@@ -203,7 +204,7 @@ def plot_accuracy_vs_train_eps(summary: pd.DataFrame, recipes: pd.DataFrame, pat
         ax.set_xticks(sorted(line["train_eps"].unique()))
         ax.set_xlabel(f"training eps, {NORM_SYMBOLS.get(norm, norm)} PGD (0: standard training)")
         ax.set_ylabel("standard (clean) test accuracy")
-        ax.set_title(f"{NORM_SYMBOLS.get(norm, norm)} PGD training")
+        ax.set_title(f"{NORM_SYMBOLS.get(norm, norm)} PGD training" if norm else "no PGD-trained recipe in this run")
         ax.legend(fontsize="x-small")
         _pct(ax, decimals=1)
     size = int(data["size"].max())
