@@ -21,7 +21,6 @@ resumed run returns the same model as an uninterrupted one.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -35,6 +34,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from tradeoff.adversarial.attacks import eval_mode, pgd
+from tradeoff.adversarial.stopping import from_known_keys
 
 __all__ = ["Guard", "GuardSpec"]
 
@@ -53,11 +53,7 @@ class GuardSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GuardSpec:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown keys {unknown}; valid: {sorted(known)}")
-        spec = cls(**d)
+        spec = from_known_keys(cls, d)
         for name in ("n", "steps", "restarts", "batch_size"):
             v = getattr(spec, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:

@@ -38,13 +38,26 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # torch only where a model is scored: the rule and its cap are priced without it
     import torch
     from torch import nn
 
 __all__ = ["REASONS", "Decision", "EarlyStopping", "StoppingRule", "decide", "stopping_hash", "summary"]
+
+_D = TypeVar("_D")
+
+
+def from_known_keys(cls: type[_D], d: Mapping[str, Any], prefix: str = "") -> _D:
+    """``cls(**d)`` for a dataclass ``cls``, a key of ``d`` that is not one of its fields an error naming
+    the unknown and the valid keys (``prefix``: what the mapping is, e.g. ``"stopping: "``)."""
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"{prefix}unknown keys {unknown}; valid: {sorted(known)}")
+    return cls(**d)
+
 
 #: Why a run stopped: ``patience`` (no gain for ``patience`` epochs), ``cap`` (the rule's epoch
 #: cap), ``length`` (the config's own epochs or iterations ran out first).
@@ -84,11 +97,7 @@ class StoppingRule:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> StoppingRule:
         """Build from a mapping (a config's ``stopping:``); unknown keys are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"stopping: unknown keys {unknown}; valid: {sorted(known)}")
-        return cls(**d)
+        return from_known_keys(cls, d, "stopping: ")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
