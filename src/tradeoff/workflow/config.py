@@ -420,6 +420,25 @@ def check_consistency(config: dict[str, Any]) -> None:
             f"config key theory.sweeps.{figs['tradeoff_sweep']}.eps_train: the trade-off sweep must include 0 "
             "(the standard SVM) to draw accuracy against eps_train"
         )
+    if "seed_plan" in config:
+        _check_seed_plan(config)
+
+
+def _check_seed_plan(config: dict[str, Any]) -> None:
+    """seed_plan: needs the MNIST models it plans from, at least 3 seeds of each cell's recipe and of
+    standard at the cell's size, and seeds.min <= seeds.max."""
+    sp = config["seed_plan"]
+    if sp["seeds"]["min"] > sp["seeds"]["max"]:
+        raise ConfigError(f"config key seed_plan.seeds: min {sp['seeds']['min']} exceeds max {sp['seeds']['max']}")
+    if "mnist" not in config:
+        raise ConfigError("config key seed_plan: needs an mnist section (the validation models it plans from)")
+    trained = trained_models(config["mnist"])
+    for i, cell in enumerate(sp["cells"]):
+        for recipe in (cell["recipe"], "standard"):
+            seeds = {s for r, n, s in trained if r == recipe and n == cell["size"]}
+            if len(seeds) < 3:
+                raise ConfigError(f"config key seed_plan.cells[{i}]: recipe {recipe!r} has {len(seeds)} seed(s) at "
+                                  f"size {cell['size']} in mnist.models; the plan needs at least 3")
 
 
 # ---------------------------------------------------------------------------------------------------
