@@ -381,7 +381,7 @@ def plot_linear_accuracy(accuracy: pd.DataFrame, paths: Sequence[PathLike]) -> F
     colors = sns.color_palette("viridis", n_colors=accuracy["eps_train"].nunique())
     for color, (e, group) in zip(colors, accuracy.groupby("eps_train", sort=True), strict=True):
         g = group.sort_values("eps_test")
-        label = "standard SVM (training eps = 0)" if e == 0 else f"robust SVM, training eps = {e:g}"
+        label = "standard SVM (ε_train = 0)" if e == 0 else f"robust SVM, ℓ∞ ε_train = {e:g}"  # as the theory figures
         ax.plot(g["eps_test"], g["accuracy"], marker="o", color=color, label=label)
     ax.set_xlabel("test eps (ℓ∞, exact worst case inside the [0, 1] box)")
     ax.set_ylabel("test accuracy")

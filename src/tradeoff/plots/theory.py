@@ -409,6 +409,9 @@ def plot_sweep(
     robust_norm = "its training norm" if axis == "train_norm" else _NORM_TEXT[norm]
     kind_text = {"standard": "standard (ε = 0)", "robust": f"robust ({robust_norm}, ε = {eps_test:g} units)"}
     long["accuracy type"] = long["kind"].map(kind_text)
+    palette: dict[str, object] = dict(zip(series_order, sns.color_palette(n_colors=len(series_order)), strict=True))
+    if len(series_order) == 2 and series_order[0] == "standard SVM":  # the classifiers' colours of the other figures
+        palette = {series_order[0]: CLASSIFIER_STYLE["svm"].color, series_order[1]: CLASSIFIER_STYLE["robust_svm"].color}
     with _style():
         fig, grid, _, _ = _grid(long, row, col, width=4.8)
         for (r, c), ax in grid.items():
@@ -426,10 +429,9 @@ def plot_sweep(
                 ax.tick_params(axis="x", labelrotation=30)
             else:
                 pop = sub[sub["source"] == "population"]
-                sns.lineplot(data=pop, x=axis, y="accuracy", hue="series", hue_order=series_order,
+                sns.lineplot(data=pop, x=axis, y="accuracy", hue="series", hue_order=series_order, palette=palette,
                              style="accuracy type", style_order=list(kind_text.values()), errorbar=seed_interval,
                              ax=ax)  # fmt: skip
-                palette = dict(zip(series_order, sns.color_palette(n_colors=len(series_order)), strict=True))
                 for (series, kind), part in sub[sub["source"] == "test"].groupby(["series", "kind"], sort=True):
                     _errorbars(ax, part, axis, "accuracy", color=palette[str(series)],
                                marker="o" if kind == "standard" else "s", markersize=3.5, alpha=0.8)  # fmt: skip
