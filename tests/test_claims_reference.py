@@ -94,3 +94,20 @@ def test_levels_are_matched_and_untestable_rows_are_not_compared() -> None:
     out = beside_reference(ours, ref)
     assert out["paper_grade"].tolist() == ["holds", "inconclusive"]  # each level against its own level
     assert out["agreement"].tolist() == ["agrees", "not compared (this run: not testable (1 seed))"]
+
+
+def test_the_beside_table_names_recipes_as_the_figures_do(tmp_path: Path) -> None:
+    """Issue 32: the report's table beside the paper-grade run named recipes by their keys (`linf-0.3`),
+    the figures and the other claims tables by what they are (PGD ℓ∞ ε=0.3); the CSV keeps the keys."""
+    ours = tmp_path / "claims.csv"
+    OURS.to_csv(ours, index=False)
+    recipes = [{"recipe": "linf-0.3", "objective": "pgd", "norm": "linf", "eps": 0.3},
+               {"recipe": "l2-1.5", "objective": "pgd", "norm": "l2", "eps": 1.5}]
+    out = write_beside({"MNIST claims": str(ours)}, str(tmp_path), str(tmp_path / "b.csv"), str(tmp_path / "b.md"),
+                       recipes=recipes)
+    md = (tmp_path / "b.md").read_text()
+    assert "| PGD ℓ∞ ε=0.3 (`linf-0.3`) (n = 4000) |" in md and "| PGD ℓ2 ε=1.5 (`l2-1.5`) (n = 4000) |" in md
+    assert "| linf-0.3 (n" not in md
+    assert set(pd.read_csv(tmp_path / "b.csv")["recipe"]) == {"linf-0.3", "l2-1.5"} == set(out["recipe"])
+    write_beside({"MNIST claims": str(ours)}, str(tmp_path), str(tmp_path / "k.csv"), str(tmp_path / "k.md"))
+    assert "| linf-0.3 (n = 4000) |" in (tmp_path / "k.md").read_text()  # without the recipes: the keys

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import figure_checks
 import numpy as np
 import pandas as pd
 import pytest
@@ -108,7 +109,8 @@ def test_accuracy_vs_size_ticks_the_trained_sizes_and_draws_the_intervals(summar
             for _, r in clean.iterrows()}
     assert _vertical_bars(fig) == want
     assert "95% t-interval" in _note(fig) and "3 seed" in _note(fig)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["standard", "PGD ℓ2 ε=1.5", "PGD ℓ∞ ε=0.3"]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["standard", "PGD ℓ2 ε=1.5", "PGD ℓ∞ ε=0.3"]
     assert (tmp_path / "size.png").stat().st_size > 1000
 
 
@@ -145,8 +147,7 @@ def test_robust_vs_test_eps_tells_nine_recipes_apart_legend_outside(summary: pd.
                                                         "linf-eps-0.1", "linf-eps-0.2", "linf-0.3", "trades-1")]
     colours = [to_rgb(h.get_color()) for h in legend.legend_handles]
     assert len(set(colours)) == 9
-    closest = min(np.linalg.norm(np.subtract(a, b)) for a, b in itertools.combinations(colours, 2))
-    assert closest > 0.08, closest  # no two near-identical colours
+    assert figure_checks.closest_colours(colours) > 10  # CIE76 delta E: no two near-identical colours
     renderer = _drawn(fig)
     box = legend.get_window_extent(renderer)
     for ax in fig.axes:
@@ -251,3 +252,61 @@ def test_saliency_judge_bars_carry_the_t_interval(tmp_path: Path) -> None:
             want.append(float(sp.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=sp.sem(x))[1]))
     assert tops == pytest.approx(sorted(want))
     assert any("95% t-interval" in t.get_text() for t in ax.texts)
+
+
+def test_recipe_colours_read_on_white_and_apart(recipes: pd.DataFrame) -> None:
+    """Every recipe's colour at least 2.9:1 on white (the old palette's palest, PGD ℓ∞ ε=0.1, was a
+    1.6:1 tan that vanished on the page; WCAG asks 3:1 of lines), darker with a larger training eps
+    within its family, and no two within delta E 10; an FGSM family gets a hue apart from PGD ℓ∞'s orange."""
+    from tradeoff.plots.style import cielab, contrast_on_white
+
+    with_fgsm = pd.concat([recipes, pd.DataFrame([{"recipe": "fast-linf-0.3", "objective": "fgsm", "norm": "linf",
+                                                   "eps": 0.3}])], ignore_index=True)
+    colours = plots.recipe_palette(with_fgsm)
+    assert set(colours) == set(with_fgsm["recipe"])
+    assert min(contrast_on_white(c) for c in colours.values()) >= 2.9
+    assert figure_checks.closest_colours(list(colours.values())) >= 10
+    for family in (["l2-eps-0.5", "l2-eps-1", "l2-1.5", "l2-eps-2.5"], ["linf-eps-0.1", "linf-eps-0.2", "linf-0.3"]):
+        lightness = [cielab(colours[k])[0] for k in family]
+        assert lightness == sorted(lightness, reverse=True), family
+    assert colours["standard"] == (0.0, 0.0, 0.0)
+    assert min(np.linalg.norm(np.subtract(cielab(colours["fast-linf-0.3"]), cielab(colours[k])))
+               for k in ("linf-eps-0.1", "linf-eps-0.2", "linf-0.3")) > 25
+
+
+@pytest.mark.parametrize("kind", ["accuracy_vs_size", "accuracy_vs_train_eps", "robust_vs_test_eps", "frontier"])
+def test_no_legend_covers_data_or_text(summary: pd.DataFrame, recipes: pd.DataFrame, tmp_path: Path,
+                                       kind: str) -> None:
+    """Every legend lies clear of every curve, bar and marker, and of every title and label (nine
+    recipes, and a one-seed run of three)."""
+    draw = {"accuracy_vs_size": plots.plot_accuracy_vs_size, "accuracy_vs_train_eps": plots.plot_accuracy_vs_train_eps,
+            "robust_vs_test_eps": plots.plot_robust_vs_test_eps,
+            "frontier": lambda s, r, p: plots.plot_frontier(s, r, "linf", 0.3, p)}[kind]
+    one_seed = seed_intervals(pd.read_csv(RUN / "robustness.csv").query("seed == 0"))
+    for table in (summary, one_seed):
+        fig = draw(table, recipes, _paths(tmp_path, kind))
+        assert figure_checks.legend_over_data(fig) == []
+        assert figure_checks.legend_over_text(fig) == []
+    assert "Means over 1 seed;" in _note(fig)
+
+
+def test_saliency_legends_cover_no_data(tmp_path: Path) -> None:
+    """The judge's legend sat on the bars, the alignment figure's on the chance line it names."""
+    from tradeoff.plots.saliency import plot_alignment, plot_judge, plot_linear_accuracy
+
+    judge = plot_judge(pd.read_csv(RUN / "saliency/judge.csv"), [tmp_path / "judge.png"])
+    scores = ["abs_grad_mask_corr", "energy_on_mask", "cosine_to_centered_image", "mask_area_fraction"]
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame([{"model": m, "score": s, "value": v} for m in ("standard", "PGD ℓ∞ ε=0.3")
+                          for s in scores for v in (rng.uniform(0.25, 0.3, 50) if s == "mask_area_fraction"
+                                                    else rng.uniform(0.2, 1.0, 50))])
+    alignment = plot_alignment(table, [tmp_path / "alignment.png"])
+    assert any(ln.get_label().startswith("chance level") for ax in alignment.axes for ln in ax.get_lines())
+    linear = plot_linear_accuracy(pd.DataFrame({"eps_train": np.repeat([0.0, 0.1], 4),
+                                                "eps_test": np.tile([0.0, 0.1, 0.2, 0.3], 2),
+                                                "accuracy": [0.99, 0.7, 0.3, 0.02, 0.96, 0.9, 0.85, 0.4]}),
+                                  [tmp_path / "linear.png"])
+    for fig in (judge, alignment, linear):
+        assert figure_checks.legends(fig)
+        assert figure_checks.legend_over_data(fig) == []
+        assert figure_checks.legend_over_text(fig) == []

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import figure_checks
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 from tradeoff.plots import theory as plots
@@ -63,9 +65,15 @@ def _check_files(paths: list[Path]) -> None:
 
 
 def _check_words(fig: Figure) -> None:
+    """Every axis label is words; in a grid, the outer panels carry them (inner ones repeat none)."""
     for ax in fig.axes:
-        for label in (ax.get_xlabel(), ax.get_ylabel()):
-            assert any(len(word) >= 3 and word.isalpha() for word in label.split()), repr(label)
+        spec = ax.get_subplotspec()
+        outer = {"x": spec is None or spec.is_last_row(), "y": spec is None or spec.is_first_col()}
+        for axis, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())):
+            if outer[axis]:
+                assert any(len(word) >= 3 and word.isalpha() for word in label.split()), repr(label)
+            else:
+                assert label == "", f"inner panel repeats its {axis} label {label!r}"
 
 
 def test_metrics_fixture_is_tidy(metrics: pd.DataFrame) -> None:
@@ -214,3 +222,69 @@ def test_theory_legends_name_the_interval(metrics: pd.DataFrame, tmp_path: Path)
     fig = plots.plot_accuracy_vs_eps_train(metrics, 2.0, _outputs(tmp_path, "eps_train_ci"))
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("95% t-interval" in t for t in texts) and not any("sd" in t.split() for t in texts)
+
+
+def _points(fig: Figure) -> list[tuple[int, object, float, float, float]]:
+    """(axes, collection, x, y, size) of every scatter marker, in drawing order, display coordinates."""
+    from matplotlib.collections import PathCollection
+
+    figure_checks.drawn(fig)
+    out = []
+    for i, ax in enumerate(fig.axes):
+        for c in sorted((c for c in ax.collections if isinstance(c, PathCollection)), key=lambda c: c.get_zorder()):
+            sizes = np.broadcast_to(c.get_sizes(), len(c.get_offsets()))
+            for (x, y), s in zip(c.get_offset_transform().transform(c.get_offsets()), sizes, strict=True):
+                out.append((i, c, float(x), float(y), float(s)))
+    return out
+
+
+def _classifier(collection: object) -> str:
+    """The classifier a scatter draws, from its label (``standard SVM`` or ``_standard SVM, p = 0.9``)."""
+    return str(collection.get_label()).lstrip("_").split(", p =")[0]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["bound", "frontier"])
+def test_coinciding_classifiers_stay_visible(metrics: pd.DataFrame, tmp_path: Path, kind: str) -> None:
+    """Issue 32, looked at: the standard SVM sat under the averaging classifier at (1, 0) and the robust
+    SVM (yellow) looked like sign(x1) (orange). Where two markers coincide, the one drawn later is
+    smaller, so both show; every classifier has its own colour, far apart."""
+    from tradeoff.theory.frontier import frontier_table
+
+    if kind == "bound":
+        fig = plots.plot_bound(metrics, 2.0, _outputs(tmp_path, kind))
+    else:
+        one = metrics[(metrics["p"] == 0.9) & (metrics["d"] == 40)]
+        fig = plots.plot_frontier(one, frontier_table(one, 2.0), 2.0, _outputs(tmp_path, kind), sweep="toy")
+    points = _points(fig)
+    coinciding = 0
+    for k, (ax, c, x, y, s) in enumerate(points):
+        for ax2, c2, x2, y2, s2 in points[k + 1:]:
+            if ax2 == ax and _classifier(c2) != _classifier(c) and abs(x - x2) < 1 and abs(y - y2) < 1:
+                coinciding += 1
+                assert s2 <= 0.7 * s, (x, y, s, s2)
+    assert coinciding  # the toy run has them (standard SVM and averaging classifier at (1, 0))
+    colours = [plots.CLASSIFIER_STYLE[c].color for c in plots.CLASSIFIER_STYLE]
+    assert figure_checks.closest_colours([to_rgb(c) for c in colours]) > 30
+    assert figure_checks.legend_over_data(fig) == [] and figure_checks.legend_over_text(fig) == []
+
+
+def test_sweep_legend_heads_each_column_with_its_group(metrics: pd.DataFrame, tmp_path: Path) -> None:
+    """The two-column legend put "accuracy type" under the series, its entries in the next column."""
+    fig = plots.plot_sweep(metrics, "n_train", 2.0, _outputs(tmp_path, "legend"))
+    renderer = figure_checks.drawn(fig)
+    (legend,) = fig.legends
+    x = {t.get_text(): round(t.get_window_extent(renderer).x0) for t in legend.get_texts() if t.get_text()}
+    assert x["series"] == x["standard SVM"]
+    assert x["accuracy type"] == x["standard (ε = 0)"] != x["series"]
+    assert figure_checks.legend_over_text(fig) == []
+
+
+def test_log_sweep_axes_name_every_swept_value(metrics: pd.DataFrame, tmp_path: Path) -> None:
+    """Powers of ten left the largest training-set size without a tick label."""
+    fig = plots.plot_sweep(metrics, "n_train", 2.0, _outputs(tmp_path, "ticks"))
+    swept = sorted(set(metrics.loc[metrics["classifier"].isin(["svm", "robust_svm"]), "n_train"]))
+    assert len(swept) >= 2
+    for ax in fig.axes:
+        assert ax.get_xscale() == "log"
+        assert list(ax.get_xticks()) == swept
+    assert [t.get_text() for t in fig.axes[-1].get_xticklabels()] == [f"{v:,g}" for v in swept]

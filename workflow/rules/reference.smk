@@ -24,6 +24,7 @@ rule claims_reference:
         # the folder of the committed tables, from the inputs where they exist (a function, so that
         # --lint does not take the folder for a hard-coded prefix of the inputs)
         reference=lambda w, input: plan.reference_dir(CONFIG, input.reference),
+        recipes=plan.mnist_recipe_table(CONFIG),
         code=CODE["claims_reference"],
     script:
         "../scripts/claims_reference.py"

@@ -8,5 +8,6 @@ write_beside(
     snakemake.params.reference,
     snakemake.output.csv,
     snakemake.output.md,
+    recipes=snakemake.params.recipes,
 )
 write_html(snakemake.output.md, snakemake.output.html, "Claims beside the paper-grade run")

@@ -306,8 +306,10 @@ def beside_reference(table: pd.DataFrame, reference: pd.DataFrame | None) -> pd.
     return out
 
 
-def beside_reference_markdown(tables: dict[str, pd.DataFrame], reference: str) -> str:
-    """The tables of :func:`beside_reference` as Markdown, each disagreement in bold."""
+def beside_reference_markdown(tables: dict[str, pd.DataFrame], reference: str,
+                              labels: Mapping[str, str] | None = None) -> str:
+    """The tables of :func:`beside_reference` as Markdown, each disagreement in bold; ``labels``: recipe
+    key -> display name (:func:`shown_recipe`), so that recipes read as in the figures and claims tables."""
     lines = []
     for title, table in tables.items():
         n_dis = int((table["agreement"] == "DISAGREES").sum())
@@ -316,8 +318,8 @@ def beside_reference_markdown(tables: dict[str, pd.DataFrame], reference: str) -
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for _, r in table.iterrows():
             flag = f"**{r['agreement']}**" if r["agreement"] == "DISAGREES" else r["agreement"]
-            lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} | {_model(r)} | {_level(r)} | {_verdict(r)} | "
-                         f"{r['paper_grade']} | {flag} |")
+            lines.append(f"| {r['claim']} ({r['paper']}) | {r['metric']} | {_model(r, labels)} | {_level(r)} | "
+                         f"{_verdict(r)} | {r['paper_grade']} | {flag} |")
         lines.append("")
     return "\n".join(lines)
 

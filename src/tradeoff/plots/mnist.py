@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import matplotlib
 
@@ -27,7 +27,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from tradeoff.naming import NORM_SYMBOLS, recipe_labels  # noqa: E402
-from tradeoff.plots.style import PathLike, save_figure  # noqa: E402
+from tradeoff.plots.style import PathLike, cielab, save_figure  # noqa: E402
 
 __all__ = ["FRONTIER_LABEL_GID", "INTERVAL_NOTE", "NOTE_GID", "interval_note", "plot_accuracy_vs_size",
            "plot_accuracy_vs_train_eps", "plot_frontier", "plot_robust_vs_test_eps", "recipe_palette"]
@@ -45,8 +45,8 @@ _INTERVAL_COLUMNS: Final = ("accuracy_mean", "low", "high", "n_seeds")
 def interval_note(data: pd.DataFrame) -> str:
     """The note under a figure: :data:`INTERVAL_NOTE` and the seeds its means rest on."""
     k = sorted({int(n) for n in data["n_seeds"]})
-    seeds = f"{k[0]}" if len(k) == 1 else f"{k[0]} to {k[-1]}"
-    return f"Means over {seeds} seed(s); {INTERVAL_NOTE}."
+    seeds = f"{k[0]} seed" + ("" if k[0] == 1 else "s") if len(k) == 1 else f"{k[0]} to {k[-1]} seeds"
+    return f"Means over {seeds}; {INTERVAL_NOTE}."
 
 
 def _require(summary: pd.DataFrame) -> None:
@@ -78,11 +78,51 @@ def _mix(color: Sequence[float], other: float, share: float) -> tuple[float, flo
     return (r + (other - r) * share, g + (other - g) * share, b + (other - b) * share)
 
 
+LIGHTEST: Final = 62.0
+"""The lightest a recipe's colour may be (CIE L*): about 3:1 contrast on white, the WCAG minimum for
+lines and markers; a paler shade (the old palette's 1.6:1 tan) vanishes on the page."""
+DARKEST: Final = 28.0
+"""The darkest a recipe's colour may be (CIE L*), so that it is still a hue and not black (standard)."""
+_HUE_GAP: Final = 30.0
+"""Two training families' hues at least this far apart (CIE76 delta E): orange and vermillion are not."""
+
+
+def _shade(color: Sequence[float], lightness: float) -> tuple[float, float, float]:
+    """``color`` mixed with white or black until its CIE L* is ``lightness`` (bisection on the share)."""
+    lo, hi = -1.0, 1.0  # -1: white, +1: black; L* falls as the share grows
+
+    def mixed(share: float) -> tuple[float, float, float]:
+        return _mix(color, 1.0, -share) if share < 0 else _mix(color, 0.0, share)
+
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if cielab(mixed(mid))[0] > lightness:
+            lo = mid
+        else:
+            hi = mid
+    return mixed((lo + hi) / 2)
+
+
+def _family_hues(n: int) -> list[tuple[float, float, float]]:
+    """``n`` hues from the configured palette, in its order, skipping greys and any colour within
+    :data:`_HUE_GAP` of one already taken (then, if too few are left, the palette's colours again)."""
+    base = [tuple(float(c) for c in rgb[:3]) for rgb in sns.color_palette(n_colors=10)]
+    chosen: list[tuple[float, float, float]] = []
+    for c in base:
+        L, a, b = cielab(c)
+        if math.hypot(a, b) < 15 or any(math.dist(cielab(c), cielab(d)) < _HUE_GAP for d in chosen):
+            continue
+        chosen.append(c)  # type: ignore[arg-type]
+    while len(chosen) < n:
+        chosen.append(base[len(chosen) % len(base)])  # type: ignore[arg-type]
+    return chosen[:n]
+
+
 def recipe_palette(recipes: pd.DataFrame, keys: Sequence[str] = ()) -> dict[str, tuple[float, float, float]]:
     """One colour per recipe, the same in every figure: a hue per training family (PGD ℓ2, PGD ℓ∞,
-    TRADES, FGSM, ...: the configured palette's colours in turn) darkening with the training eps
-    within it; standard training black. Keys absent from ``recipes`` get the next hues."""
-    base = sns.color_palette(n_colors=10)
+    TRADES, FGSM, ...: :func:`_family_hues`), darkening with the training eps within it, every shade
+    between CIE L* :data:`LIGHTEST` and :data:`DARKEST` (readable on white, told apart from its
+    neighbours); standard training black. Keys absent from ``recipes`` get the next hues."""
     families: dict[tuple[str, str], list[tuple[float, str]]] = {}
     colours: dict[str, tuple[float, float, float]] = {}
     for r in recipes.to_dict("records"):
@@ -97,15 +137,18 @@ def recipe_palette(recipes: pd.DataFrame, keys: Sequence[str] = ()) -> dict[str,
     extra = [k for k in keys if k not in colours and not any(k == key for f in families.values() for _, key in f)]
     order = sorted(families, key=lambda f: (["pgd", "trades", "fgsm", "nfgsm"].index(f[0])
                                             if f[0] in ("pgd", "trades", "fgsm", "nfgsm") else 9, f[1], f[0]))
-    for i, family in enumerate(order):
+    hues = _family_hues(len(order) + len(extra))
+    for hue, family in zip(hues, order, strict=False):
         members = sorted(families[family])
-        hue = base[i % len(base)]
         n = len(members)
-        for j, (_, key) in enumerate(members):
-            shade = 0.0 if n == 1 else -0.5 + 0.9 * j / (n - 1)  # light (small eps) to dark (large eps)
-            colours[key] = _mix(hue, 1.0, -shade) if shade < 0 else _mix(hue, 0.0, shade)
-    for i, key in enumerate(extra):
-        colours[key] = tuple(float(c) for c in base[(len(order) + i) % len(base)])[:3]  # type: ignore[assignment]
+        if n == 1:  # its own hue, made no paler than LIGHTEST nor darker than DARKEST
+            target = min(max(cielab(hue)[0], DARKEST), LIGHTEST)
+            colours[members[0][1]] = _shade(hue, target)
+            continue
+        for j, (_, key) in enumerate(members):  # light (small eps) to dark (large eps)
+            colours[key] = _shade(hue, LIGHTEST + (DARKEST - LIGHTEST) * j / (n - 1))
+    for hue, key in zip(hues[len(order):], extra, strict=False):
+        colours[key] = _shade(hue, min(max(cielab(hue)[0], DARKEST), LIGHTEST))
     return colours
 
 
@@ -156,7 +199,7 @@ def plot_accuracy_vs_size(summary: pd.DataFrame, recipes: pd.DataFrame, paths: S
         raise ValueError("no recipe is trained at more than one size: nothing to draw against size")
     labels = recipe_labels(recipes, data["recipe"].unique())
     colours = recipe_palette(recipes, list(data["recipe"].unique()))
-    fig = Figure(figsize=(6.5, 4.2))
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.subplots()
     markers = ["o", "s", "D", "^", "v", "P", "X", "<", ">", "*"]
     for i, recipe in enumerate(_order(recipes, list(data["recipe"].unique()))):
@@ -169,7 +212,7 @@ def plot_accuracy_vs_size(summary: pd.DataFrame, recipes: pd.DataFrame, paths: S
     ax.set_ylabel("standard (clean) test accuracy")
     ax.set_title("Standard accuracy vs training-set size (paper Fig. 1)")
     _pct(ax)
-    ax.legend(title="training")
+    fig.legend(title="training", loc="outside right upper", fontsize="small")  # beside the axes, over no curve
     _note(fig, data)
     save_figure(fig, paths)
     return fig
@@ -192,21 +235,23 @@ def plot_accuracy_vs_train_eps(summary: pd.DataFrame, recipes: pd.DataFrame, pat
     labels = recipe_labels(recipes, data["recipe"].unique())
     colours = recipe_palette(recipes, list(data["recipe"].unique()))
     panels = norms or [""]  # a run without PGD recipes: standard training alone, at eps 0
-    fig = Figure(figsize=(5 * len(panels), 4.2), layout="constrained")
+    fig = Figure(figsize=(4.6 * len(panels) + 2.2, 4.2), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    handles: dict[str, Any] = {}
     for ax, norm in zip(axes, panels, strict=True):
         g = data[(data["objective"] == "pgd") & (data["train_norm"] == norm)]
         line = pd.concat([std, g]).sort_values("train_eps")
         ax.plot(line["train_eps"], line["accuracy_mean"], color="0.6", lw=1, zorder=1)
         for _, r in line.iterrows():
-            ax.errorbar([r["train_eps"]], [r["accuracy_mean"]], yerr=_yerr(r.to_frame().T), marker="o", capsize=4,
-                        color=colours[r["recipe"]], label=labels[r["recipe"]], zorder=2)
+            handles[labels[r["recipe"]]] = ax.errorbar(
+                [r["train_eps"]], [r["accuracy_mean"]], yerr=_yerr(r.to_frame().T), marker="o", capsize=4,
+                color=colours[r["recipe"]], label=labels[r["recipe"]], zorder=2)
         ax.set_xticks(sorted(line["train_eps"].unique()))
         ax.set_xlabel(f"training eps, {NORM_SYMBOLS.get(norm, norm)} PGD (0: standard training)")
         ax.set_ylabel("standard (clean) test accuracy")
         ax.set_title(f"{NORM_SYMBOLS.get(norm, norm)} PGD training" if norm else "no PGD-trained recipe in this run")
-        ax.legend(fontsize="x-small")
         _pct(ax, decimals=1)
+    fig.legend(list(handles.values()), list(handles), title="training", loc="outside right upper", fontsize="small")
     size = int(data["size"].max())
     fig.suptitle(f"Standard accuracy vs training eps (paper Fig. 7), n = {size:,}")
     _note(fig, data)
@@ -346,7 +391,7 @@ def plot_frontier(summary: pd.DataFrame, recipes: pd.DataFrame, norm: str, eps: 
     sym = NORM_SYMBOLS.get(norm, norm)
     ax.set_xlabel("standard (clean) test accuracy")
     ax.set_ylabel(f"robust test accuracy ({sym} PGD, eps = {eps:g})")
-    ax.set_title("Accuracy/robustness frontier (PGD eps and TRADES beta)")
+    ax.set_title("Accuracy/robustness frontier of the trained recipes")
     _pct(ax, "x", decimals=1)
     _pct(ax)
     x0, x1 = float(data["clean"].min()), float(data["clean"].max())

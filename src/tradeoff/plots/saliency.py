@@ -160,6 +160,7 @@ def plot_alignment(
     fig = Figure(figsize=(3.2 * len(present) + 0.6, 3.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(present), squeeze=False)[0])
     palette = dict(zip(models, sns.color_palette(n_colors=len(models)), strict=True))
+    chance_line = None
     with sns.axes_style("whitegrid"):
         for ax, score in zip(axes, present, strict=True):
             data = table[(table["score"] == score) & np.isfinite(table["value"].astype(float))]
@@ -168,13 +169,14 @@ def plot_alignment(
                            ax=ax)  # fmt: skip
             if score == "energy_on_mask" and "mask_area_fraction" in set(table["score"]):
                 chance = float(table.loc[table["score"] == "mask_area_fraction", "value"].mean())
-                ax.axhline(chance, color="grey", linestyle="--", linewidth=1,
-                           label="chance level (stroke area share)")  # fmt: skip
-                ax.legend(loc="lower right", fontsize=7)
+                chance_line = ax.axhline(chance, color="grey", linestyle="--", linewidth=1,
+                                         label="chance level (stroke area share)")  # fmt: skip
             ax.set_title(_SCORE_TEXT.get(score, score), fontsize=9)
             ax.set_xlabel("model")
             ax.set_ylabel("score per image")
             ax.tick_params(axis="x", labelrotation=20)
+    if chance_line is not None:  # below the panels: inside one it covered the line it names
+        fig.legend(handles=[chance_line], loc="outside lower center", fontsize=8, frameon=False)
     fig.suptitle("Alignment of loss gradients with the digit's strokes")
     save_figure(fig, paths)
     return fig
@@ -279,7 +281,11 @@ def plot_judge(table: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
     ax.text(0.0, -0.16, f"bars: seed means, {SEED_INTERVAL_TEXT}; points: the seeds", transform=ax.transAxes,
             fontsize="x-small", va="top")
     ax.set_title("Do large-eps examples look like the target class? (judged by a held-out standard model)")
-    ax.legend(fontsize=8, loc="lower right")
+    handles, names = ax.get_legend_handles_labels()
+    if (legend := ax.get_legend()) is not None:
+        legend.remove()
+    # beside the axes, low (the title runs over the axes' width): inside them it covered bars
+    fig.legend(handles, names, fontsize=8, loc="outside right lower")
     save_figure(fig, paths)
     return fig
 
@@ -375,7 +381,7 @@ def plot_linear_accuracy(accuracy: pd.DataFrame, paths: Sequence[PathLike]) -> F
     colors = sns.color_palette("viridis", n_colors=accuracy["eps_train"].nunique())
     for color, (e, group) in zip(colors, accuracy.groupby("eps_train", sort=True), strict=True):
         g = group.sort_values("eps_test")
-        label = "standard SVM (training eps = 0)" if e == 0 else f"robust SVM, training eps = {e:g}"
+        label = "standard SVM (ε_train = 0)" if e == 0 else f"robust SVM, ℓ∞ ε_train = {e:g}"  # as the theory figures
         ax.plot(g["eps_test"], g["accuracy"], marker="o", color=color, label=label)
     ax.set_xlabel("test eps (ℓ∞, exact worst case inside the [0, 1] box)")
     ax.set_ylabel("test accuracy")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 import matplotlib
 
@@ -32,6 +32,8 @@ from tradeoff.theory.model import theorem_2_1_bound  # noqa: E402
 
 __all__ = [
     "BOUND_GID",
+    "CLASSIFIER_STYLE",
+    "ClassifierLook",
     "FRONTIER_GID",
     "SWEEP_AXES",
     "plot_accuracy_vs_eps_train",
@@ -70,6 +72,23 @@ _CLASSIFIER_TEXT: Final = {
     "averaging": "averaging classifier",
     "sign_x1": "sign(x1)",
 }
+
+
+class ClassifierLook(NamedTuple):
+    color: str
+    marker: str
+    size: float  # marker area, points^2
+
+
+CLASSIFIER_STYLE: Final = {  # drawn in this order, each smaller than the one before
+    "svm": ClassifierLook("#1f77b4", "o", 110.0),
+    "robust_svm": ClassifierLook("#d62728", "s", 70.0),
+    "averaging": ClassifierLook("#2ca02c", "^", 40.0),
+    "sign_x1": ClassifierLook("#9467bd", "D", 18.0),
+}
+"""Each classifier's colour, marker and size in the bound and frontier figures, the same in both. They
+are drawn in this order, each smaller than the one before, so that where two coincide (the standard
+SVM and the averaging classifier at (1, 0); a robust SVM that became sign(x1)) both stay visible."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,10 +175,19 @@ def _errorbars(ax: Axes, data: pd.DataFrame, x: str, y: str, **kwargs: object) -
     ax.errorbar(mean.index.to_numpy(), mean.to_numpy(), yerr=yerr, linestyle="none", capsize=2.5, **kwargs)  # type: ignore[arg-type]
 
 
-def _figure_legend(fig: Figure, ax: Axes, extra: Sequence[tuple[Artist, str]] = ()) -> None:
-    """One legend for all facets, below the panels (labels from ``ax`` plus ``extra`` proxies)."""
+def _outer_labels(fig: Figure) -> None:
+    """Axis labels and tick labels on the outer panels of a shared grid only (each inner panel repeated them)."""
+    for ax in fig.axes:
+        ax.label_outer()
+
+
+def _figure_legend(fig: Figure, ax: Axes, extra: Sequence[tuple[Artist, str]] = (),
+                   headers: Sequence[str] = ()) -> None:
+    """One legend for all facets, below the panels (labels from ``ax`` plus ``extra`` proxies). With
+    ``headers`` (seaborn's group titles among the labels, e.g. ``series``), one column per group,
+    headed by its title, and the proxies a column of their own: filled column by column, a plain
+    two-column legend put a title under another group's entries."""
     handles, labels = ax.get_legend_handles_labels()
-    handles, labels = [*handles, *(h for h, _ in extra)], [*labels, *(lab for _, lab in extra)]
     seen: dict[str, Artist] = {}
     for h, lab in zip(handles, labels, strict=True):
         if lab and not lab.startswith("_") and lab not in seen:
@@ -167,6 +195,22 @@ def _figure_legend(fig: Figure, ax: Axes, extra: Sequence[tuple[Artist, str]] = 
     for a in fig.axes:
         if (legend := a.get_legend()) is not None:
             legend.remove()
+    if headers:
+        groups: list[list[tuple[str, Artist]]] = []
+        for lab, h in seen.items():
+            if lab in headers or not groups:
+                groups.append([])
+            groups[-1].append((lab, h))
+        if extra:
+            groups.append([(lab, h) for h, lab in extra])
+        rows = max(len(g) for g in groups)
+        blank = Line2D([], [], linestyle="none")
+        cells = [cell for g in groups for cell in (*g, *[("", blank)] * (rows - len(g)))]
+        fig.legend([h for _, h in cells], [lab for lab, _ in cells], loc="outside lower center", ncol=len(groups),
+                   frameon=False)
+        return
+    for h, lab in extra:
+        seen.setdefault(lab, h)
     ncol = 2 if len(seen) > 3 else len(seen)
     fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=ncol, frameon=False)
 
@@ -201,10 +245,15 @@ def plot_bound(df: pd.DataFrame, eps_test: float, paths: Sequence[PathLike]) -> 
             ax.plot(xs, theorem_2_1_bound(xs, p), color="0.25", linestyle=dashes[i % len(dashes)], lw=1.4,
                     label=f"Theorem 2.1 bound, p = {p:g}", gid=BOUND_GID)  # fmt: skip
         ax.plot([lo, 1.0], [lo, 1.0], color="0.75", lw=1.0, label="robust = standard")
-        order = [_CLASSIFIER_TEXT[c] for c in _CLASSIFIER_TEXT if _CLASSIFIER_TEXT[c] in set(fits["classifier_label"])]
-        sns.scatterplot(data=fits, x="accuracy_population_standard", y="accuracy_population_robust",
-                        hue="classifier_label", hue_order=order, style="p_label",
-                        style_order=[f"p = {p:g}" for p in p_values], s=45, alpha=0.8, ax=ax)  # fmt: skip
+        p_markers = ["o", "X", "P", "*"]
+        for clf, style in CLASSIFIER_STYLE.items():  # the largest first: coinciding points stay visible
+            for i, p in enumerate(p_values):
+                part = fits[(fits["classifier"] == clf) & (fits["p"] == p)]
+                if not part.empty:
+                    ax.scatter(part["accuracy_population_standard"], part["accuracy_population_robust"],
+                               color=style.color, marker=p_markers[i % len(p_markers)], s=style.size,
+                               edgecolors="white", linewidths=0.6, alpha=0.9, zorder=3, clip_on=False,
+                               label=f"_{_CLASSIFIER_TEXT[clf]}, p = {p:g}")  # fmt: skip
         ax.set_xlim(lo, 1.005)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("standard accuracy (population, ε = 0)")
@@ -212,9 +261,14 @@ def plot_bound(df: pd.DataFrame, eps_test: float, paths: Sequence[PathLike]) -> 
         note = "" if eps_test >= 2 else " (bound needs ε ≥ 2η)"
         ax.set_title(f"Theorem 2.1: no classifier is both accurate and robust{note}")
         handles, labels = ax.get_legend_handles_labels()
-        renamed = ["classifier" if lab == "classifier_label" else "robust feature" if lab == "p_label" else lab
-                   for lab in labels]  # fmt: skip
-        ax.legend(handles, renamed, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        shown = [c for c in CLASSIFIER_STYLE if c in set(fits["classifier"])]
+        handles += [Line2D([], [], linestyle="none", marker="o", markersize=7, color=CLASSIFIER_STYLE[c].color)
+                    for c in shown]
+        labels += [_CLASSIFIER_TEXT[c] for c in shown]
+        handles += [Line2D([], [], linestyle="none", marker=p_markers[i % len(p_markers)], markersize=7, color="0.35")
+                    for i in range(len(p_values))]
+        labels += [f"robust feature p = {p:g} (marker shape)" for p in p_values]
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         save_figure(fig, paths)
     return fig
 
@@ -247,6 +301,7 @@ def plot_accuracy_vs_eps_train(
             ax.set_ylim(-0.02, 1.02)
         fig.suptitle(f"Robust training trades standard accuracy for robustness ({_NORM_TEXT[norm]})")
         _figure_legend(fig, next(iter(grid.values())))
+        _outer_labels(fig)
         save_figure(fig, paths)
     return fig
 
@@ -278,6 +333,7 @@ def plot_weight_share(df: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
             ax.set_ylim(-0.02, 1.02)
         fig.suptitle("Robust SVMs move their weight onto the robust feature x1")
         _figure_legend(fig, next(iter(grid.values())))
+        _outer_labels(fig)
         save_figure(fig, paths)
     return fig
 
@@ -308,6 +364,7 @@ def plot_closed_form(df: pd.DataFrame, paths: Sequence[PathLike]) -> Figure:
             ax.set_ylim(-0.02, 1.02)
         fig.suptitle("Closed-form vs empirical worst-case accuracy of the baselines")
         _figure_legend(fig, next(iter(grid.values())))
+        _outer_labels(fig)
         save_figure(fig, paths)
     return fig
 
@@ -352,6 +409,9 @@ def plot_sweep(
     robust_norm = "its training norm" if axis == "train_norm" else _NORM_TEXT[norm]
     kind_text = {"standard": "standard (ε = 0)", "robust": f"robust ({robust_norm}, ε = {eps_test:g} units)"}
     long["accuracy type"] = long["kind"].map(kind_text)
+    palette: dict[str, object] = dict(zip(series_order, sns.color_palette(n_colors=len(series_order)), strict=True))
+    if len(series_order) == 2 and series_order[0] == "standard SVM":  # the classifiers' colours of the other figures
+        palette = {series_order[0]: CLASSIFIER_STYLE["svm"].color, series_order[1]: CLASSIFIER_STYLE["robust_svm"].color}
     with _style():
         fig, grid, _, _ = _grid(long, row, col, width=4.8)
         for (r, c), ax in grid.items():
@@ -369,16 +429,18 @@ def plot_sweep(
                 ax.tick_params(axis="x", labelrotation=30)
             else:
                 pop = sub[sub["source"] == "population"]
-                sns.lineplot(data=pop, x=axis, y="accuracy", hue="series", hue_order=series_order,
+                sns.lineplot(data=pop, x=axis, y="accuracy", hue="series", hue_order=series_order, palette=palette,
                              style="accuracy type", style_order=list(kind_text.values()), errorbar=seed_interval,
                              ax=ax)  # fmt: skip
-                palette = dict(zip(series_order, sns.color_palette(n_colors=len(series_order)), strict=True))
                 for (series, kind), part in sub[sub["source"] == "test"].groupby(["series", "kind"], sort=True):
                     _errorbars(ax, part, axis, "accuracy", color=palette[str(series)],
                                marker="o" if kind == "standard" else "s", markersize=3.5, alpha=0.8)  # fmt: skip
                 values = long[axis].to_numpy(dtype=np.float64)
                 if axis in _LOG_AXES or (axis == "d" and values.min() > 0 and values.max() / values.min() >= 10):
-                    ax.set_xscale("log")
+                    ax.set_xscale("log")  # ticked at the swept values (powers of ten left the largest n unnamed)
+                    swept = sorted(set(values.tolist()))
+                    ax.set_xticks(swept, [f"{v:,g}" for v in swept])
+                    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
                 ax.set_xlabel(_AXIS_TEXT[axis])
             ax.set_ylabel("accuracy")
             ax.set_ylim(-0.02, 1.02)
@@ -392,7 +454,9 @@ def plot_sweep(
                 (Line2D([], [], color="0.3"), "lines: population accuracy (band: 95% t-interval over seeds)"),
                 (Line2D([], [], color="0.3", marker="o", linestyle="none"), "markers: test set, ● standard, ■ robust"),
             ]
-        _figure_legend(fig, next(iter(grid.values())), proxies)
+        _figure_legend(fig, next(iter(grid.values())), proxies,
+                       headers=("series", "accuracy type") if axis != "train_norm" else ())
+        _outer_labels(fig)
         save_figure(fig, paths)
     return fig
 
@@ -412,11 +476,9 @@ def plot_frontier(df: pd.DataFrame, frontier: pd.DataFrame, eps_test: float, pat
     norms = [n for n in ("linf", "l2") if n in set(fr["test_norm"])]
     _require(fr, f"frontier rows at eps_test = {eps_test:g}")
     _require(keys, "(p, d, eta) points")
-    markers = {"svm": "o", "robust_svm": "s", "averaging": "^", "sign_x1": "D"}
-    colors = {"svm": "#1f77b4", "robust_svm": "#d62728", "averaging": "#2ca02c", "sign_x1": "#9467bd"}
     with _style():
         n_cols = len(keys)
-        fig = Figure(figsize=(3.9 * n_cols + 1.2, 3.5 * len(norms) + 0.9), layout="constrained")
+        fig = Figure(figsize=(3.1 * n_cols + 1.0, 2.9 * len(norms) + 0.9), layout="constrained")
         axes = np.atleast_2d(fig.subplots(len(norms), n_cols, squeeze=False, sharex=True, sharey=True))
         for i, norm in enumerate(norms):
             for j, (p, d, eta) in enumerate(keys.itertuples(index=False)):
@@ -431,13 +493,21 @@ def plot_frontier(df: pd.DataFrame, frontier: pd.DataFrame, eps_test: float, pat
                 ax.fill_between(f["standard"], f["robust"], theorem_2_1_bound(f["standard"].to_numpy(), float(p)),
                                 color="0.85", step="post", label="allowed by the bound, unreachable linearly")  # fmt: skip
                 sub = df[np.isclose(df["p"], p) & (df["d"] == d) & np.isclose(df["eta"], eta) & (df["test_norm"] == norm)]
-                if not sub.empty:
+                if sub.empty:  # say so: a panel without markers looked like classifiers gone missing
+                    ax.text(0.03, 0.03, f"no classifier of the run evaluated in {_NORM_TEXT[norm]} here",
+                            transform=ax.transAxes, fontsize="x-small", color="0.3", ha="left", va="bottom")
+                else:
                     pts = _standard_robust(sub, eps_test, norm).drop_duplicates(
                         subset=[c for c in FIT_COLUMNS if c != "sweep"])
-                    for clf, part in pts.groupby("classifier", sort=True):
+                    drawn = [c for c in CLASSIFIER_STYLE if c in set(pts["classifier"])]
+                    drawn += sorted(set(map(str, pts["classifier"])) - set(drawn))
+                    for clf in drawn:  # the largest first: coinciding points stay visible
+                        part = pts[pts["classifier"] == clf]
+                        style = CLASSIFIER_STYLE.get(clf, ClassifierLook("0.4", "o", 30.0))
                         ax.scatter(part["accuracy_population_standard"], part["accuracy_population_robust"],
-                                   marker=markers.get(str(clf), "o"), color=colors.get(str(clf), "0.4"), s=30,
-                                   alpha=0.85, zorder=3, label=_CLASSIFIER_TEXT.get(str(clf), str(clf)))  # fmt: skip
+                                   marker=style.marker, color=style.color, s=style.size, edgecolors="white",
+                                   linewidths=0.6, alpha=0.9, zorder=3, clip_on=False,
+                                   label=_CLASSIFIER_TEXT.get(clf, clf))  # fmt: skip
                 ax.set_xlim(0.49, 1.005)
                 ax.set_ylim(-0.02, 1.02)
                 ax.set_title(f"p = {p:g}, d = {d}, η = {eta:g}/√d; {_NORM_TEXT[norm]}")
@@ -445,5 +515,6 @@ def plot_frontier(df: pd.DataFrame, frontier: pd.DataFrame, eps_test: float, pat
                 ax.set_ylabel(f"robust accuracy ({_NORM_TEXT[norm]}, ε = {eps_test:g} {_UNIT_TEXT[norm]})")
         fig.suptitle("The accuracy-robustness frontier of linear classifiers against Theorem 2.1's bound")
         _figure_legend(fig, axes[0, 0])
+        _outer_labels(fig)
         save_figure(fig, paths)
     return fig

@@ -85,7 +85,7 @@ def saliency_figure(inputs: Any, paths: Sequence[str], *, kind: str, models: lis
         with np.load(inputs.linear_arrays) as z:
             w, eps = z["weights"], z["eps_train"]
         digits = pd.read_csv(inputs.linear_table)["digits"].iloc[0]
-        ps.plot_linear_weights({(f"standard SVM ({digits})" if e == 0 else f"robust SVM, eps {e:g}"): w[k]
+        ps.plot_linear_weights({(f"standard SVM ({digits})" if e == 0 else f"robust SVM, ℓ∞ ε_train = {e:g}"): w[k]
                                 for k, e in enumerate(eps)}, paths)
     elif kind == "linear_accuracy":
         ps.plot_linear_accuracy(pd.read_csv(inputs.linear_table), paths)

@@ -26,8 +26,11 @@ table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #bbb; padding: 3px 6px; vertical-align: top; text-align: left; }
 th { background: #eee; position: sticky; top: 0; }
 tr:nth-child(even) td { background: #f8f8f8; }
-code { font-size: 12px; }
+code { font-size: 12px; white-space: nowrap; }
+td:last-child { min-width: 9em; }
 """
+# (looked at, rendered: a recipe key in a code span broke at its hyphen, "l2-" over "1.5", and the last
+# column, the agreement, squeezed to one word a line)
 
 _SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$")
 
