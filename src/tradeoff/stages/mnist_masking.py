@@ -77,18 +77,22 @@ def compare_attacks(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
 
 def evaluate_masking(data: str, weights: str, out: str, *, recipe_name: str, size: int, seed: int, norm: str,
                      eps: float, n: int, eval_seed: int, batch_size: int, pgd: Mapping[str, Any],
-                     autoattack: Mapping[str, Any], device: str,
+                     autoattack: Mapping[str, Any], device: str, channels_last: bool = False,
                      expect: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Attack the model in ``weights`` by PGD and AutoAttack at (``norm``, ``eps``) on the first ``n``
     images of the evaluation's subset (seed ``eval_seed``) and write the record (JSON) to ``out``.
-    ``expect``: the identity the weights must state (as :func:`tradeoff.stages.mnist_eval.evaluate_model`)."""
+    ``expect``: the identity the weights must state (as :func:`tradeoff.stages.mnist_eval.evaluate_model`);
+    ``channels_last``: the evaluation's speed lever (NHWC, the same function). fp32 throughout."""
     dev = resolve_device(device)
     x, y, _ = eval_subset_indices(data, n, eval_seed)
     model = _load(weights, dev, expect)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     record = weights_record(weights)
     result = compare_attacks(model, x, y, norm=norm, eps=eps, pgd=pgd, autoattack=autoattack,
                              batch_size=batch_size, device=dev, seed=eval_seed)
-    doc = {"recipe": recipe_name, "size": size, "seed": seed, "device": str(dev), "torch": torch.__version__,
+    doc = {"recipe": recipe_name, "size": size, "seed": seed, "device": str(dev), "precision": "fp32",
+           "channels_last": bool(channels_last), "torch": torch.__version__,
            "eval_seed": eval_seed, "weights": {"path": weights, **record,
                                                "recipe_hash": (expect or {}).get("recipe_hash")}, **result}
     io.write_json(doc, out)

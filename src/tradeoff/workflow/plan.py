@@ -318,7 +318,7 @@ def mnist_masking_params(config: dict[str, Any], wildcards: Any) -> dict[str, An
     return canonical({"norm": own[0], "eps": own[1], "n": masking["n"], "eval_seed": ev["seed"],
                       "batch_size": ev["batch_size"], "pgd": masking["pgd"], "autoattack": masking["autoattack"],
                       "expect": model_identity(config, wildcards.recipe, wildcards.size, wildcards.seed),
-                      "device": config["mnist"]["device"]})
+                      "device": config["mnist"]["device"], "channels_last": ev["channels_last"]})
 
 
 def mnist_masking_table_params(config: dict[str, Any]) -> dict[str, Any]:
