@@ -49,8 +49,9 @@ def masking_rows(records: Sequence[Mapping[str, Any]], margin: float) -> pd.Data
                      "gap": float(r["pgd"]["accuracy"]) - float(r["autoattack"]["accuracy"]),
                      "caught_by": _caught_by([{"component": "clean", "robust": round(first)}, *components])})
     df = pd.DataFrame(rows).sort_values(["recipe", "size", "seed"], ignore_index=True)
-    # a float margin compared with a difference of two shares of n: 2 points exactly is not "more than"
-    df["over_margin"] = df["gap"] > float(margin) + 1e-12
+    # compared in images (both accuracies are counts over the same n): 2 points exactly is not "more than"
+    broken = (df["pgd"] * df["n"]).round() - (df["autoattack"] * df["n"]).round()
+    df["over_margin"] = broken > float(margin) * df["n"] + 1e-9
     marked = set(df.loc[df["over_margin"], "recipe"])
     df["recipe_mark"] = [MARK if r in marked else "" for r in df["recipe"]]
     df["quoted_robust"] = [a if r in marked else p for r, p, a in zip(df["recipe"], df["pgd"], df["autoattack"],

@@ -49,6 +49,7 @@ def compare_attacks(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     dev = torch.device(device)
     model.to(dev)
     y = y.cpu().long()
+    n = len(y)
     pgd_spec, aa_spec = masking_specs(norm, eps, pgd, autoattack)
     clean_ok = predict(model, x, batch_size=batch_size, device=dev) == y
     t0 = time.perf_counter()
@@ -59,17 +60,17 @@ def compare_attacks(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     components = (autoattack_cascade(model, x[idx].to(dev), y[idx].to(dev), aa_spec, seed=seed,
                                      batch_size=batch_size) if len(idx) else [])
     aa_seconds = time.perf_counter() - t0
-    n = len(y)
     robust_aa = components[-1]["robust"] if components else 0
-    pgd_acc = float(table["accuracy"].iloc[0])
+    pgd_acc = int(table["n_correct"].iloc[0]) / n if n else float("nan")  # exact: a count over n
     aa_acc = robust_aa / n if n else float("nan")
     for c in components:  # of all n images, not only the clean-correct ones attacked
         c["accuracy"] = c["robust"] / n
         c["n"] = n
+    clean = int(clean_ok.sum()) / n if n else float("nan")
     log.info("%s %s eps=%g on %d images: clean %.4f, PGD %.4f (%.0f s), AutoAttack %.4f (%.0f s), gap %+.4f",
-             norm, "masking", eps, n, float(clean_ok.float().mean()), pgd_acc, pgd_seconds, aa_acc, aa_seconds,
+             norm, "masking", eps, n, clean, pgd_acc, pgd_seconds, aa_acc, aa_seconds,
              pgd_acc - aa_acc)
-    return {"norm": norm, "eps": float(eps), "n": n, "clean": float(clean_ok.float().mean()),
+    return {"norm": norm, "eps": float(eps), "n": n, "clean": clean,
             "pgd": {"spec": pgd_spec, "accuracy": pgd_acc},
             "autoattack": {"spec": aa_spec, "accuracy": aa_acc, "components": components},
             "gap": pgd_acc - aa_acc}
