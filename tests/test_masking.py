@@ -269,9 +269,10 @@ def _bad(edit: Any) -> dict[str, Any]:
     (lambda m: m.update(margn=0.1), r"mnist\.masking\.margn"),
     (lambda m: m.update(margin=2), r"mnist\.masking\.margin"),
     (lambda m: m.update(pgd={"steps": 0}), r"mnist\.masking\.pgd\.steps"),
+    (lambda m: m.update(pgd={"steps": 25}), r"mnist\.masking\.pgd\.step_divisor\.linf: 30 steps of eps / 30"),
     (lambda m: m.update(autoattack={"version": "rand"}), r"mnist\.masking\.autoattack\.version"),
     (lambda m: m.pop("n"), r"mnist\.masking\.n: required key is missing"),
-], ids=["standard", "undefined", "untrained", "n-too-large", "unknown-key", "margin", "pgd-steps", "aa-version",
+], ids=["standard", "undefined", "untrained", "n-too-large", "unknown-key", "margin", "pgd-steps", "pgd-travel", "aa-version",
         "n-missing"])
 def test_bad_masking_config_names_the_key(edit: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -664,6 +664,11 @@ def _check_masking(mn: dict[str, Any], recipes: dict[str, dict[str, Any]],
         if (recipe, size, seed) not in trained:
             raise ConfigError(f"config key mnist.masking.models: recipe {recipe!r} at size {size}, seed {seed} is "
                               "not trained; add it to mnist.models")
+    for norm, divisor in sorted(masking["pgd"]["step_divisor"].items()):
+        if int(masking["pgd"]["steps"]) < float(divisor):
+            raise ConfigError(f"config key mnist.masking.pgd.step_divisor.{norm}: {divisor} steps of eps / {divisor} "
+                              f"are needed to reach the eps boundary, and mnist.masking.pgd.steps is "
+                              f"{masking['pgd']['steps']}; PGD that cannot cross the ball would overstate by itself")
     for i, group in enumerate(mn["models"]):
         if group.get("stage") == "masking":
             raise ConfigError(f"config key mnist.models[{i}].stage: 'masking' names the masking stage "
