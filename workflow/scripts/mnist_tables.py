@@ -11,6 +11,7 @@ write_tables(
     recipes=snakemake.params.recipes,
     trained=snakemake.params.trained,
     **snakemake.params.compare,
+    masking=snakemake.input.masking[0] if snakemake.input.masking else None,
 )
 write_html(snakemake.output.claims_md, snakemake.output.claims_html, "MNIST claims")
 write_html(snakemake.output.paper_md, snakemake.output.paper_html, "MNIST beside the published models")

@@ -13,6 +13,7 @@ import pandas as pd
 from tradeoff import io
 from tradeoff.adversarial.published import PUBLISHED, attack_matches, recipe_mismatch
 from tradeoff.claims import stats
+from tradeoff.claims.masking import quoted_robust
 from tradeoff.claims.outcomes import read_outcomes
 from tradeoff.claims.stats import ols_slope
 from tradeoff.claims.verdicts import (
@@ -58,12 +59,17 @@ def _attack_label(attack: str, steps: Any, restarts: Any, alpha: Any) -> str:
 
 
 def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: dict[str, str],
-                     size: int | dict[str, int], recipes: list[dict[str, Any]]) -> pd.DataFrame:
+                     size: int | dict[str, int], recipes: list[dict[str, Any]],
+                     masking: pd.DataFrame | None = None) -> pd.DataFrame:
     """Our MNIST numbers beside PAPER.md section 3's, like for like only: for each recipe mapped to a
     published model, each published row says "different recipe (...)" when our recipe or architecture
     differs from the published one, "not run" when we ran no attack with its steps, restarts and step
     size at l_inf 0.3, else "like for like" with our mean over seeds. ``size``: the training-set
-    size compared, one for all or per recipe."""
+    size compared, one for all or per recipe. ``masking`` (the masking table,
+    :mod:`tradeoff.stages.mnist_masking`; None: no such stage, and no such columns): a gradient-attack
+    row (PGD, FGSM) of a recipe marked "gradient attacks overstate" quotes AutoAttack's robust accuracy
+    at that size instead (its seeds' mean; none if no model of that size was checked), and says so in
+    the columns ``masking`` and ``our_robust_attack``."""
     summary = pd.read_csv(summary_path)
     by_name = {r["recipe"]: r for r in recipes}
     rows: list[dict[str, Any]] = []
@@ -78,6 +84,11 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
             status = (f"different recipe ({mismatch})" if mismatch else
                       "not run" if ours is None or not len(clean) else "like for like")
             like = status == "like for like"
+            quote = (quoted_robust(masking, recipe, n)
+                     if like and masking is not None and pub["attack"] in ("pgd", "fgsm") else None)
+            extra = ({} if masking is None else
+                     {"masking": quote[0] if quote else "",
+                      "our_robust_attack": ("autoattack" if quote else pub["attack"]) if like else None})
             rows.append({
                 "published_model": pub["model"], "attack": pub["attack"],
                 "published_steps": pub["steps"], "published_restarts": pub["restarts"],
@@ -88,9 +99,9 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
                 "our_restarts": ours["restarts"] if like else None,
                 "our_alpha": ours["alpha"] if like else None,
                 "our_clean": float(clean["accuracy_mean"].iloc[0]) if like else None,
-                "our_robust": float(ours["accuracy_mean"]) if like else None,
+                "our_robust": (quote[1] if quote else float(ours["accuracy_mean"])) if like else None,
                 "n_seeds": int(clean["n_seeds"].iloc[0]) if like else None,
-                "source": pub["source"],
+                "source": pub["source"], **extra,
             })
     table = pd.DataFrame(rows)
     io.write_csv(table, csv_out)
@@ -99,13 +110,22 @@ def paper_comparison(summary_path: str, csv_out: str, md_out: str, *, compare: d
              "our clean / robust (seeds) |", "| --- | --- | --- | --- | --- |"]
     for r in rows:
         pub_attack = _attack_label(r["attack"], r["published_steps"], r["published_restarts"], r["published_alpha"])
-        ours = (f"{100 * r['our_clean']:.2f}% / {100 * r['our_robust']:.2f}% ({r['n_seeds']})"
+        ours = (f"{100 * r['our_clean']:.2f}% / {_robust_text(r)} ({r['n_seeds']})"
                 if r["status"] == "like for like" else r["status"])
         lines.append(f"| {r['published_model']} | {pub_attack} | {100 * r['published_clean']:.2f}% / "
                      f"{100 * r['published_robust']:.2f}% | {shown_recipe(r['recipe'], labels)} ({r['size']}) | {ours} |")
     with io.atomic_path(md_out) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return table
+
+
+def _robust_text(row: Mapping[str, Any]) -> str:
+    """Our robust accuracy in a paper-comparison row; under the masking mark, AutoAttack's, said so."""
+    if row.get("masking"):
+        value = row["our_robust"]
+        number = "no AutoAttack at this size" if value is None else f"{100 * value:.2f}% by AutoAttack"
+        return f"{number} ({row['masking']})"
+    return f"{100 * row['our_robust']:.2f}%"
 
 
 CleanOutcomes = dict[tuple[str, int], dict[int, pd.Series]]
@@ -248,13 +268,15 @@ def check_eval_records(sanity: list[str], trained: Mapping[str, Mapping[str, Any
 
 def write_tables(tables: list[str], sanity: list[str], outcomes: list[str], out: Any, *,
                  recipes: list[dict[str, Any]], trained: Mapping[str, Mapping[str, Any]],
-                 compare: dict[str, str], size: int | dict[str, int]) -> None:
+                 compare: dict[str, str], size: int | dict[str, int], masking: str | None = None) -> None:
     """All MNIST tables: merged, summary, sanity, the recipes' settings, the paper comparison, claims
-    (from the per-example ``outcomes``)."""
+    (from the per-example ``outcomes``). ``masking``: the masking table's CSV (``mnist.masking``),
+    whose marked recipes the paper comparison quotes AutoAttack for."""
     check_eval_records(sanity, trained)
     merge_eval(tables, sanity, out.merged, out.summary, out.sanity)
     io.write_csv(pd.DataFrame(recipes), out.recipes)
-    paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size, recipes=recipes)
+    paper_comparison(out.summary, out.paper_csv, out.paper_md, compare=compare, size=size, recipes=recipes,
+                     masking=pd.read_csv(masking) if masking else None)
     claims = mnist_claims(clean_outcomes(outcomes), pd.DataFrame(recipes))
     write_claims(claims, out.claims, out.claims_md, labels=recipe_labels(pd.DataFrame(recipes)))
 

@@ -127,6 +127,10 @@ def cpu_minutes(config: dict[str, Any], recipes: dict[str, dict[str, Any]],
     sanity = ev["sanity"]
     per_example = sum(_attack_passes(s) for s in grid) + 2 * (sanity["steps"] + 1) + 2
     out["mnist_eval"] = max(_minutes(ev["n"] * per_example, _model(recipes[r])) for r in trained)
+    if "masking" in mn:  # PGD (steps + 1 passes a restart) and AutoAttack on each of the first n images
+        pgd = mn["masking"]["pgd"]
+        passes = mn["masking"]["n"] * (pgd["restarts"] * (pgd["steps"] + 1) + AUTOATTACK_PASSES + 1)
+        out["mnist_masking"] = max(_minutes(passes, _model(recipes[r])) for r in {r for r, _, _ in models})
     sal = config.get("saliency")
     if sal:
         judge = sal["judge"]

@@ -633,7 +633,49 @@ def check_mnist(config: dict[str, Any]) -> None:
                 f"at every size and seed that another model is (missing: size {size}, seed {seed})"
             )
     _check_attacks(mn, recipes)
+    _check_masking(mn, recipes, trained)
     _check_data_path(mn)
+
+
+def masking_models(mn: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """The models of ``mnist.masking`` (none without it) as (recipe, size, seed), sorted, once each."""
+    if "masking" not in mn:
+        return []
+    return sorted({(r, int(n), int(s)) for group in mn["masking"]["models"]
+                   for r in group["recipes"] for n in group["sizes"] for s in group["seeds"]})
+
+
+def _check_masking(mn: dict[str, Any], recipes: dict[str, dict[str, Any]],
+                   trained: set[tuple[str, int, int]]) -> None:
+    """mnist.masking: defined robust recipes whose models are trained; images the evaluation has."""
+    if "masking" not in mn:
+        return
+    masking = mn["masking"]
+    for i, group in enumerate(masking["models"]):
+        for j, name in enumerate(group["recipes"]):
+            where = f"config key mnist.masking.models[{i}].recipes[{j}]"
+            if name not in recipes:
+                raise ConfigError(f"{where}: refers to recipe {name!r}, which is not defined "
+                                  f"(defined: {', '.join(sorted(recipes))})")
+            if {**recipe_defaults(), **recipes[name]}["objective"] == "standard":
+                raise ConfigError(f"{where}: recipe {name!r} is standard; it has no threat model of its own "
+                                  "to compare PGD and AutoAttack at (list robust recipes only)")
+    for recipe, size, seed in masking_models(mn):
+        if (recipe, size, seed) not in trained:
+            raise ConfigError(f"config key mnist.masking.models: recipe {recipe!r} at size {size}, seed {seed} is "
+                              "not trained; add it to mnist.models")
+    for norm, divisor in sorted(masking["pgd"]["step_divisor"].items()):
+        if int(masking["pgd"]["steps"]) < float(divisor):
+            raise ConfigError(f"config key mnist.masking.pgd.step_divisor.{norm}: {divisor} steps of eps / {divisor} "
+                              f"are needed to reach the eps boundary, and mnist.masking.pgd.steps is "
+                              f"{masking['pgd']['steps']}; PGD that cannot cross the ball would overstate by itself")
+    for i, group in enumerate(mn["models"]):
+        if group.get("stage") == "masking":
+            raise ConfigError(f"config key mnist.models[{i}].stage: 'masking' names the masking stage "
+                              "(snakemake stage_masking, mnist.masking); choose another name")
+    if int(masking["n"]) > int(mn["evaluation"]["n"]):
+        raise ConfigError(f"config key mnist.masking.n: {masking['n']} exceeds mnist.evaluation.n "
+                          f"({mn['evaluation']['n']}); the masking images are the first n of the evaluation's")
 
 
 def _check_attacks(mn: dict[str, Any], recipes: dict[str, dict[str, Any]]) -> None:

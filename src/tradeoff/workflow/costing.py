@@ -35,7 +35,7 @@ from typing import Any
 
 from tradeoff.adversarial.stopping import StoppingRule
 from tradeoff.workflow.cluster import AUTOATTACK_PASSES, CPU_EXAMPLES_PER_S
-from tradeoff.workflow.config import recipe_defaults, saliency_models
+from tradeoff.workflow.config import masking_models, recipe_defaults, saliency_models
 from tradeoff.workflow.plan import attack_grid, mnist_models, mnist_recipes, transfer_source
 
 #: the measured table this module prices work with: package data, a copy of ``bench/cpu_levers/cpu_levers.csv``
@@ -144,6 +144,20 @@ def eval_seconds(config: dict[str, Any], recipe: dict[str, Any], prices: Prices,
     return (int(ev["n"]) * clean + int(ev.get("attack_n", ev["n"])) * attacked) * t_attack
 
 
+def masking_seconds(config: dict[str, Any], prices: Prices) -> float:
+    """Estimated seconds of the masking jobs (``mnist.masking``; none without it): PGD and AutoAttack on
+    the first ``n`` images of each listed model (AutoAttack priced at its worst case, every image robust)."""
+    mn = config["mnist"]
+    if "masking" not in mn:
+        return 0.0
+    masking, recipes = mn["masking"], mnist_recipes(config)
+    per_image = (int(masking["pgd"]["restarts"]) * int(masking["pgd"]["steps"]) + AUTOATTACK_PASSES
+                 + FORWARD_SHARE)
+    return sum(int(masking["n"]) * per_image
+               * prices.seconds(recipes[r]["model"], "attack", "fp32", bool(mn["evaluation"].get("channels_last", False)))
+               for r, _, _ in masking_models(mn))
+
+
 def saliency_seconds(config: dict[str, Any], prices: Prices) -> float:
     """Estimated seconds of the saliency stage's torch jobs (judges, extraction; 2 threads)."""
     sal = config["saliency"]
@@ -173,7 +187,8 @@ def model_stages(config: dict[str, Any]) -> dict[tuple[str, int, int], str]:
 
 def stage_plan(config: dict[str, Any], prices: Prices | None = None) -> dict[str, dict[str, float]]:
     """Stage -> {``train``, ``eval``, ``total``} estimated minutes on 2 cores; the saliency stage
-    (its extraction and judges; its models are trained by the mnist stages) as ``saliency``."""
+    (its extraction and judges; its models are trained by the mnist stages) as ``saliency``, the masking
+    jobs (``mnist.masking``) as ``masking``."""
     prices = prices or Prices.from_csv()
     recipes = mnist_recipes(config)
     precision = config["mnist"].get("precision", "fp32")
@@ -191,6 +206,8 @@ def stage_plan(config: dict[str, Any], prices: Prices | None = None) -> dict[str
         row["eval"] += eval_seconds(config, recipes[model[0]], prices, model[0]) / 60
     if "saliency" in config:
         plan["saliency"] = {"train": 0.0, "eval": saliency_seconds(config, prices) / 60}
+    if "masking" in config["mnist"]:  # its models are trained by the mnist stages
+        plan["masking"] = {"train": 0.0, "eval": masking_seconds(config, prices) / 60}
     for row in plan.values():
         row["total"] = row["train"] + row["eval"]
     return plan

@@ -22,6 +22,7 @@ from tradeoff.workflow.config import (
     canonical,
     expand_recipes,
     fmt,
+    masking_models,
     recipe_defaults,
     saliency_models,
     sweep_fits,
@@ -273,10 +274,65 @@ def mnist_eval_params(config: dict[str, Any], recipe: str | None = None) -> dict
     other recipes left out), images, batch, seed, masking checks, levers."""
     ev = config["mnist"]["evaluation"]
     params = {"grid": attack_grid(config, recipe), "n": ev["n"], "batch_size": ev["batch_size"],
-              "eval_seed": ev["seed"], "sanity_spec": ev["sanity"], "channels_last": ev["channels_last"]}
+              "eval_seed": ev["seed"], "sanity_spec": sanity_spec(config, recipe),
+              "channels_last": ev["channels_last"]}
     if "attack_n" in ev:  # only when set: configs without it keep their params (no re-run)
         params["attack_n"] = ev["attack_n"]
     return canonical(params)
+
+
+def own_threat(config: dict[str, Any], recipe: str) -> tuple[str, float] | None:
+    """The threat model (norm, eps) a robust recipe is trained at; None for a standard recipe."""
+    r = recipe_params(config, recipe)
+    return None if r["objective"] == "standard" else (str(r["norm"]), float(r["eps"]))
+
+
+def sanity_spec(config: dict[str, Any], recipe: str | None = None) -> dict[str, Any]:
+    """The masking checks' settings for a model of ``recipe`` (``mnist.evaluation.sanity``):
+    ``threat: own`` checks a robust recipe's models at the recipe's own norm and eps (a standard
+    model, which has no threat model, at ``norm`` and ``eps``, as before); ``threat: fixed`` (the
+    default) checks every model at ``norm`` and ``eps``. The ``threat`` key itself is not passed
+    on, so a config without it gives the params it gave before (no re-run)."""
+    sanity = config["mnist"]["evaluation"]["sanity"]
+    spec = {k: v for k, v in sanity.items() if k != "threat"}
+    own = own_threat(config, recipe) if recipe is not None and sanity.get("threat") == "own" else None
+    if own is not None:
+        spec["norm"], spec["eps"] = own
+    return canonical(spec)
+
+
+def mnist_masking_columns(config: dict[str, Any]) -> Columns:
+    """The models of ``mnist.masking`` (none without it) as wildcard columns of ``mnist_masking``."""
+    rows = [{"recipe": r, "size": n, "seed": s} for r, n, s in masking_models(config["mnist"])]
+    return columns(rows, ("recipe", "size", "seed"))
+
+
+def mnist_masking_params(config: dict[str, Any], wildcards: Any) -> dict[str, Any]:
+    """A masking job's params: the model's own threat model (its recipe's norm and eps), the
+    images (the first ``mnist.masking.n`` of the evaluation's subset, its seed and batch), the PGD
+    and AutoAttack settings, the identity its weights must state and the device."""
+    ev, masking = config["mnist"]["evaluation"], config["mnist"]["masking"]
+    own = own_threat(config, wildcards.recipe)
+    if own is None:  # the config check refuses this first; kept for direct callers
+        raise ConfigError(f"config key mnist.masking.models: recipe {wildcards.recipe!r} is standard")
+    return canonical({"norm": own[0], "eps": own[1], "n": masking["n"], "eval_seed": ev["seed"],
+                      "batch_size": ev["batch_size"], "pgd": masking["pgd"], "autoattack": masking["autoattack"],
+                      "expect": model_identity(config, wildcards.recipe, wildcards.size, wildcards.seed),
+                      "device": config["mnist"]["device"], "channels_last": ev["channels_last"]})
+
+
+def mnist_masking_table_params(config: dict[str, Any]) -> dict[str, Any]:
+    """The masking table's params: the margin of the mark and the PGD settings (for its caption)."""
+    masking = config["mnist"]["masking"]
+    return canonical({"margin": masking["margin"], "pgd": masking["pgd"]})
+
+
+def mnist_masking_targets(config: dict[str, Any]) -> list[str]:
+    """The masking table, when ``mnist.masking`` lists models (none otherwise, so a config without it
+    builds what it built before)."""
+    if not mnist_masking_columns(config)["recipe"]:
+        return []
+    return ["results/mnist/masking.csv", "results/mnist/masking.md"]
 
 
 def mnist_trained_recipes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:

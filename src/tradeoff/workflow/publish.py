@@ -34,6 +34,7 @@ PATTERNS: tuple[str, ...] = (
     "mnist/*.csv", "mnist/*.md",
     "mnist/eval/*/n~*/seed~*.csv", "mnist/eval/*/n~*/seed~*.sanity.json",
     "mnist/eval/*/n~*/seed~*.outcomes.npz",
+    "mnist/masking/*/n~*/seed~*.json",
     "mnist/models/*/n~*/seed~*/history.json",
     "mnist/saliency/*.csv", "mnist/saliency/*.md",
     "mnist/saliency/*/n~*/seed~*/*.csv", "mnist/saliency/linear/accuracy.csv",
