@@ -12,7 +12,13 @@ import torch
 from conftest import train_config
 
 from tradeoff.adversarial.attacks import pgd
-from tradeoff.adversarial.stopping import EarlyStopping, StoppingRule, decide, summary, warmup_epochs
+from tradeoff.adversarial.stopping import (
+    EarlyStopping,
+    StoppingRule,
+    decide,
+    summary,
+    warmup_epochs,
+)
 from tradeoff.adversarial.training import TrainConfig, train
 
 torch.set_num_threads(1)
