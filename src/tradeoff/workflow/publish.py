@@ -272,15 +272,51 @@ def restore(published: str | Path, results: str | Path, *, settle: float = 1.0) 
     files get a modification time after the data's (``settle`` seconds before the evaluations', which
     read them), and only once the data's arrays are shown to be those the models were trained on."""
     published, results = Path(published), Path(results)
-    resume_path = published / RESUME
-    if not resume_path.is_file():
-        raise RestoreError(f"{resume_path}: missing; this folder was published without its models "
-                           "(python -m tradeoff.workflow.publish [--stage] RESULTS DEST writes it)")
-    record = json.loads(resume_path.read_text())
-    if record.get("format") != RESUME_FORMAT or not isinstance(record.get("files"), dict):
-        raise RestoreError(f"{resume_path}: not a resume record (format {RESUME_FORMAT!r} with a 'files' mapping)")
+    record = _read_resume(published)
     if results.name != "results":
         raise RestoreError(f"{results}: restore into a clone's results/ folder (the rules name results/...)")
+    problems = _restore_problems(published, results, record)
+    if problems:
+        raise RestoreError("nothing restored:\n  " + "\n  ".join(problems))
+    # newer than the data, the older layer first; never in the future
+    floor = os.stat(results / DATA).st_mtime
+    while time.time() - settle <= floor:
+        time.sleep(0.05)
+    now = time.time()
+    stamps = {0: now - settle, 1: now}
+    store = _persistence(results.resolve().parent)
+    from snakemake.persistence import MetadataRecord
+
+    restored = []
+    for name, entry in sorted(record["files"].items()):
+        target = results / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.restore.tmp")
+        shutil.copyfile(published / name, tmp)
+        os.replace(tmp, target)
+        os.utime(target, (stamps[int(entry["layer"])],) * 2)
+        store._write_record(_key(Path(name)), MetadataRecord.model_validate(entry["snakemake"]))  # noqa: SLF001
+        store._unmark_incomplete(_key(Path(name)))  # noqa: SLF001
+        restored.append(Path(name))
+    return restored
+
+
+def _read_resume(published: Path) -> dict[str, Any]:
+    """The resume record of a published folder, checked for its shape."""
+    path = published / RESUME
+    if not path.is_file():
+        raise RestoreError(f"{path}: missing; this folder was published without its models "
+                           "(python -m tradeoff.workflow.publish [--stage] RESULTS DEST writes it)")
+    record = json.loads(path.read_text())
+    if not isinstance(record, dict) or record.get("format") != RESUME_FORMAT or not isinstance(record.get("files"), dict):
+        raise RestoreError(f"{path}: not a resume record (format {RESUME_FORMAT!r} with a 'files' mapping)")
+    return record
+
+
+def _restore_problems(published: Path, results: Path, record: dict[str, Any]) -> list[str]:
+    """Every reason not to restore ``record``'s files from ``published`` into ``results``
+    (:func:`restore`), each naming its file; empty: none."""
+    resume_path = published / RESUME
     problems: list[str] = []
     manifest = _manifest_digests(published)
     names = sorted(record["files"])
@@ -294,45 +330,18 @@ def restore(published: str | Path, results: str | Path, *, settle: float = 1.0) 
             problems.append(f"{path}: differs from its SHA-256 in {resume_path}")
         if manifest is not None and name in manifest[1] and digest != manifest[1][name]:
             problems.append(f"{path}: differs from its SHA-256 in {manifest[0]}")
+        there = results / name
+        if name != RESUME and there.exists() and _sha256(str(there)) != digest:
+            problems.append(f"{there}: exists and differs from the published file; restore into a fresh "
+                            "clone, or remove it")
     data = results / DATA
-    want = record.get("data", {}).get("arrays_sha256")
     if not data.is_file():
         problems.append(f"{data}: missing; build the data first (snakemake --cores 1 results/{DATA}), so "
                         "that the restored models are newer than it")
-    elif data_digest(data) != want:
+    elif data_digest(data) != record.get("data", {}).get("arrays_sha256"):
         problems.append(f"{data}: other data than the models were trained on (its arrays hash to another "
                         f"SHA-256 than {resume_path} records)")
-    for name in names:
-        there = results / name
-        if there.exists() and (published / name).is_file() and _sha256(str(there)) != _sha256(str(published / name)):
-            problems.append(f"{there}: exists and differs from the published file; restore into a fresh "
-                            "clone, or remove it")
-    if problems:
-        raise RestoreError("nothing restored:\n  " + "\n  ".join(problems))
-
-    # newer than the data, the older layer first; never in the future
-    floor = os.stat(data).st_mtime
-    while time.time() - settle <= floor:
-        time.sleep(0.05)
-    now = time.time()
-    stamps = {0: now - settle, 1: now}
-    store = _persistence(results.resolve().parent)
-    from snakemake.persistence import MetadataRecord
-
-    restored = []
-    for name in names:
-        entry = record["files"][name]
-        target = results / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.restore.tmp")
-        shutil.copyfile(published / name, tmp)
-        os.replace(tmp, target)
-        stamp = stamps[int(entry["layer"])]
-        os.utime(target, (stamp, stamp))
-        store._write_record(_key(Path(name)), MetadataRecord.model_validate(entry["snakemake"]))  # noqa: SLF001
-        store._unmark_incomplete(_key(Path(name)))  # noqa: SLF001
-        restored.append(Path(name))
-    return restored
+    return problems
 
 
 def main(argv: list[str] | None = None) -> None:
