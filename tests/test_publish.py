@@ -12,7 +12,8 @@ from tradeoff.workflow.publish import PublishError, main, publish
 
 
 def _run(tmp_path: Path) -> Path:
-    """A small finished run: tables hashed in its manifest, a weights file, figures."""
+    """A small finished run: tables hashed in its manifest, a model (its weights, history and
+    evaluation, each with Snakemake's record of the job that made it), its data, figures."""
     results = tmp_path / "run" / "results"
     files = {
         "mnist/claims.csv": "claim,verdict\nx,holds\n",
@@ -20,6 +21,7 @@ def _run(tmp_path: Path) -> Path:
         "mnist/saliency/claims.csv": "claim,verdict\ny,inconclusive\n",
         "mnist/eval/linf-0.3/n~1000/seed~0.csv": "a\n1\n",
         "mnist/eval/linf-0.3/n~1000/seed~0.sanity.json": "{}",
+        "mnist/eval/linf-0.3/n~1000/seed~0.outcomes.npz": "binary",
         "mnist/models/linf-0.3/n~1000/seed~0/history.json": "{}",
         "mnist/models/linf-0.3/n~1000/seed~0/weights.safetensors": "binary",
         "theory/claims.csv": "claim\nz\n",
@@ -32,11 +34,31 @@ def _run(tmp_path: Path) -> Path:
     tables = {f"results/{n}": hashlib.sha256(t.encode()).hexdigest() for n, t in files.items()
               if n.endswith(".csv")}
     (results / "provenance.json").write_text(json.dumps({"tables": tables, "config_hash": "abc"}))
+    _model_files(results)
     (results / "provenance.md").write_text("- config hash: `abc`\n")
     return results
 
 
-def test_publish_copies_tables_figures_and_histories_not_weights(tmp_path: Path) -> None:
+def _model_files(results: Path) -> None:
+    """The run's model as the workflow writes it: safetensors weights naming the model, the data it was
+    trained on, and Snakemake's record of each model and evaluation file (written by Snakemake's code)."""
+    import numpy as np
+    import torch
+    from snakemake.persistence import MetadataRecord
+    from snakemake.persistence.file import FilePersistence
+
+    from tradeoff.nets.checkpoints import save_weights
+
+    save_weights(torch.nn.Linear(2, 2), results / "mnist/models/linf-0.3/n~1000/seed~0/weights.safetensors",
+                 {"architecture": "x", "recipe": "linf-0.3", "size": "1000", "seed": "0"})
+    np.savez_compressed(results / "mnist" / "data.npz", x=np.zeros(3))
+    store = FilePersistence(nolock=True, path=results.parent / ".snakemake")
+    for path in [*results.glob("mnist/models/*/*/*/*"), *results.glob("mnist/eval/*/*/*")]:
+        store._write_record(f"results/{path.relative_to(results).as_posix()}",  # noqa: SLF001
+                            MetadataRecord(rule="x", params=["1"], record_format_version=6))
+
+
+def test_publish_copies_tables_figures_histories_and_weights(tmp_path: Path) -> None:
     results, dest = _run(tmp_path), tmp_path / "docs" / "cpu"
     (dest / "headline").mkdir(parents=True)
     (dest / "headline" / "kept.json").write_text("{}")
@@ -45,7 +67,8 @@ def test_publish_copies_tables_figures_and_histories_not_weights(tmp_path: Path)
             "mnist/eval/linf-0.3/n~1000/seed~0.csv", "mnist/eval/linf-0.3/n~1000/seed~0.sanity.json",
             "mnist/models/linf-0.3/n~1000/seed~0/history.json", "theory/claims.csv",
             "figures/mnist_fig1.png", "mnist_claims.csv", "saliency_claims.csv"} <= written
-    assert not any(w.endswith(".safetensors") or "samples/" in w for w in written)
+    assert "mnist/models/linf-0.3/n~1000/seed~0/weights.safetensors" in written  # issue 30: resumable
+    assert "resume.json" in written and not any("samples/" in w or "data.npz" in w for w in written)
     assert (dest / "mnist_claims.csv").read_text() == "claim,verdict\nx,holds\n"
     assert (dest / "saliency_claims.csv").read_text() == "claim,verdict\ny,inconclusive\n"
     assert (dest / "headline" / "kept.json").is_file()  # what the folder held stays
