@@ -131,3 +131,38 @@ def test_preflight_refuses_a_bf16_plan_on_a_cpu_without_bf16(cpu, monkeypatch, c
     assert "--allow-no-bf16" in capsys.readouterr().out
     assert costing.main([str(bf16_yaml), "--preflight", "--allow-no-bf16"]) == 0
     assert "preflight: warning" in capsys.readouterr().out
+
+
+RERUN = REPO / "config" / "rerun.yaml"
+
+
+def test_the_rerun_plan_is_written_in_its_config_fits_its_stages_and_follows_the_seed_plan() -> None:
+    """config/rerun.yaml (issue 30): its costed table is the costing's, every stage <= 45 calibrated
+    minutes (<= 90 on the AVX2-only EPYC at about half the rate, at the cap), and every deciding cell's
+    models have the seeds docs/results/seedplan/seed_plan.csv asks for (seeds 0..k-1, paired)."""
+    import csv
+
+    from tradeoff.workflow.plan import mnist_models
+
+    rerun = validate_config(load_yaml(RERUN), SCHEMA)
+    plan = stage_plan(rerun)
+    assert all(calibrated_minutes(row) <= 45 for row in plan.values()), plan
+    lines = RERUN.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if re.match(r"#   stage +train +eval +total", line))
+    last = next(i for i, line in enumerate(lines) if line.startswith("#   all "))
+    assert "\n".join(lines[first:last + 1]) == plan_table(plan), "config/rerun.yaml's costed plan is stale"
+    seeds: dict[tuple[str, int], set[int]] = {}
+    for recipe, size, seed in mnist_models(rerun):
+        seeds.setdefault((recipe, size), set()).add(seed)
+    eps_levels = {"linf-0.3": ["linf-eps-0.1", "linf-eps-0.2"], "l2-1.5": ["l2-eps-0.5", "l2-eps-1", "l2-eps-2.5"]}
+    with open(REPO / "docs" / "results" / "seedplan" / "seed_plan.csv") as f:
+        cells = list(csv.DictReader(f))
+    assert len(cells) == 6
+    for cell in cells:
+        k, size = int(cell["seeds"]), int(cell["size"])
+        models = [cell["recipe"], "standard"]
+        if cell["claim"] == "robust_lose_standard_accuracy":
+            models += eps_levels[cell["recipe"]]
+        for recipe in models:
+            assert set(range(k)) <= seeds[(recipe, size)], (cell["claim"], recipe, size, k)
+    assert all(len(s) >= 3 for s in seeds.values())
