@@ -111,9 +111,7 @@ if plan.mnist_masking_targets(CONFIG):
 
     rule mnist_masking_table:
         input:
-            records=expand(
-                rules.mnist_masking.output[0], zip, **plan.mnist_masking_columns(CONFIG)
-            ),
+            records=expand(rules.mnist_masking.output[0], zip, **plan.mnist_masking_columns(CONFIG)),
         output:
             csv="results/mnist/masking.csv",
             md="results/mnist/masking.md",
