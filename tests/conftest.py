@@ -239,12 +239,12 @@ def _tiny_build(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory)
                 shutil.rmtree(stale, ignore_errors=True)
             copy_workflow(work, REPO / "tests" / "config" / "tiny.yaml", data="none")
             snakemake(work)
-            _copy_tree(work, pristine)
+            copy_tree(work, pristine)
             done.touch()
     return work, pristine
 
 
-def _copy_tree(src: Path, dest: Path) -> None:
+def copy_tree(src: Path, dest: Path) -> None:
     """A built workflow tree as it is: files with their time stamps, Snakemake's records (.snakemake),
     links as links; a copy elsewhere is as up to date as the original (nothing to be done)."""
     shutil.copytree(src, dest, symlinks=True)
@@ -271,7 +271,7 @@ def tiny_run_copy(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     """A private copy of :func:`tiny_run`'s tree as it was built (complete: nothing to be done), for a
     test that changes it (a corrupt model, a forced retrain): such tests run on any worker, side by side."""
     dest = tmp_path / "tiny-run"
-    _copy_tree(_tiny_build(request.config, tmp_path_factory)[1], dest)
+    copy_tree(_tiny_build(request.config, tmp_path_factory)[1], dest)
     return dest
 
 
