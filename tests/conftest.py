@@ -49,9 +49,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 #: xdist work units (``make test``: ``-n 2 --dist loadgroup``), started in this order: the SLURM
 #: test first (mostly waiting on SLURM, it overlaps the rest), then the tests that share and change
-#: the tiny run, then modules with slow tests, then the others. Every other test runs with its module
-#: (module-scoped fixtures are built once). The workers write each test's unit to the folder named by
-#: $TRADEOFF_XDIST_UNITS; :func:`pytest_xdist_make_scheduler` schedules by it. (pytest-xdist 3.8's own
+#: the tiny run, then modules with slow tests, then the tests that change a private copy of the tiny
+#: run (``tiny_run_copy``: each its own unit, so that both workers take them once the run is built),
+#: then the others. Every other test runs with its module (module-scoped fixtures are built once).
+#: The workers write each test's unit to the folder named by $TRADEOFF_XDIST_UNITS;
+#: :func:`pytest_xdist_make_scheduler` schedules by it. (pytest-xdist 3.8's own
 #: ``xdist_group`` marks do nothing under pytest 9.2: they rename ``item._nodeid``, which pytest 9.2's
 #: node ids no longer read.)
 SLURM_GROUP, TINY_GROUP = "slurm", "tiny_run"
@@ -62,10 +64,13 @@ def _work_unit(item: pytest.Item) -> tuple[int, str]:
     """(start rank, xdist work unit) of a test."""
     if item.get_closest_marker("slurm") is not None:
         return 0, SLURM_GROUP
-    if "tiny_run" in getattr(item, "fixturenames", ()):
+    fixtures = getattr(item, "fixturenames", ())
+    if "tiny_run" in fixtures:
         return 1, TINY_GROUP
+    if "tiny_run_copy" in fixtures:
+        return 3, item.nodeid
     module = item.nodeid.split("::", 1)[0]
-    return 3, module
+    return 4, module
 
 
 def _loadgroup_worker(config: pytest.Config) -> bool:
@@ -80,7 +85,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     units = {item: _work_unit(item) for item in items}
     slow_modules = {
-        group for item, (rank, group) in units.items() if rank == 3 and item.get_closest_marker("slow")
+        group for item, (rank, group) in units.items() if rank == 4 and item.get_closest_marker("slow")
     }
     for item, (_, group) in units.items():
         if group in slow_modules:
@@ -223,26 +228,32 @@ def _tiny_root(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) 
 
 def _tiny_build(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The tiny config run once, whichever worker asks first (the others wait on the lock): (the
-    run's workflow copy, a copy of its ``results/`` taken before any test changed it)."""
+    run's workflow copy, a copy of the whole tree taken before any test changed it)."""
     from filelock import FileLock
 
     root = _tiny_root(config, tmp_path_factory)
-    work, pristine, done = root / "tiny-run", root / "tiny-results", root / "tiny-run.done"
+    work, pristine, done = root / "tiny-run", root / "tiny-pristine", root / "tiny-run.done"
     with FileLock(root / "tiny-run.lock"):
         if not done.exists():
             for stale in (work, pristine):  # a build that failed earlier: start over
                 shutil.rmtree(stale, ignore_errors=True)
             copy_workflow(work, REPO / "tests" / "config" / "tiny.yaml", data="none")
             snakemake(work)
-            shutil.copytree(work / "results", pristine)
+            copy_tree(work, pristine)
             done.touch()
     return work, pristine
+
+
+def copy_tree(src: Path, dest: Path) -> None:
+    """A built workflow tree as it is: files with their time stamps, Snakemake's records (.snakemake),
+    links as links; a copy elsewhere is as up to date as the original (nothing to be done)."""
+    shutil.copytree(src, dest, symlinks=True)
 
 
 @pytest.fixture(scope="session")
 def tiny_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One complete run of the tiny config in a scratch copy of the workflow, shared by tests. The
-    tests that use it change it (forced reruns, a corrupted model): under ``make test`` (xdist,
+    tests that use it change it (forced reruns, edited files put back): under ``make test`` (xdist,
     ``--dist loadgroup``) they all run on one worker, in order (group ``tiny_run``,
     :func:`pytest_collection_modifyitems`)."""
     yield _tiny_build(request.config, tmp_path_factory)[0]
@@ -252,7 +263,16 @@ def tiny_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 def tiny_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``results/`` folder of :func:`tiny_run`'s run as it was built, for tests on other workers
     that only compare with it (the SLURM test): the run itself is left to the ``tiny_run`` group."""
-    return _tiny_build(request.config, tmp_path_factory)[1]
+    return _tiny_build(request.config, tmp_path_factory)[1] / "results"
+
+
+@pytest.fixture
+def tiny_run_copy(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    """A private copy of :func:`tiny_run`'s tree as it was built (complete: nothing to be done), for a
+    test that changes it (a corrupt model, a forced retrain): such tests run on any worker, side by side."""
+    dest = tmp_path / "tiny-run"
+    copy_tree(_tiny_build(request.config, tmp_path_factory)[1], dest)
+    return dest
 
 
 def workflow_config_hash(path: Path) -> str:

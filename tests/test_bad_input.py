@@ -349,20 +349,21 @@ def _data_start(path: Path) -> int:
 
 
 @pytest.mark.slow
-def test_a_corrupt_model_is_rebuilt(tiny_run: Path) -> None:
+def test_a_corrupt_model_is_rebuilt(tiny_run_copy: Path) -> None:
     """Item 6: a truncated model that Snakemake would keep (its time stamp unchanged) stops the next
     run before any job, naming it and the command that rebuilds it; a model whose tensor bytes are
     altered is removed by the job that finds it, and the next run of the stage targets rebuilds it by
     itself, saying so (issue 27: they list every model's files; Snakemake alone says "Nothing to be
     done" for a removed intermediate). Both give back the very weights and tables of the clean run."""
-    model = tiny_run / "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
-    tables = sorted((tiny_run / "results/mnist").glob("*.csv"))
+    work = tiny_run_copy  # the built tiny run, a private copy: this test changes it
+    model = work / "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
+    tables = sorted((work / "results/mnist").glob("*.csv"))
     before = {p: p.read_bytes() for p in [model, *tables]}
     stat = model.stat()
 
     model.write_bytes(before[model][: len(before[model]) // 2])
     os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as old as the good file: Snakemake keeps it
-    proc = snakemake(tiny_run, check=False)
+    proc = snakemake(work, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     rel = "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
@@ -370,22 +371,22 @@ def test_a_corrupt_model_is_rebuilt(tiny_run: Path) -> None:
     command = next(line.strip() for line in out.splitlines() if line.strip().startswith("snakemake --"))
     assert command == f"snakemake --cores 2 --forcerun '{rel}'", out
     assert model.stat().st_size == len(before[model]) // 2, "the run changed the model it stopped on"
-    snakemake(tiny_run, *shlex.split(command)[3:])  # conftest's snakemake() adds `--cores 2` itself
+    snakemake(work, *shlex.split(command)[3:])  # conftest's snakemake() adds `--cores 2` itself
     assert {p: p.read_bytes() for p in before} == before
-    snakemake(tiny_run)
+    snakemake(work)
     assert {p: p.read_bytes() for p in before} == before
 
     data = bytearray(before[model])
     data[_data_start(model) + 100] ^= 0xFF  # same size, same header: only the digest can tell
     model.write_bytes(bytes(data))
-    proc = snakemake(tiny_run, check=False)
+    proc = snakemake(work, check=False)
     assert proc.returncode != 0
-    logs = "".join(p.read_text() for p in (tiny_run / "logs" / "mnist_eval").rglob("seed~0.log") if "n~300" in str(p))
+    logs = "".join(p.read_text() for p in (work / "logs" / "mnist_eval").rglob("seed~0.log") if "n~300" in str(p))
     assert f"{rel}: corrupt: tensor data does not match the stored sha256 digest; removed it: the next run of " \
         "the stage targets rebuilds it; one of another target stops naming it and the command that rebuilds it" \
         in logs, logs
     assert not model.exists()
-    proc = snakemake(tiny_run)
+    proc = snakemake(work)
     out = proc.stdout + proc.stderr
     assert f"rebuilding {rel}: missing, though the history.json written with it is here" in out, out
     assert {p: p.read_bytes() for p in before} == before

@@ -25,7 +25,7 @@ def _kill_training_job(proc: subprocess.Popen[str], ckpt_root: Path, timeout: fl
                     signal.SIGKILL, timeout)
 
 
-def test_sigkilled_training_resumes_to_identical_weights(tiny_run: Path, tmp_path: Path) -> None:
+def test_sigkilled_training_resumes_to_identical_weights(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     work = copy_workflow(tmp_path / "wf", REPO / "tests" / "config" / "tiny.yaml", data="none")
     cmd = [sys.executable, "-m", "snakemake", "--cores", "1", TARGET]
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -41,7 +41,9 @@ def test_sigkilled_training_resumes_to_identical_weights(tiny_run: Path, tmp_pat
     log = (work / "logs/mnist_train/linf-0.3/n~1000/seed~0.log").read_text()
     assert "resuming from" in log, log
     resumed = load_file(work / TARGET)
-    uninterrupted = load_file(tiny_run / TARGET)
+    # the tiny run's results as built (conftest): asked for only now, so that under xdist this test
+    # trains while the tiny run is built on the other worker
+    uninterrupted = load_file(request.getfixturevalue("tiny_results").parent / TARGET)
     assert resumed.keys() == uninterrupted.keys()
     for name in resumed:
         assert torch.equal(resumed[name], uninterrupted[name]), name

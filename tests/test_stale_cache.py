@@ -348,7 +348,7 @@ def test_local_data_that_differ_from_the_official_files_are_not_called_official(
 
 
 @pytest.mark.slow
-def test_an_interrupted_recovery_is_noticed_and_the_stage_targets_rebuild_the_model(tiny_run: Path) -> None:
+def test_an_interrupted_recovery_is_noticed_and_the_stage_targets_rebuild_the_model(tiny_run_copy: Path) -> None:
     """Item 3, through Snakemake: the command printed for a corrupt weights file (a forced retrain)
     SIGTERMed once its log says training has begun; Snakemake then removes both the job's outputs.
     A file target that does not list the model stops, naming it and the results built from it; the
@@ -360,15 +360,16 @@ def test_an_interrupted_recovery_is_noticed_and_the_stage_targets_rebuild_the_mo
     from conftest import dry_run_jobs, snakemake
     from killing import signal_job_when
 
+    work = tiny_run_copy  # the built tiny run, a private copy: this test changes it
     model = "results/mnist/models/standard/n~300/seed~0/weights.safetensors"
     target = "results/mnist/eval/standard/n~300/seed~0.csv"
-    log = tiny_run / "logs/mnist_train/standard/n~300/seed~0.log"
-    weights = tiny_run / model
+    log = work / "logs/mnist_train/standard/n~300/seed~0.log"
+    weights = work / model
     before = weights.read_bytes()
     stat = weights.stat()
     weights.write_bytes(before[: len(before) // 2])
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # Snakemake would keep it
-    stopped = snakemake(tiny_run, target, check=False)
+    stopped = snakemake(work, target, check=False)
     message = stopped.stdout + stopped.stderr
     assert stopped.returncode != 0 and f"{model}: truncated" in message, message
     command = next(line.strip() for line in message.splitlines() if line.strip().startswith("snakemake --"))
@@ -376,9 +377,9 @@ def test_an_interrupted_recovery_is_noticed_and_the_stage_targets_rebuild_the_mo
 
     # the model's checkpoints removed: its retrain starts from scratch, so the kill lands mid-training
     # (training from scratch and resuming are both exact: the same bytes either way)
-    shutil.rmtree(tiny_run / "resources/checkpoints/mnist/standard/n~300/seed~0")
+    shutil.rmtree(work / "resources/checkpoints/mnist/standard/n~300/seed~0")
     log.unlink()  # the job writes it afresh: its line, not the old run's, triggers the kill
-    proc = subprocess.Popen([sys.executable, "-m", *shlex.split(command)], cwd=tiny_run, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", *shlex.split(command)], cwd=work, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         signal_job_when(proc, lambda: log.exists() and "epoch 1 iteration" in log.read_text(), "mnist_train.py")
@@ -388,21 +389,21 @@ def test_an_interrupted_recovery_is_noticed_and_the_stage_targets_rebuild_the_mo
             proc.kill()
     assert proc.returncode != 0, out
     assert not weights.exists() and not weights.with_name("history.json").exists()
-    assert (tiny_run / target).exists()
+    assert (work / target).exists()
 
-    again = snakemake(tiny_run, "-n", target, check=False)  # a file target: it does not list the model
+    again = snakemake(work, "-n", target, check=False)  # a file target: it does not list the model
     message = again.stdout + again.stderr
     assert again.returncode != 0 and f"{model}: missing, while results built from it remain" in message, message
     assert target in message
     command = next(line.strip() for line in message.splitlines() if line.strip().startswith("snakemake --"))
     assert command == shlex.join(["snakemake", "--cores", "2", "-n", target, "--forcerun", model])
 
-    planned = dry_run_jobs(tiny_run)  # the stage targets list it: retrained, and what was made from it re-run
+    planned = dry_run_jobs(work)  # the stage targets list it: retrained, and what was made from it re-run
     assert planned.get("mnist_train") == 1 and planned.get("mnist_eval") == 1 and planned.get("mnist_tables") == 1
-    rebuilt = snakemake(tiny_run)
+    rebuilt = snakemake(work)
     said = [line for line in (rebuilt.stdout + rebuilt.stderr).splitlines() if line.startswith("rebuilding ")]
     assert len(said) == 1 and said[0].startswith(f"rebuilding {model}: missing, while results built from it "
                                                  f"remain (a job training it was interrupted"), said
     assert weights.read_bytes() == before
-    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(tiny_run, "-n"))
-    assert not list(tiny_run.rglob(".*.tmp"))
+    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(work, "-n"))
+    assert not list(work.rglob(".*.tmp"))

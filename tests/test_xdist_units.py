@@ -1,5 +1,6 @@
 """``make test``'s xdist work units (tests/conftest.py): on a worker under ``--dist loadgroup`` the
-tests are put in start order (SLURM, the tiny run's users, modules with slow tests, the rest) and
+tests are put in start order (SLURM, the tiny run's users, modules with slow tests, the tests on
+private copies of the tiny run, each its own unit, the rest) and
 each test's unit is written for the controller, whose scheduler groups by it. Checked on stand-in
 items, without starting workers."""
 
@@ -32,6 +33,8 @@ ITEMS = [
     _Item("tests/test_b.py::test_fast_beside_slow"),
     _Item("tests/test_slurm.py::test_cluster", ("slow", "slurm"), ("tiny_results",)),
     _Item("tests/test_d.py::test_also_uses_tiny[x]", ("slow",), ("tiny_run", "tmp_path")),
+    _Item("tests/test_c.py::test_changes_a_copy", ("slow",), ("tiny_run_copy", "tmp_path")),
+    _Item("tests/test_e.py::test_changes_a_copy[y]", ("slow",), ("tiny_run_copy",)),
 ]
 
 
@@ -52,6 +55,8 @@ def test_a_loadgroup_worker_orders_the_tests_and_writes_their_units(
         "tests/test_d.py::test_also_uses_tiny[x]",
         "tests/test_b.py::test_slow_alone",
         "tests/test_b.py::test_fast_beside_slow",
+        "tests/test_c.py::test_changes_a_copy",
+        "tests/test_e.py::test_changes_a_copy[y]",
         "tests/test_a.py::test_fast",
         "tests/test_c.py::test_fast",
     ]
@@ -62,6 +67,8 @@ def test_a_loadgroup_worker_orders_the_tests_and_writes_their_units(
         "tests/test_d.py::test_also_uses_tiny[x]": "tiny_run",
         "tests/test_b.py::test_slow_alone": "tests/test_b.py",
         "tests/test_b.py::test_fast_beside_slow": "tests/test_b.py",
+        "tests/test_c.py::test_changes_a_copy": "tests/test_c.py::test_changes_a_copy",
+        "tests/test_e.py::test_changes_a_copy[y]": "tests/test_e.py::test_changes_a_copy[y]",
         "tests/test_a.py::test_fast": "tests/test_a.py",
         "tests/test_c.py::test_fast": "tests/test_c.py",
     }
@@ -91,6 +98,7 @@ def test_the_controllers_scheduler_groups_by_the_written_units(
     scope = sched._split_scope  # type: ignore[attr-defined]
     assert {scope(i.nodeid) for i in items if "tiny_run" in i.fixturenames} == {"tiny_run"}
     assert scope("tests/test_slurm.py::test_cluster") == "slurm"
+    assert scope("tests/test_c.py::test_changes_a_copy") != scope("tests/test_c.py::test_fast")  # not its module
     assert scope("tests/test_b.py::test_fast_beside_slow") == scope("tests/test_b.py::test_slow_alone")
     assert scope("tests/test_new.py::test_collected_later") == "tests/test_new.py"
     options.dist = "load"
