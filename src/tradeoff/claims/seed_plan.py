@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from tradeoff import io
+from tradeoff.claims import stats
 from tradeoff.claims.simulation import seeds_needed
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def plan(scores: pd.DataFrame, cells: Sequence[Mapping[str, Any]], *, standard: 
             raise ValueError(f"seed_plan cell {name}: {len(vals)} validated seed(s) with {standard}; at least 3 needed")
         v = np.array(list(vals.values()))
         sd = float(v.std(ddof=1))
-        needed = seeds_needed(float(cell["effect"]), sd, level=level, power=power, max_seeds=max_seeds) if sd > 0 else 3
+        needed = seeds_needed(float(cell["effect"]), sd, level=level, power=power, max_seeds=max_seeds) if sd > 0 else stats.RECIPE_MIN_SEEDS
         seeds = max_seeds if needed is None else min(max(needed, min_seeds), max_seeds)
         out.append({"claim": cell["claim"], "recipe": cell["recipe"], "size": int(cell["size"]),
                     "metric": "slope of clean accuracy per unit eps (two-point proxy)" if cell.get("slope_eps")
