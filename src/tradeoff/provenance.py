@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import platform
 import subprocess
 import sys
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,11 +32,18 @@ def _module_file(module: str) -> Path:
 
 def _imports(module: str, path: Path) -> set[str]:
     """Package-internal modules imported by ``module`` (absolute and relative imports)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    is_pkg = path.name == "__init__.py"
+    return set(_imports_in_source(module, path.name == "__init__.py", path.read_text(), str(path)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _imports_in_source(module: str, is_pkg: bool, source: str, filename: str) -> frozenset[str]:
+    """:func:`_imports` of one version of a module's source, parsed once per process: every Snakemake
+    start hashes each stage's closure (:func:`tradeoff.workflow.plan.stage_code_hashes`), and the
+    stages share most of their modules. Keyed by the source text, so an edited file is parsed again."""
+    tree = ast.parse(source, filename=filename)
     package_parts = module.split(".") if is_pkg else module.split(".")[:-1]
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -52,7 +61,18 @@ def _imports(module: str, path: Path) -> set[str]:
                 except ValueError:
                     continue  # "from pkg.mod import function": the function is not a module
                 found.add(name)
-    return found
+    return frozenset(found)
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every statement in ``body`` and in the blocks nested in it (functions, classes, if, try, with,
+    loops, match): where an import can stand. Expressions, most of a tree's nodes, are not walked."""
+    for node in body:
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                yield from _statements(block)
 
 
 def module_closure(*modules: str) -> list[str]:

@@ -30,16 +30,16 @@ class ConfigError(ValueError):
     """A configuration value is malformed, out of range or inconsistent; the message names the key."""
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a mapping may not repeat a key (YAML 1.2 forbids it;
-    PyYAML silently keeps the last value, so a second ``linf-0.3:`` entry would replace the first)."""
+class _UniqueKeys:
+    """A loader mixin: a mapping may not repeat a key (YAML 1.2 forbids it; PyYAML silently keeps the
+    last value, so a second ``linf-0.3:`` entry would replace the first)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node, deep=True)
+            key = self.construct_object(key_node, deep=True)  # type: ignore[attr-defined]
             line = key_node.start_mark.line + 1
             try:
                 if key in seen:
@@ -47,7 +47,17 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 seen[key] = line
             except TypeError:  # an unhashable key: PyYAML reports it below
                 continue
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+class _UniqueKeyLoader(_UniqueKeys, yaml.SafeLoader):
+    """PyYAML's safe loader with unique keys: what a user's config is read with (its error messages
+    are the pure-Python parser's, which the config tests pin)."""
+
+
+class _FastUniqueKeyLoader(_UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The same on libyaml's parser where PyYAML has it: ten times faster on the schema, which every
+    Snakemake start reads twice (:func:`load_schema`)."""
 
 
 class DuplicateKeyError(yaml.YAMLError):
@@ -58,13 +68,14 @@ class DuplicateKeyError(yaml.YAMLError):
         self.key, self.first, self.second = key, first, second
 
 
-def parse_yaml(text: str, source: str | Path) -> Any:
+def parse_yaml(text: str, source: str | Path, *, fast: bool = False) -> Any:
     """Parse YAML text strictly: syntax errors and duplicate keys become a ConfigError naming
-    ``source`` and the line(s)."""
+    ``source`` and the line(s). ``fast``: libyaml's parser (the schema; its syntax errors read
+    differently)."""
     stream = io.StringIO(text)
     stream.name = str(source)  # PyYAML's marks name the stream: "in 'config/x.yaml', line 3"
     try:
-        return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(stream, Loader=_FastUniqueKeyLoader if fast else _UniqueKeyLoader)  # noqa: S506 - safe loaders
     except DuplicateKeyError as err:
         raise ConfigError(f"{source}: {err}") from None
     except yaml.YAMLError as err:
@@ -78,6 +89,12 @@ def load_yaml(path: str | Path) -> Any:
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     return parse_yaml(text, path)
+
+
+def load_schema(path: str | Path) -> Any:
+    """The config schema (a file of this project, read on every Snakemake start): :func:`load_yaml`
+    on libyaml's parser."""
+    return parse_yaml(Path(path).read_text(), path, fast=True)
 
 
 def _dotted(path: Any) -> str:
@@ -95,7 +112,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     import jsonschema
 
     check_finite(config)
-    schema = load_yaml(schema_path)
+    schema = load_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
@@ -187,7 +204,7 @@ PACKAGED_SCHEMA = Path(str(files("tradeoff") / "config.schema.yaml"))
 
 @functools.lru_cache(maxsize=4)
 def _recipe_defaults(schema_path: str) -> str:
-    schema = load_yaml(schema_path)
+    schema = load_schema(schema_path)
     return json.dumps(fill_defaults({}, schema["$defs"]["recipe_base"], schema), sort_keys=True)
 
 
