@@ -57,7 +57,7 @@ class _UniqueKeyLoader(_UniqueKeys, yaml.SafeLoader):
 
 class _FastUniqueKeyLoader(_UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """The same on libyaml's parser where PyYAML has it: ten times faster on the schema, which every
-    Snakemake start reads twice (:func:`load_schema`)."""
+    Snakemake start reads twice (:func:`load_yaml` with ``fast``)."""
 
 
 class DuplicateKeyError(yaml.YAMLError):
@@ -82,19 +82,14 @@ def parse_yaml(text: str, source: str | Path, *, fast: bool = False) -> Any:
         raise ConfigError(f"{source}: malformed YAML: {err}") from err
 
 
-def load_yaml(path: str | Path) -> Any:
-    """Read a YAML file strictly (see :func:`parse_yaml`); errors name the file and line."""
+def load_yaml(path: str | Path, *, fast: bool = False) -> Any:
+    """Read a YAML file strictly (see :func:`parse_yaml`); errors name the file and line. ``fast``:
+    libyaml's parser, for the schema (a file of this project, read on every Snakemake start)."""
     try:
         text = Path(path).read_text()
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    return parse_yaml(text, path)
-
-
-def load_schema(path: str | Path) -> Any:
-    """The config schema (a file of this project, read on every Snakemake start): :func:`load_yaml`
-    on libyaml's parser."""
-    return parse_yaml(Path(path).read_text(), path, fast=True)
+    return parse_yaml(text, path, fast=fast)
 
 
 def _dotted(path: Any) -> str:
@@ -112,7 +107,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     import jsonschema
 
     check_finite(config)
-    schema = load_schema(schema_path)
+    schema = load_yaml(schema_path, fast=True)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
@@ -204,7 +199,7 @@ PACKAGED_SCHEMA = Path(str(files("tradeoff") / "config.schema.yaml"))
 
 @functools.lru_cache(maxsize=4)
 def _recipe_defaults(schema_path: str) -> str:
-    schema = load_schema(schema_path)
+    schema = load_yaml(schema_path, fast=True)
     return json.dumps(fill_defaults({}, schema["$defs"]["recipe_base"], schema), sort_keys=True)
 
 
